@@ -1,0 +1,32 @@
+// gateway/cli: the `cellgate` command line. main() parses arguments (CLI11) and wires the
+// parts explicitly; each subcommand is a function here returning the process exit code.
+//
+// Exit codes (documented in README.md): 0 success; 1 the operation ran and found a problem
+// (a rejected item, a failed check); 2 usage or configuration error; 3 I/O error.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cg::cli {
+
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_failed = 1;
+inline constexpr int exit_usage = 2;
+inline constexpr int exit_io = 3;
+
+// `cellgate item check FILE...`: decodes each file as a serialised Item through the ingest
+// boundary and prints ok or the exact reason.
+int item_check(const std::vector<std::string>& files, bool json);
+
+struct DemoOptions {
+  std::uint64_t items = 20000;
+  std::uint64_t seed = 1;
+  std::size_t body_bytes = 1024;
+};
+// `cellgate demo`: runs the most complete pipeline that exists over synthetic traffic and
+// prints what happened, every number measured.
+int demo(const DemoOptions& options);
+
+}  // namespace cg::cli

@@ -1,0 +1,36 @@
+// cellgate: one binary, one role per process (see ../shared/DESIGN.md). main() only parses
+// arguments and hands over to the subcommand; no globals, no self-registration.
+#include <CLI/CLI.hpp>
+
+#include "gateway/cli/cli.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"cellgate — secure one-way exchange gateway"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "cellgate 0.1.0");
+
+  bool json = false;
+  std::vector<std::string> files;
+  auto* item = app.add_subcommand("item", "Work with serialised items");
+  item->require_subcommand(1);
+  auto* check = item->add_subcommand("check", "Decode and validate item files (Cap'n Proto)");
+  check->add_option("files", files, "Item files")->required()->check(CLI::ExistingFile);
+  check->add_flag("--json", json, "One JSON object per file");
+
+  cg::cli::DemoOptions demo_options;
+  auto* demo = app.add_subcommand("demo", "Run the cell on synthetic traffic and report");
+  demo->add_option("--items", demo_options.items, "Items to send")->check(CLI::Range(1, 10'000'000));
+  demo->add_option("--seed", demo_options.seed, "Traffic seed");
+  demo->add_option("--body-bytes", demo_options.body_bytes, "Text bytes per item")
+      ->check(CLI::Range(16, 512 * 1024));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : cg::cli::exit_usage;
+  }
+  if (*check) return cg::cli::item_check(files, json);
+  if (*demo) return cg::cli::demo(demo_options);
+  return cg::cli::exit_usage;
+}

@@ -1,0 +1,53 @@
+// Every maximum cellgate enforces, in one place, each with its reason (STYLE.md habit 5).
+// Config files may lower these (validated at start); nothing may raise them past these values.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace cg::limits {
+
+// --- Items (what a source submits) -------------------------------------------------------
+// An item is a message, not a file transfer: 1 MiB covers imagery thumbnails and long
+// reports while keeping a block of envelopes and the decoder's worst case small.
+inline constexpr std::size_t item_bytes_max = 1u << 20;
+// Cap'n Proto traversal limit for one item, in 8-byte words: the item itself plus headroom
+// for list/pointer overhead. Bounds the work a hostile message can cause (amplification).
+inline constexpr std::uint64_t item_traversal_words_max = (item_bytes_max / 8) * 2;
+// Nesting: Item → portions → label → lists is depth 4; 16 leaves room and stops recursion bombs.
+inline constexpr int item_nesting_max = 16;
+inline constexpr std::size_t item_id_bytes = 16;
+inline constexpr std::size_t portions_per_item_max = 256;
+inline constexpr std::size_t portion_body_bytes_max = item_bytes_max;
+inline constexpr std::size_t attributes_per_item_max = 256;
+inline constexpr std::size_t topics_per_item_max = 64;
+// Short identifiers (source, policy id, categories, topics, content types, attribute names).
+inline constexpr std::size_t name_bytes_max = 128;
+inline constexpr std::size_t attribute_value_bytes_max = 16u << 10;
+inline constexpr std::size_t categories_per_label_max = 64;
+// Classification is an index into a policy's ordered levels.
+inline constexpr std::size_t classification_levels_max = 16;
+
+// --- Envelopes and the link --------------------------------------------------------------
+// Sealed item + header + proof; the item bound plus room for the header and a Merkle path.
+inline constexpr std::size_t envelope_bytes_max = item_bytes_max + (64u << 10);
+inline constexpr std::uint64_t envelope_traversal_words_max = (envelope_bytes_max / 8) * 2;
+// Merkle audit paths: 2^32 leaves per batch/log is far beyond any batch or log we keep.
+inline constexpr std::size_t merkle_path_len_max = 32;
+// Batches of envelopes signed under one root.
+inline constexpr std::size_t batch_items_max = 4096;
+
+// --- Rules and trust ---------------------------------------------------------------------
+inline constexpr std::size_t rules_per_policy_max = 100'000;
+inline constexpr std::size_t deny_patterns_max = 100'000;
+inline constexpr std::size_t policy_bytes_max = 16u << 20;
+inline constexpr std::size_t rules_bundle_bytes_max = policy_bytes_max + (64u << 10);
+inline constexpr std::uint64_t rules_bundle_traversal_words_max = (rules_bundle_bytes_max / 8) * 2;
+inline constexpr std::size_t signatures_per_bundle_max = 64;
+inline constexpr std::size_t trust_root_bytes_max = 1u << 20;
+inline constexpr std::size_t keys_per_trust_root_max = 1024;
+
+// --- Audit --------------------------------------------------------------------------------
+inline constexpr std::size_t audit_record_bytes_max = 64u << 10;
+
+}  // namespace cg::limits

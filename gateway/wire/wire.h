@@ -1,0 +1,109 @@
+// gateway/wire: the decode boundary for untrusted Cap'n Proto input, and canonical encoding.
+//
+// Every Cap'n Proto message that arrives from outside the process (a source, the link, a file)
+// enters through decode_message() or one of the typed decoders below: the size is checked
+// first, the reader runs with explicit ReaderOptions (traversal and nesting limits), every
+// kj::Exception is turned into a Status, and the typed decoders validate structure (see the
+// "Rule:" lines in schemas/*.capnp). A successful decode yields a Message<T> that holds the
+// *canonical* form of the root struct: the bytes that are signed, hashed and sealed, and a
+// reader over them that can be read any number of times (a canonical message cannot alias,
+// so re-reading it is proportional work and needs no traversal budget).
+//
+// Thread-safety: functions are pure; a Message<T> may be read from several threads at once.
+#pragma once
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "gateway/common/limits.h"
+#include "gateway/common/status.h"
+#include "schemas/audit.capnp.h"
+#include "schemas/envelope.capnp.h"
+#include "schemas/item.capnp.h"
+#include "schemas/rules.capnp.h"
+
+namespace cg::wire {
+
+// Limits for one decode. Every caller names the maximum it accepts.
+struct DecodeLimits {
+  std::size_t bytes_max;
+  std::uint64_t traversal_words_max;
+  int nesting_max = limits::item_nesting_max;
+};
+
+inline constexpr DecodeLimits item_limits{limits::item_bytes_max, limits::item_traversal_words_max};
+inline constexpr DecodeLimits envelope_limits{limits::envelope_bytes_max,
+                                              limits::envelope_traversal_words_max};
+inline constexpr DecodeLimits rules_bundle_limits{limits::rules_bundle_bytes_max,
+                                                  limits::rules_bundle_traversal_words_max};
+inline constexpr DecodeLimits trust_root_limits{limits::trust_root_bytes_max,
+                                                (limits::trust_root_bytes_max / 8) * 2};
+inline constexpr DecodeLimits audit_record_limits{limits::audit_record_bytes_max,
+                                                  (limits::audit_record_bytes_max / 8) * 2};
+
+// The canonical form of one root struct of type T, with a reader over it. Owns its bytes.
+template <typename T>
+class Message final {
+ public:
+  Message(Message&&) noexcept = default;
+  Message& operator=(Message&&) noexcept = default;
+
+  typename T::Reader root() const { return reader_->template getRoot<T>(); }
+
+  // The canonical bytes (a single segment, root pointer first). These are what is signed,
+  // hashed and sealed; encoding them again yields the same bytes.
+  std::span<const std::uint8_t> canonical_bytes() const {
+    return {reinterpret_cast<const std::uint8_t*>(words_.begin()), words_.size() * sizeof(capnp::word)};
+  }
+
+  // Takes canonical words (from capnp::canonicalize). Prefer the decoders and canonical().
+  static Message from_canonical(kj::Array<capnp::word> words);
+
+ private:
+  Message() = default;
+  kj::Array<capnp::word> words_;
+  std::unique_ptr<kj::ArrayPtr<const capnp::word>> segment_;
+  std::unique_ptr<capnp::SegmentArrayMessageReader> reader_;
+};
+
+// Decodes a serialized message (standard framing: segment table + segments, as written by
+// capnp::messageToFlatArray / writeMessage) whose root is a T. Checks size, word alignment,
+// framing and pointers within the limits; does NOT check T's own rules — use the typed
+// decoders for that. Errors: Code::malformed with the reason.
+template <typename T>
+Result<Message<T>> decode_message(std::span<const std::uint8_t> bytes, const DecodeLimits& limits);
+
+// Decodes and validates an Item (every "Rule:" in schemas/item.capnp). Errors:
+// Code::malformed, with the field path in the reason ("item.portions[2].label: ...").
+Result<Message<schema::Item>> decode_item(std::span<const std::uint8_t> bytes);
+
+// Structural validation of an item already in memory (e.g. built by a STIX mapper).
+// May only be called on readers whose traversal budget suffices (a Message<Item>, a builder).
+Status validate_item(schema::Item::Reader item);
+// Structural validation of one label (what validate_item checks of the banner and portions).
+Status validate_label(schema::Label::Reader label);
+
+// True when `a` dominates `b` (see schemas/item.capnp, struct Label).
+bool dominates(schema::Label::Reader a, schema::Label::Reader b);
+
+// The canonical form of a struct, as a Message. Canonicalising a builder's root is how a node
+// produces the bytes it signs. Bugs (not input) if it throws.
+template <typename Reader>
+auto canonical(Reader reader) -> Message<capnp::FromReader<Reader>> {
+  return Message<capnp::FromReader<Reader>>::from_canonical(capnp::canonicalize(reader));
+}
+
+// Serializes a message in standard framing for transport (what decode_message accepts).
+std::vector<std::uint8_t> to_flat_bytes(capnp::MessageBuilder& builder);
+// Serializes a canonical Message in standard framing.
+template <typename T>
+std::vector<std::uint8_t> to_flat_bytes(const Message<T>& message);
+
+}  // namespace cg::wire
+
+#include "gateway/wire/wire_inl.h"

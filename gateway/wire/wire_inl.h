@@ -1,0 +1,57 @@
+// Template definitions for wire.h. Include wire.h, not this file.
+#pragma once
+
+#include <kj/exception.h>
+
+#include <string>
+
+namespace cg::wire {
+
+namespace detail {
+// Copies `bytes` into word-aligned storage, checks size and alignment. Errors: malformed.
+Result<kj::Array<capnp::word>> aligned_copy(std::span<const std::uint8_t> bytes,
+                                            const DecodeLimits& limits);
+std::string exception_reason(const kj::Exception& e);
+}  // namespace detail
+
+template <typename T>
+Message<T> Message<T>::from_canonical(kj::Array<capnp::word> words) {
+  Message<T> m;
+  m.words_ = std::move(words);
+  m.segment_ = std::make_unique<kj::ArrayPtr<const capnp::word>>(m.words_.asPtr());
+  capnp::ReaderOptions options;
+  // Canonical form has no aliasing, so reads cost at most proportional work; the default
+  // budget would make repeated reads of a large item fail far from the boundary.
+  options.traversalLimitInWords = ~std::uint64_t{0} >> 4;
+  options.nestingLimit = limits::item_nesting_max;
+  m.reader_ = std::make_unique<capnp::SegmentArrayMessageReader>(
+      kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>>(m.segment_.get(), 1), options);
+  return m;
+}
+
+template <typename T>
+Result<Message<T>> decode_message(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
+  CG_ASSIGN_OR_RETURN(auto words, detail::aligned_copy(bytes, limits));
+  try {
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = limits.traversal_words_max;
+    options.nestingLimit = limits.nesting_max;
+    capnp::FlatArrayMessageReader reader(words.asPtr(), options);
+    if (reader.getEnd() != words.end()) {
+      return malformed("message: trailing bytes after the last segment");
+    }
+    // canonicalize() reads every reachable word once, so pointer errors surface here.
+    return Message<T>::from_canonical(capnp::canonicalize(reader.getRoot<T>()));
+  } catch (const kj::Exception& e) {
+    return malformed("message: " + detail::exception_reason(e));
+  }
+}
+
+template <typename T>
+std::vector<std::uint8_t> to_flat_bytes(const Message<T>& message) {
+  capnp::MallocMessageBuilder builder;
+  builder.setRoot(message.root());
+  return to_flat_bytes(builder);
+}
+
+}  // namespace cg::wire

@@ -1,0 +1,22 @@
+// Fuzz target: the item decode boundary (gateway/wire decode_item). Any input must yield
+// either a clean Status or an item that re-validates and re-encodes to the same canonical bytes.
+#include <cstdint>
+#include <algorithm>
+#include <cstdlib>
+
+#include "gateway/wire/wire.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  auto result = cg::wire::decode_item({data, size});
+  if (!result.ok()) {
+    if (result.status().code() != cg::Code::malformed) std::abort();
+    return 0;
+  }
+  if (!cg::wire::validate_item(result->root()).ok()) std::abort();
+  auto again = cg::wire::decode_item(cg::wire::to_flat_bytes(*result));
+  if (!again.ok()) std::abort();
+  auto a = result->canonical_bytes();
+  auto b = again->canonical_bytes();
+  if (a.size() != b.size() || !std::equal(a.begin(), a.end(), b.begin())) std::abort();
+  return 0;
+}
