@@ -1,0 +1,250 @@
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "gateway/store/store.h"
+
+namespace cg::store {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "cg-store-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string str(Bytes b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+
+TEST(Store, PutGetEraseCommit) {
+  TempDir dir;
+  auto env = Env::open({.path = dir.path()});
+  ASSERT_TRUE(env.ok()) << env.status().to_string();
+  auto t = (*env)->table("items");
+  ASSERT_TRUE(t.ok());
+  {
+    auto w = (*env)->begin_write();
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE(w->put(*t, as_bytes("a"), as_bytes("1")).ok());
+    ASSERT_TRUE(w->put(*t, as_bytes("b"), as_bytes("2")).ok());
+    auto inside = w->get(*t, as_bytes("a"));
+    ASSERT_TRUE(inside.ok() && inside->has_value());
+    EXPECT_EQ(str(**inside), "1");
+    auto erased = w->erase(*t, as_bytes("b"));
+    ASSERT_TRUE(erased.ok());
+    EXPECT_TRUE(*erased);
+    auto again = w->erase(*t, as_bytes("b"));
+    ASSERT_TRUE(again.ok());
+    EXPECT_FALSE(*again);
+    ASSERT_TRUE(w->commit().ok());
+  }
+  auto r = (*env)->begin_read();
+  ASSERT_TRUE(r.ok());
+  auto a = r->get(*t, as_bytes("a"));
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_EQ(str(**a), "1");
+  auto b = r->get(*t, as_bytes("b"));
+  ASSERT_TRUE(b.ok());
+  EXPECT_FALSE(b->has_value());
+}
+
+TEST(Store, UncommittedWriteIsDiscarded) {
+  TempDir dir;
+  auto env = Env::open({.path = dir.path()});
+  ASSERT_TRUE(env.ok());
+  auto t = (*env)->table("t");
+  ASSERT_TRUE(t.ok());
+  {
+    auto w = (*env)->begin_write();
+    ASSERT_TRUE(w->put(*t, as_bytes("k"), as_bytes("v")).ok());
+  }  // destroyed without commit
+  auto r = (*env)->begin_read();
+  auto v = r->get(*t, as_bytes("k"));
+  ASSERT_TRUE(v.ok());
+  EXPECT_FALSE(v->has_value());
+}
+
+TEST(Store, InsertRefusesExistingKey) {
+  TempDir dir;
+  auto env = Env::open({.path = dir.path()});
+  auto t = (*env)->table("t");
+  auto w = (*env)->begin_write();
+  ASSERT_TRUE(w->insert(*t, as_bytes("k"), as_bytes("v1")).ok());
+  Status s = w->insert(*t, as_bytes("k"), as_bytes("v2"));
+  EXPECT_EQ(s.code(), Code::rejected);
+  auto v = w->get(*t, as_bytes("k"));
+  EXPECT_EQ(str(**v), "v1");
+}
+
+TEST(Store, Be64KeysIterateInNumericOrder) {
+  TempDir dir;
+  auto env = Env::open({.path = dir.path()});
+  auto t = (*env)->table("seq");
+  {
+    auto w = (*env)->begin_write();
+    for (std::uint64_t v : {300ull, 2ull, 70000ull, 1ull << 40, 5ull}) {
+      auto k = be64(v);
+      ASSERT_TRUE(w->put(*t, k, k).ok());
+    }
+    ASSERT_TRUE(w->commit().ok());
+  }
+  auto r = (*env)->begin_read();
+  auto c = r->cursor(*t);
+  ASSERT_TRUE(c.ok());
+  std::vector<std::uint64_t> seen;
+  auto seek = be64(5);
+  for (auto e = c->next(seek); e.ok() && e->has_value(); e = c->next()) {
+    seen.push_back(*from_be64((*e)->first));
+  }
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{5, 300, 70000, 1ull << 40}));
+  EXPECT_FALSE(from_be64(as_bytes("short")).has_value());
+}
+
+TEST(Store, ReopenKeepsCommittedData) {
+  TempDir dir;
+  {
+    auto env = Env::open({.path = dir.path()});
+    auto t = (*env)->table("t");
+    auto w = (*env)->begin_write();
+    ASSERT_TRUE(w->put(*t, as_bytes("k"), as_bytes("durable")).ok());
+    ASSERT_TRUE(w->commit().ok());
+  }
+  auto env = Env::open({.path = dir.path()});
+  ASSERT_TRUE(env.ok());
+  auto t = (*env)->table("t");
+  auto r = (*env)->begin_read();
+  auto v = r->get(*t, as_bytes("k"));
+  ASSERT_TRUE(v.ok() && v->has_value());
+  EXPECT_EQ(str(**v), "durable");
+}
+
+TEST(Store, FullMapIsOverloadedNotSilent) {
+  TempDir dir;
+  auto env = Env::open({.path = dir.path(), .map_bytes = 256 * 1024});
+  ASSERT_TRUE(env.ok());
+  auto t = (*env)->table("t");
+  std::vector<std::uint8_t> value(4096, 0xab);
+  Status last;
+  std::uint64_t stored = 0;
+  for (std::uint64_t i = 0; i < 1000; ++i) {
+    auto w = (*env)->begin_write();
+    ASSERT_TRUE(w.ok());
+    last = w->put(*t, be64(i), value);
+    if (!last.ok()) break;
+    last = w->commit();
+    if (!last.ok()) break;
+    ++stored;
+  }
+  EXPECT_EQ(last.code(), Code::overloaded) << last.to_string();
+  EXPECT_NE(last.reason().find("MDB_MAP_FULL"), std::string::npos) << last.reason();
+  EXPECT_GT(stored, 10u);
+  // What was committed before the bound was hit is all still there.
+  auto r = (*env)->begin_read();
+  for (std::uint64_t i = 0; i < stored; ++i) {
+    auto v = r->get(*t, be64(i));
+    ASSERT_TRUE(v.ok() && v->has_value()) << i;
+  }
+}
+
+TEST(Store, OpenFailsWithIoErrorOnBadPath) {
+  auto env = Env::open({.path = "/proc/definitely/not/here"});
+  ASSERT_FALSE(env.ok());
+  EXPECT_EQ(env.status().code(), Code::io);
+}
+
+// kill -9 at arbitrary instants during group commits: every batch the writer saw committed is
+// whole after restart, and no batch is ever partly present.
+TEST(StoreCrash, KillNineLosesNothingCommittedAndNeverHalfABatch) {
+  TempDir dir;
+  constexpr std::uint64_t batch_items = 64;
+  std::mt19937_64 rng(20261124);
+  std::uint64_t next_batch = 0;
+  std::uint64_t total_confirmed = 0;
+  for (int round = 0; round < 6; ++round) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(fds[0]);
+      auto env = Env::open({.path = dir.path()});
+      if (!env.ok()) ::_exit(2);
+      auto t = (*env)->table("items");
+      if (!t.ok()) ::_exit(2);
+      for (std::uint64_t b = next_batch;; ++b) {
+        auto w = (*env)->begin_write();
+        if (!w.ok()) ::_exit(3);
+        for (std::uint64_t i = 0; i < batch_items; ++i) {
+          auto key = be64(b * batch_items + i);
+          auto value = be64(b);
+          if (!w->put(*t, key, value).ok()) ::_exit(4);
+        }
+        if (!w->commit().ok()) ::_exit(5);
+        auto confirmed = be64(b);
+        if (::write(fds[1], confirmed.data(), 8) != 8) ::_exit(6);
+      }
+    }
+    ::close(fds[1]);
+    // Let the child confirm a random number of batches, then kill it mid-flight.
+    const std::uint64_t wait_for = 3 + rng() % 20;
+    std::uint64_t last_confirmed = next_batch == 0 ? UINT64_MAX : next_batch - 1;
+    for (std::uint64_t n = 0; n < wait_for; ++n) {
+      std::array<std::uint8_t, 8> buf{};
+      ASSERT_EQ(::read(fds[0], buf.data(), 8), 8);
+      last_confirmed = *from_be64(buf);
+      ++total_confirmed;
+    }
+    ::usleep(static_cast<useconds_t>(rng() % 3000));
+    ::kill(pid, SIGKILL);
+    int wstatus = 0;
+    ::waitpid(pid, &wstatus, 0);
+    // Confirmations written before the kill but not yet read still count as committed.
+    std::array<std::uint8_t, 8> buf{};
+    while (::read(fds[0], buf.data(), 8) == 8) {
+      last_confirmed = *from_be64(buf);
+      ++total_confirmed;
+    }
+    ::close(fds[0]);
+    ASSERT_TRUE(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL);
+
+    auto env = Env::open({.path = dir.path()});
+    ASSERT_TRUE(env.ok()) << env.status().to_string();
+    auto t = (*env)->table("items");
+    auto r = (*env)->begin_read();
+    // Every confirmed batch is whole; the batch after may be whole or absent, never partial.
+    std::uint64_t b = 0;
+    for (;; ++b) {
+      std::uint64_t present = 0;
+      for (std::uint64_t i = 0; i < batch_items; ++i) {
+        auto v = r->get(*t, be64(b * batch_items + i));
+        ASSERT_TRUE(v.ok());
+        if (v->has_value()) {
+          ++present;
+          ASSERT_EQ(from_be64(**v), b);
+        }
+      }
+      ASSERT_TRUE(present == 0 || present == batch_items)
+          << "round " << round << ": batch " << b << " is partial (" << present << ")";
+      if (present == 0) break;
+    }
+    ASSERT_TRUE(last_confirmed == UINT64_MAX || b > last_confirmed)
+        << "round " << round << ": confirmed batch " << last_confirmed << " lost";
+    next_batch = b;  // continue after what is durable
+  }
+  EXPECT_GT(total_confirmed, 6u * 3u);
+}
+
+}  // namespace
+}  // namespace cg::store
