@@ -24,6 +24,7 @@
 #include "gateway/common/status.h"
 #include "schemas/audit.capnp.h"
 #include "schemas/envelope.capnp.h"
+#include "schemas/ingest.capnp.h"
 #include "schemas/item.capnp.h"
 #include "schemas/rules.capnp.h"
 

@@ -1,0 +1,154 @@
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include <chrono>
+
+#include "gateway/common/limits.h"
+#include "gateway/ingest/ingest.h"
+#include "gateway/wire/wire.h"
+
+namespace cg::ingest {
+namespace {
+
+constexpr std::size_t ack_bytes_max = 64 * 1024;
+const wire::DecodeLimits ack_limits{ack_bytes_max, ack_bytes_max / 8 * 2};
+
+const char* reason_name(schema::RejectReason r) {
+  switch (r) {
+    case schema::RejectReason::NONE: return "none";
+    case schema::RejectReason::MALFORMED: return "malformed";
+    case schema::RejectReason::TOO_LARGE: return "tooLarge";
+    case schema::RejectReason::UNKNOWN_SOURCE: return "unknownSource";
+    case schema::RejectReason::OVERLOADED: return "overloaded";
+    case schema::RejectReason::STORE_FAILED: return "storeFailed";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+KeyPair curve_keypair() {
+  char pub[41] = {}, sec[41] = {};
+  CG_ASSERT(zmq_curve_keypair(pub, sec) == 0);
+  KeyPair k{pub, sec};
+  // zmq_curve_keypair leaves the secret on the stack; wipe our copy of it.
+  std::memset(sec, 0, sizeof(sec));
+  return k;
+}
+
+Result<std::string> curve_public(std::string_view secret_z85) {
+  if (secret_z85.size() != 40) return malformed("CURVE key must be 40 Z85 characters");
+  std::string sec(secret_z85);
+  char pub[41] = {};
+  if (zmq_curve_public(pub, sec.c_str()) != 0) return malformed("CURVE secret key is not Z85");
+  return std::string(pub);
+}
+
+struct SourceClient::Impl {
+  zmq::context_t context{1};
+  zmq::socket_t socket{context, zmq::socket_type::dealer};
+};
+
+SourceClient::SourceClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SourceClient::~SourceClient() = default;
+
+Result<std::unique_ptr<SourceClient>> SourceClient::connect(const std::string& endpoint,
+                                                            const std::string& server_public_z85,
+                                                            const KeyPair& keys, int timeout_ms) {
+  auto impl = std::make_unique<Impl>();
+  try {
+    auto& s = impl->socket;
+    s.set(zmq::sockopt::curve_serverkey, server_public_z85);
+    s.set(zmq::sockopt::curve_publickey, keys.public_z85);
+    s.set(zmq::sockopt::curve_secretkey, keys.secret_z85);
+    s.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(ack_bytes_max));
+    s.set(zmq::sockopt::linger, 2000);
+    s.set(zmq::sockopt::sndhwm, 1000);
+    s.set(zmq::sockopt::rcvhwm, 1000);
+    // Watch the handshake so a refused key is a clear error, not a silent retry loop.
+    const std::string monitor_endpoint =
+        "inproc://cg-source-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(impl.get()));
+    if (zmq_socket_monitor(s.handle(), monitor_endpoint.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0) {
+      return io_error("source: cannot monitor socket");
+    }
+    zmq::socket_t monitor(impl->context, zmq::socket_type::pair);
+    monitor.connect(monitor_endpoint);
+    s.connect(endpoint);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      zmq::pollitem_t item{monitor.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, std::chrono::milliseconds(50));
+      if (!(item.revents & ZMQ_POLLIN)) continue;
+      std::vector<zmq::message_t> event;
+      if (!zmq::recv_multipart(monitor, std::back_inserter(event))) continue;
+      if (event.empty() || event[0].size() < 6) continue;
+      std::uint16_t id = 0;
+      std::memcpy(&id, event[0].data(), sizeof(id));
+      if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        zmq_socket_monitor(s.handle(), nullptr, 0);
+        return std::unique_ptr<SourceClient>(new SourceClient(std::move(impl)));
+      }
+      if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+        return unauthenticated("source: the gateway refused this source's key");
+      }
+      if (id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+        return unauthenticated("source: CURVE handshake failed (wrong gateway key?)");
+      }
+    }
+    return io_error("source: no handshake with " + endpoint + " within " +
+                    std::to_string(timeout_ms) + " ms");
+  } catch (const zmq::error_t& e) {
+    return io_error(std::string("source: ") + e.what());
+  }
+}
+
+Status SourceClient::send(std::span<const std::uint8_t> item, int timeout_ms) {
+  try {
+    impl_->socket.set(zmq::sockopt::sndtimeo, timeout_ms);
+    if (!impl_->socket.send(zmq::buffer(item.data(), item.size()), zmq::send_flags::none)) {
+      return overloaded("source: gateway did not take the item within " +
+                        std::to_string(timeout_ms) + " ms (back-pressure)");
+    }
+    return {};
+  } catch (const zmq::error_t& e) {
+    return io_error(std::string("source: send: ") + e.what());
+  }
+}
+
+Result<Ack> SourceClient::receive_ack(int timeout_ms) {
+  try {
+    impl_->socket.set(zmq::sockopt::rcvtimeo, timeout_ms);
+    zmq::message_t message;
+    if (!impl_->socket.recv(message, zmq::recv_flags::none)) {
+      return io_error("source: no ack within " + std::to_string(timeout_ms) + " ms");
+    }
+    return parse_ack({static_cast<const std::uint8_t*>(message.data()), message.size()});
+  } catch (const zmq::error_t& e) {
+    return io_error(std::string("source: receive: ") + e.what());
+  }
+}
+
+Result<Ack> parse_ack(std::span<const std::uint8_t> bytes) {
+  CG_ASSIGN_OR_RETURN(auto decoded, wire::decode_message<schema::SubmitAck>(bytes, ack_limits));
+  auto a = decoded.root();  // canonical: reads cannot throw
+  Ack ack;
+  ack.item_id.assign(a.getItemId().begin(), a.getItemId().end());
+  if (ack.item_id.size() > limits::item_id_bytes) return malformed("ack: item id too long");
+  ack.accepted = a.getResult() == schema::AckResult::ACCEPTED;
+  if (!ack.accepted && a.getResult() != schema::AckResult::REJECTED) {
+    return malformed("ack: unknown result");
+  }
+  ack.reason = reason_name(a.getReason());
+  if (ack.reason == "unknown") return malformed("ack: unknown reason");
+  if (ack.accepted != (a.getReason() == schema::RejectReason::NONE)) {
+    return malformed("ack: result and reason disagree");
+  }
+  if (a.getDetail().size() > 4096) return malformed("ack: detail too long");
+  ack.detail = a.getDetail().cStr();
+  ack.ingest_seq = a.getIngestSeq();
+  return ack;
+}
+
+}  // namespace cg::ingest
