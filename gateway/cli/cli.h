@@ -20,6 +20,10 @@ inline constexpr int exit_io = 3;
 // boundary and prints ok or the exact reason.
 int item_check(const std::vector<std::string>& files, bool json);
 
+// `cellgate audit verify --store DIR`: walks the node's audit hash chain and names the first
+// record that does not fit. Exit 0 intact, 1 broken, 3 store unreadable.
+int audit_verify(const std::string& store_dir, bool json);
+
 struct DemoOptions {
   std::uint64_t items = 20000;
   std::uint64_t seed = 1;

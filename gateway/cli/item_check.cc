@@ -3,6 +3,7 @@
 #include <iterator>
 
 #include "gateway/cli/cli.h"
+#include "gateway/common/text.h"
 #include "gateway/wire/wire.h"
 
 namespace cg::cli {
@@ -25,13 +26,15 @@ int item_check(const std::vector<std::string>& files, bool json) {
     }
     auto result = wire::decode_item(bytes);
     if (result.ok()) {
-      if (json) std::printf("{\"file\":\"%s\",\"ok\":true}\n", file.c_str());
+      if (json) std::printf("{\"file\":\"%s\",\"ok\":true}\n", json_escape(file).c_str());
       else std::printf("%s: ok\n", file.c_str());
     } else {
       if (rc == exit_ok) rc = exit_failed;
       if (json) {
-        std::printf("{\"file\":\"%s\",\"ok\":false,\"code\":\"%s\"}\n", file.c_str(),
-                    std::string(code_name(result.status().code())).c_str());
+        std::printf("{\"file\":\"%s\",\"ok\":false,\"code\":\"%s\",\"reason\":\"%s\"}\n",
+                    json_escape(file).c_str(),
+                    std::string(code_name(result.status().code())).c_str(),
+                    json_escape(result.status().reason()).c_str());
       } else {
         std::printf("%s: %s\n", file.c_str(), result.status().to_string().c_str());
       }

@@ -17,6 +17,16 @@ int main(int argc, char** argv) {
   check->add_option("files", files, "Item files")->required()->check(CLI::ExistingFile);
   check->add_flag("--json", json, "One JSON object per file");
 
+  std::string store_dir;
+  bool audit_json = false;
+  auto* audit = app.add_subcommand("audit", "Check audit logs");
+  audit->require_subcommand(1);
+  auto* audit_verify = audit->add_subcommand("verify", "Verify a node's audit hash chain");
+  audit_verify->add_option("--store", store_dir, "The node's store directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  audit_verify->add_flag("--json", audit_json, "JSON output");
+
   cg::cli::DemoOptions demo_options;
   auto* demo = app.add_subcommand("demo", "Run the cell on synthetic traffic and report");
   demo->add_option("--items", demo_options.items, "Items to send")->check(CLI::Range(1, 10'000'000));
@@ -32,5 +42,6 @@ int main(int argc, char** argv) {
   }
   if (*check) return cg::cli::item_check(files, json);
   if (*demo) return cg::cli::demo(demo_options);
+  if (*audit_verify) return cg::cli::audit_verify(store_dir, audit_json);
   return cg::cli::exit_usage;
 }

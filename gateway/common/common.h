@@ -8,3 +8,4 @@
 #include "gateway/common/hex.h"
 #include "gateway/common/limits.h"
 #include "gateway/common/status.h"
+#include "gateway/common/text.h"

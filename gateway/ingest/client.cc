@@ -130,10 +130,9 @@ Result<Ack> SourceClient::receive_ack(int timeout_ms) {
   }
 }
 
-Result<Ack> parse_ack(std::span<const std::uint8_t> bytes) {
-  CG_ASSIGN_OR_RETURN(auto decoded, wire::decode_message<schema::SubmitAck>(bytes, ack_limits));
-  auto a = decoded.root();  // canonical: reads cannot throw
-  Ack ack;
+namespace {
+// Reads every field of the ack; runs inside the decode boundary (may throw kj::Exception).
+Status read_ack(schema::SubmitAck::Reader a, Ack& ack) {
   ack.item_id.assign(a.getItemId().begin(), a.getItemId().end());
   if (ack.item_id.size() > limits::item_id_bytes) return malformed("ack: item id too long");
   ack.accepted = a.getResult() == schema::AckResult::ACCEPTED;
@@ -148,6 +147,15 @@ Result<Ack> parse_ack(std::span<const std::uint8_t> bytes) {
   if (a.getDetail().size() > 4096) return malformed("ack: detail too long");
   ack.detail = a.getDetail().cStr();
   ack.ingest_seq = a.getIngestSeq();
+  return {};
+}
+}  // namespace
+
+Result<Ack> parse_ack(std::span<const std::uint8_t> bytes) {
+  Ack ack;
+  auto decoded = wire::decode_message<schema::SubmitAck>(
+      bytes, ack_limits, [&ack](schema::SubmitAck::Reader a) { return read_ack(a, ack); });
+  if (!decoded.ok()) return decoded.status();
   return ack;
 }
 

@@ -139,7 +139,12 @@ Status WriteTxn::commit() {
 
 Result<std::unique_ptr<Env>> Env::open(const Options& options) {
   if (options.path.empty()) return io_error("store: no path configured");
-  if (::mkdir(options.path.c_str(), 0700) != 0 && errno != EEXIST) {
+  if (options.read_only) {
+    struct stat st {};
+    if (::stat((options.path + "/data.mdb").c_str(), &st) != 0) {
+      return io_error("store: no store at " + options.path);
+    }
+  } else if (::mkdir(options.path.c_str(), 0700) != 0 && errno != EEXIST) {
     return io_error("store: cannot create " + options.path + ": " + std::strerror(errno));
   }
   MDB_env* env = nullptr;
@@ -154,26 +159,28 @@ Result<std::unique_ptr<Env>> Env::open(const Options& options) {
   if ((rc = mdb_env_set_maxreaders(env, options.readers_max)) != 0) return fail("set readers", rc);
   // Durable by default: no MDB_NOSYNC / MDB_NOMETASYNC. MDB_NOTLS lets read transactions move
   // between threads of a stage.
-  if ((rc = mdb_env_open(env, options.path.c_str(), MDB_NOTLS, 0600)) != 0) {
+  const unsigned flags = MDB_NOTLS | (options.read_only ? MDB_RDONLY : 0u);
+  if ((rc = mdb_env_open(env, options.path.c_str(), flags, 0600)) != 0) {
     return fail(("open " + options.path).c_str(), rc);
   }
   // Readers left behind by a process killed with -9 would pin old pages forever.
   int dead = 0;
-  mdb_reader_check(env, &dead);
-  return std::unique_ptr<Env>(new Env(env, options.map_bytes));
+  if (!options.read_only) mdb_reader_check(env, &dead);
+  return std::unique_ptr<Env>(new Env(env, options.map_bytes, options.read_only));
 }
 
 Env::~Env() { mdb_env_close(env_); }
 
 Result<Table> Env::table(std::string_view name) {
   MDB_txn* txn = nullptr;
-  int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+  int rc = mdb_txn_begin(env_, nullptr, read_only_ ? MDB_RDONLY : 0, &txn);
   if (rc != 0) return lmdb_error("begin", rc);
   MDB_dbi dbi = 0;
   std::string n(name);
-  rc = mdb_dbi_open(txn, n.c_str(), MDB_CREATE, &dbi);
+  rc = mdb_dbi_open(txn, n.c_str(), read_only_ ? 0 : MDB_CREATE, &dbi);
   if (rc != 0) {
     mdb_txn_abort(txn);
+    if (rc == MDB_NOTFOUND) return io_error("store: has no table '" + n + "'");
     return lmdb_error(("open table " + n).c_str(), rc);
   }
   rc = mdb_txn_commit(txn);

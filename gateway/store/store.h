@@ -41,6 +41,7 @@ struct Options {
   std::size_t map_bytes = std::size_t{1} << 30;  // hard bound on the store's size
   unsigned tables_max = 32;
   unsigned readers_max = 126;
+  bool read_only = false;  // for inspection tools: never creates or writes anything
 };
 
 // A named table (LMDB database handle). Cheap to copy; valid while its Env lives.
@@ -126,7 +127,8 @@ class Env final {
   Env(const Env&) = delete;
   Env& operator=(const Env&) = delete;
 
-  // Opens (creating if needed) a named table. Call at start-up, before concurrent use.
+  // Opens (creating if needed, unless read-only) a named table. Call at start-up, before
+  // concurrent use. Errors: io (MDB_NOTFOUND when a read-only store lacks the table).
   Result<Table> table(std::string_view name);
 
   Result<ReadTxn> begin_read() const;
@@ -137,9 +139,11 @@ class Env final {
   std::size_t map_bytes() const { return map_bytes_; }
 
  private:
-  Env(MDB_env* env, std::size_t map_bytes) : env_(env), map_bytes_(map_bytes) {}
+  Env(MDB_env* env, std::size_t map_bytes, bool read_only)
+      : env_(env), map_bytes_(map_bytes), read_only_(read_only) {}
   MDB_env* env_;
   std::size_t map_bytes_;
+  bool read_only_;
 };
 
 // Big-endian encoding of an integer key, so numeric order equals byte order.

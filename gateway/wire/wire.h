@@ -74,10 +74,20 @@ class Message final {
 
 // Decodes a serialized message (standard framing: segment table + segments, as written by
 // capnp::messageToFlatArray / writeMessage) whose root is a T. Checks size, word alignment,
-// framing and pointers within the limits; does NOT check T's own rules — use the typed
-// decoders for that. Errors: Code::malformed with the reason.
+// framing and pointers within the limits; does NOT check T's own rules. Beware: Cap'n Proto
+// checks a pointer's type only when the field is read, so reading a field of the result may
+// still throw kj::Exception (e.g. a list of words where Text was expected). Untrusted input
+// must therefore go through the overload with a validator, or a typed decoder below.
+// Errors: Code::malformed with the reason.
 template <typename T>
 Result<Message<T>> decode_message(std::span<const std::uint8_t> bytes, const DecodeLimits& limits);
+
+// As above, then runs `validate(root)` inside the kj::Exception boundary. The validator must
+// read every pointer field the caller will use; once it returns ok, reading those fields again
+// cannot throw (the canonical bytes do not change). Errors: malformed, or the validator's.
+template <typename T, typename Validate>
+Result<Message<T>> decode_message(std::span<const std::uint8_t> bytes, const DecodeLimits& limits,
+                                  Validate&& validate);
 
 // Decodes and validates an Item (every "Rule:" in schemas/item.capnp). Errors:
 // Code::malformed, with the field path in the reason ("item.portions[2].label: ...").

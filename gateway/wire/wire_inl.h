@@ -47,6 +47,19 @@ Result<Message<T>> decode_message(std::span<const std::uint8_t> bytes, const Dec
   }
 }
 
+template <typename T, typename Validate>
+Result<Message<T>> decode_message(std::span<const std::uint8_t> bytes, const DecodeLimits& limits,
+                                  Validate&& validate) {
+  CG_ASSIGN_OR_RETURN(auto message, decode_message<T>(bytes, limits));
+  try {
+    Status s = validate(message.root());
+    if (!s.ok()) return s;
+  } catch (const kj::Exception& e) {
+    return malformed("message: " + detail::exception_reason(e));
+  }
+  return message;
+}
+
 template <typename T>
 std::vector<std::uint8_t> to_flat_bytes(const Message<T>& message) {
   capnp::MallocMessageBuilder builder;

@@ -134,3 +134,13 @@ TEST(SystemClock, MonotonicDoesNotGoBack) {
 
 }  // namespace
 }  // namespace cg
+
+namespace cg {
+namespace {
+TEST(JsonEscape, EscapesQuotesBackslashesAndControls) {
+  EXPECT_EQ(json_escape("plain"), "plain");
+  EXPECT_EQ(json_escape("a\"b\\c"), "a\\\"b\\\\c");
+  EXPECT_EQ(json_escape("x\ny\x1b"), "x\\ny\\u001b");
+}
+}  // namespace
+}  // namespace cg

@@ -248,3 +248,32 @@ TEST(StoreCrash, KillNineLosesNothingCommittedAndNeverHalfABatch) {
 
 }  // namespace
 }  // namespace cg::store
+
+namespace cg::store {
+namespace {
+TEST(StoreReadOnly, NeverCreatesAndCannotWrite) {
+  TempDir dir;
+  auto missing = Env::open({.path = dir.path() + "/nothing", .read_only = true});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), Code::io);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/nothing"));
+  {
+    auto env = Env::open({.path = dir.path()});
+    auto t = (*env)->table("t");
+    auto w = (*env)->begin_write();
+    ASSERT_TRUE(w->put(*t, as_bytes("k"), as_bytes("v")).ok());
+    ASSERT_TRUE(w->commit().ok());
+  }
+  auto env = Env::open({.path = dir.path(), .read_only = true});
+  ASSERT_TRUE(env.ok()) << env.status().to_string();
+  auto t = (*env)->table("t");
+  ASSERT_TRUE(t.ok());
+  auto absent = (*env)->table("other");
+  ASSERT_FALSE(absent.ok());
+  EXPECT_EQ(absent.status().reason(), "store: has no table 'other'");
+  EXPECT_FALSE((*env)->begin_write().ok());
+  auto r = (*env)->begin_read();
+  EXPECT_TRUE((*r->get(*t, as_bytes("k"))).has_value());
+}
+}  // namespace
+}  // namespace cg::store

@@ -1,0 +1,203 @@
+#include "gateway/audit/audit.h"
+
+#include <sodium.h>
+
+#include <cstring>
+
+#include <capnp/message.h>
+
+#include "crypto/secret.h"
+#include "gateway/common/hex.h"
+#include "gateway/wire/wire.h"
+
+namespace cg::audit {
+namespace {
+
+constexpr std::string_view kHeadKey = "head";  // value: be64(index) || hash
+
+Hash hash_of(std::span<const std::uint8_t> bytes) {
+  Hash h{};
+  crypto_generichash(h.data(), h.size(), bytes.data(), bytes.size(), nullptr, 0);
+  return h;
+}
+
+bool known_event(schema::AuditEvent e) {
+  auto v = static_cast<unsigned>(e);
+  return v >= 1 && v <= static_cast<unsigned>(schema::AuditEvent::TRUST_ROOT_REFUSED);
+}
+
+}  // namespace
+
+std::string_view event_name(schema::AuditEvent event) {
+  switch (event) {
+    case schema::AuditEvent::UNSPECIFIED: return "unspecified";
+    case schema::AuditEvent::ACCEPTED: return "accepted";
+    case schema::AuditEvent::REJECTED_INPUT: return "rejectedInput";
+    case schema::AuditEvent::RELEASED: return "released";
+    case schema::AuditEvent::REDACTED: return "redacted";
+    case schema::AuditEvent::BLOCKED: return "blocked";
+    case schema::AuditEvent::QUARANTINED: return "quarantined";
+    case schema::AuditEvent::QUARANTINE_RELEASED: return "quarantineReleased";
+    case schema::AuditEvent::QUARANTINE_REJECTED: return "quarantineRejected";
+    case schema::AuditEvent::RELAYED: return "relayed";
+    case schema::AuditEvent::RELAY_DROPPED: return "relayDropped";
+    case schema::AuditEvent::DELIVERED: return "delivered";
+    case schema::AuditEvent::DUPLICATE: return "duplicate";
+    case schema::AuditEvent::GAP: return "gap";
+    case schema::AuditEvent::BUNDLE_LOADED: return "bundleLoaded";
+    case schema::AuditEvent::BUNDLE_REFUSED: return "bundleRefused";
+    case schema::AuditEvent::TRUST_ROOT_LOADED: return "trustRootLoaded";
+    case schema::AuditEvent::TRUST_ROOT_REFUSED: return "trustRootRefused";
+  }
+  return "unknown";
+}
+
+Result<AuditLog> AuditLog::open(store::Env& env, std::string node) {
+  crypto::ensure_sodium();
+  if (node.empty() || node.size() > limits::name_bytes_max) return malformed("audit: bad node id");
+  CG_ASSIGN_OR_RETURN(auto records, env.table("audit.records"));
+  CG_ASSIGN_OR_RETURN(auto meta, env.table("audit.meta"));
+  return AuditLog(&env, std::move(node), records, meta);
+}
+
+namespace {
+template <typename Txn>
+Result<std::pair<std::uint64_t, Hash>> read_head(const Txn& txn, store::Table meta) {
+  CG_ASSIGN_OR_RETURN(auto head, txn.get(meta, store::as_bytes(kHeadKey)));
+  std::pair<std::uint64_t, Hash> out{0, Hash{}};
+  if (!head) return out;
+  if (head->size() != 8 + hash_bytes) return io_error("audit: corrupt head record");
+  out.first = *store::from_be64(head->first(8));
+  std::copy(head->begin() + 8, head->end(), out.second.begin());
+  return out;
+}
+}  // namespace
+
+Result<std::pair<std::uint64_t, Hash>> AuditLog::head() const {
+  CG_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+  return read_head(txn, meta_);
+}
+
+Result<std::uint64_t> AuditLog::append(store::WriteTxn& txn, const Event& e) {
+  CG_ASSERT(known_event(e.event));
+  // The head is read through the caller's transaction, so several appends in one transaction
+  // chain onto each other and an aborted transaction leaves nothing behind.
+  CG_ASSIGN_OR_RETURN(auto prev, read_head(txn, meta_));
+
+  capnp::MallocMessageBuilder message;
+  auto r = message.initRoot<schema::AuditRecord>();
+  r.setTime(e.time_ns);
+  r.setNode(node_);
+  r.setEvent(e.event);
+  r.setItemId(kj::arrayPtr(e.item_id.data(), e.item_id.size()));
+  r.setOrigin(kj::StringPtr(std::string(e.origin).c_str()));
+  r.setDestination(kj::StringPtr(std::string(e.destination).c_str()));
+  r.setStream(e.stream);
+  r.setSeq(e.seq);
+  r.setRulesVersion(e.rules_version);
+  r.setReason(kj::StringPtr(std::string(e.reason).c_str()));
+  // Details are bounded so one record stays within the record size limit.
+  constexpr std::size_t detail_bytes_max = limits::audit_record_bytes_max / 2;
+  std::string detail(e.detail.substr(0, detail_bytes_max));
+  r.setDetail(kj::StringPtr(detail.c_str()));
+  r.setPreviousHash(kj::arrayPtr(prev.second.data(), prev.second.size()));
+  auto canonical = wire::canonical(r.asReader());
+  auto bytes = canonical.canonical_bytes();
+
+  const std::uint64_t index = prev.first + 1;
+  CG_RETURN_IF_ERROR(txn.put(records_, store::be64(index), bytes));
+  const Hash hash = hash_of(bytes);
+  std::vector<std::uint8_t> head(8 + hash_bytes);
+  auto key = store::be64(index);
+  std::copy(key.begin(), key.end(), head.begin());
+  std::copy(hash.begin(), hash.end(), head.begin() + 8);
+  CG_RETURN_IF_ERROR(txn.put(meta_, store::as_bytes(kHeadKey), head));
+  return index;
+}
+
+Status check_record(std::span<const std::uint8_t> bytes) {
+  // Stored records are canonical single segments without framing.
+  if (bytes.empty() || bytes.size() > limits::audit_record_bytes_max || bytes.size() % 8 != 0) {
+    return malformed("audit record: bad size " + std::to_string(bytes.size()));
+  }
+  try {
+    auto words = kj::heapArray<capnp::word>(bytes.size() / 8);
+    std::memcpy(words.begin(), bytes.data(), bytes.size());
+    kj::ArrayPtr<const capnp::word> segment = words.asPtr();
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = words.size() * 8;  // isCanonical + one read of each field
+    options.nestingLimit = 8;
+    capnp::SegmentArrayMessageReader reader(kj::arrayPtr(&segment, 1), options);
+    if (!reader.isCanonical()) return malformed("audit record: not canonical");
+    auto r = reader.getRoot<schema::AuditRecord>();
+    if (!known_event(r.getEvent())) return malformed("audit record: unknown event");
+    if (r.getPreviousHash().size() != hash_bytes) return malformed("audit record: bad previous hash");
+    if (r.getNode().size() == 0) return malformed("audit record: no node");
+    // Read every pointer field once, so later readers of this record cannot meet a pointer of
+    // the wrong type (Cap'n Proto checks types lazily).
+    std::size_t total = r.getItemId().size() + r.getOrigin().size() + r.getDestination().size() +
+                        r.getReason().size() + r.getDetail().size();
+    if (total > limits::audit_record_bytes_max) return malformed("audit record: too large");
+    return {};
+  } catch (const kj::Exception& e) {
+    return malformed("audit record: " + std::string(e.getDescription().cStr()));
+  }
+}
+
+Result<VerifyReport> verify(
+    store::Env& env, const std::function<void(std::uint64_t, schema::AuditRecord::Reader)>& visit) {
+  CG_ASSIGN_OR_RETURN(auto records, env.table("audit.records"));
+  CG_ASSIGN_OR_RETURN(auto meta, env.table("audit.meta"));
+  CG_ASSIGN_OR_RETURN(auto txn, env.begin_read());
+  CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(records));
+  VerifyReport report;
+  Hash prev{};
+  std::uint64_t expected = 1;
+  auto fail = [&](std::uint64_t at, std::string why) {
+    report.broken_at = at;
+    report.problem = std::move(why);
+    return report;
+  };
+  for (auto e = cursor.next();; e = cursor.next()) {
+    if (!e.ok()) return e.status();
+    if (!e->has_value()) break;
+    auto index = store::from_be64((*e)->first);
+    if (!index) return fail(expected, "record key is not an index");
+    if (*index != expected) {
+      return fail(expected, "record " + std::to_string(expected) + " is missing (next is " +
+                                std::to_string(*index) + ")");
+    }
+    auto bytes = (*e)->second;
+    Status s = check_record(bytes);
+    if (!s.ok()) return fail(*index, s.reason());
+    auto message = wire::Message<schema::AuditRecord>::from_canonical([&] {
+      auto words = kj::heapArray<capnp::word>(bytes.size() / 8);
+      std::memcpy(words.begin(), bytes.data(), bytes.size());
+      return words;
+    }());
+    auto r = message.root();
+    auto ph = r.getPreviousHash();
+    if (!std::equal(ph.begin(), ph.end(), prev.begin(), prev.end())) {
+      return fail(*index, "record " + std::to_string(*index) +
+                              ": previous hash does not match record " + std::to_string(*index - 1) +
+                              " (changed, removed or reordered)");
+    }
+    if (visit) visit(*index, r);
+    prev = hash_of(bytes);
+    report.records = *index;
+    ++expected;
+  }
+  report.head = prev;
+  CG_ASSIGN_OR_RETURN(auto head, txn.get(meta, store::as_bytes(kHeadKey)));
+  if (report.records == 0 && !head) return report;
+  if (!head || head->size() != 8 + hash_bytes) return fail(expected, "head record missing or corrupt");
+  if (*store::from_be64(head->first(8)) != report.records ||
+      !std::equal(head->begin() + 8, head->end(), prev.begin(), prev.end())) {
+    return fail(expected, "head names record " + std::to_string(*store::from_be64(head->first(8))) +
+                              " but the chain ends at " + std::to_string(report.records) +
+                              " (records truncated or head rewritten)");
+  }
+  return report;
+}
+
+}  // namespace cg::audit
