@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "gateway/wire/wire.h"
+
 namespace cg::cli {
 
 inline constexpr int exit_ok = 0;
@@ -16,9 +18,17 @@ inline constexpr int exit_failed = 1;
 inline constexpr int exit_usage = 2;
 inline constexpr int exit_io = 3;
 
-// `cellgate item check FILE...`: decodes each file as a serialised Item through the ingest
-// boundary and prints ok or the exact reason.
+// Loads an item file: JSON (first non-blank byte '{') or a serialised Cap'n Proto Item,
+// through the same validation as ingest. Errors: io, malformed.
+Result<wire::Message<schema::Item>> load_item(const std::string& file);
+
+// `cellgate item check FILE...`: validates each item file and prints ok or the exact reason.
 int item_check(const std::vector<std::string>& files, bool json);
+// `cellgate item encode IN OUT`: writes IN (JSON or Cap'n Proto) as a serialised Cap'n Proto
+// item, canonical, ready for `cellgate send`.
+int item_encode(const std::string& in, const std::string& out);
+// `cellgate item show FILE`: prints the item as one line of JSON.
+int item_show(const std::string& file);
 
 // `cellgate audit verify --store DIR`: walks the node's audit hash chain and names the first
 // record that does not fit. Exit 0 intact, 1 broken, 3 store unreadable.

@@ -14,8 +14,14 @@ int main(int argc, char** argv) {
   auto* item = app.add_subcommand("item", "Work with serialised items");
   item->require_subcommand(1);
   auto* check = item->add_subcommand("check", "Decode and validate item files (Cap'n Proto)");
-  check->add_option("files", files, "Item files")->required()->check(CLI::ExistingFile);
+  check->add_option("files", files, "Item files (JSON or Cap'n Proto)")->required()->check(CLI::ExistingFile);
   check->add_flag("--json", json, "One JSON object per file");
+  std::string in_file, out_file;
+  auto* encode = item->add_subcommand("encode", "Write an item (JSON or Cap'n Proto) as Cap'n Proto");
+  encode->add_option("in", in_file, "Item file")->required()->check(CLI::ExistingFile);
+  encode->add_option("out", out_file, "Output file")->required();
+  auto* show = item->add_subcommand("show", "Print an item as JSON");
+  show->add_option("file", in_file, "Item file")->required()->check(CLI::ExistingFile);
 
   std::string store_dir;
   bool audit_json = false;
@@ -41,6 +47,8 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : cg::cli::exit_usage;
   }
   if (*check) return cg::cli::item_check(files, json);
+  if (*encode) return cg::cli::item_encode(in_file, out_file);
+  if (*show) return cg::cli::item_show(in_file);
   if (*demo) return cg::cli::demo(demo_options);
   if (*audit_verify) return cg::cli::audit_verify(store_dir, audit_json);
   return cg::cli::exit_usage;

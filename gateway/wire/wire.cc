@@ -69,16 +69,20 @@ class Path final {
 
 string_view text(capnp::Text::Reader t) { return {t.begin(), t.size()}; }
 
-// Valid UTF-8 (no overlongs, no surrogates) with no control characters except, when
-// `multiline`, tab, CR and LF. Keeps names printable in logs and explanations.
-bool clean_utf8(string_view s, bool multiline) {
+enum class Controls { none, whitespace, all };
+
+// Valid UTF-8 (no overlongs, no surrogates). Control characters: none allowed (names), only
+// tab/CR/LF (values), or all (bodies). Keeps names printable in logs and explanations.
+bool utf8_ok(string_view s, Controls controls) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   while (p < end) {
     unsigned c = *p;
     if (c < 0x80) {
-      bool control = c < 0x20 || c == 0x7f;
-      if (control && !(multiline && (c == '\t' || c == '\n' || c == '\r'))) return false;
+      const bool control = c < 0x20 || c == 0x7f;
+      const bool space = c == '\t' || c == '\n' || c == '\r';
+      if (control && controls == Controls::none) return false;
+      if (control && controls == Controls::whitespace && !space) return false;
       ++p;
       continue;
     }
@@ -97,7 +101,7 @@ bool clean_utf8(string_view s, bool multiline) {
         (extra == 3 && (cp < 0x10000 || cp > 0x10ffff))) {
       return false;
     }
-    if (cp >= 0x80 && cp <= 0x9f) return false;  // C1 controls
+    if (cp >= 0x80 && cp <= 0x9f && controls != Controls::all) return false;  // C1 controls
     p += extra + 1;
   }
   return true;
@@ -108,7 +112,7 @@ Status check_name(capnp::Text::Reader t, const Path& path, bool required) {
   if (t.size() > limits::name_bytes_max) {
     return path.error("longer than " + std::to_string(limits::name_bytes_max) + " bytes");
   }
-  if (!clean_utf8(text(t), false)) return path.error("not UTF-8 or contains control characters");
+  if (!utf8_ok(text(t), Controls::none)) return path.error("not UTF-8 or contains control characters");
   return {};
 }
 
@@ -181,6 +185,8 @@ Status check_area(schema::Area::Reader area) {
 }
 
 }  // namespace
+
+bool validate_text_body(std::string_view text) { return utf8_ok(text, Controls::all); }
 
 Status validate_label(schema::Label::Reader label) {
   try {
@@ -262,7 +268,7 @@ Status validate_item(schema::Item::Reader item) {
       if (value.size() > limits::attribute_value_bytes_max) {
         return path.field("value").error("too long");
       }
-      if (!clean_utf8(text(value), true)) {
+      if (!utf8_ok(text(value), Controls::whitespace)) {
         return path.field("value").error("not UTF-8 or contains control characters");
       }
     }

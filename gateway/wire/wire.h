@@ -102,6 +102,20 @@ Status validate_label(schema::Label::Reader label);
 // True when `a` dominates `b` (see schemas/item.capnp, struct Label).
 bool dominates(schema::Label::Reader a, schema::Label::Reader b);
 
+// --- JSON: the human-writable form of an item (cellgate send/item/tail) ------------------
+// Field names: id (32 hex digits), source, kind, precedence, created/expires (RFC 3339 UTC),
+// banner, topics, area ({"point":[lat,lon]} | {"box":[[s,w],[n,e]]}, degrees), portions
+// [{name, label, content_type, required, body | body_base64}], attributes {name: value}.
+// Labels: {policy, classification (level index), restrictive, rel_to, caveats, tlp}.
+// Unknown fields are errors. The result is validated like any decoded item.
+inline constexpr std::size_t item_json_bytes_max = 4 * limits::item_bytes_max;
+Result<Message<schema::Item>> item_from_json(std::string_view json);
+// One line of JSON that item_from_json reads back to the same item. Text bodies (content type
+// text/*, valid UTF-8) are written as `body`, others as `body_base64`.
+std::string item_to_json(schema::Item::Reader item);
+// True when `text` is valid UTF-8 (control characters allowed): what may go in a JSON `body`.
+bool validate_text_body(std::string_view text);
+
 // The canonical form of a struct, as a Message. Canonicalising a builder's root is how a node
 // produces the bytes it signs. Bugs (not input) if it throws.
 template <typename Reader>
