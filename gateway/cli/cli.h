@@ -34,6 +34,21 @@ int item_show(const std::string& file);
 // record that does not fit. Exit 0 intact, 1 broken, 3 store unreadable.
 int audit_verify(const std::string& store_dir, bool json);
 
+struct SendOptions {
+  std::string gateway;      // e.g. tcp://127.0.0.1:7001
+  std::string gateway_key;  // the gateway's CURVE public key (Z85)
+  std::string key_file;     // this source's CURVE secret key (Z85, one line)
+  std::vector<std::string> files;  // item files (JSON or Cap'n Proto); "-" = JSON lines on stdin
+  std::uint64_t window = 64;       // items in flight before waiting for acks
+  int timeout_ms = 30'000;
+  bool json = false;
+};
+// `cellgate send`: a source client. Prints one line per ack; exit 0 when every item was
+// accepted, 1 when any was rejected or invalid, 3 on connection or timeout errors.
+int send(const SendOptions& options);
+// `cellgate curve keygen --out FILE`: writes a CURVE secret key (mode 0600), prints the public.
+int curve_keygen(const std::string& out_file);
+
 struct DemoOptions {
   std::uint64_t items = 20000;
   std::uint64_t seed = 1;

@@ -33,6 +33,28 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingDirectory);
   audit_verify->add_flag("--json", audit_json, "JSON output");
 
+  cg::cli::SendOptions send_options;
+  auto* send = app.add_subcommand("send", "Submit items to a gateway as a source system");
+  send->add_option("--gateway", send_options.gateway, "Gateway ingest endpoint (tcp://host:port)")
+      ->required();
+  send->add_option("--gateway-key", send_options.gateway_key, "Gateway CURVE public key (Z85)")
+      ->required();
+  send->add_option("--key-file", send_options.key_file, "This source's CURVE secret key file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  send->add_option("items", send_options.files, "Item files (JSON or Cap'n Proto); - for stdin")
+      ->required();
+  send->add_option("--window", send_options.window, "Items in flight")->check(CLI::Range(1, 4096));
+  send->add_option("--timeout-ms", send_options.timeout_ms, "Ack timeout")
+      ->check(CLI::Range(100, 600'000));
+  send->add_flag("--json", send_options.json, "One JSON object per ack");
+
+  std::string curve_out;
+  auto* curve = app.add_subcommand("curve", "CurveZMQ keys for sources and consumers");
+  curve->require_subcommand(1);
+  auto* curve_keygen = curve->add_subcommand("keygen", "Write a CURVE secret key, print its public key");
+  curve_keygen->add_option("--out", curve_out, "Secret key file to write")->required();
+
   cg::cli::DemoOptions demo_options;
   auto* demo = app.add_subcommand("demo", "Run the cell on synthetic traffic and report");
   demo->add_option("--items", demo_options.items, "Items to send")->check(CLI::Range(1, 10'000'000));
@@ -50,6 +72,8 @@ int main(int argc, char** argv) {
   if (*encode) return cg::cli::item_encode(in_file, out_file);
   if (*show) return cg::cli::item_show(in_file);
   if (*demo) return cg::cli::demo(demo_options);
+  if (*send) return cg::cli::send(send_options);
+  if (*curve_keygen) return cg::cli::curve_keygen(curve_out);
   if (*audit_verify) return cg::cli::audit_verify(store_dir, audit_json);
   return cg::cli::exit_usage;
 }

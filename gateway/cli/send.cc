@@ -1,0 +1,145 @@
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <iostream>
+
+#include "gateway/cli/cli.h"
+#include "gateway/common/hex.h"
+#include "gateway/common/text.h"
+#include "gateway/ingest/ingest.h"
+
+namespace cg::cli {
+namespace {
+
+Result<std::string> read_key_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return io_error(path + ": cannot read");
+  std::string key;
+  std::getline(in, key);
+  while (!key.empty() && (key.back() == '\r' || key.back() == ' ')) key.pop_back();
+  if (key.size() != 40) return malformed(path + ": expected a 40-character Z85 CURVE key");
+  return key;
+}
+
+struct Tally {
+  std::uint64_t accepted = 0, rejected = 0;
+};
+
+void print_ack(const ingest::Ack& ack, bool json, Tally& tally) {
+  (ack.accepted ? tally.accepted : tally.rejected)++;
+  const std::string id = to_hex(ack.item_id);
+  if (json) {
+    std::printf("{\"id\":\"%s\",\"accepted\":%s,\"reason\":\"%s\",\"detail\":\"%s\",\"seq\":%llu}\n",
+                id.c_str(), ack.accepted ? "true" : "false", ack.reason.c_str(),
+                json_escape(ack.detail).c_str(), static_cast<unsigned long long>(ack.ingest_seq));
+  } else if (ack.accepted) {
+    std::printf("%s accepted seq=%llu\n", id.c_str(), static_cast<unsigned long long>(ack.ingest_seq));
+  } else {
+    std::printf("%s rejected %s: %s\n", id.empty() ? "-" : id.c_str(), ack.reason.c_str(),
+                ack.detail.c_str());
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int curve_keygen(const std::string& out_file) {
+  ingest::KeyPair keys = ingest::curve_keypair();
+  const mode_t old = ::umask(077);  // the secret key file is readable by its owner only
+  std::ofstream out(out_file, std::ios::trunc);
+  ::umask(old);
+  out << keys.secret_z85 << "\n";
+  if (!out) {
+    std::fprintf(stderr, "%s: cannot write\n", out_file.c_str());
+    return exit_io;
+  }
+  std::printf("%s\n", keys.public_z85.c_str());
+  return exit_ok;
+}
+
+int send(const SendOptions& o) {
+  auto secret = read_key_file(o.key_file);
+  if (!secret.ok()) {
+    std::fprintf(stderr, "send: %s\n", secret.status().reason().c_str());
+    return secret.status().code() == Code::io ? exit_io : exit_usage;
+  }
+  auto pub = ingest::curve_public(*secret);
+  if (!pub.ok()) {
+    std::fprintf(stderr, "send: %s: %s\n", o.key_file.c_str(), pub.status().reason().c_str());
+    return exit_usage;
+  }
+  auto client = ingest::SourceClient::connect(o.gateway, o.gateway_key, {*pub, *secret},
+                                              o.timeout_ms);
+  if (!client.ok()) {
+    std::fprintf(stderr, "send: %s\n", client.status().reason().c_str());
+    return client.status().code() == Code::unauthenticated ? exit_failed : exit_io;
+  }
+
+  Tally tally;
+  std::uint64_t in_flight = 0, unreadable = 0;
+  auto drain = [&](std::uint64_t down_to) -> bool {
+    while (in_flight > down_to) {
+      auto ack = (*client)->receive_ack(o.timeout_ms);
+      if (!ack.ok()) {
+        std::fprintf(stderr, "send: %s (%llu items unacknowledged)\n",
+                     ack.status().reason().c_str(), static_cast<unsigned long long>(in_flight));
+        return false;
+      }
+      --in_flight;
+      print_ack(*ack, o.json, tally);
+    }
+    return true;
+  };
+  auto submit = [&](std::span<const std::uint8_t> bytes) -> bool {
+    if (!drain(o.window - 1)) return false;
+    Status s = (*client)->send(bytes, o.timeout_ms);
+    if (!s.ok()) {
+      std::fprintf(stderr, "send: %s\n", s.reason().c_str());
+      return false;
+    }
+    ++in_flight;
+    return true;
+  };
+
+  bool ok = true;
+  for (const auto& file : o.files) {
+    if (file == "-") {
+      // One JSON item per line on standard input.
+      std::string line;
+      std::uint64_t line_no = 0;
+      while (ok && std::getline(std::cin, line)) {
+        ++line_no;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        auto item = wire::item_from_json(line);
+        if (!item.ok()) {
+          std::fprintf(stderr, "stdin:%llu: %s\n", static_cast<unsigned long long>(line_no),
+                       item.status().to_string().c_str());
+          ++unreadable;
+          continue;
+        }
+        ok = submit(wire::to_flat_bytes(*item));
+      }
+      continue;
+    }
+    auto item = load_item(file);
+    if (!item.ok()) {
+      // The gateway would refuse it for the same reason; say so here and do not send it.
+      std::fprintf(stderr, "%s: %s\n", file.c_str(), item.status().to_string().c_str());
+      ++unreadable;
+      continue;
+    }
+    ok = submit(wire::to_flat_bytes(*item));
+    if (!ok) break;
+  }
+  if (ok) ok = drain(0);
+  std::fprintf(stderr, "send: %llu accepted, %llu rejected, %llu not sent (invalid locally)\n",
+               static_cast<unsigned long long>(tally.accepted),
+               static_cast<unsigned long long>(tally.rejected),
+               static_cast<unsigned long long>(unreadable));
+  if (!ok) return exit_io;
+  return tally.rejected == 0 && unreadable == 0 ? exit_ok : exit_failed;
+}
+
+}  // namespace cg::cli
