@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "gateway/common/limits.h"
+#include "gateway/edge/edge.h"
 #include "gateway/ingest/ingest.h"
 #include "gateway/wire/wire.h"
 
@@ -58,50 +59,20 @@ Result<std::unique_ptr<SourceClient>> SourceClient::connect(const std::string& e
   auto impl = std::make_unique<Impl>();
   try {
     auto& s = impl->socket;
-    s.set(zmq::sockopt::curve_serverkey, server_public_z85);
-    s.set(zmq::sockopt::curve_publickey, keys.public_z85);
-    s.set(zmq::sockopt::curve_secretkey, keys.secret_z85);
     s.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(ack_bytes_max));
     s.set(zmq::sockopt::linger, 2000);
     s.set(zmq::sockopt::sndhwm, 1000);
     s.set(zmq::sockopt::rcvhwm, 1000);
-    // Watch the handshake so a refused key is a clear error, not a silent retry loop.
-    const std::string monitor_endpoint =
-        "inproc://cg-source-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(impl.get()));
-    if (zmq_socket_monitor(s.handle(), monitor_endpoint.c_str(),
-                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0) {
-      return io_error("source: cannot monitor socket");
-    }
-    zmq::socket_t monitor(impl->context, zmq::socket_type::pair);
-    monitor.connect(monitor_endpoint);
-    s.connect(endpoint);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (std::chrono::steady_clock::now() < deadline) {
-      zmq::pollitem_t item{monitor.handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, std::chrono::milliseconds(50));
-      if (!(item.revents & ZMQ_POLLIN)) continue;
-      std::vector<zmq::message_t> event;
-      if (!zmq::recv_multipart(monitor, std::back_inserter(event))) continue;
-      if (event.empty() || event[0].size() < 6) continue;
-      std::uint16_t id = 0;
-      std::memcpy(&id, event[0].data(), sizeof(id));
-      if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-        zmq_socket_monitor(s.handle(), nullptr, 0);
-        return std::unique_ptr<SourceClient>(new SourceClient(std::move(impl)));
-      }
-      if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
-        return unauthenticated("source: the gateway refused this source's key");
-      }
-      if (id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
-        return unauthenticated("source: CURVE handshake failed (wrong gateway key?)");
-      }
-    }
-    return io_error("source: no handshake with " + endpoint + " within " +
-                    std::to_string(timeout_ms) + " ms");
   } catch (const zmq::error_t& e) {
     return io_error(std::string("source: ") + e.what());
   }
+  Status s = edge::connect_curve_client(impl->context, impl->socket, endpoint, server_public_z85,
+                                        keys.public_z85, keys.secret_z85, timeout_ms);
+  if (s.code() == Code::unauthenticated && s.reason() == "the server refused this key") {
+    return unauthenticated("source: the gateway refused this source's key");
+  }
+  if (!s.ok()) return s.with_context("source");
+  return std::unique_ptr<SourceClient>(new SourceClient(std::move(impl)));
 }
 
 Status SourceClient::send(std::span<const std::uint8_t> item, int timeout_ms) {

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "gateway/common/limits.h"
+#include "gateway/edge/edge.h"
 #include "gateway/ingest/ingest.h"
 #include "gateway/wire/wire.h"
 
@@ -14,19 +15,9 @@ namespace cg::ingest {
 namespace {
 
 constexpr int poll_ms = 50;
-constexpr std::size_t curve_key_bytes = 32;
-constexpr std::size_t z85_key_chars = 40;
 // ZeroMQ disconnects a peer that sends a message above ZMQ_MAXMSGSIZE. Allow up to twice the
 // item limit so that "a bit too large" gets an explicit tooLarge ack instead of a silent hang-up.
 constexpr std::int64_t socket_msg_bytes_max = 2 * static_cast<std::int64_t>(limits::item_bytes_max);
-
-Result<std::array<std::uint8_t, curve_key_bytes>> decode_z85_key(std::string_view z85) {
-  std::array<std::uint8_t, curve_key_bytes> out{};
-  if (z85.size() != z85_key_chars) return malformed("CURVE key must be 40 Z85 characters");
-  std::string copy(z85);
-  if (zmq_z85_decode(out.data(), copy.c_str()) == nullptr) return malformed("CURVE key is not Z85");
-  return out;
-}
 
 std::vector<std::uint8_t> ack_bytes(std::span<const std::uint8_t> item_id, bool accepted,
                                     schema::RejectReason reason, std::string_view detail,
@@ -50,54 +41,17 @@ struct Server::Impl {
   const Clock& clock;
   Counters& counters;
   zmq::context_t context{1};
-  std::map<std::array<std::uint8_t, curve_key_bytes>, std::string> source_by_key;
+  std::unique_ptr<edge::ZapAuthenticator> zap;
   std::atomic<bool> stopping{false};
-  std::thread zap_thread;
   std::thread ingest_thread;
   std::unique_ptr<zmq::socket_t> router;
-  std::unique_ptr<zmq::socket_t> zap;
 
   Impl(ServerOptions o, store::Env& e, Inbox& i, const Clock& c, Counters& k)
       : options(std::move(o)), env(e), inbox(i), clock(c), counters(k) {}
 
-  void zap_loop();
   void ingest_loop();
   void handle_batch(std::vector<std::pair<zmq::message_t, zmq::message_t>>& batch);
 };
-
-// ZAP (RFC 27): libzmq asks this socket, in the same context, whether a CURVE client key may
-// connect. Only keys listed in the config pass; the reply's User-Id names the source, and
-// every message from that connection carries it.
-void Server::Impl::zap_loop() {
-  while (!stopping.load()) {
-    zmq::pollitem_t item{zap->handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(poll_ms));
-    if (!(item.revents & ZMQ_POLLIN)) continue;
-    std::vector<zmq::message_t> request;
-    if (!zmq::recv_multipart(*zap, std::back_inserter(request), zmq::recv_flags::dontwait)) continue;
-    // version, request id, domain, address, identity, mechanism, credentials...
-    std::string request_id = request.size() > 1 ? request[1].to_string() : "";
-    std::string user_id;
-    bool ok = false;
-    if (request.size() >= 7 && request[0].to_string_view() == "1.0" &&
-        request[5].to_string_view() == "CURVE" && request[6].size() == curve_key_bytes) {
-      std::array<std::uint8_t, curve_key_bytes> key{};
-      std::memcpy(key.data(), request[6].data(), curve_key_bytes);
-      auto it = source_by_key.find(key);
-      if (it != source_by_key.end()) {
-        ok = true;
-        user_id = it->second;
-      }
-    }
-    if (!ok) counters.auth_failures.fetch_add(1);
-    std::array<zmq::const_buffer, 6> reply = {
-        zmq::str_buffer("1.0"), zmq::buffer(request_id),
-        ok ? zmq::str_buffer("200") : zmq::str_buffer("400"),
-        ok ? zmq::str_buffer("OK") : zmq::str_buffer("unknown source key"),
-        zmq::buffer(user_id), zmq::const_buffer()};
-    zmq::send_multipart(*zap, reply);
-  }
-}
 
 void Server::Impl::ingest_loop() {
   std::vector<std::pair<zmq::message_t, zmq::message_t>> batch;
@@ -245,40 +199,37 @@ Server::~Server() { stop(); }
 
 Status Server::start() {
   Impl& s = *impl_;
-  auto secret = decode_z85_key(s.options.secret_z85);
-  if (!secret.ok()) return secret.status().with_context("ingest: gateway secret key");
+  std::map<edge::CurveKey, std::string> source_by_key;
   for (const auto& src : s.options.sources) {
-    auto key = decode_z85_key(src.public_z85);
+    auto key = edge::decode_z85_key(src.public_z85);
     if (!key.ok()) return key.status().with_context("ingest: source " + src.source);
     if (src.source.empty() || src.source.size() > limits::name_bytes_max) {
       return malformed("ingest: bad source id '" + src.source + "'");
     }
-    s.source_by_key[*key] = src.source;
+    source_by_key[*key] = src.source;
   }
   if (s.options.batch_items_max == 0 || s.options.batch_items_max > limits::batch_items_max) {
     return malformed("ingest: batch_items_max out of range");
   }
+  s.zap = std::make_unique<edge::ZapAuthenticator>(s.context, std::move(source_by_key),
+                                                   counters_.auth_failures);
+  CG_RETURN_IF_ERROR(s.zap->start());
+  s.router = std::make_unique<zmq::socket_t>(s.context, zmq::socket_type::router);
+  auto& r = *s.router;
+  Status curve = edge::make_curve_server(r, s.options.secret_z85, "cellgate.ingest");
+  if (!curve.ok()) return curve.with_context("ingest: gateway secret key");
   try {
-    s.zap = std::make_unique<zmq::socket_t>(s.context, zmq::socket_type::rep);
-    s.zap->bind("inproc://zeromq.zap.01");
-    s.router = std::make_unique<zmq::socket_t>(s.context, zmq::socket_type::router);
-    auto& r = *s.router;
-    r.set(zmq::sockopt::curve_server, 1);
-    r.set(zmq::sockopt::curve_secretkey, zmq::buffer(secret->data(), secret->size()));
-    r.set(zmq::sockopt::zap_domain, "cellgate.ingest");
     r.set(zmq::sockopt::maxmsgsize, socket_msg_bytes_max);
     r.set(zmq::sockopt::rcvhwm, s.options.socket_hwm);
     r.set(zmq::sockopt::sndhwm, s.options.socket_hwm);
     r.set(zmq::sockopt::linger, 0);
     r.set(zmq::sockopt::router_mandatory, 1);
-    std::string endpoint = s.options.endpoint;
-    if (endpoint.size() > 2 && endpoint.ends_with(":0")) endpoint.replace(endpoint.size() - 1, 1, "*");
-    r.bind(endpoint);
-    bound_endpoint_ = r.get(zmq::sockopt::last_endpoint);
   } catch (const zmq::error_t& e) {
-    return io_error(std::string("ingest: cannot bind ") + s.options.endpoint + ": " + e.what());
+    return io_error(std::string("ingest: socket options: ") + e.what());
   }
-  s.zap_thread = std::thread([&s] { s.zap_loop(); });
+  auto bound = edge::bind(r, s.options.endpoint);
+  if (!bound.ok()) return bound.status().with_context("ingest");
+  bound_endpoint_ = *bound;
   s.ingest_thread = std::thread([&s] { s.ingest_loop(); });
   return {};
 }
@@ -287,9 +238,8 @@ void Server::stop() {
   if (!impl_) return;
   impl_->stopping.store(true);
   if (impl_->ingest_thread.joinable()) impl_->ingest_thread.join();
-  if (impl_->zap_thread.joinable()) impl_->zap_thread.join();
+  if (impl_->zap) impl_->zap->stop();
   impl_->router.reset();
-  impl_->zap.reset();
 }
 
 }  // namespace cg::ingest
