@@ -37,10 +37,22 @@ struct Delivery {
   seq @2 :UInt64;
   logIndex @3 :UInt64;    # the relay's transparency-log index of the envelope
   item @4 :Data;          # canonical bytes of the released Item
+  deliveryId @5 :UInt64;  # the receiver's queue position; echoed in the ack
 }
 
 struct DeliveryAck {
   origin @0 :Text;
   stream @1 :UInt32;
   seq @2 :UInt64;
+  deliveryId @3 :UInt64;
+}
+
+struct ConsumerMessage {
+  # What a consumer sends to a receiver. `ready` opens (or re-opens, after a restart) the
+  # consumer's window: how many unacknowledged deliveries it will hold. `ack` confirms one
+  # delivery, which the receiver then deletes from its durable queue.
+  union {
+    ready @0 :UInt32;
+    ack @1 :DeliveryAck;
+  }
 }

@@ -116,7 +116,7 @@ Status read_ack(schema::SubmitAck::Reader a, Ack& ack) {
     return malformed("ack: result and reason disagree");
   }
   if (a.getDetail().size() > 4096) return malformed("ack: detail too long");
-  ack.detail = a.getDetail().cStr();
+  ack.detail = std::string(wire::view(a.getDetail()));
   ack.ingest_seq = a.getIngestSeq();
   return {};
 }

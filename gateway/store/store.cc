@@ -85,6 +85,13 @@ Result<Cursor> ReadTxn::cursor(Table table) const {
   return Cursor(c);
 }
 
+Result<std::uint64_t> ReadTxn::count(Table table) const {
+  MDB_stat stat{};
+  int rc = mdb_stat(txn_, table.handle(), &stat);
+  if (rc != 0) return lmdb_error("stat", rc);
+  return static_cast<std::uint64_t>(stat.ms_entries);
+}
+
 // --- WriteTxn -----------------------------------------------------------------------------
 
 WriteTxn::~WriteTxn() {

@@ -87,6 +87,8 @@ class ReadTxn final {
 
   Result<std::optional<Bytes>> get(Table table, Bytes key) const;
   Result<Cursor> cursor(Table table) const;
+  // Number of entries in the table (O(1)).
+  Result<std::uint64_t> count(Table table) const;
 
  private:
   friend class Env;

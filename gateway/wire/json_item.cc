@@ -343,13 +343,13 @@ void append_names(std::string& out, const char* key, capnp::List<capnp::Text>::R
   out += "\":[";
   for (unsigned i = 0; i < list.size(); ++i) {
     if (i) out += ',';
-    out += '"' + json_escape(list[i].cStr()) + '"';
+    out += '"' + json_escape(view(list[i])) + '"';
   }
   out += ']';
 }
 
 void append_label(std::string& out, schema::Label::Reader l) {
-  out += "{\"policy\":\"" + json_escape(l.getPolicyId().cStr()) + "\",\"classification\":" +
+  out += "{\"policy\":\"" + json_escape(view(l.getPolicyId())) + "\",\"classification\":" +
          std::to_string(l.getClassification());
   append_names(out, "restrictive", l.getRestrictive());
   append_names(out, "rel_to", l.getPermissive());
@@ -396,7 +396,7 @@ Result<Message<schema::Item>> item_from_json(std::string_view json) {
 
 std::string item_to_json(schema::Item::Reader item) {
   std::string out = "{\"id\":\"" + to_hex({item.getId().begin(), item.getId().size()}) +
-                    "\",\"source\":\"" + json_escape(item.getSource().cStr()) + "\",\"kind\":\"";
+                    "\",\"source\":\"" + json_escape(view(item.getSource())) + "\",\"kind\":\"";
   auto kind = static_cast<unsigned>(item.getKind());
   out += kind < kKinds.size() ? kKinds[kind] : "?";
   out += "\",\"precedence\":\"";
@@ -419,14 +419,14 @@ std::string item_to_json(schema::Item::Reader item) {
     auto p = portions[i];
     if (i) out += ',';
     out += "{";
-    if (p.getName().size() > 0) out += "\"name\":\"" + json_escape(p.getName().cStr()) + "\",";
+    if (p.getName().size() > 0) out += "\"name\":\"" + json_escape(view(p.getName())) + "\",";
     out += "\"label\":";
     append_label(out, p.getLabel());
-    out += ",\"content_type\":\"" + json_escape(p.getContentType().cStr()) + "\",\"required\":";
+    out += ",\"content_type\":\"" + json_escape(view(p.getContentType())) + "\",\"required\":";
     out += p.getRequired() ? "true" : "false";
     auto body = p.getBody();
     std::string_view text(reinterpret_cast<const char*>(body.begin()), body.size());
-    const bool is_text = std::string_view(p.getContentType().cStr()).starts_with("text/") &&
+    const bool is_text = view(p.getContentType()).starts_with("text/") &&
                          validate_text_body(text);
     if (is_text) {
       out += ",\"body\":\"" + json_escape(text) + "\"}";
@@ -444,8 +444,8 @@ std::string item_to_json(schema::Item::Reader item) {
     out += ",\"attributes\":{";
     for (unsigned i = 0; i < attrs.size(); ++i) {
       if (i) out += ',';
-      out += "\"" + json_escape(attrs[i].getName().cStr()) + "\":\"" +
-             json_escape(attrs[i].getValue().cStr()) + "\"";
+      out += "\"" + json_escape(view(attrs[i].getName())) + "\":\"" +
+             json_escape(view(attrs[i].getValue())) + "\"";
     }
     out += "}";
   }

@@ -186,6 +186,10 @@ Status check_area(schema::Area::Reader area) {
 
 }  // namespace
 
+bool is_clean_name(std::string_view name) {
+  return !name.empty() && name.size() <= limits::name_bytes_max && utf8_ok(name, Controls::none);
+}
+
 bool validate_text_body(std::string_view text) { return utf8_ok(text, Controls::all); }
 
 Status validate_label(schema::Label::Reader label) {

@@ -99,6 +99,12 @@ Status validate_item(schema::Item::Reader item);
 // Structural validation of one label (what validate_item checks of the banner and portions).
 Status validate_label(schema::Label::Reader label);
 
+// True for a valid identifier (source, origin, node, category...): 1..name_bytes_max bytes of
+// UTF-8 with no control characters (so no NUL, no terminal escapes).
+bool is_clean_name(std::string_view name);
+// Text as a string_view of its full size (Cap'n Proto Text may contain NUL; cStr() would cut).
+inline std::string_view view(capnp::Text::Reader t) { return {t.begin(), t.size()}; }
+
 // True when `a` dominates `b` (see schemas/item.capnp, struct Label).
 bool dominates(schema::Label::Reader a, schema::Label::Reader b);
 
