@@ -34,6 +34,10 @@ int item_show(const std::string& file);
 // record that does not fit. Exit 0 intact, 1 broken, 3 store unreadable.
 int audit_verify(const std::string& store_dir, bool json);
 
+// `cellgate config check FILE`: loads a node config as `run` would. Exit 0 valid, 2 invalid
+// (the reason names file:line:col), 3 unreadable.
+int config_check(const std::string& file, bool json);
+
 struct SendOptions {
   std::string gateway;      // e.g. tcp://127.0.0.1:7001
   std::string gateway_key;  // the gateway's CURVE public key (Z85)

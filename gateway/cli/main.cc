@@ -33,6 +33,14 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingDirectory);
   audit_verify->add_flag("--json", audit_json, "JSON output");
 
+  std::string config_file;
+  bool config_json = false;
+  auto* config = app.add_subcommand("config", "Node configuration files");
+  config->require_subcommand(1);
+  auto* config_check = config->add_subcommand("check", "Validate a node config file");
+  config_check->add_option("file", config_file, "Config file (TOML)")->required();
+  config_check->add_flag("--json", config_json, "JSON output");
+
   cg::cli::SendOptions send_options;
   auto* send = app.add_subcommand("send", "Submit items to a gateway as a source system");
   send->add_option("--gateway", send_options.gateway, "Gateway ingest endpoint (tcp://host:port)")
@@ -73,6 +81,7 @@ int main(int argc, char** argv) {
   if (*show) return cg::cli::item_show(in_file);
   if (*demo) return cg::cli::demo(demo_options);
   if (*send) return cg::cli::send(send_options);
+  if (*config_check) return cg::cli::config_check(config_file, config_json);
   if (*curve_keygen) return cg::cli::curve_keygen(curve_out);
   if (*audit_verify) return cg::cli::audit_verify(store_dir, audit_json);
   return cg::cli::exit_usage;

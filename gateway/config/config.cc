@@ -1,0 +1,283 @@
+#include "gateway/config/config.h"
+
+#include <toml++/toml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "gateway/common/limits.h"
+
+namespace cg::config {
+namespace {
+
+constexpr std::size_t config_bytes_max = 1u << 20;
+constexpr std::size_t peers_max = 1024;
+
+struct Fail {
+  Status status;
+};
+
+std::string resolve(const std::string& path, const std::string& config_file) {
+  std::filesystem::path p(path);
+  if (p.is_absolute()) return path;
+  return (std::filesystem::path(config_file).parent_path() / p).lexically_normal().string();
+}
+
+
+// Reads one TOML table, remembering which keys were used so unknown keys are errors.
+class Section final {
+ public:
+  Section(const toml::table& table, std::string name, const std::string& file)
+      : table_(table), name_(std::move(name)), file_(file) {}
+
+  [[noreturn]] void fail_at(const toml::source_region& where, const std::string& what) const {
+    std::ostringstream out;
+    out << file_ << ":" << where.begin.line << ":" << where.begin.column << ": " << what;
+    throw Fail{malformed(out.str())};
+  }
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
+    const toml::node* n = table_.get(key);
+    fail_at(n ? n->source() : table_.source(), qualified(key) + ": " + what);
+  }
+
+  std::string qualified(const std::string& key) const {
+    return name_.empty() ? key : name_ + "." + key;
+  }
+
+  const toml::node* node(const std::string& key) {
+    used_.insert(key);
+    return table_.get(key);
+  }
+
+  std::optional<std::string> string(const std::string& key, bool required) {
+    const toml::node* n = node(key);
+    if (!n) {
+      if (required) fail_at(table_.source(), qualified(key) + ": missing");
+      return std::nullopt;
+    }
+    auto v = n->value<std::string>();
+    if (!n->is_string() || !v) fail(key, "must be a string");
+    return *v;
+  }
+
+  std::optional<std::int64_t> integer(const std::string& key, std::int64_t min, std::int64_t max) {
+    const toml::node* n = node(key);
+    if (!n) return std::nullopt;
+    if (!n->is_integer()) fail(key, "must be an integer");
+    std::int64_t v = *n->value<std::int64_t>();
+    if (v < min || v > max) {
+      fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    return v;
+  }
+
+  std::optional<bool> boolean(const std::string& key) {
+    const toml::node* n = node(key);
+    if (!n) return std::nullopt;
+    if (!n->is_boolean()) fail(key, "must be true or false");
+    return *n->value<bool>();
+  }
+
+  const toml::table* table(const std::string& key) {
+    const toml::node* n = node(key);
+    if (!n) return nullptr;
+    if (!n->is_table()) fail(key, "must be a table ([" + qualified(key) + "])");
+    return n->as_table();
+  }
+
+  const toml::array* array_of_tables(const std::string& key) {
+    const toml::node* n = node(key);
+    if (!n) return nullptr;
+    if (!n->is_array_of_tables()) fail(key, "must be an array of tables ([[" + qualified(key) + "]])");
+    return n->as_array();
+  }
+
+  // Every key not read by now is unknown.
+  void finish() const {
+    for (const auto& [key, value] : table_) {
+      if (!used_.count(std::string(key.str()))) {
+        fail_at(key.source(), qualified(std::string(key.str())) + ": unknown key");
+      }
+    }
+  }
+
+  // A required path, resolved against the config file's directory.
+  std::string path(const std::string& key) {
+    std::string p = *string(key, true);
+    if (p.empty()) fail(key, "must not be empty");
+    if (p.find('\0') != std::string::npos) fail(key, "must not contain NUL");
+    return resolve(p, file_);
+  }
+
+  const std::string& file() const { return file_; }
+
+ private:
+  const toml::table& table_;
+  std::string name_;
+  const std::string& file_;
+  std::set<std::string> used_;
+};
+
+bool is_loopback_endpoint(std::string_view endpoint) {
+  // tcp://127.x.y.z:port, tcp://[::1]:port, tcp://localhost:port, or host:port of the same.
+  if (endpoint.starts_with("tcp://")) endpoint.remove_prefix(6);
+  return endpoint.starts_with("127.") || endpoint.starts_with("[::1]:") ||
+         endpoint.starts_with("localhost:");
+}
+
+void check_listen(Section& s, const std::string& key, const std::string& value, bool allow_any) {
+  if (value.empty()) s.fail(key, "must not be empty");
+  if (!allow_any && !is_loopback_endpoint(value)) {
+    s.fail(key, "'" + value + "' is not a loopback address (set node.allow_non_loopback = true to "
+                "listen elsewhere)");
+  }
+}
+
+bool is_identifier(const std::string& s) {
+  if (s.empty() || s.size() > limits::name_bytes_max) return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::vector<CurvePeer> read_peers(Section& parent, const std::string& key, const std::string& name) {
+  std::vector<CurvePeer> peers;
+  const toml::array* array = parent.array_of_tables(key);
+  if (!array) return peers;
+  if (array->size() > peers_max) parent.fail(key, "more than " + std::to_string(peers_max) + " entries");
+  std::set<std::string> ids, keys;
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    Section s(*array->get(i)->as_table(), name + "[" + std::to_string(i) + "]", parent.file());
+    CurvePeer p;
+    p.id = *s.string("id", true);
+    if (!is_identifier(p.id)) s.fail("id", "must be 1-128 of [A-Za-z0-9._-]");
+    p.curve_public = *s.string("curve_public", true);
+    if (p.curve_public.size() != 40) s.fail("curve_public", "must be a 40-character Z85 key");
+    if (!ids.insert(p.id).second) s.fail("id", "duplicate id '" + p.id + "'");
+    if (!keys.insert(p.curve_public).second) s.fail("curve_public", "key listed twice");
+    s.finish();
+    peers.push_back(std::move(p));
+  }
+  return peers;
+}
+
+NodeConfig parse_table(const toml::table& root, const std::string& file) {
+  NodeConfig c;
+  c.source_file = file;
+  Section top(root, "", file);
+
+  const toml::table* node_table = top.table("node");
+  if (!node_table) top.fail_at(root.source(), "[node]: missing");
+  Section node(*node_table, "node", file);
+  c.id = *node.string("id", true);
+  if (!is_identifier(c.id)) node.fail("id", "must be 1-128 of [A-Za-z0-9._-]");
+  c.party = *node.string("party", true);
+  if (!is_identifier(c.party)) node.fail("party", "must be 1-128 of [A-Za-z0-9._-]");
+  const std::string role = *node.string("role", true);
+  if (role == "gateway") c.role = Role::gateway;
+  else if (role == "relay") c.role = Role::relay;
+  else if (role == "receiver") c.role = Role::receiver;
+  else node.fail("role", "must be gateway, relay or receiver");
+  c.store = node.path("store");
+  c.store_bytes_max = static_cast<std::uint64_t>(
+      node.integer("store_bytes_max", 16 << 20, std::int64_t{1} << 40).value_or(1 << 30));
+  c.allow_non_loopback = node.boolean("allow_non_loopback").value_or(false);
+  node.finish();
+
+  // Sections that do not belong to the role are refused before their contents are read.
+  if (root.contains("ingest") && c.role != Role::gateway) top.fail("ingest", "only a gateway has [ingest]");
+  if (root.contains("deliver") && c.role != Role::receiver) {
+    top.fail("deliver", "only a receiver has [deliver]");
+  }
+
+  if (const toml::table* t = top.table("metrics")) {
+    Section s(*t, "metrics", file);
+    c.metrics.listen = *s.string("listen", true);
+    check_listen(s, "listen", c.metrics.listen, c.allow_non_loopback);
+    s.finish();
+  }
+
+  if (const toml::table* t = top.table("ingest")) {
+    Section s(*t, "ingest", file);
+    Ingest in;
+    in.listen = s.string("listen", false).value_or(in.listen);
+    check_listen(s, "listen", in.listen, c.allow_non_loopback);
+    in.curve_secret_file = s.path("curve_secret_file");
+    in.batch_items_max = static_cast<std::uint32_t>(
+        s.integer("batch_items_max", 1, limits::batch_items_max).value_or(in.batch_items_max));
+    in.inbox_items_max = static_cast<std::uint64_t>(
+        s.integer("inbox_items_max", 1, 10'000'000).value_or(static_cast<std::int64_t>(in.inbox_items_max)));
+    in.sources = read_peers(s, "source", "ingest.source");
+    s.finish();
+    if (in.sources.empty()) s.fail_at(t->source(), "ingest.source: at least one source is needed");
+    c.ingest = std::move(in);
+  } else if (c.role == Role::gateway) {
+    top.fail_at(root.source(), "[ingest]: a gateway needs it");
+  }
+
+  if (const toml::table* t = top.table("deliver")) {
+    Section s(*t, "deliver", file);
+    Deliver d;
+    d.listen = s.string("listen", false).value_or(d.listen);
+    check_listen(s, "listen", d.listen, c.allow_non_loopback);
+    d.curve_secret_file = s.path("curve_secret_file");
+    d.window_max = static_cast<std::uint32_t>(s.integer("window_max", 1, 65536).value_or(d.window_max));
+    d.redeliver_after_ms = static_cast<std::uint32_t>(
+        s.integer("redeliver_after_ms", 100, 3'600'000).value_or(d.redeliver_after_ms));
+    d.consumers = read_peers(s, "consumer", "deliver.consumer");
+    s.finish();
+    if (d.consumers.empty()) {
+      s.fail_at(t->source(), "deliver.consumer: at least one consumer is needed");
+    }
+    c.deliver = std::move(d);
+  } else if (c.role == Role::receiver) {
+    top.fail_at(root.source(), "[deliver]: a receiver needs it");
+  }
+  top.finish();
+  return c;
+}
+
+}  // namespace
+
+std::string_view role_name(Role role) {
+  switch (role) {
+    case Role::gateway: return "gateway";
+    case Role::relay: return "relay";
+    case Role::receiver: return "receiver";
+  }
+  return "?";
+}
+
+Result<NodeConfig> parse(std::string_view text, const std::string& source_name) {
+  if (text.size() > config_bytes_max) {
+    return malformed(source_name + ": larger than " + std::to_string(config_bytes_max) + " bytes");
+  }
+  try {
+    toml::table root = toml::parse(text, source_name);
+    return parse_table(root, source_name);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream out;
+    out << source_name << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
+        << e.description();
+    return malformed(out.str());
+  } catch (const Fail& f) {
+    return f.status;
+  }
+}
+
+Result<NodeConfig> load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return io_error(path + ": cannot read");
+  std::string text;
+  text.resize(config_bytes_max + 1);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  return parse(text, path);
+}
+
+}  // namespace cg::config

@@ -1,0 +1,1 @@
+cg_fuzz(http_request SOURCES ${CMAKE_CURRENT_LIST_DIR}/http_request.cc DEPS cg_metrics)
