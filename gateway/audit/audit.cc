@@ -115,34 +115,34 @@ Result<std::uint64_t> AuditLog::append(store::WriteTxn& txn, const Event& e) {
   return index;
 }
 
-Status check_record(std::span<const std::uint8_t> bytes) {
-  // Stored records are canonical single segments without framing.
-  if (bytes.empty() || bytes.size() > limits::audit_record_bytes_max || bytes.size() % 8 != 0) {
-    return malformed("audit record: bad size " + std::to_string(bytes.size()));
-  }
-  try {
-    auto words = kj::heapArray<capnp::word>(bytes.size() / 8);
-    std::memcpy(words.begin(), bytes.data(), bytes.size());
-    kj::ArrayPtr<const capnp::word> segment = words.asPtr();
-    capnp::ReaderOptions options;
-    options.traversalLimitInWords = words.size() * 8;  // isCanonical + one read of each field
-    options.nestingLimit = 8;
-    capnp::SegmentArrayMessageReader reader(kj::arrayPtr(&segment, 1), options);
-    if (!reader.isCanonical()) return malformed("audit record: not canonical");
-    auto r = reader.getRoot<schema::AuditRecord>();
-    if (!known_event(r.getEvent())) return malformed("audit record: unknown event");
-    if (r.getPreviousHash().size() != hash_bytes) return malformed("audit record: bad previous hash");
-    if (r.getNode().size() == 0) return malformed("audit record: no node");
-    // Read every pointer field once, so later readers of this record cannot meet a pointer of
-    // the wrong type (Cap'n Proto checks types lazily).
-    std::size_t total = r.getItemId().size() + r.getOrigin().size() + r.getDestination().size() +
-                        r.getReason().size() + r.getDetail().size();
-    if (total > limits::audit_record_bytes_max) return malformed("audit record: too large");
-    return {};
-  } catch (const kj::Exception& e) {
-    return malformed("audit record: " + std::string(e.getDescription().cStr()));
-  }
+namespace {
+const wire::DecodeLimits record_limits{limits::audit_record_bytes_max,
+                                       limits::audit_record_bytes_max / 8 * 8};
+
+// Reads every field once inside the decode boundary, so later readers cannot meet a pointer
+// of the wrong type (Cap'n Proto checks types lazily).
+Status check_fields(schema::AuditRecord::Reader r) {
+  if (!known_event(r.getEvent())) return malformed("audit record: unknown event");
+  if (r.getPreviousHash().size() != hash_bytes) return malformed("audit record: bad previous hash");
+  if (!wire::is_clean_name(wire::view(r.getNode()))) return malformed("audit record: bad node");
+  std::size_t total = r.getItemId().size() + r.getOrigin().size() + r.getDestination().size() +
+                      r.getReason().size() + r.getDetail().size();
+  if (total > limits::audit_record_bytes_max) return malformed("audit record: too large");
+  return {};
 }
+
+Result<wire::Message<schema::AuditRecord>> decode_record(std::span<const std::uint8_t> bytes) {
+  auto m = wire::decode_canonical<schema::AuditRecord>(bytes, record_limits, check_fields);
+  if (!m.ok()) {
+    std::string reason = m.status().reason();
+    if (reason.rfind("message: ", 0) == 0) reason = "audit record: " + reason.substr(9);
+    return malformed(reason);
+  }
+  return m;
+}
+}  // namespace
+
+Status check_record(std::span<const std::uint8_t> bytes) { return decode_record(bytes).status(); }
 
 Result<VerifyReport> verify(
     store::Env& env, const std::function<void(std::uint64_t, schema::AuditRecord::Reader)>& visit) {
@@ -168,14 +168,9 @@ Result<VerifyReport> verify(
                                 std::to_string(*index) + ")");
     }
     auto bytes = (*e)->second;
-    Status s = check_record(bytes);
-    if (!s.ok()) return fail(*index, s.reason());
-    auto message = wire::Message<schema::AuditRecord>::from_canonical([&] {
-      auto words = kj::heapArray<capnp::word>(bytes.size() / 8);
-      std::memcpy(words.begin(), bytes.data(), bytes.size());
-      return words;
-    }());
-    auto r = message.root();
+    auto message = decode_record(bytes);
+    if (!message.ok()) return fail(*index, message.status().reason());
+    auto r = message->root();
     auto ph = r.getPreviousHash();
     if (!std::equal(ph.begin(), ph.end(), prev.begin(), prev.end())) {
       return fail(*index, "record " + std::to_string(*index) +

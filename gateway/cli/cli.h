@@ -53,6 +53,19 @@ int send(const SendOptions& options);
 // `cellgate curve keygen --out FILE`: writes a CURVE secret key (mode 0600), prints the public.
 int curve_keygen(const std::string& out_file);
 
+struct TailOptions {
+  std::string receiver;      // e.g. tcp://127.0.0.1:7201
+  std::string receiver_key;  // the receiver's CURVE public key (Z85)
+  std::string key_file;      // this consumer's CURVE secret key
+  std::uint32_t window = 64;
+  std::uint64_t count = 0;   // stop after this many items (0 = run until interrupted)
+  int idle_exit_ms = 0;      // stop after this long without items (0 = never)
+  int timeout_ms = 30'000;
+};
+// `cellgate tail`: a consumer. Prints each delivered item as one JSON line, then acknowledges
+// it (at-least-once: an item printed just before a crash is printed again).
+int tail(const TailOptions& options);
+
 struct DemoOptions {
   std::uint64_t items = 20000;
   std::uint64_t seed = 1;

@@ -57,6 +57,20 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(100, 600'000));
   send->add_flag("--json", send_options.json, "One JSON object per ack");
 
+  cg::cli::TailOptions tail_options;
+  auto* tail = app.add_subcommand("tail", "Receive items from a receiver as a consumer");
+  tail->add_option("--receiver", tail_options.receiver, "Receiver delivery endpoint")->required();
+  tail->add_option("--receiver-key", tail_options.receiver_key, "Receiver CURVE public key (Z85)")
+      ->required();
+  tail->add_option("--key-file", tail_options.key_file, "This consumer's CURVE secret key file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  tail->add_option("--window", tail_options.window, "Unacknowledged items held")
+      ->check(CLI::Range(1, 65536));
+  tail->add_option("--count", tail_options.count, "Stop after this many items");
+  tail->add_option("--idle-exit-ms", tail_options.idle_exit_ms, "Stop after this long idle")
+      ->check(CLI::Range(0, 86'400'000));
+
   std::string curve_out;
   auto* curve = app.add_subcommand("curve", "CurveZMQ keys for sources and consumers");
   curve->require_subcommand(1);
@@ -81,6 +95,7 @@ int main(int argc, char** argv) {
   if (*show) return cg::cli::item_show(in_file);
   if (*demo) return cg::cli::demo(demo_options);
   if (*send) return cg::cli::send(send_options);
+  if (*tail) return cg::cli::tail(tail_options);
   if (*config_check) return cg::cli::config_check(config_file, config_json);
   if (*curve_keygen) return cg::cli::curve_keygen(curve_out);
   if (*audit_verify) return cg::cli::audit_verify(store_dir, audit_json);

@@ -288,6 +288,11 @@ Result<Message<schema::Item>> decode_item(std::span<const std::uint8_t> bytes) {
   return message;
 }
 
+Result<Message<schema::Item>> decode_canonical_item(std::span<const std::uint8_t> bytes) {
+  return decode_canonical<schema::Item>(bytes, item_limits,
+                                        [](schema::Item::Reader item) { return validate_item(item); });
+}
+
 std::vector<std::uint8_t> to_flat_bytes(capnp::MessageBuilder& builder) {
   auto words = capnp::messageToFlatArray(builder);
   auto bytes = words.asBytes();

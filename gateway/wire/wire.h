@@ -89,6 +89,18 @@ template <typename T, typename Validate>
 Result<Message<T>> decode_message(std::span<const std::uint8_t> bytes, const DecodeLimits& limits,
                                   Validate&& validate);
 
+// Decodes bytes that must already be canonical (a single segment, root pointer first, as
+// Message::canonical_bytes() gives and as items travel inside envelopes and deliveries).
+// Non-canonical input is refused: these bytes are hashed and signed, so there must be exactly
+// one encoding. The validator runs as in decode_message. Errors: malformed.
+template <typename T>
+Result<Message<T>> decode_canonical(std::span<const std::uint8_t> bytes, const DecodeLimits& limits);
+template <typename T, typename Validate>
+Result<Message<T>> decode_canonical(std::span<const std::uint8_t> bytes, const DecodeLimits& limits,
+                                    Validate&& validate);
+// decode_canonical + validate_item.
+Result<Message<schema::Item>> decode_canonical_item(std::span<const std::uint8_t> bytes);
+
 // Decodes and validates an Item (every "Rule:" in schemas/item.capnp). Errors:
 // Code::malformed, with the field path in the reason ("item.portions[2].label: ...").
 Result<Message<schema::Item>> decode_item(std::span<const std::uint8_t> bytes);

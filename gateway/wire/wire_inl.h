@@ -61,6 +61,35 @@ Result<Message<T>> decode_message(std::span<const std::uint8_t> bytes, const Dec
 }
 
 template <typename T>
+Result<Message<T>> decode_canonical(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
+  CG_ASSIGN_OR_RETURN(auto words, detail::aligned_copy(bytes, limits));
+  try {
+    kj::ArrayPtr<const capnp::word> segment = words.asPtr();
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = limits.traversal_words_max;
+    options.nestingLimit = limits.nesting_max;
+    capnp::SegmentArrayMessageReader reader(kj::arrayPtr(&segment, 1), options);
+    if (!reader.isCanonical()) return malformed("message: not in canonical form");
+  } catch (const kj::Exception& e) {
+    return malformed("message: " + detail::exception_reason(e));
+  }
+  return Message<T>::from_canonical(std::move(words));
+}
+
+template <typename T, typename Validate>
+Result<Message<T>> decode_canonical(std::span<const std::uint8_t> bytes, const DecodeLimits& limits,
+                                    Validate&& validate) {
+  CG_ASSIGN_OR_RETURN(auto message, decode_canonical<T>(bytes, limits));
+  try {
+    Status s = validate(message.root());
+    if (!s.ok()) return s;
+  } catch (const kj::Exception& e) {
+    return malformed("message: " + detail::exception_reason(e));
+  }
+  return message;
+}
+
+template <typename T>
 std::vector<std::uint8_t> to_flat_bytes(const Message<T>& message) {
   capnp::MallocMessageBuilder builder;
   builder.setRoot(message.root());

@@ -1,5 +1,6 @@
-// Fuzz target: the item decode boundary (gateway/wire decode_item). Any input must yield
-// either a clean Status or an item that re-validates and re-encodes to the same canonical bytes.
+// Fuzz target: the item decode boundaries (gateway/wire decode_item for framed input from
+// sources, decode_canonical_item for items opened from envelopes). Any input must yield either
+// a clean Status or an item that re-validates and re-encodes to the same canonical bytes.
 #include <cstdint>
 #include <algorithm>
 #include <cstdlib>
@@ -7,6 +8,14 @@
 #include "gateway/wire/wire.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  auto canonical = cg::wire::decode_canonical_item({data, size});
+  if (canonical.ok()) {
+    auto bytes = canonical->canonical_bytes();
+    // Canonical input is accepted only as itself.
+    if (bytes.size() != size || !std::equal(bytes.begin(), bytes.end(), data)) std::abort();
+  } else if (canonical.status().code() != cg::Code::malformed) {
+    std::abort();
+  }
   auto result = cg::wire::decode_item({data, size});
   if (!result.ok()) {
     if (result.status().code() != cg::Code::malformed) std::abort();

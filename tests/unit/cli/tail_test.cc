@@ -1,0 +1,58 @@
+// `cellgate tail` against an in-process delivery server on loopback.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "gateway/cli/cli.h"
+#include "gateway/deliver/deliver.h"
+#include "tests/support/items.h"
+
+namespace cg::cli {
+namespace {
+
+TEST(Tail, PrintsAndAcknowledgesEachItem) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "cg-tail-XXXXXX").string();
+  const std::string dir = ::mkdtemp(tmpl.data());
+  auto env = *store::Env::open({.path = dir + "/store"});
+  auto outbox = *deliver::Outbox::open(*env);
+  capnp::MallocMessageBuilder message;
+  testing::fill_sample_item(message.initRoot<schema::Item>());
+  auto item = wire::canonical(message.getRoot<schema::Item>().asReader());
+  {
+    auto txn = env->begin_write();
+    for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+      ASSERT_TRUE(outbox.enqueue(*txn, "il-gw-1", 1, seq, seq + 100, item.canonical_bytes()).ok());
+    }
+    ASSERT_TRUE(txn->commit().ok());
+  }
+  ASSERT_EQ(curve_keygen(dir + "/consumer.key"), exit_ok);
+  std::ifstream in(dir + "/consumer.key");
+  std::string secret;
+  std::getline(in, secret);
+  auto server_keys = ingest::curve_keypair();
+  deliver::ServerOptions o;
+  o.secret_z85 = server_keys.secret_z85;
+  o.consumers = {{"analyst", *ingest::curve_public(secret)}};
+  SystemClock clock;
+  deliver::DeliveryServer server(o, outbox, clock);
+  ASSERT_TRUE(server.start().ok());
+
+  TailOptions t{.receiver = server.endpoint(),
+                .receiver_key = server_keys.public_z85,
+                .key_file = dir + "/consumer.key",
+                .window = 2,
+                .count = 3,
+                .timeout_ms = 10'000};
+  EXPECT_EQ(tail(t), exit_ok);
+  for (int i = 0; i < 200 && *outbox.size() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(*outbox.size(), 0u);
+  server.stop();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace cg::cli
