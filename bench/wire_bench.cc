@@ -31,6 +31,33 @@ void BM_DecodeItem(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeItem)->Arg(256)->Arg(1024)->Arg(64 * 1024);
 
+// The framing + canonicalisation part of the boundary alone (no field validation).
+void BM_DecodeFramingOnly(benchmark::State& state) {
+  auto items = make_items(static_cast<std::size_t>(state.range(0)));
+  std::size_t i = 0;
+  for (auto _ : state) {
+    auto r = cg::wire::decode_message<cg::schema::Item>(items[i++ % items.size()],
+                                                         cg::wire::item_limits);
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecodeFramingOnly)->Arg(1024);
+
+// Field validation alone, on an already decoded canonical item.
+void BM_ValidateOnly(benchmark::State& state) {
+  auto items = make_items(static_cast<std::size_t>(state.range(0)));
+  std::vector<cg::wire::Message<cg::schema::Item>> decoded;
+  for (auto& b : items) decoded.push_back(std::move(*cg::wire::decode_item(b)));
+  std::size_t i = 0;
+  for (auto _ : state) {
+    auto s = cg::wire::validate_item(decoded[i++ % decoded.size()].root());
+    benchmark::DoNotOptimize(s);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ValidateOnly)->Arg(1024);
+
 void BM_BaselineCapnpRead(benchmark::State& state) {
   auto items = make_items(static_cast<std::size_t>(state.range(0)));
   std::vector<kj::Array<capnp::word>> aligned;
