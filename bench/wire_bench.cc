@@ -37,7 +37,7 @@ void BM_DecodeFramingOnly(benchmark::State& state) {
   std::size_t i = 0;
   for (auto _ : state) {
     auto r = cg::wire::decode_message<cg::schema::Item>(items[i++ % items.size()],
-                                                         cg::wire::item_limits);
+                                                        cg::wire::item_limits);
     benchmark::DoNotOptimize(r);
   }
   state.SetItemsProcessed(state.iterations());

@@ -1,10 +1,9 @@
 #include "gateway/audit/audit.h"
 
+#include <capnp/message.h>
 #include <sodium.h>
 
 #include <cstring>
-
-#include <capnp/message.h>
 
 #include "crypto/secret.h"
 #include "gateway/common/hex.h"
@@ -30,24 +29,42 @@ bool known_event(schema::AuditEvent e) {
 
 std::string_view event_name(schema::AuditEvent event) {
   switch (event) {
-    case schema::AuditEvent::UNSPECIFIED: return "unspecified";
-    case schema::AuditEvent::ACCEPTED: return "accepted";
-    case schema::AuditEvent::REJECTED_INPUT: return "rejectedInput";
-    case schema::AuditEvent::RELEASED: return "released";
-    case schema::AuditEvent::REDACTED: return "redacted";
-    case schema::AuditEvent::BLOCKED: return "blocked";
-    case schema::AuditEvent::QUARANTINED: return "quarantined";
-    case schema::AuditEvent::QUARANTINE_RELEASED: return "quarantineReleased";
-    case schema::AuditEvent::QUARANTINE_REJECTED: return "quarantineRejected";
-    case schema::AuditEvent::RELAYED: return "relayed";
-    case schema::AuditEvent::RELAY_DROPPED: return "relayDropped";
-    case schema::AuditEvent::DELIVERED: return "delivered";
-    case schema::AuditEvent::DUPLICATE: return "duplicate";
-    case schema::AuditEvent::GAP: return "gap";
-    case schema::AuditEvent::BUNDLE_LOADED: return "bundleLoaded";
-    case schema::AuditEvent::BUNDLE_REFUSED: return "bundleRefused";
-    case schema::AuditEvent::TRUST_ROOT_LOADED: return "trustRootLoaded";
-    case schema::AuditEvent::TRUST_ROOT_REFUSED: return "trustRootRefused";
+    case schema::AuditEvent::UNSPECIFIED:
+      return "unspecified";
+    case schema::AuditEvent::ACCEPTED:
+      return "accepted";
+    case schema::AuditEvent::REJECTED_INPUT:
+      return "rejectedInput";
+    case schema::AuditEvent::RELEASED:
+      return "released";
+    case schema::AuditEvent::REDACTED:
+      return "redacted";
+    case schema::AuditEvent::BLOCKED:
+      return "blocked";
+    case schema::AuditEvent::QUARANTINED:
+      return "quarantined";
+    case schema::AuditEvent::QUARANTINE_RELEASED:
+      return "quarantineReleased";
+    case schema::AuditEvent::QUARANTINE_REJECTED:
+      return "quarantineRejected";
+    case schema::AuditEvent::RELAYED:
+      return "relayed";
+    case schema::AuditEvent::RELAY_DROPPED:
+      return "relayDropped";
+    case schema::AuditEvent::DELIVERED:
+      return "delivered";
+    case schema::AuditEvent::DUPLICATE:
+      return "duplicate";
+    case schema::AuditEvent::GAP:
+      return "gap";
+    case schema::AuditEvent::BUNDLE_LOADED:
+      return "bundleLoaded";
+    case schema::AuditEvent::BUNDLE_REFUSED:
+      return "bundleRefused";
+    case schema::AuditEvent::TRUST_ROOT_LOADED:
+      return "trustRootLoaded";
+    case schema::AuditEvent::TRUST_ROOT_REFUSED:
+      return "trustRootRefused";
   }
   return "unknown";
 }
@@ -174,8 +191,8 @@ Result<VerifyReport> verify(
     auto ph = r.getPreviousHash();
     if (!std::equal(ph.begin(), ph.end(), prev.begin(), prev.end())) {
       return fail(*index, "record " + std::to_string(*index) +
-                              ": previous hash does not match record " + std::to_string(*index - 1) +
-                              " (changed, removed or reordered)");
+                              ": previous hash does not match record " +
+                              std::to_string(*index - 1) + " (changed, removed or reordered)");
     }
     if (visit) visit(*index, r);
     prev = hash_of(bytes);
@@ -185,7 +202,8 @@ Result<VerifyReport> verify(
   report.head = prev;
   CG_ASSIGN_OR_RETURN(auto head, txn.get(meta, store::as_bytes(kHeadKey)));
   if (report.records == 0 && !head) return report;
-  if (!head || head->size() != 8 + hash_bytes) return fail(expected, "head record missing or corrupt");
+  if (!head || head->size() != 8 + hash_bytes)
+    return fail(expected, "head record missing or corrupt");
   if (*store::from_be64(head->first(8)) != report.records ||
       !std::equal(head->begin() + 8, head->end(), prev.begin(), prev.end())) {
     return fail(expected, "head names record " + std::to_string(*store::from_be64(head->first(8))) +

@@ -74,9 +74,9 @@ struct VerifyReport {
 
 // Walks the whole log in `env`. `visit`, if given, sees each record that verified, in order.
 // Errors (Status) only for I/O; a broken chain is a report with broken_at set.
-Result<VerifyReport> verify(store::Env& env,
-                            const std::function<void(std::uint64_t, schema::AuditRecord::Reader)>&
-                                visit = {});
+Result<VerifyReport> verify(
+    store::Env& env,
+    const std::function<void(std::uint64_t, schema::AuditRecord::Reader)>& visit = {});
 
 // Decodes one stored record (bounded, validated). Errors: malformed.
 Status check_record(std::span<const std::uint8_t> bytes);

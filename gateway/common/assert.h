@@ -9,16 +9,16 @@ namespace cg::detail {
                               const char* message) noexcept;
 }  // namespace cg::detail
 
-#define CG_ASSERT(cond)                                                  \
-  do {                                                                   \
-    if (!(cond)) [[unlikely]]                                            \
-      ::cg::detail::assert_fail(#cond, __FILE__, __LINE__, nullptr);     \
+#define CG_ASSERT(cond)                                              \
+  do {                                                               \
+    if (!(cond)) [[unlikely]]                                        \
+      ::cg::detail::assert_fail(#cond, __FILE__, __LINE__, nullptr); \
   } while (0)
 
-#define CG_ASSERT_MSG(cond, msg)                                         \
-  do {                                                                   \
-    if (!(cond)) [[unlikely]]                                            \
-      ::cg::detail::assert_fail(#cond, __FILE__, __LINE__, (msg));       \
+#define CG_ASSERT_MSG(cond, msg)                                   \
+  do {                                                             \
+    if (!(cond)) [[unlikely]]                                      \
+      ::cg::detail::assert_fail(#cond, __FILE__, __LINE__, (msg)); \
   } while (0)
 
 #define CG_UNREACHABLE() ::cg::detail::assert_fail("unreachable", __FILE__, __LINE__, nullptr)

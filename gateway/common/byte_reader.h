@@ -84,7 +84,8 @@ class ByteWriter final {
  private:
   template <typename T>
   void write_le(T v) {
-    for (std::size_t i = 0; i < sizeof(T); ++i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    for (std::size_t i = 0; i < sizeof(T); ++i)
+      out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
   }
 
   std::vector<std::uint8_t>& out_;

@@ -25,7 +25,8 @@ class SystemClock final : public Clock {
 
 class FakeClock final : public Clock {
  public:
-  explicit FakeClock(std::int64_t start_ns = 1'700'000'000'000'000'000) : now_(start_ns), mono_(0) {}
+  explicit FakeClock(std::int64_t start_ns = 1'700'000'000'000'000'000)
+      : now_(start_ns), mono_(0) {}
 
   std::int64_t now_ns() const override { return now_.load(std::memory_order_relaxed); }
   std::int64_t monotonic_ns() const override { return mono_.load(std::memory_order_relaxed); }

@@ -4,12 +4,18 @@ namespace cg {
 
 std::string_view code_name(Code code) {
   switch (code) {
-    case Code::ok: return "ok";
-    case Code::malformed: return "malformed";
-    case Code::unauthenticated: return "unauthenticated";
-    case Code::rejected: return "rejected";
-    case Code::overloaded: return "overloaded";
-    case Code::io: return "io";
+    case Code::ok:
+      return "ok";
+    case Code::malformed:
+      return "malformed";
+    case Code::unauthenticated:
+      return "unauthenticated";
+    case Code::rejected:
+      return "rejected";
+    case Code::overloaded:
+      return "overloaded";
+    case Code::io:
+      return "io";
   }
   CG_UNREACHABLE();
 }

@@ -64,7 +64,7 @@ inline Status io_error(std::string reason) { return Status(Code::io, std::move(r
 template <typename T>
 class [[nodiscard]] Result final {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     CG_ASSERT(!std::get<Status>(v_).ok());
   }
@@ -102,9 +102,9 @@ class [[nodiscard]] Result final {
 }  // namespace cg
 
 // Propagates a failed Status from an expression returning Status.
-#define CG_RETURN_IF_ERROR(expr)          \
-  do {                                    \
-    ::cg::Status cg_status_ = (expr);     \
+#define CG_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::cg::Status cg_status_ = (expr);        \
     if (!cg_status_.ok()) return cg_status_; \
   } while (0)
 

@@ -25,7 +25,6 @@ std::string resolve(const std::string& path, const std::string& config_file) {
   return (std::filesystem::path(config_file).parent_path() / p).lexically_normal().string();
 }
 
-
 // Reads one TOML table, remembering which keys were used so unknown keys are errors.
 class Section final {
  public:
@@ -90,7 +89,8 @@ class Section final {
   const toml::array* array_of_tables(const std::string& key) {
     const toml::node* n = node(key);
     if (!n) return nullptr;
-    if (!n->is_array_of_tables()) fail(key, "must be an array of tables ([[" + qualified(key) + "]])");
+    if (!n->is_array_of_tables())
+      fail(key, "must be an array of tables ([[" + qualified(key) + "]])");
     return n->as_array();
   }
 
@@ -130,8 +130,9 @@ bool is_loopback_endpoint(std::string_view endpoint) {
 void check_listen(Section& s, const std::string& key, const std::string& value, bool allow_any) {
   if (value.empty()) s.fail(key, "must not be empty");
   if (!allow_any && !is_loopback_endpoint(value)) {
-    s.fail(key, "'" + value + "' is not a loopback address (set node.allow_non_loopback = true to "
-                "listen elsewhere)");
+    s.fail(key, "'" + value +
+                    "' is not a loopback address (set node.allow_non_loopback = true to "
+                    "listen elsewhere)");
   }
 }
 
@@ -145,11 +146,13 @@ bool is_identifier(const std::string& s) {
   return true;
 }
 
-std::vector<CurvePeer> read_peers(Section& parent, const std::string& key, const std::string& name) {
+std::vector<CurvePeer> read_peers(Section& parent, const std::string& key,
+                                  const std::string& name) {
   std::vector<CurvePeer> peers;
   const toml::array* array = parent.array_of_tables(key);
   if (!array) return peers;
-  if (array->size() > peers_max) parent.fail(key, "more than " + std::to_string(peers_max) + " entries");
+  if (array->size() > peers_max)
+    parent.fail(key, "more than " + std::to_string(peers_max) + " entries");
   std::set<std::string> ids, keys;
   for (std::size_t i = 0; i < array->size(); ++i) {
     Section s(*array->get(i)->as_table(), name + "[" + std::to_string(i) + "]", parent.file());
@@ -179,10 +182,14 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
   c.party = *node.string("party", true);
   if (!is_identifier(c.party)) node.fail("party", "must be 1-128 of [A-Za-z0-9._-]");
   const std::string role = *node.string("role", true);
-  if (role == "gateway") c.role = Role::gateway;
-  else if (role == "relay") c.role = Role::relay;
-  else if (role == "receiver") c.role = Role::receiver;
-  else node.fail("role", "must be gateway, relay or receiver");
+  if (role == "gateway")
+    c.role = Role::gateway;
+  else if (role == "relay")
+    c.role = Role::relay;
+  else if (role == "receiver")
+    c.role = Role::receiver;
+  else
+    node.fail("role", "must be gateway, relay or receiver");
   c.store = node.path("store");
   c.store_bytes_max = static_cast<std::uint64_t>(
       node.integer("store_bytes_max", 16 << 20, std::int64_t{1} << 40).value_or(1 << 30));
@@ -190,7 +197,8 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
   node.finish();
 
   // Sections that do not belong to the role are refused before their contents are read.
-  if (root.contains("ingest") && c.role != Role::gateway) top.fail("ingest", "only a gateway has [ingest]");
+  if (root.contains("ingest") && c.role != Role::gateway)
+    top.fail("ingest", "only a gateway has [ingest]");
   if (root.contains("deliver") && c.role != Role::receiver) {
     top.fail("deliver", "only a receiver has [deliver]");
   }
@@ -210,8 +218,9 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
     in.curve_secret_file = s.path("curve_secret_file");
     in.batch_items_max = static_cast<std::uint32_t>(
         s.integer("batch_items_max", 1, limits::batch_items_max).value_or(in.batch_items_max));
-    in.inbox_items_max = static_cast<std::uint64_t>(
-        s.integer("inbox_items_max", 1, 10'000'000).value_or(static_cast<std::int64_t>(in.inbox_items_max)));
+    in.inbox_items_max =
+        static_cast<std::uint64_t>(s.integer("inbox_items_max", 1, 10'000'000)
+                                       .value_or(static_cast<std::int64_t>(in.inbox_items_max)));
     in.sources = read_peers(s, "source", "ingest.source");
     s.finish();
     if (in.sources.empty()) s.fail_at(t->source(), "ingest.source: at least one source is needed");
@@ -226,7 +235,8 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
     d.listen = s.string("listen", false).value_or(d.listen);
     check_listen(s, "listen", d.listen, c.allow_non_loopback);
     d.curve_secret_file = s.path("curve_secret_file");
-    d.window_max = static_cast<std::uint32_t>(s.integer("window_max", 1, 65536).value_or(d.window_max));
+    d.window_max =
+        static_cast<std::uint32_t>(s.integer("window_max", 1, 65536).value_or(d.window_max));
     d.redeliver_after_ms = static_cast<std::uint32_t>(
         s.integer("redeliver_after_ms", 100, 3'600'000).value_or(d.redeliver_after_ms));
     d.consumers = read_peers(s, "consumer", "deliver.consumer");
@@ -246,9 +256,12 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
 
 std::string_view role_name(Role role) {
   switch (role) {
-    case Role::gateway: return "gateway";
-    case Role::relay: return "relay";
-    case Role::receiver: return "receiver";
+    case Role::gateway:
+      return "gateway";
+    case Role::relay:
+      return "relay";
+    case Role::receiver:
+      return "receiver";
   }
   return "?";
 }

@@ -73,7 +73,8 @@ Result<DedupeWindow::Outcome> DedupeWindow::check_and_mark(store::WriteTxn& txn,
         if (!e.ok()) return e.status();
         if (!e->has_value()) break;
         auto k = (*e)->first;
-        if (k.size() != prefix.size() + 8 || !std::equal(prefix.begin(), prefix.end(), k.begin())) break;
+        if (k.size() != prefix.size() + 8 || !std::equal(prefix.begin(), prefix.end(), k.begin()))
+          break;
         if (*store::from_be64(k.subspan(prefix.size())) > new_floor) break;
         doomed.emplace_back(k.begin(), k.end());
       }
@@ -110,11 +111,13 @@ Result<std::vector<SeqRange>> DedupeWindow::missing(std::string_view origin, std
   CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(seen_));
   std::vector<SeqRange> out;
   std::uint64_t expected = floor + 1;
-  for (auto e = cursor.next(seen_key(prefix, floor + 1)); out.size() < max_ranges; e = cursor.next()) {
+  for (auto e = cursor.next(seen_key(prefix, floor + 1)); out.size() < max_ranges;
+       e = cursor.next()) {
     if (!e.ok()) return e.status();
     if (!e->has_value()) break;
     auto k = (*e)->first;
-    if (k.size() != prefix.size() + 8 || !std::equal(prefix.begin(), prefix.end(), k.begin())) break;
+    if (k.size() != prefix.size() + 8 || !std::equal(prefix.begin(), prefix.end(), k.begin()))
+      break;
     const std::uint64_t seq = *store::from_be64(k.subspan(prefix.size()));
     if (seq > expected) out.push_back({expected, seq - 1});
     expected = seq + 1;

@@ -116,17 +116,17 @@ struct ServerOptions {
   std::string endpoint = "tcp://127.0.0.1:0";
   std::string secret_z85;  // the receiver's CURVE secret key
   std::vector<ConsumerKey> consumers;
-  std::uint32_t window_max = 1024;       // the most a consumer may ask to hold
+  std::uint32_t window_max = 1024;  // the most a consumer may ask to hold
   std::int64_t redeliver_after_ms = 10'000;
   int socket_hwm = 2048;
 };
 
 struct Counters {
-  std::atomic<std::uint64_t> delivered{0};      // Delivery messages sent (incl. redeliveries)
+  std::atomic<std::uint64_t> delivered{0};  // Delivery messages sent (incl. redeliveries)
   std::atomic<std::uint64_t> redelivered{0};
   std::atomic<std::uint64_t> acknowledged{0};
   std::atomic<std::uint64_t> duplicate_acks{0};
-  std::atomic<std::uint64_t> bad_messages{0};   // undecodable consumer messages
+  std::atomic<std::uint64_t> bad_messages{0};  // undecodable consumer messages
   std::atomic<std::uint64_t> auth_failures{0};
   std::atomic<std::uint64_t> consumers_ready{0};
 };

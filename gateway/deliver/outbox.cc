@@ -55,7 +55,8 @@ Result<Outbox> Outbox::open(store::Env& env) {
 Result<std::uint64_t> Outbox::enqueue(store::WriteTxn& txn, std::string_view origin,
                                       std::uint32_t stream, std::uint64_t seq,
                                       std::uint64_t log_index, std::span<const std::uint8_t> item) {
-  if (origin.empty() || origin.size() > limits::name_bytes_max) return malformed("outbox: bad origin");
+  if (origin.empty() || origin.size() > limits::name_bytes_max)
+    return malformed("outbox: bad origin");
   CG_ASSIGN_OR_RETURN(auto last, txn.get(meta_, store::as_bytes(kLastId)));
   std::uint64_t id = 1;
   if (last) {
@@ -63,7 +64,8 @@ Result<std::uint64_t> Outbox::enqueue(store::WriteTxn& txn, std::string_view ori
     if (!v) return io_error("outbox: corrupt counter");
     id = *v + 1;
   }
-  CG_RETURN_IF_ERROR(txn.put(queue_, store::be64(id), encode(origin, stream, seq, log_index, item)));
+  CG_RETURN_IF_ERROR(
+      txn.put(queue_, store::be64(id), encode(origin, stream, seq, log_index, item)));
   CG_RETURN_IF_ERROR(txn.put(meta_, store::as_bytes(kLastId), store::be64(id)));
   return id;
 }

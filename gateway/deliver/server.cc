@@ -1,12 +1,11 @@
-#include <zmq.hpp>
-#include <zmq_addon.hpp>
-
 #include <capnp/message.h>
 
 #include <chrono>
 #include <deque>
 #include <map>
 #include <unordered_map>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 #include "gateway/deliver/deliver.h"
 #include "gateway/edge/edge.h"
@@ -19,7 +18,8 @@ namespace {
 // this long after it was enqueued.
 constexpr int poll_ms = 10;
 constexpr std::size_t consumer_message_bytes_max = 4096;
-const wire::DecodeLimits consumer_limits{consumer_message_bytes_max, consumer_message_bytes_max / 8 * 2};
+const wire::DecodeLimits consumer_limits{consumer_message_bytes_max,
+                                         consumer_message_bytes_max / 8 * 2};
 const wire::DecodeLimits delivery_limits{limits::item_bytes_max + 4096,
                                          (limits::item_bytes_max + 4096) / 8 * 2};
 
@@ -102,7 +102,7 @@ struct DeliveryServer::Impl {
     std::string consumer;
     std::int64_t sent_ms = 0;
   };
-  std::map<std::string, Consumer> consumers;             // by routing id
+  std::map<std::string, Consumer> consumers;              // by routing id
   std::unordered_map<std::uint64_t, InFlight> in_flight;  // by delivery id
   std::deque<std::uint64_t> redeliver;                    // timed out, to send again
   std::uint64_t read_after = 0;                           // highest id handed out from the store
@@ -281,7 +281,8 @@ namespace {
 Status send_message(zmq::socket_t& socket, capnp::MallocMessageBuilder& message) {
   auto bytes = wire::to_flat_bytes(message);
   try {
-    if (!socket.send(zmq::buffer(bytes), zmq::send_flags::none)) return io_error("consumer: send timed out");
+    if (!socket.send(zmq::buffer(bytes), zmq::send_flags::none))
+      return io_error("consumer: send timed out");
   } catch (const zmq::error_t& e) {
     return io_error(std::string("consumer: send: ") + e.what());
   }
@@ -289,13 +290,13 @@ Status send_message(zmq::socket_t& socket, capnp::MallocMessageBuilder& message)
 }
 }  // namespace
 
-Result<std::unique_ptr<ConsumerClient>> ConsumerClient::connect(const std::string& endpoint,
-                                                                const std::string& server_public_z85,
-                                                                const ingest::KeyPair& keys,
-                                                                std::uint32_t window, int timeout_ms) {
+Result<std::unique_ptr<ConsumerClient>> ConsumerClient::connect(
+    const std::string& endpoint, const std::string& server_public_z85, const ingest::KeyPair& keys,
+    std::uint32_t window, int timeout_ms) {
   auto impl = std::make_unique<Impl>();
   try {
-    impl->socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(delivery_limits.bytes_max));
+    impl->socket.set(zmq::sockopt::maxmsgsize,
+                     static_cast<std::int64_t>(delivery_limits.bytes_max));
     impl->socket.set(zmq::sockopt::linger, 1000);
     impl->socket.set(zmq::sockopt::sndtimeo, timeout_ms);
   } catch (const zmq::error_t& e) {

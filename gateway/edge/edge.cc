@@ -1,10 +1,9 @@
 #include "gateway/edge/edge.h"
 
-#include <zmq_addon.hpp>
-
 #include <chrono>
 #include <cstring>
 #include <vector>
+#include <zmq_addon.hpp>
 
 namespace cg::edge {
 namespace {
@@ -67,9 +66,11 @@ void ZapAuthenticator::loop() {
     }
     if (!ok) failures_.fetch_add(1);
     std::array<zmq::const_buffer, 6> reply = {
-        zmq::str_buffer("1.0"), zmq::buffer(request_id),
+        zmq::str_buffer("1.0"),
+        zmq::buffer(request_id),
         ok ? zmq::str_buffer("200") : zmq::str_buffer("400"),
-        ok ? zmq::str_buffer("OK") : zmq::str_buffer("unknown key"), zmq::buffer(user_id),
+        ok ? zmq::str_buffer("OK") : zmq::str_buffer("unknown key"),
+        zmq::buffer(user_id),
         zmq::const_buffer()};
     zmq::send_multipart(*socket_, reply);
   }
@@ -107,8 +108,8 @@ Status connect_curve_client(zmq::context_t& context, zmq::socket_t& socket,
     monitor.connect(monitor_endpoint);
     socket.connect(endpoint);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    Status result = io_error("no handshake with " + endpoint + " within " +
-                             std::to_string(timeout_ms) + " ms");
+    Status result =
+        io_error("no handshake with " + endpoint + " within " + std::to_string(timeout_ms) + " ms");
     while (std::chrono::steady_clock::now() < deadline) {
       zmq::pollitem_t item{monitor.handle(), 0, ZMQ_POLLIN, 0};
       zmq::poll(&item, 1, std::chrono::milliseconds(poll_ms));

@@ -6,8 +6,6 @@
 // Thread-safety: a ZapAuthenticator runs one thread of its own; start/stop from one thread.
 #pragma once
 
-#include <zmq.hpp>
-
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -16,6 +14,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <zmq.hpp>
 
 #include "gateway/common/status.h"
 

@@ -1,7 +1,6 @@
+#include <chrono>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
-
-#include <chrono>
 
 #include "gateway/common/limits.h"
 #include "gateway/edge/edge.h"
@@ -16,12 +15,18 @@ const wire::DecodeLimits ack_limits{ack_bytes_max, ack_bytes_max / 8 * 2};
 
 const char* reason_name(schema::RejectReason r) {
   switch (r) {
-    case schema::RejectReason::NONE: return "none";
-    case schema::RejectReason::MALFORMED: return "malformed";
-    case schema::RejectReason::TOO_LARGE: return "tooLarge";
-    case schema::RejectReason::UNKNOWN_SOURCE: return "unknownSource";
-    case schema::RejectReason::OVERLOADED: return "overloaded";
-    case schema::RejectReason::STORE_FAILED: return "storeFailed";
+    case schema::RejectReason::NONE:
+      return "none";
+    case schema::RejectReason::MALFORMED:
+      return "malformed";
+    case schema::RejectReason::TOO_LARGE:
+      return "tooLarge";
+    case schema::RejectReason::UNKNOWN_SOURCE:
+      return "unknownSource";
+    case schema::RejectReason::OVERLOADED:
+      return "overloaded";
+    case schema::RejectReason::STORE_FAILED:
+      return "storeFailed";
   }
   return "unknown";
 }

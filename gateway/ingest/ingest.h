@@ -87,9 +87,9 @@ struct ServerOptions {
   std::string endpoint = "tcp://127.0.0.1:0";  // ":0" picks a free port; see Server::endpoint()
   std::string secret_z85;                      // the gateway's CURVE secret key
   std::vector<SourceKey> sources;
-  std::size_t batch_items_max = 256;           // items per group commit
-  std::uint64_t inbox_items_max = 100'000;     // back-pressure threshold
-  int socket_hwm = 1000;                       // ZeroMQ high-water marks (messages)
+  std::size_t batch_items_max = 256;        // items per group commit
+  std::uint64_t inbox_items_max = 100'000;  // back-pressure threshold
+  int socket_hwm = 1000;                    // ZeroMQ high-water marks (messages)
 };
 
 struct Counters {
@@ -101,7 +101,7 @@ struct Counters {
   std::atomic<std::uint64_t> rejected_unknown_source{0};
   std::atomic<std::uint64_t> rejected_overloaded{0};
   std::atomic<std::uint64_t> store_failures{0};
-  std::atomic<std::uint64_t> auth_failures{0};   // connections refused by the authenticator
+  std::atomic<std::uint64_t> auth_failures{0};    // connections refused by the authenticator
   std::atomic<std::uint64_t> acks_unroutable{0};  // source gone before its ack
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> backpressure_waits{0};

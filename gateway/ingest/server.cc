@@ -1,10 +1,9 @@
-#include <zmq.hpp>
-#include <zmq_addon.hpp>
-
 #include <capnp/message.h>
 
 #include <cstring>
 #include <map>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 #include "gateway/common/limits.h"
 #include "gateway/edge/edge.h"
@@ -173,7 +172,8 @@ void Server::Impl::handle_batch(std::vector<std::pair<zmq::message_t, zmq::messa
       v.reason = committed.code() == Code::overloaded ? schema::RejectReason::OVERLOADED
                                                       : schema::RejectReason::STORE_FAILED;
       v.detail = committed.reason();
-      (committed.code() == Code::overloaded ? counters.rejected_overloaded : counters.store_failures)
+      (committed.code() == Code::overloaded ? counters.rejected_overloaded
+                                            : counters.store_failures)
           .fetch_add(1);
     } else if (v.accepted) {
       (v.fresh ? counters.accepted : counters.retries).fetch_add(1);

@@ -31,10 +31,14 @@ bool valid_name(const std::string& name) {
 std::string escape_label(const std::string& v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -87,9 +91,9 @@ Histogram::Histogram(std::vector<std::int64_t> bounds_ns) : bounds_(std::move(bo
 }
 
 Histogram Histogram::latency() {
-  return Histogram({50'000, 100'000, 250'000, 500'000, 1'000'000, 2'500'000, 5'000'000,
-                    10'000'000, 25'000'000, 50'000'000, 100'000'000, 250'000'000, 500'000'000,
-                    1'000'000'000, 2'500'000'000, 5'000'000'000, 10'000'000'000});
+  return Histogram({50'000, 100'000, 250'000, 500'000, 1'000'000, 2'500'000, 5'000'000, 10'000'000,
+                    25'000'000, 50'000'000, 100'000'000, 250'000'000, 500'000'000, 1'000'000'000,
+                    2'500'000'000, 5'000'000'000, 10'000'000'000});
 }
 
 void Histogram::observe(std::int64_t value_ns) {
@@ -170,8 +174,9 @@ std::string Registry::render() const {
       }
       const auto snap = s.histogram->snapshot();
       for (std::size_t i = 0; i < snap.cumulative.size(); ++i) {
-        const std::string le =
-            i < snap.bounds_ns.size() ? number(static_cast<double>(snap.bounds_ns[i]) / 1e9) : "+Inf";
+        const std::string le = i < snap.bounds_ns.size()
+                                   ? number(static_cast<double>(snap.bounds_ns[i]) / 1e9)
+                                   : "+Inf";
         out += f.name + "_bucket" + render_labels(s.labels, "le", le) + " " +
                number(static_cast<double>(snap.cumulative[i])) + "\n";
       }
@@ -206,7 +211,8 @@ Result<Request> parse_request(std::span<const std::uint8_t> bytes) {
     return malformed("http: bad request line");
   }
   for (char c : line) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return malformed("http: control character");
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      return malformed("http: control character");
   }
   return Request{std::string(method), std::string(path)};
 }
@@ -315,9 +321,10 @@ void Server::serve(int fd) {
   }
   counters_.scrapes.fetch_add(1);
   const std::string body = registry_.render();
-  const std::string head = "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-                           "Content-Length: " + std::to_string(body.size()) +
-                           "\r\nConnection: close\r\n\r\n";
+  const std::string head =
+      "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
   if (write_all(fd, head)) write_all(fd, body);
 }
 

@@ -25,7 +25,8 @@ std::vector<std::uint8_t> envelope_key(const StreamId& id, std::uint64_t seq) {
 }
 
 template <typename Txn>
-Result<std::uint64_t> read_seq(const Txn& txn, store::Table seqs, const std::vector<std::uint8_t>& key) {
+Result<std::uint64_t> read_seq(const Txn& txn, store::Table seqs,
+                               const std::vector<std::uint8_t>& key) {
   CG_ASSIGN_OR_RETURN(auto v, txn.get(seqs, key));
   if (!v) return std::uint64_t{0};
   auto n = store::from_be64(*v);

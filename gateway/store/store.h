@@ -37,7 +37,7 @@ namespace cg::store {
 using Bytes = std::span<const std::uint8_t>;
 
 struct Options {
-  std::string path;                        // directory; created if missing
+  std::string path;                              // directory; created if missing
   std::size_t map_bytes = std::size_t{1} << 30;  // hard bound on the store's size
   unsigned tables_max = 32;
   unsigned readers_max = 126;
@@ -60,7 +60,8 @@ class Table final {
 class Cursor final {
  public:
   ~Cursor();
-  Cursor(Cursor&& other) noexcept : cursor_(std::exchange(other.cursor_, nullptr)), started_(other.started_) {}
+  Cursor(Cursor&& other) noexcept
+      : cursor_(std::exchange(other.cursor_, nullptr)), started_(other.started_) {}
   Cursor(const Cursor&) = delete;
   Cursor& operator=(const Cursor&) = delete;
   Cursor& operator=(Cursor&&) = delete;

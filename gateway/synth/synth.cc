@@ -8,13 +8,14 @@ namespace cg::synth {
 namespace {
 
 constexpr std::array<const char*, 24> kWords = {
-    "convoy", "observed", "moving", "north", "grid", "launcher", "checkpoint", "crossing",
-    "patrol", "report", "sector", "corridor", "humanitarian", "airspace", "notice", "window",
-    "supply", "route", "vessel", "harbour", "meeting", "proposal", "tariff", "delegation"};
+    "convoy",       "observed", "moving",  "north",    "grid",   "launcher",
+    "checkpoint",   "crossing", "patrol",  "report",   "sector", "corridor",
+    "humanitarian", "airspace", "notice",  "window",   "supply", "route",
+    "vessel",       "harbour",  "meeting", "proposal", "tariff", "delegation"};
 
-constexpr std::array<schema::Kind, 5> kKinds = {
-    schema::Kind::INTELLIGENCE, schema::Kind::DECONFLICTION, schema::Kind::INCIDENT,
-    schema::Kind::DIPLOMATIC, schema::Kind::ECONOMIC};
+constexpr std::array<schema::Kind, 5> kKinds = {schema::Kind::INTELLIGENCE,
+                                                schema::Kind::DECONFLICTION, schema::Kind::INCIDENT,
+                                                schema::Kind::DIPLOMATIC, schema::Kind::ECONOMIC};
 
 void set_list(capnp::List<capnp::Text>::Builder list, std::initializer_list<const char*> values) {
   unsigned i = 0;
@@ -61,8 +62,10 @@ void Generator::next(schema::Item::Builder item) {
   banner.setPolicyId(options_.policy_id);
   banner.setClassification(level);
   if (shape == 5) set_list(banner.initRestrictive(1), {"OPS"});
-  if (shape == 1) set_list(banner.initPermissive(2), {"IL", "US"});
-  else set_list(banner.initPermissive(3), {"IL", "SY", "US"});
+  if (shape == 1)
+    set_list(banner.initPermissive(2), {"IL", "US"});
+  else
+    set_list(banner.initPermissive(3), {"IL", "SY", "US"});
   if (shape == 2) set_list(banner.initCaveats(1), {"NOFORN"});
   if (shape == 3) set_list(banner.initCaveats(1), {"ORCON"});
   banner.setTlp(shape == 4 ? schema::Tlp::RED : schema::Tlp::AMBER);
@@ -85,8 +88,10 @@ void Generator::next(schema::Item::Builder item) {
     const bool full = i == 0;
     l.setClassification(full ? level : 0);
     if (full && shape == 5) set_list(l.initRestrictive(1), {"OPS"});
-    if (shape == 1 && i == 1) set_list(l.initPermissive(2), {"IL", "US"});
-    else set_list(l.initPermissive(3), {"IL", "SY", "US"});
+    if (shape == 1 && i == 1)
+      set_list(l.initPermissive(2), {"IL", "US"});
+    else
+      set_list(l.initPermissive(3), {"IL", "SY", "US"});
     if (full && shape == 2) set_list(l.initCaveats(1), {"NOFORN"});
     if (full && shape == 3) set_list(l.initCaveats(1), {"ORCON"});
     l.setTlp(full && shape == 4 ? schema::Tlp::RED : schema::Tlp::GREEN);

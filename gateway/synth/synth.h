@@ -27,10 +27,10 @@ struct Options {
 
 // What kind of malformed input to produce (for reject paths).
 enum class Malformation : std::uint8_t {
-  truncated,        // a valid item with its tail cut off
-  bad_banner,       // a portion above the banner's level
-  missing_id,       // id of the wrong length
-  garbage,          // random bytes
+  truncated,   // a valid item with its tail cut off
+  bad_banner,  // a portion above the banner's level
+  missing_id,  // id of the wrong length
+  garbage,     // random bytes
 };
 
 class Generator final {

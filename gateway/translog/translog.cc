@@ -31,7 +31,8 @@ template <typename Txn>
 Result<Hash> stored(const Txn& txn, store::Table nodes, unsigned level, std::uint64_t index) {
   CG_ASSIGN_OR_RETURN(auto v, txn.get(nodes, node_key(level, index)));
   if (!v) {
-    return io_error("translog: missing node " + std::to_string(level) + "/" + std::to_string(index));
+    return io_error("translog: missing node " + std::to_string(level) + "/" +
+                    std::to_string(index));
   }
   return Hash(v->begin(), v->end());
 }
@@ -161,7 +162,8 @@ Result<std::vector<Hash>> Log::inclusion_proof(std::uint64_t index, std::uint64_
   CG_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
   CG_ASSIGN_OR_RETURN(std::uint64_t n, read_size(txn, meta_));
   if (size > n || index >= size) {
-    return rejected("translog: no leaf " + std::to_string(index) + " in size " + std::to_string(size));
+    return rejected("translog: no leaf " + std::to_string(index) + " in size " +
+                    std::to_string(size));
   }
   std::vector<Hash> out;
   CG_RETURN_IF_ERROR(path(txn, nodes_, hasher_, index, 0, size, out));

@@ -33,7 +33,8 @@ struct Hasher {
 
 // RFC 9162 §2.1.1 hashing.
 Hash leaf_hash(const Hasher& h, std::span<const std::uint8_t> data);
-Hash node_hash(const Hasher& h, std::span<const std::uint8_t> left, std::span<const std::uint8_t> right);
+Hash node_hash(const Hasher& h, std::span<const std::uint8_t> left,
+               std::span<const std::uint8_t> right);
 
 class Log final {
  public:

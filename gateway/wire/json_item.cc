@@ -1,10 +1,9 @@
 // JSON ⇄ Item: the human-writable form of an item, for `cellgate send`, `cellgate item` and
 // `cellgate tail`. Parsed with simdjson's DOM (bounded size and depth), mapped field by field
 // with unknown fields rejected, then validated exactly like a Cap'n Proto item.
-#include <sodium.h>
-#include <simdjson.h>
-
 #include <capnp/message.h>
+#include <simdjson.h>
+#include <sodium.h>
 
 #include <array>
 #include <cmath>
@@ -77,11 +76,11 @@ int pick(std::string_view value, const std::array<const char*, N>& names, const 
 }
 
 // Index 0 of each table is the schema's `unspecified` (or `unmarked`), which JSON cannot name.
-constexpr std::array<const char*, 7> kKinds = {"", "intelligence", "deconfliction", "incident",
-                                               "diplomatic", "economic", "gapReport"};
+constexpr std::array<const char*, 7> kKinds = {
+    "", "intelligence", "deconfliction", "incident", "diplomatic", "economic", "gapReport"};
 constexpr std::array<const char*, 5> kPrecedences = {"", "routine", "priority", "immediate",
                                                      "flash"};
-constexpr std::array<const char*, 6> kTlps = {"unmarked", "clear", "green",
+constexpr std::array<const char*, 6> kTlps = {"unmarked", "clear",        "green",
                                               "amber",    "amber+strict", "red"};
 
 // RFC 3339 in UTC ("2026-11-24T12:00:00Z", optional fraction up to 9 digits) → ns since epoch.
@@ -294,7 +293,8 @@ void fill_item(schema::Item::Builder item, element root) {
     } else if (key == "kind") {
       item.setKind(static_cast<schema::Kind>(pick(get_string(value, p), kKinds, p)));
     } else if (key == "precedence") {
-      item.setPrecedence(static_cast<schema::Precedence>(pick(get_string(value, p), kPrecedences, p)));
+      item.setPrecedence(
+          static_cast<schema::Precedence>(pick(get_string(value, p), kPrecedences, p)));
     } else if (key == "created") {
       item.setCreated(parse_time(get_string(value, p), p));
     } else if (key == "expires") {
@@ -349,8 +349,8 @@ void append_names(std::string& out, const char* key, capnp::List<capnp::Text>::R
 }
 
 void append_label(std::string& out, schema::Label::Reader l) {
-  out += "{\"policy\":\"" + json_escape(view(l.getPolicyId())) + "\",\"classification\":" +
-         std::to_string(l.getClassification());
+  out += "{\"policy\":\"" + json_escape(view(l.getPolicyId())) +
+         "\",\"classification\":" + std::to_string(l.getClassification());
   append_names(out, "restrictive", l.getRestrictive());
   append_names(out, "rel_to", l.getPermissive());
   append_names(out, "caveats", l.getCaveats());
@@ -426,8 +426,7 @@ std::string item_to_json(schema::Item::Reader item) {
     out += p.getRequired() ? "true" : "false";
     auto body = p.getBody();
     std::string_view text(reinterpret_cast<const char*>(body.begin()), body.size());
-    const bool is_text = view(p.getContentType()).starts_with("text/") &&
-                         validate_text_body(text);
+    const bool is_text = view(p.getContentType()).starts_with("text/") && validate_text_body(text);
     if (is_text) {
       out += ",\"body\":\"" + json_escape(text) + "\"}";
     } else {

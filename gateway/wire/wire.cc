@@ -43,8 +43,16 @@ using std::string_view;
 class Path final {
  public:
   explicit Path(const char* root) { push(root, -1); }
-  Path field(const char* name) const { Path p = *this; p.push(name, -1); return p; }
-  Path index(int i) const { Path p = *this; p.segments_[p.count_ - 1].index = i; return p; }
+  Path field(const char* name) const {
+    Path p = *this;
+    p.push(name, -1);
+    return p;
+  }
+  Path index(int i) const {
+    Path p = *this;
+    p.segments_[p.count_ - 1].index = i;
+    return p;
+  }
   std::string str() const {
     std::string out;
     for (int k = 0; k < count_; ++k) {
@@ -57,7 +65,10 @@ class Path final {
   Status error(string_view what) const { return malformed(str() + ": " + std::string(what)); }
 
  private:
-  struct Segment { const char* name; int index; };
+  struct Segment {
+    const char* name;
+    int index;
+  };
   void push(const char* name, int i) {
     CG_ASSERT(count_ < kDepth);
     segments_[count_++] = {name, i};
@@ -88,10 +99,17 @@ bool utf8_ok(string_view s, Controls controls) {
     }
     int extra;
     unsigned cp;
-    if (c >= 0xc2 && c <= 0xdf) { extra = 1; cp = c & 0x1f; }
-    else if (c >= 0xe0 && c <= 0xef) { extra = 2; cp = c & 0x0f; }
-    else if (c >= 0xf0 && c <= 0xf4) { extra = 3; cp = c & 0x07; }
-    else return false;
+    if (c >= 0xc2 && c <= 0xdf) {
+      extra = 1;
+      cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      extra = 2;
+      cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      extra = 3;
+      cp = c & 0x07;
+    } else
+      return false;
     if (end - p <= extra) return false;
     for (int i = 1; i <= extra; ++i) {
       if ((p[i] & 0xc0) != 0x80) return false;
@@ -112,7 +130,8 @@ Status check_name(capnp::Text::Reader t, const Path& path, bool required) {
   if (t.size() > limits::name_bytes_max) {
     return path.error("longer than " + std::to_string(limits::name_bytes_max) + " bytes");
   }
-  if (!utf8_ok(text(t), Controls::none)) return path.error("not UTF-8 or contains control characters");
+  if (!utf8_ok(text(t), Controls::none))
+    return path.error("not UTF-8 or contains control characters");
   return {};
 }
 
@@ -140,7 +159,9 @@ bool is_subset(capnp::List<capnp::Text>::Reader sub, capnp::List<capnp::Text>::R
   return true;
 }
 
-bool known_tlp(schema::Tlp t) { return static_cast<unsigned>(t) <= static_cast<unsigned>(schema::Tlp::RED); }
+bool known_tlp(schema::Tlp t) {
+  return static_cast<unsigned>(t) <= static_cast<unsigned>(schema::Tlp::RED);
+}
 
 Status check_point(schema::GeoPoint::Reader p, const char* path) {
   constexpr std::int64_t lat_max = 900'000'000, lon_max = 1'800'000'000;
@@ -220,7 +241,8 @@ Status validate_item(schema::Item::Reader item) {
     CG_RETURN_IF_ERROR(check_name(item.getSource(), root.field("source"), true));
     auto kind = static_cast<unsigned>(item.getKind());
     if (kind == 0) return malformed("item.kind: unspecified");
-    if (kind > static_cast<unsigned>(schema::Kind::GAP_REPORT)) return malformed("item.kind: unknown value");
+    if (kind > static_cast<unsigned>(schema::Kind::GAP_REPORT))
+      return malformed("item.kind: unknown value");
     auto prec = static_cast<unsigned>(item.getPrecedence());
     if (prec == 0) return malformed("item.precedence: unspecified");
     if (prec > static_cast<unsigned>(schema::Precedence::FLASH)) {
@@ -237,7 +259,8 @@ Status validate_item(schema::Item::Reader item) {
     auto topics = item.getTopics();
     if (topics.size() > limits::topics_per_item_max) return malformed("item.topics: too many");
     for (unsigned i = 0; i < topics.size(); ++i) {
-      CG_RETURN_IF_ERROR(check_name(topics[i], root.field("topics").index(static_cast<int>(i)), true));
+      CG_RETURN_IF_ERROR(
+          check_name(topics[i], root.field("topics").index(static_cast<int>(i)), true));
     }
     CG_RETURN_IF_ERROR(check_area(item.getArea()));
 
@@ -263,7 +286,8 @@ Status validate_item(schema::Item::Reader item) {
 
     auto attributes = item.getAttributes();
     if (attributes.size() > limits::attributes_per_item_max) {
-      return malformed("item.attributes: more than " + std::to_string(limits::attributes_per_item_max));
+      return malformed("item.attributes: more than " +
+                       std::to_string(limits::attributes_per_item_max));
     }
     for (unsigned i = 0; i < attributes.size(); ++i) {
       const Path path = root.field("attributes").index(static_cast<int>(i));
@@ -289,8 +313,8 @@ Result<Message<schema::Item>> decode_item(std::span<const std::uint8_t> bytes) {
 }
 
 Result<Message<schema::Item>> decode_canonical_item(std::span<const std::uint8_t> bytes) {
-  return decode_canonical<schema::Item>(bytes, item_limits,
-                                        [](schema::Item::Reader item) { return validate_item(item); });
+  return decode_canonical<schema::Item>(
+      bytes, item_limits, [](schema::Item::Reader item) { return validate_item(item); });
 }
 
 std::vector<std::uint8_t> to_flat_bytes(capnp::MessageBuilder& builder) {

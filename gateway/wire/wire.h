@@ -59,7 +59,8 @@ class Message final {
   // The canonical bytes (a single segment, root pointer first). These are what is signed,
   // hashed and sealed; encoding them again yields the same bytes.
   std::span<const std::uint8_t> canonical_bytes() const {
-    return {reinterpret_cast<const std::uint8_t*>(words_.begin()), words_.size() * sizeof(capnp::word)};
+    return {reinterpret_cast<const std::uint8_t*>(words_.begin()),
+            words_.size() * sizeof(capnp::word)};
   }
 
   // Takes canonical words (from capnp::canonicalize). Prefer the decoders and canonical().
@@ -94,7 +95,8 @@ Result<Message<T>> decode_message(std::span<const std::uint8_t> bytes, const Dec
 // Non-canonical input is refused: these bytes are hashed and signed, so there must be exactly
 // one encoding. The validator runs as in decode_message. Errors: malformed.
 template <typename T>
-Result<Message<T>> decode_canonical(std::span<const std::uint8_t> bytes, const DecodeLimits& limits);
+Result<Message<T>> decode_canonical(std::span<const std::uint8_t> bytes,
+                                    const DecodeLimits& limits);
 template <typename T, typename Validate>
 Result<Message<T>> decode_canonical(std::span<const std::uint8_t> bytes, const DecodeLimits& limits,
                                     Validate&& validate);

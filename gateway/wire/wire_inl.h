@@ -61,7 +61,8 @@ Result<Message<T>> decode_message(std::span<const std::uint8_t> bytes, const Dec
 }
 
 template <typename T>
-Result<Message<T>> decode_canonical(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
+Result<Message<T>> decode_canonical(std::span<const std::uint8_t> bytes,
+                                    const DecodeLimits& limits) {
   CG_ASSIGN_OR_RETURN(auto words, detail::aligned_copy(bytes, limits));
   try {
     kj::ArrayPtr<const capnp::word> segment = words.asPtr();

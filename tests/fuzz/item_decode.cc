@@ -1,8 +1,8 @@
 // Fuzz target: the item decode boundaries (gateway/wire decode_item for framed input from
 // sources, decode_canonical_item for items opened from envelopes). Any input must yield either
 // a clean Status or an item that re-validates and re-encodes to the same canonical bytes.
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 
 #include "gateway/wire/wire.h"

@@ -1,13 +1,13 @@
 // The audit hash chain: every kind of tampering is reported at the exact record.
-#include <gtest/gtest.h>
+#include "gateway/audit/audit.h"
 
 #include <capnp/message.h>
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
 
-#include "gateway/audit/audit.h"
 #include "gateway/wire/wire.h"
 
 namespace cg::audit {

@@ -1,8 +1,8 @@
+#include "gateway/common/common.h"
+
 #include <gtest/gtest.h>
 
 #include <array>
-
-#include "gateway/common/common.h"
 
 namespace cg {
 namespace {
@@ -59,7 +59,8 @@ TEST(AssertDeathTest, StaysOnAndNamesCondition) {
 }
 
 TEST(ByteReader, ReadsLittleEndian) {
-  const std::array<std::uint8_t, 15> b = {1, 0x34, 0x12, 0x78, 0x56, 0x34, 0x12, 8, 7, 6, 5, 4, 3, 2, 1};
+  const std::array<std::uint8_t, 15> b = {1, 0x34, 0x12, 0x78, 0x56, 0x34, 0x12, 8,
+                                          7, 6,    5,    4,    3,    2,    1};
   ByteReader r(b);
   EXPECT_EQ(r.u8(), 1);
   EXPECT_EQ(r.u16(), 0x1234);
@@ -75,7 +76,7 @@ TEST(ByteReader, OverrunFailsAndLatches) {
   EXPECT_EQ(r.u16(), 0x0201);
   EXPECT_FALSE(r.u16().has_value());  // one byte left
   EXPECT_FALSE(r.ok());
-  EXPECT_FALSE(r.u8().has_value());   // latched even though a byte remains
+  EXPECT_FALSE(r.u8().has_value());  // latched even though a byte remains
   EXPECT_EQ(r.remaining(), 0u);
 }
 

@@ -1,7 +1,7 @@
 // Node configuration: whole or nothing, and every mistake named with file:line:col.
-#include <gtest/gtest.h>
-
 #include "gateway/config/config.h"
+
+#include <gtest/gtest.h>
 
 namespace cg::config {
 namespace {
@@ -25,7 +25,8 @@ batch_items_max = 128
 
 [[ingest.source]]
 id = "il-sigint-1"
-curve_public = ")") + kKey + R"("
+curve_public = ")") +
+         kKey + R"("
 )";
 }
 
@@ -57,7 +58,8 @@ redeliver_after_ms = 2000
 
 [[deliver.consumer]]
 id = "sy-analyst"
-curve_public = ")") + kKey + "\"\n",
+curve_public = ")") + kKey +
+                     "\"\n",
                  "rx.toml");
   ASSERT_TRUE(c.ok()) << c.status().to_string();
   EXPECT_EQ(c->deliver->listen, "tcp://127.0.0.1:7201");
@@ -94,7 +96,8 @@ TEST(Config, EachMistakeIsNamedWithItsPosition) {
        "g.toml:5:9: node.store: must not be empty"},
       {replace(base, "[[ingest.source]]", "[[ingest.sources]]"),
        "g.toml:15:10: ingest.sources: unknown key"},
-      {replace(base, "[ingest]", "[deliver]"), "g.toml:10:1: deliver: only a receiver has [deliver]"},
+      {replace(base, "[ingest]", "[deliver]"),
+       "g.toml:10:1: deliver: only a receiver has [deliver]"},
       {replace(base, "curve_public = \"", "curve_public = \"x"),
        "g.toml:17:16: ingest.source[0].curve_public: must be a 40-character Z85 key"},
       {base + "[[ingest.source]]\nid = \"il-sigint-1\"\ncurve_public = \"" + kKey + "\"\n",

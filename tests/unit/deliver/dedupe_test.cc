@@ -103,7 +103,7 @@ TEST_F(DedupeTest, RunningFarAheadWritesOffTheOldestMissing) {
   EXPECT_EQ(out.written_off->first, 2u);
   EXPECT_EQ(out.written_off->last, 15u);
   EXPECT_EQ(*window_->floor("il-gw-1", 1), 15u);
-  EXPECT_FALSE(fresh(3));   // written off: too late
+  EXPECT_FALSE(fresh(3));  // written off: too late
   EXPECT_TRUE(fresh(16));
   auto missing = *window_->missing("il-gw-1", 1);
   ASSERT_EQ(missing.size(), 1u);
@@ -130,7 +130,8 @@ TEST_F(DedupeTest, RandomArrivalOrderMatchesAReferenceSet) {
     auto out = window_->check_and_mark(*txn, "o", 9, s);
     ASSERT_TRUE(out.ok());
     const bool expect_fresh = seen.insert(s).second;
-    ASSERT_EQ(out->verdict == DedupeWindow::Verdict::fresh, expect_fresh) << "seed 424242 seq " << s;
+    ASSERT_EQ(out->verdict == DedupeWindow::Verdict::fresh, expect_fresh)
+        << "seed 424242 seq " << s;
   }
   ASSERT_TRUE(txn->commit().ok());
   EXPECT_EQ(*window_->floor("o", 9), 2000u);

@@ -149,7 +149,8 @@ TEST_F(DeliveryTest, RestartDeliversEverythingNotAcknowledged) {
 
 TEST_F(DeliveryTest, UnknownConsumerIsRefused) {
   auto stranger = ingest::curve_keypair();
-  auto c = ConsumerClient::connect(server_->endpoint(), server_keys_.public_z85, stranger, 8, 10'000);
+  auto c =
+      ConsumerClient::connect(server_->endpoint(), server_keys_.public_z85, stranger, 8, 10'000);
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), Code::unauthenticated);
   EXPECT_GE(server_->counters().auth_failures.load(), 1u);

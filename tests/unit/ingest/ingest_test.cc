@@ -1,10 +1,11 @@
 // Ingest over real ZeroMQ on loopback: CURVE authentication, durable-before-ack, reasons for
 // every rejection, idempotent retries and back-pressure.
+#include "gateway/ingest/ingest.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
-#include "gateway/ingest/ingest.h"
 #include "gateway/synth/synth.h"
 #include "gateway/wire/wire.h"
 #include "tests/support/items.h"
@@ -25,7 +26,8 @@ class TempDir {
   std::string path_;
 };
 
-std::vector<std::uint8_t> sample_item(const char* source = "il-sigint-1", std::uint8_t id_tail = 0) {
+std::vector<std::uint8_t> sample_item(const char* source = "il-sigint-1",
+                                      std::uint8_t id_tail = 0) {
   capnp::MallocMessageBuilder message;
   auto item = message.initRoot<schema::Item>();
   testing::fill_sample_item(item);
@@ -96,8 +98,8 @@ TEST_F(IngestTest, AcceptsAndStoresBeforeAck) {
   auto canonical = wire::decode_item(sample_item());
   ASSERT_TRUE(canonical.ok());
   auto want = canonical->canonical_bytes();
-  EXPECT_TRUE(std::equal(want.begin(), want.end(), (*pending)[0].item.begin(),
-                         (*pending)[0].item.end()));
+  EXPECT_TRUE(
+      std::equal(want.begin(), want.end(), (*pending)[0].item.begin(), (*pending)[0].item.end()));
   EXPECT_EQ(server_->counters().accepted.load(), 1u);
   EXPECT_EQ(server_->counters().commits.load(), 1u);
 }
@@ -156,7 +158,8 @@ TEST_F(IngestTest, ItemClaimingAnotherSourceIsRejected) {
 
 TEST_F(IngestTest, UnknownSourceKeyIsRefusedAtHandshake) {
   KeyPair stranger = curve_keypair();
-  auto client = SourceClient::connect(server_->endpoint(), server_keys_.public_z85, stranger, 10'000);
+  auto client =
+      SourceClient::connect(server_->endpoint(), server_keys_.public_z85, stranger, 10'000);
   ASSERT_FALSE(client.ok());
   EXPECT_EQ(client.status().code(), Code::unauthenticated);
   EXPECT_EQ(client.status().reason(), "source: the gateway refused this source's key");
@@ -178,7 +181,8 @@ TEST_F(IngestTest, BackPressureHoldsItemsUntilPipelineConsumes) {
   auto client = connect(source_keys_);
   ASSERT_NE(client, nullptr);
   constexpr int total = 40;
-  for (int i = 0; i < total; ++i) ASSERT_TRUE(client->send(sample_item("il-sigint-1", static_cast<std::uint8_t>(i))).ok());
+  for (int i = 0; i < total; ++i)
+    ASSERT_TRUE(client->send(sample_item("il-sigint-1", static_cast<std::uint8_t>(i))).ok());
   // The server may accept at most 10 while nothing is consumed, however long we wait.
   int acked = 0;
   for (;;) {

@@ -1,13 +1,12 @@
-#include <gtest/gtest.h>
+#include "gateway/metrics/metrics.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
-
-#include "gateway/metrics/metrics.h"
 
 namespace cg::metrics {
 namespace {
@@ -23,8 +22,10 @@ TEST(Registry, RendersTextExposition) {
             [&] { return static_cast<double>(accepted.load()); });
   r.counter("cellgate_items_total", "Items by decision.", {{"decision", "rejected\"x"}},
             [] { return 3.0; });
-  r.gauge("cellgate_rules_version", "Version of the rules bundle in force.", {}, [] { return 7.0; });
-  r.histogram("cellgate_latency_seconds", "End-to-end latency.", {{"precedence", "flash"}}, latency);
+  r.gauge("cellgate_rules_version", "Version of the rules bundle in force.", {},
+          [] { return 7.0; });
+  r.histogram("cellgate_latency_seconds", "End-to-end latency.", {{"precedence", "flash"}},
+              latency);
   EXPECT_EQ(r.render(),
             "# HELP cellgate_items_total Items by decision.\n"
             "# TYPE cellgate_items_total counter\n"

@@ -1,12 +1,11 @@
-#include <gtest/gtest.h>
+#include "gateway/sentlog/sentlog.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
-
-#include "gateway/sentlog/sentlog.h"
 
 namespace cg::sentlog {
 namespace {
@@ -71,7 +70,7 @@ TEST(SentLog, PruneDropsOldestFirstAndBoundsWork) {
   auto log = *SentLog::open(*env);
   StreamId sy{"sy", 1};
   for (int i = 1; i <= 10; ++i) send(*env, log, sy, i * 100, static_cast<std::uint8_t>(i));
-  EXPECT_EQ(*log.prune_before(550, 3), 3u);   // bounded: 3 of the 5 old enough
+  EXPECT_EQ(*log.prune_before(550, 3), 3u);  // bounded: 3 of the 5 old enough
   EXPECT_EQ(*log.prune_before(550, 100), 2u);
   EXPECT_EQ(*log.prune_before(550, 100), 0u);
   EXPECT_EQ(*log.first_kept(sy), 6u);

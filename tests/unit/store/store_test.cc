@@ -1,5 +1,6 @@
-#include <gtest/gtest.h>
+#include "gateway/store/store.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -7,8 +8,6 @@
 #include <filesystem>
 #include <random>
 #include <string>
-
-#include "gateway/store/store.h"
 
 namespace cg::store {
 namespace {

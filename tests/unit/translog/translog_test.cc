@@ -1,18 +1,20 @@
 // The transparency log against the RFC 6962/9162 reference vectors (SHA-256), against a naive
 // recomputation for every size up to 70, and against RFC 9162's own verification algorithms.
+#include "gateway/translog/translog.h"
+
 #include <gtest/gtest.h>
 #include <sodium.h>
 
 #include <filesystem>
 
 #include "gateway/common/hex.h"
-#include "gateway/translog/translog.h"
 
 namespace cg::translog {
 namespace {
 
 Hasher sha256() {
-  return {crypto_hash_sha256_BYTES, [](std::span<const std::uint8_t> in, std::span<std::uint8_t> out) {
+  return {crypto_hash_sha256_BYTES,
+          [](std::span<const std::uint8_t> in, std::span<std::uint8_t> out) {
             crypto_hash_sha256(out.data(), in.data(), in.size());
           }};
 }
@@ -33,7 +35,13 @@ class TempDir {
 };
 
 // The eight leaves of the Certificate Transparency reference tree.
-const char* kLeaves[] = {"", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+const char* kLeaves[] = {"",
+                         "00",
+                         "10",
+                         "2021",
+                         "3031",
+                         "40414243",
+                         "5051525354555657",
                          "606162636465666768696a6b6c6d6e6f"};
 const char* kRoots[] = {
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",  // empty
@@ -96,7 +104,8 @@ TEST_F(TranslogTest, ProofsMatchTheReferenceVectors) {
 
 // --- Independent checks: naive MTH and RFC 9162's verification algorithms ----------------------
 
-Hash naive_root(const Hasher& h, const std::vector<Hash>& leaves, std::size_t start, std::size_t n) {
+Hash naive_root(const Hasher& h, const std::vector<Hash>& leaves, std::size_t start,
+                std::size_t n) {
   if (n == 1) return leaves[start];
   std::size_t k = 1;
   while (k * 2 < n) k *= 2;
@@ -210,8 +219,8 @@ TEST_F(TranslogTest, SurvivesReopenAndIgnoresAbortedAppends) {
   EXPECT_EQ(*log_->size(), 2u);
   // Leaves "00" and "10" are the reference tree's leaves 1 and 2, not 0 and 1, so compare
   // with a fresh log of the same two leaves rather than a published root.
-  EXPECT_EQ(*log_->root(2), node_hash(sha256(), leaf_hash(sha256(), hex("00")),
-                                      leaf_hash(sha256(), hex("10"))));
+  EXPECT_EQ(*log_->root(2),
+            node_hash(sha256(), leaf_hash(sha256(), hex("00")), leaf_hash(sha256(), hex("10"))));
   EXPECT_EQ(*log_->leaf(1), leaf_hash(sha256(), hex("10")));
 }
 

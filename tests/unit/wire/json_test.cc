@@ -82,20 +82,27 @@ TEST(ItemJson, EachMistakeHasItsOwnReason) {
       {"bad kind", with("\"deconfliction\"", "\"gossip\""), "json: $.kind: unknown value 'gossip'"},
       {"bad tlp", with("\"tlp\": \"amber\"", "\"tlp\": \"purple\""),
        "json: $.banner.tlp: unknown value 'purple'"},
-      {"local time", with("12:30:05.25Z", "12:30:05.25+02:00"), "json: $.created: time must end in Z (UTC)"},
+      {"local time", with("12:30:05.25Z", "12:30:05.25+02:00"),
+       "json: $.created: time must end in Z (UTC)"},
       {"bad date", with("2026-11-24T", "2026-13-24T"), "json: $.created: time out of range"},
-      {"short id", with("00112233445566778899aabbccddeeff", "0011"), "json: $.id: expected 32 hex digits"},
-      {"label without policy", with("{\"policy\": \"cell-2026\", \"classification\": 0", "{\"classification\": 0"),
+      {"short id", with("00112233445566778899aabbccddeeff", "0011"),
+       "json: $.id: expected 32 hex digits"},
+      {"label without policy",
+       with("{\"policy\": \"cell-2026\", \"classification\": 0", "{\"classification\": 0"),
        "json: $.portions[1].label.policy: missing"},
-      {"two bodies", with("\"body_base64\": \"iVBORw0KGgo=\"", "\"body_base64\": \"iVBORw0KGgo=\", \"body\": \"x\""),
+      {"two bodies",
+       with("\"body_base64\": \"iVBORw0KGgo=\"",
+            "\"body_base64\": \"iVBORw0KGgo=\", \"body\": \"x\""),
        "json: $.portions[1].body: give one of body, body_base64"},
       {"bad base64", with("iVBORw0KGgo=", "!!!"), "json: $.portions[1].body_base64: not base64"},
       {"latitude out of range", with("[31.5, 34.25]", "[91.5, 34.25]"),
        "json: $.area.box[0][0]: coordinate out of range"},
-      {"number as string", with("\"classification\": 1, \"rel_to\": [\"IL\", \"SY\", \"US\"], \"tlp\": \"amber\"",
-                                "\"classification\": \"1\", \"rel_to\": [\"IL\", \"SY\", \"US\"], \"tlp\": \"amber\""),
+      {"number as string",
+       with("\"classification\": 1, \"rel_to\": [\"IL\", \"SY\", \"US\"], \"tlp\": \"amber\"",
+            "\"classification\": \"1\", \"rel_to\": [\"IL\", \"SY\", \"US\"], \"tlp\": \"amber\""),
        "json: $.banner.classification: expected an integer"},
-      {"structural rule", with("\"classification\": 0, \"rel_to\"", "\"classification\": 3, \"rel_to\""),
+      {"structural rule",
+       with("\"classification\": 0, \"rel_to\"", "\"classification\": 3, \"rel_to\""),
        "item.portions[1].label: not dominated by the banner"},
       {"not json", "{\"id\": ", "json: "},
   };
@@ -104,7 +111,8 @@ TEST(ItemJson, EachMistakeHasItsOwnReason) {
     ASSERT_FALSE(r.ok()) << c.name;
     EXPECT_EQ(r.status().code(), Code::malformed) << c.name;
     if (std::string(c.reason) == "json: ") {
-      EXPECT_EQ(r.status().reason().rfind("json: ", 0), 0u) << c.name << ": " << r.status().reason();
+      EXPECT_EQ(r.status().reason().rfind("json: ", 0), 0u)
+          << c.name << ": " << r.status().reason();
     } else {
       EXPECT_EQ(r.status().reason(), c.reason) << c.name;
     }

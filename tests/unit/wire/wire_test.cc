@@ -1,10 +1,11 @@
 // The untrusted-input boundary: every malformed item is rejected with its specific reason.
+#include "gateway/wire/wire.h"
+
 #include <gtest/gtest.h>
 
 #include <functional>
 #include <string>
 
-#include "gateway/wire/wire.h"
 #include "tests/support/items.h"
 
 namespace cg {
@@ -89,10 +90,14 @@ const Case kCases[] = {
     {"classification out of range", [](Item::Builder i) { i.getBanner().setClassification(16); },
      "item.banner.classification: level 16 out of range"},
     {"unsorted categories",
-     [](Item::Builder i) { set_list(i.getBanner().initRestrictive(2), {"b", "a"}); },
+     [](Item::Builder i) {
+       set_list(i.getBanner().initRestrictive(2), {"b", "a"});
+     },
      "item.banner.restrictive: not sorted and unique at entry 1"},
     {"duplicate REL TO",
-     [](Item::Builder i) { set_list(i.getBanner().initPermissive(2), {"IL", "IL"}); },
+     [](Item::Builder i) {
+       set_list(i.getBanner().initPermissive(2), {"IL", "IL"});
+     },
      "item.banner.permissive: not sorted and unique at entry 1"},
     {"empty caveat", [](Item::Builder i) { set_list(i.getBanner().initCaveats(1), {""}); },
      "item.banner.caveats[0]: empty"},
@@ -146,7 +151,9 @@ const Case kCases[] = {
      [](Item::Builder i) { i.getPortions()[0].getLabel().setTlp(schema::Tlp::RED); },
      "item.portions[0].label: not dominated by the banner"},
     {"banner releasable wider than portion",
-     [](Item::Builder i) { set_list(i.getBanner().initPermissive(3), {"IL", "SY", "US"}); },
+     [](Item::Builder i) {
+       set_list(i.getBanner().initPermissive(3), {"IL", "SY", "US"});
+     },
      "item.portions[1].label: not dominated by the banner"},
     {"banner without REL TO over portion with REL TO",
      [](Item::Builder i) { i.getBanner().initPermissive(0); },
@@ -186,17 +193,16 @@ TEST_P(MalformedItem, RejectedWithSpecificReason) {
   EXPECT_EQ(result.status().reason(), c.reason) << c.name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, MalformedItem, ::testing::ValuesIn(kCases),
-                         [](const auto& info) {
-                           std::string n = info.param.name;
-                           for (char& ch : n) if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(Table, MalformedItem, ::testing::ValuesIn(kCases), [](const auto& info) {
+  std::string n = info.param.name;
+  for (char& ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n;
+});
 
 TEST(DecodeItem, AcceptsValidMultibyteUtf8) {
-  auto result = wire::decode_item(sample_bytes([](Item::Builder i) {
-    i.getAttributes()[1].setValue("קו גבול — خط الحدود\nline two");
-  }));
+  auto result = wire::decode_item(sample_bytes(
+      [](Item::Builder i) { i.getAttributes()[1].setValue("קו גבול — خط الحدود\nline two"); }));
   EXPECT_TRUE(result.ok()) << result.status().to_string();
 }
 
@@ -204,15 +210,13 @@ TEST(DecodeItem, AcceptsValidMultibyteUtf8) {
 
 Status decode_raw(std::vector<std::uint8_t> bytes) { return wire::decode_item(bytes).status(); }
 
-TEST(DecodeItemFraming, Empty) {
-  EXPECT_EQ(decode_raw({}).reason(), "message: empty");
-}
+TEST(DecodeItemFraming, Empty) { EXPECT_EQ(decode_raw({}).reason(), "message: empty"); }
 
 TEST(DecodeItemFraming, NotWordAligned) {
   auto bytes = sample_bytes();
   bytes.pop_back();
-  EXPECT_EQ(decode_raw(bytes).reason(), "message: size " + std::to_string(bytes.size()) +
-                                            " is not a multiple of 8 bytes");
+  EXPECT_EQ(decode_raw(bytes).reason(),
+            "message: size " + std::to_string(bytes.size()) + " is not a multiple of 8 bytes");
 }
 
 TEST(DecodeItemFraming, Oversized) {
@@ -237,14 +241,17 @@ TEST(DecodeItemFraming, TrailingBytes) {
 
 TEST(DecodeItemFraming, HugeSegmentCount) {
   std::vector<std::uint8_t> bytes(16, 0);
-  bytes[0] = 0xff; bytes[1] = 0xff; bytes[2] = 0xff; bytes[3] = 0x7f;  // 2^31 segments
+  bytes[0] = 0xff;
+  bytes[1] = 0xff;
+  bytes[2] = 0xff;
+  bytes[3] = 0x7f;  // 2^31 segments
   Status s = decode_raw(bytes);
   EXPECT_EQ(s.code(), Code::malformed);
 }
 
 TEST(DecodeItemFraming, RootPointerOutOfBounds) {
   // One segment of one word whose root struct pointer points far beyond the segment.
-  std::vector<std::uint8_t> bytes = {0, 0, 0, 0, 1, 0, 0, 0,
+  std::vector<std::uint8_t> bytes = {0,    0,    0,    0,    1,    0,    0,    0,
                                      0xfc, 0xff, 0x00, 0x00, 0x02, 0x00, 0x03, 0x00};
   Status s = decode_raw(bytes);
   EXPECT_EQ(s.code(), Code::malformed);
@@ -260,8 +267,7 @@ TEST(DecodeItemFraming, TraversalLimitIsApplied) {
   wire::DecodeLimits tight{limits::item_bytes_max, 8};
   auto r = wire::decode_message<Item>(bytes, tight);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().reason().find("traversal limit"), std::string::npos)
-      << r.status().reason();
+  EXPECT_NE(r.status().reason().find("traversal limit"), std::string::npos) << r.status().reason();
 }
 
 TEST(DecodeItemFraming, NestingLimitIsApplied) {
@@ -271,7 +277,8 @@ TEST(DecodeItemFraming, NestingLimitIsApplied) {
   wire::DecodeLimits shallow{limits::item_bytes_max, limits::item_traversal_words_max, 2};
   auto r = wire::decode_message<Item>(bytes, shallow);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().reason().find("too deeply-nested"), std::string::npos) << r.status().reason();
+  EXPECT_NE(r.status().reason().find("too deeply-nested"), std::string::npos)
+      << r.status().reason();
 }
 
 TEST(DecodeItemFraming, EveryBitFlipIsHandled) {
