@@ -83,6 +83,23 @@ constexpr std::array<const char*, 5> kPrecedences = {"", "routine", "priority", 
 constexpr std::array<const char*, 6> kTlps = {"unmarked", "clear",        "green",
                                               "amber",    "amber+strict", "red"};
 
+std::int64_t parse_time(std::string_view s, const std::string& path);
+std::string format_time(std::int64_t ns);
+
+}  // namespace
+
+Result<std::int64_t> parse_rfc3339(std::string_view text) {
+  try {
+    return parse_time(text, "time");
+  } catch (const Fail& f) {
+    return f.status;
+  }
+}
+
+std::string format_rfc3339(std::int64_t ns) { return format_time(ns); }
+
+namespace {
+
 // RFC 3339 in UTC ("2026-11-24T12:00:00Z", optional fraction up to 9 digits) → ns since epoch.
 std::int64_t parse_time(std::string_view s, const std::string& path) {
   auto digits = [&](std::size_t at, std::size_t n) {

@@ -133,6 +133,10 @@ Result<Message<schema::Item>> item_from_json(std::string_view json);
 // One line of JSON that item_from_json reads back to the same item. Text bodies (content type
 // text/*, valid UTF-8) are written as `body`, others as `body_base64`.
 std::string item_to_json(schema::Item::Reader item);
+// RFC 3339 timestamps in UTC ("2026-11-24T12:00:00.25Z") ⇄ ns since the Unix epoch, as JSON
+// items and STIX use them. Errors: malformed ("json: time: ..."); years 1970–2261 only.
+Result<std::int64_t> parse_rfc3339(std::string_view text);
+std::string format_rfc3339(std::int64_t ns);  // always 9 fraction digits
 // True when `text` is valid UTF-8 (control characters allowed): what may go in a JSON `body`.
 bool validate_text_body(std::string_view text);
 

@@ -1,0 +1,576 @@
+#include "gateway/stix/stix.h"
+
+#include <simdjson.h>
+#include <sodium.h>
+
+#include <capnp/message.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <set>
+
+#include "gateway/common/hex.h"
+#include "gateway/common/text.h"
+
+namespace cg::stix {
+namespace {
+
+using simdjson::dom::array;
+using simdjson::dom::element;
+using simdjson::dom::object;
+
+constexpr std::size_t json_depth_max = 32;
+
+// STIX 2.1 types cellgate carries, with the properties the spec requires for each.
+const std::map<std::string_view, std::vector<std::string_view>>& known_types() {
+  static const std::map<std::string_view, std::vector<std::string_view>> types = {
+      {"attack-pattern", {"name"}},
+      {"campaign", {"name"}},
+      {"course-of-action", {"name"}},
+      {"grouping", {"context", "object_refs"}},
+      {"identity", {"name"}},
+      {"incident", {"name"}},
+      {"indicator", {"pattern", "pattern_type", "valid_from"}},
+      {"infrastructure", {"name"}},
+      {"intrusion-set", {"name"}},
+      {"location", {}},
+      {"malware", {"is_family"}},
+      {"malware-analysis", {"product"}},
+      {"note", {"content", "object_refs"}},
+      {"observed-data", {"first_observed", "last_observed", "number_observed"}},
+      {"opinion", {"opinion", "object_refs"}},
+      {"report", {"name", "published", "object_refs"}},
+      {"threat-actor", {"name"}},
+      {"tool", {"name"}},
+      {"vulnerability", {"name"}},
+      {"relationship", {"relationship_type", "source_ref", "target_ref"}},
+      {"sighting", {"sighting_of_ref"}},
+      {"artifact", {}},
+      {"autonomous-system", {"number"}},
+      {"directory", {"path"}},
+      {"domain-name", {"value"}},
+      {"email-addr", {"value"}},
+      {"email-message", {"is_multipart"}},
+      {"file", {}},
+      {"ipv4-addr", {"value"}},
+      {"ipv6-addr", {"value"}},
+      {"mac-addr", {"value"}},
+      {"mutex", {"name"}},
+      {"network-traffic", {"protocols"}},
+      {"process", {}},
+      {"software", {"name"}},
+      {"url", {"value"}},
+      {"user-account", {}},
+      {"windows-registry-key", {}},
+      {"x509-certificate", {}},
+  };
+  return types;
+}
+
+// Properties carried as attributes rather than portions.
+constexpr std::array<std::string_view, 6> kEnvelope = {"type",    "id",       "spec_version",
+                                                       "created", "modified", "created_by_ref"};
+bool is_envelope(std::string_view key) {
+  return std::find(kEnvelope.begin(), kEnvelope.end(), key) != kEnvelope.end();
+}
+
+// TLP marking definitions by their published ids (TLP 1.0 in STIX 2.1 §7.2.1.4; TLP 2.0 by
+// the OASIS extension). TLP:WHITE is TLP:CLEAR.
+const std::map<std::string_view, schema::Tlp>& tlp_ids() {
+  static const std::map<std::string_view, schema::Tlp> ids = {
+      {"marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9", schema::Tlp::CLEAR},
+      {"marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da", schema::Tlp::GREEN},
+      {"marking-definition--f88d31f6-486f-44da-b317-01333bde0b82", schema::Tlp::AMBER},
+      {"marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed", schema::Tlp::RED},
+      {"marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487", schema::Tlp::CLEAR},
+      {"marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb", schema::Tlp::GREEN},
+      {"marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421", schema::Tlp::AMBER},
+      {"marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003", schema::Tlp::AMBER_STRICT},
+      {"marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1", schema::Tlp::RED},
+  };
+  return ids;
+}
+
+const char* tlp2_id(schema::Tlp tlp) {
+  switch (tlp) {
+    case schema::Tlp::CLEAR: return "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487";
+    case schema::Tlp::GREEN: return "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
+    case schema::Tlp::AMBER: return "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421";
+    case schema::Tlp::AMBER_STRICT:
+      return "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003";
+    case schema::Tlp::RED: return "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1";
+    case schema::Tlp::UNMARKED: return nullptr;
+  }
+  return nullptr;
+}
+
+struct Fail {
+  Status status;
+};
+[[noreturn]] void fail(const std::string& where, const std::string& what) {
+  throw Fail{malformed(where + ": " + what)};
+}
+
+std::string_view str(element e, const std::string& where, const char* what) {
+  std::string_view v;
+  if (e.get_string().get(v) != simdjson::SUCCESS) fail(where, std::string(what) + " must be a string");
+  return v;
+}
+
+// --- Labels ---------------------------------------------------------------------------------
+
+void add_sorted(std::vector<std::string>& into, const std::vector<std::string>& more) {
+  into.insert(into.end(), more.begin(), more.end());
+  std::sort(into.begin(), into.end());
+  into.erase(std::unique(into.begin(), into.end()), into.end());
+}
+
+// Raises `a` by `b`: the result is at least as restrictive as both.
+void raise(LabelSpec& a, const LabelSpec& b) {
+  a.classification = std::max(a.classification, b.classification);
+  add_sorted(a.restrictive, b.restrictive);
+  add_sorted(a.caveats, b.caveats);
+  if (!b.rel_to.empty()) {
+    if (a.rel_to.empty()) {
+      a.rel_to = b.rel_to;
+    } else {
+      std::vector<std::string> both;
+      std::set_intersection(a.rel_to.begin(), a.rel_to.end(), b.rel_to.begin(), b.rel_to.end(),
+                            std::back_inserter(both));
+      // Disjoint REL TO lists leave nobody entitled; keep the marker that says so.
+      a.rel_to = both.empty() ? std::vector<std::string>{"NONE"} : both;
+    }
+  }
+  if (static_cast<unsigned>(b.tlp) > static_cast<unsigned>(a.tlp)) a.tlp = b.tlp;
+}
+
+void set_list(capnp::List<capnp::Text>::Builder list, const std::vector<std::string>& values) {
+  for (unsigned i = 0; i < values.size(); ++i) list.set(i, values[i]);
+}
+
+void fill_label(schema::Label::Builder l, const std::string& policy_id, const LabelSpec& s) {
+  l.setPolicyId(policy_id);
+  l.setClassification(s.classification);
+  if (!s.restrictive.empty()) set_list(l.initRestrictive(static_cast<unsigned>(s.restrictive.size())), s.restrictive);
+  if (!s.rel_to.empty()) set_list(l.initPermissive(static_cast<unsigned>(s.rel_to.size())), s.rel_to);
+  if (!s.caveats.empty()) set_list(l.initCaveats(static_cast<unsigned>(s.caveats.size())), s.caveats);
+  l.setTlp(s.tlp);
+}
+
+struct Marking {
+  enum class Kind { tlp, cellgate, statement } kind;
+  LabelSpec label;
+  std::string statement;
+};
+
+std::vector<std::string> names(element e, const std::string& where, const char* what) {
+  array a;
+  if (e.get_array().get(a) != simdjson::SUCCESS) fail(where, std::string(what) + " must be an array");
+  std::vector<std::string> out;
+  for (element v : a) {
+    std::string n(str(v, where, what));
+    if (!wire::is_clean_name(n)) fail(where, std::string(what) + " holds an invalid name");
+    out.push_back(std::move(n));
+    if (out.size() > limits::categories_per_label_max) fail(where, std::string(what) + ": too many");
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+Marking read_marking(object o, const std::string& where, const Options& options) {
+  std::string_view type;
+  if (o["definition_type"].get_string().get(type) == simdjson::SUCCESS) {
+    if (type == "statement") {
+      std::string_view text;
+      if (o["definition"]["statement"].get_string().get(text) != simdjson::SUCCESS) {
+        fail(where, "statement marking without definition.statement");
+      }
+      return {Marking::Kind::statement, {}, std::string(text)};
+    }
+    if (type == "tlp") return {Marking::Kind::tlp, {}, {}};  // resolved by id
+    fail(where, "unsupported definition_type '" + json_escape(type.substr(0, 64)) + "'");
+  }
+  object ext;
+  if (o["extensions"][cellgate_extension_id].get_object().get(ext) == simdjson::SUCCESS) {
+    Marking m{Marking::Kind::cellgate, {}, {}};
+    for (auto [key, value] : ext) {
+      if (key == "extension_type") continue;
+      if (key == "classification") {
+        std::string_view level = str(value, where, "classification");
+        auto it = std::find(options.levels.begin(), options.levels.end(), level);
+        if (it == options.levels.end()) {
+          fail(where, "classification '" + json_escape(level.substr(0, 64)) + "' is not a level of policy " +
+                          options.policy_id);
+        }
+        m.label.classification = static_cast<std::uint8_t>(it - options.levels.begin());
+      } else if (key == "restrictive") {
+        m.label.restrictive = names(value, where, "restrictive");
+      } else if (key == "rel_to") {
+        m.label.rel_to = names(value, where, "rel_to");
+      } else if (key == "caveats") {
+        m.label.caveats = names(value, where, "caveats");
+      } else {
+        fail(where, "unknown cellgate marking field '" + json_escape(std::string(key).substr(0, 64)) + "'");
+      }
+    }
+    return m;
+  }
+  // TLP 2.0 marking objects carry only the TLP extension; they are resolved by id.
+  if (o["extensions"]["extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"].error() ==
+      simdjson::SUCCESS) {
+    return {Marking::Kind::tlp, {}, {}};
+  }
+  fail(where, "marking definition of an unsupported kind");
+}
+
+// --- Mapping one object --------------------------------------------------------------------
+
+struct Context {
+  const Options& options;
+  std::map<std::string, Marking> markings;  // defined in the bundle, by id
+};
+
+// Applies the marking `ref` to `label`; statements are collected separately.
+void apply_marking(const Context& ctx, std::string_view ref, LabelSpec& label,
+                   std::vector<std::string>& statements, const std::string& where) {
+  auto tlp = tlp_ids().find(ref);
+  if (tlp != tlp_ids().end()) {
+    LabelSpec t;
+    t.tlp = tlp->second;
+    raise(label, t);
+    return;
+  }
+  auto it = ctx.markings.find(std::string(ref));
+  if (it == ctx.markings.end()) {
+    fail(where, "unknown marking " + json_escape(ref.substr(0, 100)) + " (not defined in the bundle)");
+  }
+  switch (it->second.kind) {
+    case Marking::Kind::cellgate: raise(label, it->second.label); return;
+    case Marking::Kind::statement: statements.push_back(it->second.statement); return;
+    case Marking::Kind::tlp:
+      fail(where, "TLP marking " + std::string(ref) + " is not one of the published TLP definitions");
+  }
+}
+
+std::array<std::uint8_t, 16> item_id_for(std::string_view stix_id) {
+  std::array<std::uint8_t, 16> id{};
+  crypto_generichash(id.data(), id.size(), reinterpret_cast<const unsigned char*>(stix_id.data()),
+                     stix_id.size(), nullptr, 0);
+  return id;
+}
+
+bool valid_stix_id(std::string_view id, std::string_view type) {
+  if (id.size() != type.size() + 2 + 36 || id.substr(0, type.size()) != type ||
+      id.substr(type.size(), 2) != "--") {
+    return false;
+  }
+  std::string_view uuid = id.substr(type.size() + 2);
+  for (std::size_t i = 0; i < uuid.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    const char c = uuid[i];
+    // RFC 4122: hex digits are case-insensitive on input (an OASIS sample uses upper case).
+    const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (dash ? c != '-' : !hex) return false;
+  }
+  return true;
+}
+
+wire::Message<schema::Item> map_object(const Context& ctx, object o) {
+  std::string_view type;
+  if (o["type"].get_string().get(type) != simdjson::SUCCESS) fail("object", "no type");
+  std::string_view sid;
+  if (o["id"].get_string().get(sid) != simdjson::SUCCESS || !valid_stix_id(sid, type)) {
+    fail("object of type " + json_escape(type.substr(0, 64)), "missing or invalid id");
+  }
+  const std::string where = "object " + std::string(sid);
+  auto known = known_types().find(type);
+  if (known == known_types().end()) fail(where, "type '" + std::string(type) + "' is not supported");
+  std::string_view spec;
+  if (o["spec_version"].get_string().get(spec) == simdjson::SUCCESS && spec != "2.1") {
+    fail(where, "spec_version must be 2.1");
+  }
+
+  // Object-level label.
+  LabelSpec object_label = ctx.options.default_label;
+  std::vector<std::string> statements;
+  array refs;
+  if (o["object_marking_refs"].get_array().get(refs) == simdjson::SUCCESS) {
+    for (element r : refs) apply_marking(ctx, str(r, where, "object_marking_refs"), object_label, statements, where);
+  }
+  // Granular markings by top-level property.
+  std::map<std::string, LabelSpec> granular;
+  array gms;
+  if (o["granular_markings"].get_array().get(gms) == simdjson::SUCCESS) {
+    for (element gm : gms) {
+      std::string_view ref;
+      if (gm["marking_ref"].get_string().get(ref) != simdjson::SUCCESS) {
+        if (gm["lang"].error() == simdjson::SUCCESS) continue;  // language markings: not ours
+        fail(where, "granular marking without marking_ref");
+      }
+      array selectors;
+      if (gm["selectors"].get_array().get(selectors) != simdjson::SUCCESS) {
+        fail(where, "granular marking without selectors");
+      }
+      for (element sel : selectors) {
+        std::string_view s = str(sel, where, "selector");
+        std::string_view top = s.substr(0, s.find_first_of(".["));
+        if (top.empty() || o[top].error() != simdjson::SUCCESS) {
+          fail(where, "selector '" + json_escape(s.substr(0, 100)) + "' selects nothing");
+        }
+        LabelSpec& l = granular[std::string(top)];
+        std::vector<std::string> ignored;
+        apply_marking(ctx, ref, l, ignored, where);
+      }
+    }
+  }
+
+  capnp::MallocMessageBuilder message;
+  auto item = message.initRoot<schema::Item>();
+  auto id = item_id_for(sid);
+  item.setId(kj::arrayPtr(id.data(), id.size()));
+  item.setSource(ctx.options.source);
+  item.setKind(type == "incident" ? schema::Kind::INCIDENT : schema::Kind::INTELLIGENCE);
+  item.setPrecedence(ctx.options.precedence);
+  std::int64_t created = ctx.options.now_ns;
+  std::string_view created_text;
+  if (o["created"].get_string().get(created_text) == simdjson::SUCCESS) {
+    auto t = wire::parse_rfc3339(created_text);
+    if (!t.ok()) fail(where, "created: " + t.status().reason());
+    created = *t;
+  }
+  item.setCreated(created);
+  std::string_view valid_until;
+  if (o["valid_until"].get_string().get(valid_until) == simdjson::SUCCESS) {
+    auto t = wire::parse_rfc3339(valid_until);
+    if (t.ok() && *t > created) item.setExpires(*t);
+  }
+  item.initTopics(1).set(0, std::string(type));
+
+  // Portions and attributes.
+  std::vector<std::pair<std::string, std::string>> attrs;
+  std::size_t portion_count = 0;
+  for (auto [key, value] : o) {
+    if (!is_envelope(key) && key != "object_marking_refs" && key != "granular_markings") ++portion_count;
+  }
+  if (portion_count == 0) fail(where, "has no properties to carry");
+  if (portion_count > limits::portions_per_item_max) fail(where, "has too many properties");
+  auto portions = item.initPortions(static_cast<unsigned>(portion_count));
+  LabelSpec banner = object_label;
+  unsigned pi = 0;
+  for (auto [key, value] : o) {
+    const std::string k(key);
+    if (!wire::is_clean_name(k)) fail(where, "property name is not a valid name");
+    if (is_envelope(key)) {
+      if (key == "created_by_ref" || key == "type" || key == "id" || key == "spec_version" ||
+          key == "created" || key == "modified") {
+        attrs.emplace_back("stix." + k, std::string(str(value, where, k.c_str())));
+      }
+      continue;
+    }
+    if (key == "object_marking_refs" || key == "granular_markings") continue;
+    auto p = portions[pi++];
+    LabelSpec label = object_label;
+    if (auto g = granular.find(k); g != granular.end()) raise(label, g->second);
+    raise(banner, label);
+    fill_label(p.initLabel(), ctx.options.policy_id, label);
+    p.setName(k);
+    std::string_view text;
+    if (value.get_string().get(text) == simdjson::SUCCESS) {
+      p.setContentType("text/plain");
+      if (!text.empty()) p.setBody(kj::arrayPtr(reinterpret_cast<const kj::byte*>(text.data()), text.size()));
+    } else {
+      p.setContentType("application/json");
+      std::string raw = simdjson::minify(value);
+      p.setBody(kj::arrayPtr(reinterpret_cast<const kj::byte*>(raw.data()), raw.size()));
+    }
+    const auto& required = known->second;
+    p.setRequired(std::find(required.begin(), required.end(), key) != required.end());
+  }
+  for (const auto& req : known->second) {
+    if (o[req].error() != simdjson::SUCCESS) fail(where, "required property '" + std::string(req) + "' missing");
+  }
+  for (const auto& s : statements) attrs.emplace_back("stix.statement", s);
+  fill_label(item.initBanner(), ctx.options.policy_id, banner);
+  if (!attrs.empty()) {
+    auto a = item.initAttributes(static_cast<unsigned>(attrs.size()));
+    for (unsigned i = 0; i < attrs.size(); ++i) {
+      a[i].setName(attrs[i].first);
+      a[i].setValue(attrs[i].second);
+    }
+  }
+  Status valid = wire::validate_item(item.asReader());
+  if (!valid.ok()) fail(where, valid.reason());
+  return wire::canonical(item.asReader());
+}
+
+// --- Output --------------------------------------------------------------------------------
+
+std::string uuid_from(std::span<const std::uint8_t> bytes16) {
+  std::array<std::uint8_t, 16> u{};
+  std::copy(bytes16.begin(), bytes16.begin() + 16, u.begin());
+  u[6] = static_cast<std::uint8_t>((u[6] & 0x0f) | 0x50);  // version 5 (name-based)
+  u[8] = static_cast<std::uint8_t>((u[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  std::string h = to_hex(u);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" +
+         h.substr(20);
+}
+
+void append_names(std::string& out, const char* key, capnp::List<capnp::Text>::Reader list) {
+  if (list.size() == 0) return;
+  out += std::string(",\"") + key + "\":[";
+  for (unsigned i = 0; i < list.size(); ++i) {
+    if (i) out += ',';
+    out += "\"" + json_escape(wire::view(list[i])) + "\"";
+  }
+  out += "]";
+}
+
+}  // namespace
+
+Result<Mapped> to_items(std::string_view json, const Options& options) {
+  if (json.size() > bundle_bytes_max) {
+    return malformed("stix: " + std::to_string(json.size()) + " bytes exceeds the limit of " +
+                     std::to_string(bundle_bytes_max));
+  }
+  if (options.levels.empty() || options.levels.size() > limits::classification_levels_max ||
+      options.default_label.classification >= options.levels.size()) {
+    return malformed("stix: the labelling policy's levels are not configured");
+  }
+  simdjson::dom::parser parser(bundle_bytes_max + 1);
+  if (parser.allocate(json.size() + 1, json_depth_max) != simdjson::SUCCESS) {
+    return malformed("stix: cannot allocate parser");
+  }
+  simdjson::padded_string padded(json);
+  element root;
+  if (auto err = parser.parse(padded).get(root); err != simdjson::SUCCESS) {
+    return malformed(std::string("stix: ") + simdjson::error_message(err));
+  }
+  try {
+    std::vector<object> objects;
+    object top;
+    if (root.get_object().get(top) != simdjson::SUCCESS) fail("stix", "not a JSON object");
+    std::string_view type;
+    if (top["type"].get_string().get(type) != simdjson::SUCCESS) fail("stix", "no type");
+    if (type == "bundle") {
+      array list;
+      if (top["objects"].get_array().get(list) != simdjson::SUCCESS) fail("bundle", "no objects array");
+      for (element e : list) {
+        object o;
+        if (e.get_object().get(o) != simdjson::SUCCESS) fail("bundle", "an entry of objects is not an object");
+        objects.push_back(o);
+        if (objects.size() > objects_per_bundle_max) fail("bundle", "too many objects");
+      }
+    } else {
+      objects.push_back(top);
+    }
+    Context ctx{options, {}};
+    Mapped out;
+    for (object o : objects) {
+      std::string_view t, id;
+      if (o["type"].get_string().get(t) == simdjson::SUCCESS && t == "marking-definition") {
+        if (o["id"].get_string().get(id) != simdjson::SUCCESS || !valid_stix_id(id, t)) {
+          fail("marking-definition", "missing or invalid id");
+        }
+        ctx.markings.emplace(std::string(id), read_marking(o, "object " + std::string(id), options));
+        ++out.marking_definitions;
+      } else if (t == "extension-definition") {
+        ++out.marking_definitions;  // describes an extension; nothing to carry
+      }
+    }
+    for (object o : objects) {
+      std::string_view t;
+      (void)o["type"].get_string().get(t);
+      if (t == "marking-definition" || t == "extension-definition") continue;
+      out.items.push_back(map_object(ctx, o));
+    }
+    if (out.items.empty()) fail("stix", "no objects to carry");
+    return out;
+  } catch (const Fail& f) {
+    return malformed("stix: " + f.status.reason());
+  } catch (const kj::Exception& e) {
+    return malformed("stix: " + std::string(e.getDescription().cStr()));
+  }
+}
+
+Result<std::vector<std::string>> from_item(schema::Item::Reader item,
+                                           const std::vector<std::string>& levels) {
+  std::map<std::string, std::string> attrs;
+  std::vector<std::string> statements;
+  for (auto a : item.getAttributes()) {
+    std::string name(wire::view(a.getName()));
+    if (name == "stix.statement") statements.emplace_back(wire::view(a.getValue()));
+    else if (name.rfind("stix.", 0) == 0) attrs[name.substr(5)] = std::string(wire::view(a.getValue()));
+  }
+  if (!attrs.count("type") || !attrs.count("id")) return malformed("stix: item did not come from STIX");
+  std::string obj = "{\"type\":\"" + json_escape(attrs["type"]) + "\",\"id\":\"" +
+                    json_escape(attrs["id"]) + "\"";
+  // spec_version as it came in (optional on cyber-observables, where 2.1 is implied).
+  for (const char* k : {"spec_version", "created", "modified", "created_by_ref"}) {
+    if (attrs.count(k)) obj += std::string(",\"") + k + "\":\"" + json_escape(attrs[k]) + "\"";
+  }
+  simdjson::dom::parser parser;
+  for (auto p : item.getPortions()) {
+    if (p.getName().size() == 0) return malformed("stix: portion without a property name");
+    std::string_view body(reinterpret_cast<const char*>(p.getBody().begin()), p.getBody().size());
+    obj += ",\"" + json_escape(wire::view(p.getName())) + "\":";
+    if (wire::view(p.getContentType()) == "text/plain") {
+      obj += "\"" + json_escape(body) + "\"";
+    } else {
+      simdjson::padded_string padded(body);
+      element e;
+      if (parser.parse(padded).get(e) != simdjson::SUCCESS) {
+        return malformed("stix: property " + std::string(wire::view(p.getName())) + " is not JSON");
+      }
+      obj += simdjson::minify(e);
+    }
+  }
+  // Markings: exactly what the item was released under.
+  auto banner = item.getBanner();
+  std::vector<std::string> refs, extra;
+  if (const char* tlp = tlp2_id(banner.getTlp())) refs.emplace_back(tlp);
+  const bool has_cellgate = banner.getClassification() > 0 || banner.getRestrictive().size() > 0 ||
+                            banner.getPermissive().size() > 0 || banner.getCaveats().size() > 0;
+  if (has_cellgate) {
+    if (banner.getClassification() >= levels.size()) return malformed("stix: classification beyond the levels");
+    std::string ext = "{\"extension_type\":\"property-extension\",\"classification\":\"" +
+                      json_escape(levels[banner.getClassification()]) + "\"";
+    append_names(ext, "restrictive", banner.getRestrictive());
+    append_names(ext, "rel_to", banner.getPermissive());
+    append_names(ext, "caveats", banner.getCaveats());
+    ext += "}";
+    std::array<std::uint8_t, 16> digest{};
+    crypto_generichash(digest.data(), digest.size(), reinterpret_cast<const unsigned char*>(ext.data()),
+                       ext.size(), nullptr, 0);
+    const std::string id = "marking-definition--" + uuid_from(digest);
+    refs.push_back(id);
+    extra.push_back("{\"type\":\"marking-definition\",\"spec_version\":\"2.1\",\"id\":\"" + id +
+                    "\",\"created\":\"2026-01-01T00:00:00.000Z\",\"name\":\"cellgate release label\","
+                    "\"extensions\":{\"" + cellgate_extension_id + "\":" + ext + "}}");
+  }
+  if (!refs.empty()) {
+    obj += ",\"object_marking_refs\":[";
+    for (std::size_t i = 0; i < refs.size(); ++i) obj += (i ? ",\"" : "\"") + refs[i] + "\"";
+    obj += "]";
+  }
+  obj += "}";
+  std::vector<std::string> out = {std::move(obj)};
+  out.insert(out.end(), extra.begin(), extra.end());
+  return out;
+}
+
+std::string bundle(const std::vector<std::string>& objects, std::string_view bundle_id) {
+  std::set<std::string> seen;
+  std::string out = "{\"type\":\"bundle\",\"id\":\"" + std::string(bundle_id) + "\",\"objects\":[";
+  bool first = true;
+  for (const auto& o : objects) {
+    if (!seen.insert(o).second) continue;  // identical marking definitions appear once
+    if (!first) out += ',';
+    first = false;
+    out += o;
+  }
+  return out + "]}";
+}
+
+}  // namespace cg::stix
