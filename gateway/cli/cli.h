@@ -39,13 +39,19 @@ int audit_verify(const std::string& store_dir, bool json);
 int config_check(const std::string& file, bool json);
 
 struct SendOptions {
-  std::string gateway;      // e.g. tcp://127.0.0.1:7001
-  std::string gateway_key;  // the gateway's CURVE public key (Z85)
-  std::string key_file;     // this source's CURVE secret key (Z85, one line)
+  std::string gateway;             // e.g. tcp://127.0.0.1:7001
+  std::string gateway_key;         // the gateway's CURVE public key (Z85)
+  std::string key_file;            // this source's CURVE secret key (Z85, one line)
   std::vector<std::string> files;  // item files (JSON or Cap'n Proto); "-" = JSON lines on stdin
   std::uint64_t window = 64;       // items in flight before waiting for acks
   int timeout_ms = 30'000;
   bool json = false;
+  // --stix: every file is a STIX 2.1 bundle; each object becomes one item (gateway/stix).
+  bool stix = false;
+  std::string stix_source = "stix";  // item.source of the mapped items
+  std::string stix_policy = "cell";  // labelling policy id of the produced labels
+  std::vector<std::string> stix_levels{"UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"};
+  std::string stix_default_level = "UNCLASSIFIED";  // label of unmarked content
 };
 // `cellgate send`: a source client. Prints one line per ack; exit 0 when every item was
 // accepted, 1 when any was rejected or invalid, 3 on connection or timeout errors.
@@ -58,8 +64,8 @@ struct TailOptions {
   std::string receiver_key;  // the receiver's CURVE public key (Z85)
   std::string key_file;      // this consumer's CURVE secret key
   std::uint32_t window = 64;
-  std::uint64_t count = 0;   // stop after this many items (0 = run until interrupted)
-  int idle_exit_ms = 0;      // stop after this long without items (0 = never)
+  std::uint64_t count = 0;  // stop after this many items (0 = run until interrupted)
+  int idle_exit_ms = 0;     // stop after this long without items (0 = never)
   int timeout_ms = 30'000;
 };
 // `cellgate tail`: a consumer. Prints each delivered item as one JSON line, then acknowledges

@@ -19,10 +19,9 @@ int demo(const DemoOptions& options) {
   synth::Generator gen({.seed = options.seed, .body_bytes = options.body_bytes});
   // One malformed input in every 50, cycling through the kinds of malformation.
   constexpr std::uint64_t malformed_every = 50;
-  const synth::Malformation kinds[] = {synth::Malformation::truncated,
-                                       synth::Malformation::bad_banner,
-                                       synth::Malformation::missing_id,
-                                       synth::Malformation::garbage};
+  const synth::Malformation kinds[] = {
+      synth::Malformation::truncated, synth::Malformation::bad_banner,
+      synth::Malformation::missing_id, synth::Malformation::garbage};
   std::vector<std::vector<std::uint8_t>> inputs;
   inputs.reserve(options.items);
   std::uint64_t malformed_sent = 0;
@@ -59,9 +58,11 @@ int demo(const DemoOptions& options) {
   std::uint64_t rejected_total = 0;
   for (const auto& [reason, count] : rejected_by_reason) rejected_total += count;
   std::printf("items in:            %llu (%llu bytes)\n",
-              static_cast<unsigned long long>(inputs.size()), static_cast<unsigned long long>(bytes_in));
+              static_cast<unsigned long long>(inputs.size()),
+              static_cast<unsigned long long>(bytes_in));
   std::printf("accepted:            %llu (canonical %llu bytes)\n",
-              static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(canonical_bytes));
+              static_cast<unsigned long long>(accepted),
+              static_cast<unsigned long long>(canonical_bytes));
   std::printf("rejected malformed:  %llu (malformed inputs generated: %llu)\n",
               static_cast<unsigned long long>(rejected_total),
               static_cast<unsigned long long>(malformed_sent));
@@ -71,7 +72,8 @@ int demo(const DemoOptions& options) {
   std::printf("decode throughput:   %.0f items/s, %.1f MB/s (one core, %.3f s)\n",
               static_cast<double>(inputs.size()) / secs, static_cast<double>(bytes_in) / secs / 1e6,
               secs);
-  const bool adds_up = accepted + rejected_total == inputs.size() && rejected_total == malformed_sent;
+  const bool adds_up =
+      accepted + rejected_total == inputs.size() && rejected_total == malformed_sent;
   std::printf("check:               accepted + rejected = in, rejected = malformed generated: %s\n",
               adds_up ? "yes" : "NO");
   return adds_up ? exit_ok : exit_failed;

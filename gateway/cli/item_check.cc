@@ -48,8 +48,10 @@ int item_check(const std::vector<std::string>& files, bool json) {
       continue;
     }
     if (result.ok()) {
-      if (json) std::printf("{\"file\":\"%s\",\"ok\":true}\n", json_escape(file).c_str());
-      else std::printf("%s: ok\n", file.c_str());
+      if (json)
+        std::printf("{\"file\":\"%s\",\"ok\":true}\n", json_escape(file).c_str());
+      else
+        std::printf("%s: ok\n", file.c_str());
       continue;
     }
     if (rc == exit_ok) rc = exit_failed;

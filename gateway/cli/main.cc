@@ -14,10 +14,13 @@ int main(int argc, char** argv) {
   auto* item = app.add_subcommand("item", "Work with serialised items");
   item->require_subcommand(1);
   auto* check = item->add_subcommand("check", "Decode and validate item files (Cap'n Proto)");
-  check->add_option("files", files, "Item files (JSON or Cap'n Proto)")->required()->check(CLI::ExistingFile);
+  check->add_option("files", files, "Item files (JSON or Cap'n Proto)")
+      ->required()
+      ->check(CLI::ExistingFile);
   check->add_flag("--json", json, "One JSON object per file");
   std::string in_file, out_file;
-  auto* encode = item->add_subcommand("encode", "Write an item (JSON or Cap'n Proto) as Cap'n Proto");
+  auto* encode =
+      item->add_subcommand("encode", "Write an item (JSON or Cap'n Proto) as Cap'n Proto");
   encode->add_option("in", in_file, "Item file")->required()->check(CLI::ExistingFile);
   encode->add_option("out", out_file, "Output file")->required();
   auto* show = item->add_subcommand("show", "Print an item as JSON");
@@ -56,6 +59,16 @@ int main(int argc, char** argv) {
   send->add_option("--timeout-ms", send_options.timeout_ms, "Ack timeout")
       ->check(CLI::Range(100, 600'000));
   send->add_flag("--json", send_options.json, "One JSON object per ack");
+  send->add_flag("--stix", send_options.stix,
+                 "Files are STIX 2.1 bundles: each object is sent as one item");
+  send->add_option("--source", send_options.stix_source, "With --stix: the items' source name");
+  send->add_option("--label-policy", send_options.stix_policy,
+                   "With --stix: labelling policy id of the items' labels");
+  send->add_option("--levels", send_options.stix_levels,
+                   "With --stix: that policy's classification levels, lowest first")
+      ->delimiter(',');
+  send->add_option("--default-level", send_options.stix_default_level,
+                   "With --stix: classification of content no marking labels");
 
   cg::cli::TailOptions tail_options;
   auto* tail = app.add_subcommand("tail", "Receive items from a receiver as a consumer");
@@ -74,12 +87,14 @@ int main(int argc, char** argv) {
   std::string curve_out;
   auto* curve = app.add_subcommand("curve", "CurveZMQ keys for sources and consumers");
   curve->require_subcommand(1);
-  auto* curve_keygen = curve->add_subcommand("keygen", "Write a CURVE secret key, print its public key");
+  auto* curve_keygen =
+      curve->add_subcommand("keygen", "Write a CURVE secret key, print its public key");
   curve_keygen->add_option("--out", curve_out, "Secret key file to write")->required();
 
   cg::cli::DemoOptions demo_options;
   auto* demo = app.add_subcommand("demo", "Run the cell on synthetic traffic and report");
-  demo->add_option("--items", demo_options.items, "Items to send")->check(CLI::Range(1, 10'000'000));
+  demo->add_option("--items", demo_options.items, "Items to send")
+      ->check(CLI::Range(1, 10'000'000));
   demo->add_option("--seed", demo_options.seed, "Traffic seed");
   demo->add_option("--body-bytes", demo_options.body_bytes, "Text bytes per item")
       ->check(CLI::Range(16, 512 * 1024));

@@ -1,14 +1,19 @@
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <deque>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include "gateway/cli/cli.h"
 #include "gateway/common/hex.h"
 #include "gateway/common/text.h"
 #include "gateway/ingest/ingest.h"
+#include "gateway/stix/stix.h"
+#include "gateway/wire/wire.h"
 
 namespace cg::cli {
 namespace {
@@ -31,16 +36,43 @@ void print_ack(const ingest::Ack& ack, bool json, Tally& tally) {
   (ack.accepted ? tally.accepted : tally.rejected)++;
   const std::string id = to_hex(ack.item_id);
   if (json) {
-    std::printf("{\"id\":\"%s\",\"accepted\":%s,\"reason\":\"%s\",\"detail\":\"%s\",\"seq\":%llu}\n",
-                id.c_str(), ack.accepted ? "true" : "false", ack.reason.c_str(),
-                json_escape(ack.detail).c_str(), static_cast<unsigned long long>(ack.ingest_seq));
+    std::printf(
+        "{\"id\":\"%s\",\"accepted\":%s,\"reason\":\"%s\",\"detail\":\"%s\",\"seq\":%llu}\n",
+        id.c_str(), ack.accepted ? "true" : "false", ack.reason.c_str(),
+        json_escape(ack.detail).c_str(), static_cast<unsigned long long>(ack.ingest_seq));
   } else if (ack.accepted) {
-    std::printf("%s accepted seq=%llu\n", id.c_str(), static_cast<unsigned long long>(ack.ingest_seq));
+    std::printf("%s accepted seq=%llu\n", id.c_str(),
+                static_cast<unsigned long long>(ack.ingest_seq));
   } else {
     std::printf("%s rejected %s: %s\n", id.empty() ? "-" : id.c_str(), ack.reason.c_str(),
                 ack.detail.c_str());
   }
   std::fflush(stdout);
+}
+
+Result<stix::Mapped> load_stix(const std::string& file, const SendOptions& o) {
+  std::string text;
+  if (file == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), {});
+  } else {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return io_error("cannot read");
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  if (text.size() > stix::bundle_bytes_max) return malformed("STIX bundle larger than 16 MiB");
+  stix::Options options;
+  options.source = o.stix_source;
+  options.policy_id = o.stix_policy;
+  options.levels = o.stix_levels;
+  const auto level = std::find(o.stix_levels.begin(), o.stix_levels.end(), o.stix_default_level);
+  if (level == o.stix_levels.end()) {
+    return malformed("--default-level '" + o.stix_default_level + "' is not one of --levels");
+  }
+  options.default_label.classification = static_cast<std::uint8_t>(level - o.stix_levels.begin());
+  options.now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  return stix::to_items(text, options);
 }
 
 }  // namespace
@@ -70,8 +102,8 @@ int send(const SendOptions& o) {
     std::fprintf(stderr, "send: %s: %s\n", o.key_file.c_str(), pub.status().reason().c_str());
     return exit_usage;
   }
-  auto client = ingest::SourceClient::connect(o.gateway, o.gateway_key, {*pub, *secret},
-                                              o.timeout_ms);
+  auto client =
+      ingest::SourceClient::connect(o.gateway, o.gateway_key, {*pub, *secret}, o.timeout_ms);
   if (!client.ok()) {
     std::fprintf(stderr, "send: %s\n", client.status().reason().c_str());
     return client.status().code() == Code::unauthenticated ? exit_failed : exit_io;
@@ -121,6 +153,21 @@ int send(const SendOptions& o) {
         }
         ok = submit(wire::to_flat_bytes(*item));
       }
+      continue;
+    }
+    if (o.stix) {
+      auto items = load_stix(file, o);
+      if (!items.ok()) {
+        // No partial import: a bundle with one bad object is refused whole, naming it.
+        std::fprintf(stderr, "%s: %s\n", file.c_str(), items.status().to_string().c_str());
+        ++unreadable;
+        continue;
+      }
+      for (const auto& item : items->items) {
+        ok = submit(wire::to_flat_bytes(item));
+        if (!ok) break;
+      }
+      if (!ok) break;
       continue;
     }
     auto item = load_item(file);

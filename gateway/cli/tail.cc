@@ -68,10 +68,10 @@ int tail(const TailOptions& o) {
                    item.status().to_string().c_str());
       ++undecodable;
     } else {
-      std::printf("{\"origin\":\"%s\",\"stream\":%u,\"seq\":%llu,\"log_index\":%llu,\"item\":%s}\n",
-                  json_escape(d->origin).c_str(), d->stream, static_cast<unsigned long long>(d->seq),
-                  static_cast<unsigned long long>(d->log_index),
-                  wire::item_to_json(item->root()).c_str());
+      std::printf(
+          "{\"origin\":\"%s\",\"stream\":%u,\"seq\":%llu,\"log_index\":%llu,\"item\":%s}\n",
+          json_escape(d->origin).c_str(), d->stream, static_cast<unsigned long long>(d->seq),
+          static_cast<unsigned long long>(d->log_index), wire::item_to_json(item->root()).c_str());
       std::fflush(stdout);
     }
     // Acknowledge only after the line is written: a crash before this gets the item again.
@@ -83,7 +83,8 @@ int tail(const TailOptions& o) {
     ++received;
   }
   std::fprintf(stderr, "tail: %llu items, %llu undecodable\n",
-               static_cast<unsigned long long>(received), static_cast<unsigned long long>(undecodable));
+               static_cast<unsigned long long>(received),
+               static_cast<unsigned long long>(undecodable));
   return undecodable == 0 ? exit_ok : exit_failed;
 }
 

@@ -6,6 +6,7 @@
 
 #include "gateway/cli/cli.h"
 #include "gateway/ingest/ingest.h"
+#include "gateway/stix/stix.h"
 #include "tests/support/items.h"
 
 namespace cg::cli {
@@ -77,7 +78,8 @@ TEST_F(SendTest, SendsFilesAndReportsEveryAck) {
   write(dir_.file("a.json"), sample_json(1));
   write(dir_.file("b.json"), sample_json(2));
   write(dir_.file("c.json"), sample_json(3));
-  EXPECT_EQ(send(options({dir_.file("a.json"), dir_.file("b.json"), dir_.file("c.json")})), exit_ok);
+  EXPECT_EQ(send(options({dir_.file("a.json"), dir_.file("b.json"), dir_.file("c.json")})),
+            exit_ok);
   EXPECT_EQ(*inbox_->pending(), 3u);
 }
 
@@ -85,8 +87,9 @@ TEST_F(SendTest, RejectedAndInvalidItemsMakeExitOne) {
   write(dir_.file("good.json"), sample_json(1));
   write(dir_.file("forged.json"), sample_json(2, "someone-else"));
   write(dir_.file("broken.json"), "{\"id\": 3}");
-  EXPECT_EQ(send(options({dir_.file("good.json"), dir_.file("forged.json"), dir_.file("broken.json")})),
-            exit_failed);
+  EXPECT_EQ(
+      send(options({dir_.file("good.json"), dir_.file("forged.json"), dir_.file("broken.json")})),
+      exit_failed);
   EXPECT_EQ(*inbox_->pending(), 1u);
   EXPECT_EQ(server_->counters().rejected_unknown_source.load(), 1u);
 }
@@ -95,6 +98,35 @@ TEST_F(SendTest, WrongKeyIsAnAuthenticationFailure) {
   ASSERT_EQ(curve_keygen(dir_.file("stranger.key")), exit_ok);
   auto o = options({"-"});
   o.key_file = dir_.file("stranger.key");
+  EXPECT_EQ(send(o), exit_failed);
+  EXPECT_EQ(*inbox_->pending(), 0u);
+}
+
+TEST_F(SendTest, StixBundleIsSentObjectByObject) {
+  const std::string bundle =
+      std::string(CG_SHARED_DIR) + "/samples/stix/indicators-for-C2-with-COA.json";
+  std::ifstream in(bundle);
+  ASSERT_TRUE(in) << bundle;
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  stix::Options so;
+  so.source = "il-sigint-1";
+  so.policy_id = "cell";
+  so.levels = {"UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"};
+  auto expected = stix::to_items(text, so);
+  ASSERT_TRUE(expected.ok()) << expected.status().reason();
+  ASSERT_GT(expected->items.size(), 1u);
+
+  auto o = options({bundle});
+  o.stix = true;
+  o.stix_source = "il-sigint-1";
+  EXPECT_EQ(send(o), exit_ok);
+  EXPECT_EQ(*inbox_->pending(), expected->items.size());
+}
+
+TEST_F(SendTest, StixBundleWithAnUnknownMarkingIsNotSentAtAll) {
+  auto o = options({std::string(CG_SHARED_DIR) + "/samples/stix/interop-objectmarking-test.json"});
+  o.stix = true;
+  o.stix_source = "il-sigint-1";
   EXPECT_EQ(send(o), exit_failed);
   EXPECT_EQ(*inbox_->pending(), 0u);
 }
