@@ -169,6 +169,52 @@ std::vector<CurvePeer> read_peers(Section& parent, const std::string& key,
   return peers;
 }
 
+std::vector<std::string> string_list(Section& s, const std::string& key) {
+  std::vector<std::string> out;
+  const toml::node* n = s.node(key);
+  if (!n) return out;
+  const toml::array* a = n->as_array();
+  if (!a) s.fail(key, "must be an array of strings");
+  if (a->size() > peers_max) s.fail(key, "too many entries");
+  for (const auto& e : *a) {
+    auto v = e.value<std::string>();
+    if (!e.is_string() || !v) s.fail(key, "must be an array of strings");
+    out.push_back(*v);
+  }
+  return out;
+}
+
+bool is_host_port(const std::string& v) {
+  const auto colon = v.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= v.size()) return false;
+  for (std::size_t i = colon + 1; i < v.size(); ++i) {
+    if (v[i] < '0' || v[i] > '9') return false;
+  }
+  return std::stoul(v.substr(colon + 1)) <= 65535;
+}
+
+void read_link_common(Section& s, LinkCommon& l, bool party_required) {
+  l.name = *s.string("name", true);
+  if (!is_identifier(l.name)) s.fail("name", "must be 1-128 of [A-Za-z0-9._-]");
+  if (auto p = s.string("party", party_required)) {
+    l.party = *p;
+    if (!is_identifier(l.party)) s.fail("party", "must be 1-128 of [A-Za-z0-9._-]");
+  }
+  const auto link_id = s.integer("link_id", 0, 0xffffffffLL);
+  if (!link_id) s.fail("link_id", "missing");
+  l.link_id = static_cast<std::uint32_t>(*link_id);
+  l.key_file = s.path("key_file");
+  l.data_fragments =
+      static_cast<std::uint32_t>(s.integer("data_fragments", 1, 128).value_or(l.data_fragments));
+  l.parity_fragments = static_cast<std::uint32_t>(
+      s.integer("parity_fragments", 0, 128).value_or(l.parity_fragments));
+  if (l.data_fragments + l.parity_fragments > 255) {
+    s.fail("parity_fragments", "data_fragments + parity_fragments must be at most 255");
+  }
+  l.datagram_bytes = static_cast<std::uint32_t>(
+      s.integer("datagram_bytes", 512, 65507).value_or(l.datagram_bytes));
+}
+
 NodeConfig parse_table(const toml::table& root, const std::string& file) {
   NodeConfig c;
   c.source_file = file;
@@ -201,6 +247,18 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
     top.fail("ingest", "only a gateway has [ingest]");
   if (root.contains("deliver") && c.role != Role::receiver) {
     top.fail("deliver", "only a receiver has [deliver]");
+  }
+
+  if (root.contains("pipeline") && c.role != Role::gateway) {
+    top.fail("pipeline", "only a gateway has [pipeline]");
+  }
+  if (root.contains("relay") && c.role != Role::relay)
+    top.fail("relay", "only a relay has [relay]");
+  if (root.contains("link_out") && c.role == Role::receiver) {
+    top.fail("link_out", "a receiver never sends: it has no [[link_out]]");
+  }
+  if (root.contains("link_in") && c.role == Role::gateway) {
+    top.fail("link_in", "a gateway has no [[link_in]] (nothing flows back)");
   }
 
   if (const toml::table* t = top.table("metrics")) {
@@ -247,6 +305,94 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
     c.deliver = std::move(d);
   } else if (c.role == Role::receiver) {
     top.fail_at(root.source(), "[deliver]: a receiver needs it");
+  }
+  if (const toml::table* t = top.table("keys")) {
+    Section s(*t, "keys", file);
+    Keys k;
+    k.signing_key = s.path("signing_key");
+    if (s.string("agreement_key", false)) k.agreement_key = s.path("agreement_key");
+    if (s.string("passphrase_file", false)) k.passphrase_file = s.path("passphrase_file");
+    k.trust_root = s.path("trust_root");
+    s.finish();
+    if (c.role != Role::gateway && k.agreement_key.empty()) {
+      s.fail_at(t->source(), "keys.agreement_key: a " + std::string(role_name(c.role)) +
+                                 " needs its static key-agreement key");
+    }
+    c.keys = std::move(k);
+  }
+
+  if (const toml::table* t = top.table("pipeline")) {
+    Section s(*t, "pipeline", file);
+    Pipeline p;
+    p.rules_bundle = s.path("rules_bundle");
+    p.batch_items_max = static_cast<std::uint32_t>(
+        s.integer("batch_items_max", 1, limits::batch_items_max).value_or(p.batch_items_max));
+    p.batch_wait_ms =
+        static_cast<std::uint32_t>(s.integer("batch_wait_ms", 0, 10'000).value_or(p.batch_wait_ms));
+    p.epoch_items_max =
+        static_cast<std::uint64_t>(s.integer("epoch_items_max", 1, std::int64_t{1} << 32)
+                                       .value_or(static_cast<std::int64_t>(p.epoch_items_max)));
+    p.epoch_seconds = static_cast<std::uint32_t>(
+        s.integer("epoch_seconds", 1, 7 * 86'400).value_or(p.epoch_seconds));
+    if (s.string("psk_file", false)) p.psk_file = s.path("psk_file");
+    s.finish();
+    c.pipeline = std::move(p);
+  }
+
+  if (const toml::table* t = top.table("relay")) {
+    Section s(*t, "relay", file);
+    Relay r;
+    r.freshness_seconds = static_cast<std::uint32_t>(
+        s.integer("freshness_seconds", 1, 7 * 86'400).value_or(r.freshness_seconds));
+    r.routes = string_list(s, "routes");
+    for (const auto& route : r.routes) {
+      const auto arrow = route.find("->");
+      if (arrow == std::string::npos || !is_identifier(route.substr(0, arrow)) ||
+          !is_identifier(route.substr(arrow + 2))) {
+        s.fail("routes", "'" + route + "' is not of the form \"origin->destination\"");
+      }
+    }
+    r.kinds = string_list(s, "kinds");
+    s.finish();
+    c.relay = std::move(r);
+  }
+
+  std::set<std::string> link_names;
+  if (const toml::array* a = top.array_of_tables("link_out")) {
+    for (std::size_t i = 0; i < a->size(); ++i) {
+      Section s(*a->get(i)->as_table(), "link_out[" + std::to_string(i) + "]", file);
+      LinkOut l;
+      read_link_common(s, l, c.role == Role::relay);
+      l.peer = *s.string("peer", true);
+      if (!is_host_port(l.peer)) s.fail("peer", "must be host:port");
+      check_listen(s, "peer", l.peer, c.allow_non_loopback);
+      l.rate_bytes_per_s = static_cast<std::uint64_t>(
+          s.integer("rate_bytes_per_s", 10'000, std::int64_t{10'000'000'000})
+              .value_or(static_cast<std::int64_t>(l.rate_bytes_per_s)));
+      l.interleave_depth = static_cast<std::uint32_t>(
+          s.integer("interleave_depth", 1, 64).value_or(l.interleave_depth));
+      if (!link_names.insert(l.name).second) s.fail("name", "duplicate link name '" + l.name + "'");
+      s.finish();
+      c.links_out.push_back(std::move(l));
+    }
+  }
+  if (const toml::array* a = top.array_of_tables("link_in")) {
+    for (std::size_t i = 0; i < a->size(); ++i) {
+      Section s(*a->get(i)->as_table(), "link_in[" + std::to_string(i) + "]", file);
+      LinkIn l;
+      read_link_common(s, l, c.role == Role::relay);
+      l.listen = *s.string("listen", true);
+      if (!is_host_port(l.listen)) s.fail("listen", "must be host:port");
+      check_listen(s, "listen", l.listen, c.allow_non_loopback);
+      l.rcvbuf_bytes =
+          static_cast<std::uint64_t>(s.integer("rcvbuf_bytes", 65'536, std::int64_t{1} << 30)
+                                         .value_or(static_cast<std::int64_t>(l.rcvbuf_bytes)));
+      l.block_timeout_ms = static_cast<std::uint32_t>(
+          s.integer("block_timeout_ms", 10, 600'000).value_or(l.block_timeout_ms));
+      if (!link_names.insert(l.name).second) s.fail("name", "duplicate link name '" + l.name + "'");
+      s.finish();
+      c.links_in.push_back(std::move(l));
+    }
   }
   top.finish();
   return c;

@@ -43,6 +43,47 @@ struct Deliver {  // receiver
   std::vector<CurvePeer> consumers;
 };
 
+// A one-way link endpoint (gateway/link). Both ends must agree on link_id and the fragment
+// settings; a mismatch is detected and reported by the receiver from the sender's heartbeats.
+struct LinkCommon {
+  std::string name;           // for logs and metrics ("to-relay", "from-il")
+  std::string party;          // relay: the party this link reaches / comes from
+  std::uint32_t link_id = 0;  // distinguishes links sharing a key or a host
+  std::string key_file;       // 32-byte link MAC key (cellgate keygen --link)
+  std::uint32_t data_fragments = 16;
+  std::uint32_t parity_fragments = 4;
+  std::uint32_t datagram_bytes = 1472;
+};
+struct LinkOut : LinkCommon {
+  std::string peer;  // host:port the datagrams go to
+  std::uint64_t rate_bytes_per_s = 50'000'000;
+  std::uint32_t interleave_depth = 4;
+};
+struct LinkIn : LinkCommon {
+  std::string listen;  // host:port to bind
+  std::uint64_t rcvbuf_bytes = 32u << 20;
+  std::uint32_t block_timeout_ms = 1000;
+};
+struct Keys {
+  std::string signing_key;      // this node's private signing key file
+  std::string agreement_key;    // static key-agreement key (relay, receiver); may be empty
+  std::string passphrase_file;  // empty: key files must be stored unencrypted (and say so)
+  std::string trust_root;       // the pinned trust root file
+};
+struct Pipeline {            // gateway
+  std::string rules_bundle;  // the approved rules bundle file, re-read on SIGHUP / change
+  std::uint32_t batch_items_max = 256;       // envelopes under one batch signature
+  std::uint32_t batch_wait_ms = 5;           // longest a routine item waits for its batch to fill
+  std::uint64_t epoch_items_max = 1u << 20;  // epoch key rotation by count
+  std::uint32_t epoch_seconds = 3600;        // and by age
+  std::string psk_file;  // optional pre-shared key mixed into epoch keys (per destination)
+};
+struct Relay {
+  std::uint32_t freshness_seconds = 600;  // envelopes older than this are dropped as stale
+  std::vector<std::string> routes;        // "il->sy": origin party -> destination party allowed
+  std::vector<std::string> kinds;         // kinds the oversight policy lets through (empty: all)
+};
+
 struct Metrics {
   std::string listen;  // host:port on loopback; empty = no metrics endpoint
 };
@@ -58,6 +99,11 @@ struct NodeConfig {
   Metrics metrics;
   std::optional<Ingest> ingest;
   std::optional<Deliver> deliver;
+  std::optional<Keys> keys;
+  std::optional<Pipeline> pipeline;
+  std::optional<Relay> relay;
+  std::vector<LinkOut> links_out;
+  std::vector<LinkIn> links_in;
 };
 
 // Parses `text` (named `source_name` in errors). Relative paths are resolved against the

@@ -117,6 +117,97 @@ TEST(Config, EachMistakeIsNamedWithItsPosition) {
   }
 }
 
+constexpr const char* kRelayConfig = R"([node]
+id = "us-relay"
+party = "us"
+role = "relay"
+store = "state/us-relay"
+
+[keys]
+signing_key = "keys/us-relay.sign"
+agreement_key = "keys/us-relay.kx"
+trust_root = "trust/root.bin"
+
+[relay]
+freshness_seconds = 120
+routes = ["il->sy", "sy->il"]
+
+[[link_in]]
+name = "from-il"
+party = "il"
+listen = "127.0.0.1:7100"
+link_id = 1
+key_file = "keys/link-il-us.key"
+parity_fragments = 6
+
+[[link_out]]
+name = "to-sy"
+party = "sy"
+peer = "127.0.0.1:7200"
+link_id = 2
+key_file = "keys/link-us-sy.key"
+rate_bytes_per_s = 100000000
+)";
+
+TEST(Config, RelayWithLinksLoads) {
+  auto c = parse(kRelayConfig, "/etc/cellgate/relay.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  ASSERT_TRUE(c->keys && c->relay);
+  EXPECT_EQ(c->keys->agreement_key, "/etc/cellgate/keys/us-relay.kx");
+  EXPECT_EQ(c->keys->passphrase_file, "");
+  EXPECT_EQ(c->relay->freshness_seconds, 120u);
+  EXPECT_EQ(c->relay->routes, (std::vector<std::string>{"il->sy", "sy->il"}));
+  ASSERT_EQ(c->links_in.size(), 1u);
+  EXPECT_EQ(c->links_in[0].party, "il");
+  EXPECT_EQ(c->links_in[0].parity_fragments, 6u);
+  EXPECT_EQ(c->links_in[0].data_fragments, 16u);
+  EXPECT_EQ(c->links_in[0].key_file, "/etc/cellgate/keys/link-il-us.key");
+  ASSERT_EQ(c->links_out.size(), 1u);
+  EXPECT_EQ(c->links_out[0].rate_bytes_per_s, 100'000'000u);
+  EXPECT_EQ(c->links_out[0].link_id, 2u);
+}
+
+TEST(Config, LinkAndRoleMistakesAreNamed) {
+  const std::string base = kRelayConfig;
+  struct Case {
+    std::string text;
+    const char* reason;
+  } cases[] = {
+      {replace(base, "routes = [\"il->sy\", \"sy->il\"]", "routes = [\"il-sy\"]"),
+       "r.toml:14:10: relay.routes: 'il-sy' is not of the form \"origin->destination\""},
+      {replace(base, "link_id = 1\n", ""), "r.toml:16:1: link_in[0].link_id: missing"},
+      {replace(base, "peer = \"127.0.0.1:7200\"", "peer = \"10.0.0.2:7200\""),
+       "r.toml:27:8: link_out[0].peer: '10.0.0.2:7200' is not a loopback address (set "
+       "node.allow_non_loopback = true to listen elsewhere)"},
+      {replace(base, "parity_fragments = 6", "parity_fragments = 200"),
+       "r.toml:22:20: link_in[0].parity_fragments: must be between 0 and 128"},
+      {replace(base, "parity_fragments = 6", "data_fragments = 128\nparity_fragments = 128"),
+       "r.toml:23:20: link_in[0].parity_fragments: data_fragments + parity_fragments must be "
+       "at most 255"},
+      {replace(base, "name = \"to-sy\"", "name = \"from-il\""),
+       "r.toml:17:8: link_in[0].name: duplicate link name 'from-il'"},
+      {replace(base, "agreement_key = \"keys/us-relay.kx\"\n", ""),
+       "r.toml:7:1: keys.agreement_key: a relay needs its static key-agreement key"},
+      {replace(base, "role = \"relay\"", "role = \"receiver\""),
+       "r.toml:12:1: relay: only a relay has [relay]"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse(c.text, "r.toml");
+    ASSERT_FALSE(r.ok()) << c.reason;
+    EXPECT_EQ(r.status().reason(), c.reason);
+  }
+  // A receiver never sends; a gateway never receives.
+  std::string rx = replace(base, "role = \"relay\"", "role = \"receiver\"");
+  rx = replace(rx, "[relay]\nfreshness_seconds = 120\nroutes = [\"il->sy\", \"sy->il\"]\n", "");
+  rx +=
+      "[deliver]\ncurve_secret_file = \"k\"\n[[deliver.consumer]]\nid = \"a\"\ncurve_public = \"" +
+      std::string(kKey) + "\"\n";
+  auto r = parse(rx, "r.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().reason().find("a receiver never sends"), std::string::npos)
+      << r.status().reason();
+}
+
 TEST(Config, NonLoopbackNeedsAnExplicitDecision) {
   std::string text = replace(gateway_config(), "listen = \"tcp://127.0.0.1:7001\"",
                              "listen = \"tcp://10.1.2.3:7001\"");
