@@ -1,8 +1,8 @@
+#include "crypto/secret.h"
+
 #include <gtest/gtest.h>
 
 #include <type_traits>
-
-#include "crypto/secret.h"
 
 namespace cg::crypto {
 namespace {
