@@ -89,28 +89,6 @@ Status subproof(const store::ReadTxn& txn, store::Table nodes, const Hasher& h, 
 
 }  // namespace
 
-Hash leaf_hash(const Hasher& h, std::span<const std::uint8_t> data) {
-  std::vector<std::uint8_t> input;
-  input.reserve(1 + data.size());
-  input.push_back(0x00);
-  input.insert(input.end(), data.begin(), data.end());
-  Hash out(h.size);
-  h.hash(input, out);
-  return out;
-}
-
-Hash node_hash(const Hasher& h, std::span<const std::uint8_t> left,
-               std::span<const std::uint8_t> right) {
-  std::vector<std::uint8_t> input;
-  input.reserve(1 + left.size() + right.size());
-  input.push_back(0x01);
-  input.insert(input.end(), left.begin(), left.end());
-  input.insert(input.end(), right.begin(), right.end());
-  Hash out(h.size);
-  h.hash(input, out);
-  return out;
-}
-
 Result<Log> Log::open(store::Env& env, const std::string& name, Hasher hasher) {
   CG_ASSERT(hasher.size > 0 && hasher.hash);
   CG_ASSIGN_OR_RETURN(auto nodes, env.table(name + ".nodes"));
@@ -144,9 +122,7 @@ Result<Hash> Log::root(std::uint64_t size) const {
   CG_ASSIGN_OR_RETURN(std::uint64_t n, read_size(txn, meta_));
   if (size > n) return rejected("translog: size " + std::to_string(size) + " beyond the log");
   if (size == 0) {
-    Hash out(hasher_.size);
-    hasher_.hash({}, out);
-    return out;
+    return crypto::empty_root(hasher_);
   }
   return subtree(txn, nodes_, hasher_, 0, size);
 }

@@ -18,23 +18,17 @@
 #include <string>
 #include <vector>
 
+#include "crypto/merkle.h"
 #include "gateway/common/status.h"
 #include "gateway/store/store.h"
 
 namespace cg::translog {
 
-using Hash = std::vector<std::uint8_t>;
-
-// The suite's hash function: writes hash(input) into `out`, whose size is `size`.
-struct Hasher {
-  std::size_t size = 0;
-  std::function<void(std::span<const std::uint8_t> input, std::span<std::uint8_t> out)> hash;
-};
-
-// RFC 9162 §2.1.1 hashing.
-Hash leaf_hash(const Hasher& h, std::span<const std::uint8_t> data);
-Hash node_hash(const Hasher& h, std::span<const std::uint8_t> left,
-               std::span<const std::uint8_t> right);
+// RFC 9162 §2.1.1 hashing and proof verification live in crypto/merkle.h.
+using crypto::Hash;
+using crypto::Hasher;
+using crypto::leaf_hash;
+using crypto::node_hash;
 
 class Log final {
  public:

@@ -14,8 +14,11 @@ namespace {
 
 Hasher sha256() {
   return {crypto_hash_sha256_BYTES,
-          [](std::span<const std::uint8_t> in, std::span<std::uint8_t> out) {
-            crypto_hash_sha256(out.data(), in.data(), in.size());
+          [](std::span<const crypto::Bytes> parts, std::span<std::uint8_t> out) {
+            crypto_hash_sha256_state st;
+            crypto_hash_sha256_init(&st);
+            for (const auto& p : parts) crypto_hash_sha256_update(&st, p.data(), p.size());
+            crypto_hash_sha256_final(&st, out.data());
           }};
 }
 
@@ -112,63 +115,8 @@ Hash naive_root(const Hasher& h, const std::vector<Hash>& leaves, std::size_t st
   return node_hash(h, naive_root(h, leaves, start, k), naive_root(h, leaves, start + k, n - k));
 }
 
-// RFC 9162 §2.1.3.2.
-bool verify_inclusion(const Hasher& h, const Hash& leaf, std::uint64_t index, std::uint64_t size,
-                      const std::vector<Hash>& proof, const Hash& root) {
-  if (index >= size) return false;
-  std::uint64_t fn = index, sn = size - 1;
-  Hash r = leaf;
-  for (const Hash& p : proof) {
-    if (sn == 0) return false;
-    if ((fn & 1) || fn == sn) {
-      r = node_hash(h, p, r);
-      if (!(fn & 1)) {
-        while (fn != 0 && !(fn & 1)) {
-          fn >>= 1;
-          sn >>= 1;
-        }
-      }
-    } else {
-      r = node_hash(h, r, p);
-    }
-    fn >>= 1;
-    sn >>= 1;
-  }
-  return sn == 0 && r == root;
-}
-
-// RFC 9162 §2.1.4.2.
-bool verify_consistency(const Hasher& h, std::uint64_t first, std::uint64_t second,
-                        const Hash& first_root, const Hash& second_root, std::vector<Hash> proof) {
-  if (first == second) return proof.empty() && first_root == second_root;
-  if (first == 0 || first > second || proof.empty()) return false;
-  if ((first & (first - 1)) == 0) proof.insert(proof.begin(), first_root);
-  std::uint64_t fn = first - 1, sn = second - 1;
-  while (fn & 1) {
-    fn >>= 1;
-    sn >>= 1;
-  }
-  Hash fr = proof[0], sr = proof[0];
-  for (std::size_t i = 1; i < proof.size(); ++i) {
-    const Hash& c = proof[i];
-    if (sn == 0) return false;
-    if ((fn & 1) || fn == sn) {
-      fr = node_hash(h, c, fr);
-      sr = node_hash(h, c, sr);
-      if (!(fn & 1)) {
-        while (fn != 0 && !(fn & 1)) {
-          fn >>= 1;
-          sn >>= 1;
-        }
-      }
-    } else {
-      sr = node_hash(h, sr, c);
-    }
-    fn >>= 1;
-    sn >>= 1;
-  }
-  return sn == 0 && fr == first_root && sr == second_root;
-}
+using crypto::verify_consistency;
+using crypto::verify_inclusion;
 
 TEST_F(TranslogTest, EveryRootAndProofUpTo70Leaves) {
   const Hasher h = sha256();
