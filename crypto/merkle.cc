@@ -76,6 +76,32 @@ std::vector<Hash> audit_path(const Hasher& h, std::span<const Hash> leaves, std:
   return {path.rbegin(), path.rend()};
 }
 
+std::vector<std::vector<Hash>> tree_levels(const Hasher& h, std::span<const Hash> leaves) {
+  std::vector<std::vector<Hash>> levels;
+  levels.emplace_back(leaves.begin(), leaves.end());
+  while (levels.back().size() > 1) {
+    const auto& below = levels.back();
+    std::vector<Hash> up;
+    up.reserve((below.size() + 1) / 2);
+    for (std::size_t i = 0; i + 1 < below.size(); i += 2)
+      up.push_back(node_hash(h, below[i], below[i + 1]));
+    if (below.size() % 2 == 1) up.push_back(below.back());
+    levels.push_back(std::move(up));
+  }
+  return levels;
+}
+
+std::vector<Hash> path_from_levels(const std::vector<std::vector<Hash>>& levels,
+                                   std::size_t index) {
+  std::vector<Hash> path;
+  for (std::size_t level = 0; level + 1 < levels.size(); ++level) {
+    const std::size_t sibling = index ^ 1;
+    if (sibling < levels[level].size()) path.push_back(levels[level][sibling]);
+    index >>= 1;
+  }
+  return path;
+}
+
 bool verify_inclusion(const Hasher& h, Bytes leaf, std::uint64_t index, std::uint64_t size,
                       std::span<const Hash> path, Bytes root) {
   if (index >= size || leaf.size() != h.size || root.size() != h.size) return false;
@@ -164,9 +190,10 @@ Result<SignedBatch> sign_batch(const Suite& suite, const SigningKey& key, std::s
   if (key.suite() != suite.id()) return malformed("batch: key of another suite");
   const Hasher h = hasher_of(suite);
   SignedBatch b;
-  b.root = root_of(h, leaves);
+  const auto levels = tree_levels(h, leaves);
+  b.root = levels.back().front();
   b.paths.reserve(leaves.size());
-  for (std::size_t i = 0; i < leaves.size(); ++i) b.paths.push_back(audit_path(h, leaves, i));
+  for (std::size_t i = 0; i < leaves.size(); ++i) b.paths.push_back(path_from_levels(levels, i));
   b.signature.resize(suite.signature_bytes());
   const auto msg = batch_root_message(suite.id(), origin, batch_id,
                                       static_cast<std::uint32_t>(leaves.size()), b.root);

@@ -60,6 +60,12 @@ std::vector<std::uint8_t> batch_root_message(SuiteId suite, std::string_view ori
                                              std::uint64_t batch_id, std::uint32_t tree_size,
                                              Bytes root);
 
+// Every level of the tree over `leaves` (level 0 = the leaves), built once in O(n): a node
+// without a right sibling is carried up unchanged, which gives exactly RFC 9162's MTH.
+std::vector<std::vector<Hash>> tree_levels(const Hasher& h, std::span<const Hash> leaves);
+// The audit path of leaf `index` read off the levels (same result as audit_path).
+std::vector<Hash> path_from_levels(const std::vector<std::vector<Hash>>& levels, std::size_t index);
+
 // One signed batch: its root, the root's signature, and every leaf's audit path.
 struct SignedBatch {
   Hash root;

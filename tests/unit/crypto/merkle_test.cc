@@ -61,6 +61,22 @@ TEST(Merkle, KnownAnswersFromTheReferenceTree) {
   }
 }
 
+TEST(Merkle, LevelsGiveTheSameRootsAndPathsAsTheRecursiveDefinition) {
+  const Hasher h = sha256();
+  for (std::size_t n = 1; n <= 70; ++n) {
+    std::vector<Hash> leaves;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint8_t d[2] = {static_cast<std::uint8_t>(i), 7};
+      leaves.push_back(leaf_hash(h, d));
+    }
+    const auto levels = tree_levels(h, leaves);
+    ASSERT_EQ(levels.back().size(), 1u);
+    ASSERT_EQ(levels.back()[0], root_of(h, leaves)) << n;
+    for (std::size_t i = 0; i < n; ++i)
+      ASSERT_EQ(path_from_levels(levels, i), audit_path(h, leaves, i)) << i << "/" << n;
+  }
+}
+
 TEST(Merkle, LeavesAndNodesAreDomainSeparated) {
   const Hasher h = sha256();
   const auto a = leaf_hash(h, *from_hex("00")), b = leaf_hash(h, *from_hex("10"));
