@@ -133,6 +133,25 @@ std::string_view policy_text(schema::RulesBundleBody::Reader body) {
 
 }  // namespace
 
+Status SuiteVerifier::verify(schema::PublicKey::Reader key, Bytes message, Bytes signature) const {
+  auto s = crypto::suite(static_cast<crypto::SuiteId>(key.getSuite()));
+  if (!s.ok()) return unauthenticated("key of an unusable suite: " + s.status().reason());
+  return (*s)->verify(data_bytes(key.getKey()), message, signature);
+}
+
+std::vector<std::uint8_t> SuiteVerifier::key_id(schema::PublicKey::Reader key) const {
+  return crypto::key_id(static_cast<crypto::SuiteId>(key.getSuite()), data_bytes(key.getKey()));
+}
+
+void fill_public_key(schema::PublicKey::Builder out, crypto::SuiteId suite, Bytes key,
+                     std::string_view name) {
+  out.setSuite(static_cast<schema::Suite>(suite));
+  const auto id = crypto::key_id(suite, key);
+  out.setKeyId(capnp::Data::Reader(id.data(), id.size()));
+  out.setKey(capnp::Data::Reader(key.data(), key.size()));
+  out.setName(capnp::Text::Reader(name.data(), name.size()));
+}
+
 std::vector<std::uint8_t> signed_message(std::string_view context, Bytes canonical_body) {
   std::vector<std::uint8_t> m;
   m.reserve(context.size() + 1 + canonical_body.size());

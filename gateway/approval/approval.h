@@ -38,6 +38,7 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto/suite.h"
 #include "gateway/common/status.h"
 #include "gateway/store/store.h"
 #include "gateway/wire/wire.h"
@@ -69,6 +70,23 @@ class Verifier {
   // The deployment's hash (bundle hashes).
   virtual std::vector<std::uint8_t> hash(Bytes bytes) const = 0;
 };
+
+// The Verifier of a deployment: each key is checked with its own suite's signature scheme; key
+// ids are crypto::key_id; bundle hashes use the deployment suite's hash.
+class SuiteVerifier final : public Verifier {
+ public:
+  explicit SuiteVerifier(const crypto::Suite& deployment) : deployment_(deployment) {}
+  Status verify(schema::PublicKey::Reader key, Bytes message, Bytes signature) const override;
+  std::vector<std::uint8_t> key_id(schema::PublicKey::Reader key) const override;
+  std::vector<std::uint8_t> hash(Bytes bytes) const override { return deployment_.hash(bytes); }
+
+ private:
+  const crypto::Suite& deployment_;
+};
+
+// Fills a schema PublicKey from a suite's public key bytes (key id computed).
+void fill_public_key(schema::PublicKey::Builder out, crypto::SuiteId suite, Bytes key,
+                     std::string_view name);
 
 // The exact message a signature covers: context || 0x00 || canonical body.
 std::vector<std::uint8_t> signed_message(std::string_view context, Bytes canonical_body);

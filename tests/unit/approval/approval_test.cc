@@ -435,3 +435,45 @@ TEST_F(ApprovalTest, SwapIsAtomicForConcurrentReaders) {
 
 }  // namespace
 }  // namespace cg::approval
+
+namespace cg::approval {
+namespace {
+
+// The deployment verifier: keys of both suites in one trust root, each checked by its own suite.
+TEST(SuiteVerifier, MixedSuiteKeysVerifyAndKeyIdsAreChecked) {
+  const auto& cnsa = crypto::cnsa_suite();
+  const auto& modern = crypto::modern_suite();
+  SuiteVerifier verifier(cnsa);
+  auto r1 = cnsa.generate_signing_key(), r2 = modern.generate_signing_key();
+  auto rev = cnsa.generate_signing_key();
+  capnp::MallocMessageBuilder mb;
+  auto root = mb.initRoot<schema::TrustRoot>();
+  auto body = root.initBody();
+  body.setVersion(1);
+  body.setExpires(std::int64_t{1} << 62);
+  auto party = body.initParties(1)[0];
+  party.setId("il");
+  party.setReviewerThreshold(1);
+  fill_public_key(party.initReviewers(1)[0], crypto::SuiteId::cnsa, rev->public_key(), "il/alice");
+  auto keys = body.initRootKeys(2);
+  fill_public_key(keys[0], crypto::SuiteId::cnsa, r1->public_key(), "root/1");
+  fill_public_key(keys[1], crypto::SuiteId::modern, r2->public_key(), "root/2");
+  body.setRootThreshold(2);
+  auto message = wire::canonical(root.asReader());
+  for (auto* k : {r1.get(), r2.get()}) {
+    const auto id = crypto::key_id(k->suite(), k->public_key());
+    const crypto::Suite& suite = k->suite() == crypto::SuiteId::cnsa ? cnsa : modern;
+    message =
+        *add_root_signature(message.root(), id, [&](Bytes m) -> Result<std::vector<std::uint8_t>> {
+          std::vector<std::uint8_t> sig(suite.signature_bytes());
+          CG_RETURN_IF_ERROR(k->sign(m, sig));
+          return sig;
+        });
+  }
+  auto trusted = TrustRoot::bootstrap(wire::to_flat_bytes(message), verifier, 0);
+  ASSERT_TRUE(trusted.ok()) << trusted.status().reason();
+  EXPECT_EQ(verifier.hash(std::vector<std::uint8_t>{1}).size(), 48u);
+}
+
+}  // namespace
+}  // namespace cg::approval
