@@ -214,23 +214,24 @@ std::optional<std::uint32_t> Evaluator::match_rule(schema::Item::Reader item,
       break;
     }
   }
-  if (policy_.topic_names_.empty()) {
-    if (best == UINT32_MAX) return std::nullopt;
-    return best;
-  }
-  for (auto topic : item.getTopics()) {
-    const auto* list = policy_.by_topic(view(topic));
-    if (!list) continue;
+  // An indexed list holds rules of any destination and kind: check those here. Kinds are
+  // < 8 (wire validates them), so the shift is in range.
+  auto scan = [&](const std::vector<std::uint32_t>* list) {
+    if (!list) return;
     for (std::uint32_t r : *list) {
-      if (r >= best) break;
+      if (r >= best) return;
       const Condition& c = rules[r].when;
-      if ((c.destinations >> destination & 1) && (kind < 32 && (c.kinds >> kind & 1)) &&
+      if ((c.destinations >> destination & 1) && (c.kinds >> (kind & 31) & 1) &&
           matches_rest(c, item, banner)) {
         best = r;
-        break;
+        return;
       }
     }
+  };
+  if (!policy_.by_topic_.names.empty()) {
+    for (auto topic : item.getTopics()) scan(policy_.by_topic_.find(view(topic)));
   }
+  if (!policy_.by_source_.names.empty()) scan(policy_.by_source_.find(view(item.getSource())));
   if (best == UINT32_MAX) return std::nullopt;
   return best;
 }

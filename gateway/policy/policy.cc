@@ -100,31 +100,62 @@ const std::vector<std::uint32_t>& Policy::general(std::uint32_t destination, uns
   return general_[destination * kKinds + (kind < kKinds ? kind : 0)];
 }
 
-const std::vector<std::uint32_t>* Policy::by_topic(std::string_view topic) const {
-  auto it = std::lower_bound(topic_names_.begin(), topic_names_.end(), topic,
+const std::vector<std::uint32_t>* detail::NameIndex::find(std::string_view name) const {
+  auto it = std::lower_bound(names.begin(), names.end(), name,
                              [](const std::string& a, std::string_view b) { return a < b; });
-  if (it == topic_names_.end() || *it != topic) return nullptr;
-  return &topic_rules_[static_cast<std::size_t>(it - topic_names_.begin())];
+  if (it == names.end() || *it != name) return nullptr;
+  return &rules[static_cast<std::size_t>(it - names.begin())];
 }
 
-// Rules without topic conditions go to every (destination, kind) list their masks allow;
-// rules with topic conditions go to the list of each topic they name. A decision scans one
-// general list and one list per item topic, each in rule order, stopping at the first match.
+namespace {
+bool exact_names(const std::vector<std::string>& globs) {
+  if (globs.empty()) return false;
+  for (const auto& g : globs) {
+    if (g.find('*') != std::string::npos) return false;
+  }
+  return true;
+}
+void add_names(detail::NameIndex& index, const std::vector<std::string>& names) {
+  for (const auto& n : names) index.names.push_back(n);
+}
+void finish_names(detail::NameIndex& index) {
+  std::sort(index.names.begin(), index.names.end());
+  index.names.erase(std::unique(index.names.begin(), index.names.end()), index.names.end());
+  index.rules.assign(index.names.size(), {});
+}
+void index_rule(detail::NameIndex& index, const std::vector<std::string>& names, std::uint32_t i) {
+  for (const auto& n : names) {
+    auto it = std::lower_bound(index.names.begin(), index.names.end(), n);
+    auto& list = index.rules[static_cast<std::size_t>(it - index.names.begin())];
+    if (list.empty() || list.back() != i) list.push_back(i);  // a name listed twice
+  }
+}
+}  // namespace
+
+// Each rule is indexed once, by its most selective condition: rules with a topic condition
+// under each topic they name; else rules whose source condition lists exact names under each
+// source; every other rule in each (destination, kind) list its masks allow. A decision
+// scans one general list, one list per item topic and one for the item's source, each in
+// rule order, stopping at its first match or at the best match found so far.
 void Policy::build_index() {
   general_.assign(destinations_.size() * kKinds, {});
   for (const auto& r : rules_) {
-    for (const auto& t : r.when.topics) topic_names_.push_back(t);
+    if (!r.when.topics.empty()) {
+      add_names(by_topic_, r.when.topics);
+    } else if (exact_names(r.when.sources)) {
+      add_names(by_source_, r.when.sources);
+    }
   }
-  std::sort(topic_names_.begin(), topic_names_.end());
-  topic_names_.erase(std::unique(topic_names_.begin(), topic_names_.end()), topic_names_.end());
-  topic_rules_.assign(topic_names_.size(), {});
+  finish_names(by_topic_);
+  finish_names(by_source_);
   for (std::uint32_t i = 0; i < rules_.size(); ++i) {
     const Condition& c = rules_[i].when;
     if (!c.topics.empty()) {
-      for (const auto& t : c.topics) {
-        auto it = std::lower_bound(topic_names_.begin(), topic_names_.end(), t);
-        topic_rules_[static_cast<std::size_t>(it - topic_names_.begin())].push_back(i);
-      }
+      index_rule(by_topic_, c.topics, i);
+      continue;
+    }
+    if (exact_names(c.sources)) {
+      index_rule(by_source_, c.sources, i);
       continue;
     }
     for (std::uint32_t d = 0; d < destinations_.size(); ++d) {

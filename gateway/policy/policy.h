@@ -108,6 +108,16 @@ struct Pattern {
   std::uint32_t line = 0;
 };
 
+namespace detail {
+// Rule indices filed under a name (a topic, or an exact source), in rule order.
+struct NameIndex {
+  std::vector<std::string> names;  // sorted, unique
+  std::vector<std::vector<std::uint32_t>> rules;
+  // The rules filed under `name`; null if none.
+  const std::vector<std::uint32_t>* find(std::string_view name) const;
+};
+}  // namespace detail
+
 class Policy final {
  public:
   // Parses and validates a policy. `source_name` names the file in errors. Errors: malformed,
@@ -148,8 +158,6 @@ class Policy final {
 
   // Candidate rules for a (destination, kind) pair without topic conditions, in rule order.
   const std::vector<std::uint32_t>& general(std::uint32_t destination, unsigned kind) const;
-  // Rules that name `topic` in their topic condition, in rule order; null if none.
-  const std::vector<std::uint32_t>* by_topic(std::string_view topic) const;
   void build_index();
 
   std::string text_;
@@ -162,8 +170,8 @@ class Policy final {
 
   static constexpr unsigned kKinds = 8;
   std::vector<std::vector<std::uint32_t>> general_;  // [destination * kKinds + kind]
-  std::vector<std::string> topic_names_;             // sorted
-  std::vector<std::vector<std::uint32_t>> topic_rules_;
+  detail::NameIndex by_topic_;   // rules with a topic condition, under each topic they name
+  detail::NameIndex by_source_;  // other rules whose source condition lists exact names only
 
   struct DatabaseDeleter {
     void operator()(hs_database* db) const;

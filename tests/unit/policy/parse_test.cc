@@ -202,6 +202,46 @@ action = "release"
   EXPECT_EQ(p->rules()[*d.rule].id, "intel");
 }
 
+TEST(PolicyIndex, SourceIndexedRulesKeepFileOrder) {
+  auto p = must_parse(std::string(kHeader) + R"(
+[[rule]]
+id = "flash-from-sigint"
+source = ["il-sigint-1", "il-sigint-9"]
+precedence = ["flash"]
+action = "block"
+
+[[rule]]
+id = "routine-intel"
+kind = ["intelligence"]
+precedence = ["routine", "priority"]
+action = "release"
+
+[[rule]]
+id = "from-sigint"
+source = ["il-sigint-1"]
+action = "quarantine"
+
+[[rule]]
+id = "rest"
+action = "block"
+)");
+  ASSERT_TRUE(p);
+  capnp::MallocMessageBuilder m;
+  auto item = m.initRoot<schema::Item>();
+  cg::testing::fill_sample_item(item);  // il-sigint-1, PRIORITY, intelligence
+  auto rule_of = [&] {
+    Decision d = decide(*p, item.asReader(), "us");
+    return d.rule ? p->rules()[*d.rule].id : std::string("none");
+  };
+  EXPECT_EQ(rule_of(), "routine-intel");
+  item.setPrecedence(schema::Precedence::FLASH);
+  EXPECT_EQ(rule_of(), "flash-from-sigint");
+  item.setPrecedence(schema::Precedence::IMMEDIATE);
+  EXPECT_EQ(rule_of(), "from-sigint");
+  item.setSource("il-sigint-2");
+  EXPECT_EQ(rule_of(), "rest");
+}
+
 TEST(PolicyIndex, ConditionsOfEveryKind) {
   auto p = must_parse(std::string(kHeader) + R"(
 [[rule]]

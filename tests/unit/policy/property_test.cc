@@ -99,7 +99,11 @@ levels = ["L0", "L1", "L2", "L3"]
     if (rng.chance(15)) maybe("categories", rng.subset(kCategories, 30));
     if (rng.chance(15)) maybe("caveats", rng.subset(kCaveats, 30));
     if (rng.chance(20)) t += "level_max = \"L" + std::to_string(rng.below(4)) + "\"\n";
-    if (rng.chance(10)) t += "source = [\"il-s*\"]\n";
+    if (rng.chance(20)) {
+      constexpr const char* kSources[] = {"[\"il-s*\"]", "[\"il-sigint-1\"]",
+                                          "[\"il-humint-2\", \"il-sigint-1\"]"};
+      t += std::string("source = ") + kSources[rng.below(3)] + "\n";
+    }
     if (rng.chance(10)) t += "area = [[31, 34], [33, 36]]\n";
     const unsigned action = rng.below(10);
     t += std::string("action = \"") +
@@ -300,7 +304,15 @@ std::optional<std::uint32_t> reference_rule(const Policy& p, schema::Item::Reade
       for (auto t : item.getTopics()) any = any || has(c.topics, std::string(view(t)));
       ok = ok && any;
     }
-    if (!c.sources.empty()) ok = ok && view(item.getSource()).starts_with("il-s");
+    if (!c.sources.empty()) {
+      const std::string_view source = view(item.getSource());
+      bool any = false;
+      for (const auto& g : c.sources) {
+        any =
+            any || (g.ends_with('*') ? source.starts_with(g.substr(0, g.size() - 1)) : source == g);
+      }
+      ok = ok && any;
+    }
     if (c.area) {
       auto a = item.getArea();
       auto inside = [&](schema::GeoPoint::Reader g) {
