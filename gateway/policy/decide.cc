@@ -13,19 +13,9 @@ using wire::view;
 
 namespace {
 
-bool has_all(capnp::List<capnp::Text>::Reader have, const std::vector<std::string>& needed) {
-  for (const auto& n : needed) {
-    bool found = false;
-    for (auto t : have) {
-      if (view(t) == n) {
-        found = true;
-        break;
-      }
-    }
-    if (!found) return false;
-  }
-  return true;
-}
+using detail::LabelView;
+
+constexpr std::uint8_t kTlpRed = static_cast<std::uint8_t>(schema::Tlp::RED);
 
 bool point_in(const Condition::Box& box, schema::GeoPoint::Reader p) {
   return p.getLatE7() >= box.south_e7 && p.getLatE7() <= box.north_e7 &&
@@ -44,35 +34,6 @@ bool area_in(const Condition::Box& box, schema::Area::Reader area) {
   }
 }
 
-// Everything but the destination, kind and topic conditions, which the index has checked.
-bool matches_rest(const Condition& c, schema::Item::Reader item, schema::Label::Reader banner) {
-  if (!(c.precedences >> static_cast<unsigned>(item.getPrecedence()) & 1)) return false;
-  if (!(c.tlps >> static_cast<unsigned>(banner.getTlp()) & 1)) return false;
-  const std::uint8_t level = banner.getClassification();
-  if (level < c.level_min || level > c.level_max) return false;
-  if (!c.categories.empty() && !has_all(banner.getRestrictive(), c.categories)) return false;
-  if (!c.caveats.empty() && !has_all(banner.getCaveats(), c.caveats)) return false;
-  if (!c.sources.empty()) {
-    const std::string_view source = view(item.getSource());
-    bool any = false;
-    for (const auto& g : c.sources) {
-      if (detail::glob_match(g, source)) {
-        any = true;
-        break;
-      }
-    }
-    if (!any) return false;
-  }
-  if (c.area && !area_in(*c.area, item.getArea())) return false;
-  return true;
-}
-
-// A label this policy can judge: the policy's labelling scheme and one of its levels.
-bool label_in_policy(const Policy& policy, schema::Label::Reader label) {
-  return view(label.getPolicyId()) == policy.label_policy() &&
-         label.getClassification() < policy.levels().size();
-}
-
 bool any_glob(const std::vector<std::string>& globs, std::string_view text) {
   for (const auto& g : globs) {
     if (detail::glob_match(g, text)) return true;
@@ -80,85 +41,52 @@ bool any_glob(const std::vector<std::string>& globs, std::string_view text) {
   return false;
 }
 
-bool any_of(capnp::List<capnp::Text>::Reader list, const std::vector<std::string>& sorted) {
-  for (auto t : list) {
-    if (std::binary_search(sorted.begin(), sorted.end(), view(t), [](const auto& x, const auto& y) {
-          return std::string_view(x) < std::string_view(y);
-        })) {
-      return true;
-    }
-  }
-  return false;
-}
-
-bool drops_portion(const Transform& t, schema::Portion::Reader p) {
-  auto label = p.getLabel();
-  if (t.drop_above && label.getClassification() > *t.drop_above) return true;
-  if (!t.drop_labels_with.empty() && (any_of(label.getRestrictive(), t.drop_labels_with) ||
-                                      any_of(label.getCaveats(), t.drop_labels_with))) {
-    return true;
-  }
-  return !t.drop_content_types.empty() && any_glob(t.drop_content_types, view(p.getContentType()));
-}
-
 bool drops_attribute(const Transform& t, std::string_view name) {
   if (t.strip_source && detail::glob_match("source.*", name)) return true;
   return any_glob(t.drop_attributes, name);
 }
 
-bool in_list(capnp::List<capnp::Text>::Reader list, std::string_view v) {
-  for (auto t : list) {
-    if (view(t) == v) return true;
+using Names = std::span<const std::string_view>;
+
+bool in(Names list, std::string_view v) {
+  for (std::string_view x : list) {
+    if (x == v) return true;
   }
   return false;
 }
-
-// True when `banner` equals the roll-up of the crossing portions. Portions are dominated by
-// the banner (checked before), so the unions are within the banner and the banner's REL TO
-// within each portion's: only the other direction needs checking. No allocation.
-bool banner_is_roll_up(schema::Item::Reader item, const Decision& d) {
-  auto banner = item.getBanner();
-  auto portions = item.getPortions();
-  unsigned level = 0, tlp = 0;
-  for (unsigned i = 0; i < portions.size(); ++i) {
-    if (!crosses(d.portions[i])) continue;
-    auto l = portions[i].getLabel();
-    level = std::max<unsigned>(level, l.getClassification());
-    tlp = std::max(tlp, static_cast<unsigned>(l.getTlp()));
-  }
-  if (level != banner.getClassification() || tlp != static_cast<unsigned>(banner.getTlp())) {
-    return false;
-  }
-  auto in_some = [&](std::string_view v, auto get) {
-    for (unsigned i = 0; i < portions.size(); ++i) {
-      if (crosses(d.portions[i]) && in_list(get(portions[i].getLabel()), v)) return true;
-    }
-    return false;
-  };
-  for (auto t : banner.getRestrictive()) {
-    if (!in_some(view(t), [](schema::Label::Reader l) { return l.getRestrictive(); })) return false;
-  }
-  for (auto t : banner.getCaveats()) {
-    if (!in_some(view(t), [](schema::Label::Reader l) { return l.getCaveats(); })) return false;
-  }
-  // REL TO: the roll-up is the intersection of the non-empty sets; every value of it must be
-  // in the banner, and an empty roll-up needs an empty banner.
-  int first = -1;
-  for (unsigned i = 0; i < portions.size() && first < 0; ++i) {
-    if (crosses(d.portions[i]) && portions[i].getLabel().getPermissive().size() > 0) {
-      first = static_cast<int>(i);
-    }
-  }
-  if (first < 0) return banner.getPermissive().size() == 0;
-  for (auto t : portions[static_cast<unsigned>(first)].getLabel().getPermissive()) {
-    bool in_all = true;
-    for (unsigned i = 0; i < portions.size() && in_all; ++i) {
-      auto p = portions[i].getLabel().getPermissive();
-      if (crosses(d.portions[i]) && p.size() > 0) in_all = in_list(p, view(t));
-    }
-    if (in_all && !in_list(banner.getPermissive(), view(t))) return false;
+// small ⊆ big, whatever the order (lists are short; validated ones are sorted).
+bool subset(Names small, Names big) {
+  for (std::string_view x : small) {
+    if (!in(big, x)) return false;
   }
   return true;
+}
+// Every name in `needed` is in the sorted `have`.
+bool held(Names needed, const std::vector<std::string>& have) {
+  for (std::string_view x : needed) {
+    if (!std::binary_search(have.begin(), have.end(), x, [](const auto& a, const auto& b) {
+          return std::string_view(a) < std::string_view(b);
+        })) {
+      return false;
+    }
+  }
+  return true;
+}
+bool has_all(Names have, const std::vector<std::string>& needed) {
+  for (const auto& n : needed) {
+    if (!in(have, n)) return false;
+  }
+  return true;
+}
+bool any_in(Names list, const std::vector<std::string>& sorted) {
+  for (std::string_view x : list) {
+    if (std::binary_search(sorted.begin(), sorted.end(), x, [](const auto& a, const auto& b) {
+          return std::string_view(a) < std::string_view(b);
+        })) {
+      return true;
+    }
+  }
+  return false;
 }
 
 struct ScanContext {
@@ -202,14 +130,153 @@ Evaluator::Evaluator(Evaluator&& other) noexcept
   other.scratch_ = nullptr;
 }
 
+// --- reading labels once ------------------------------------------------------------------
+
+void Evaluator::read_label(schema::Label::Reader label) {
+  auto restrictive = label.getRestrictive();
+  auto permissive = label.getPermissive();
+  auto caveats = label.getCaveats();
+  LabelView v;
+  v.policy = view(label.getPolicyId());
+  v.level = label.getClassification();
+  v.tlp = static_cast<std::uint8_t>(label.getTlp());
+  std::size_t at = names_.size();
+  v.restrictive = static_cast<std::uint32_t>(at);
+  v.permissive = v.restrictive + restrictive.size();
+  v.caveats = v.permissive + permissive.size();
+  v.end = v.caveats + caveats.size();
+  names_.resize(v.end);  // keeps its capacity between decisions
+  for (auto t : restrictive) names_[at++] = view(t);
+  for (auto t : permissive) names_[at++] = view(t);
+  for (auto t : caveats) {
+    const std::string_view c = view(t);
+    v.noforn = v.noforn || c == "NOFORN";
+    v.orcon = v.orcon || c == "ORCON";
+    names_[at++] = c;
+  }
+  labels_.push_back(v);
+}
+
+void Evaluator::read_labels(schema::Item::Reader item) {
+  labels_.clear();
+  names_.clear();
+  content_types_.clear();
+  read_label(item.getBanner());
+  for (auto p : item.getPortions()) {
+    read_label(p.getLabel());
+    content_types_.push_back(view(p.getContentType()));
+  }
+  source_ = view(item.getSource());
+}
+
+namespace {
+Names restrictive(const std::vector<std::string_view>& n, const LabelView& l) {
+  return Names(n).subspan(l.restrictive, l.permissive - l.restrictive);
+}
+Names permissive(const std::vector<std::string_view>& n, const LabelView& l) {
+  return Names(n).subspan(l.permissive, l.caveats - l.permissive);
+}
+Names caveats(const std::vector<std::string_view>& n, const LabelView& l) {
+  return Names(n).subspan(l.caveats, l.end - l.caveats);
+}
+}  // namespace
+
+// As wire::dominates (schemas/item.capnp, struct Label), over views.
+bool Evaluator::dominates(const LabelView& a, const LabelView& b) const {
+  if (a.policy != b.policy || a.level < b.level || a.tlp < b.tlp) return false;
+  if (!subset(restrictive(names_, b), restrictive(names_, a))) return false;
+  if (!subset(caveats(names_, b), caveats(names_, a))) return false;
+  if (permissive(names_, b).empty()) return true;
+  return !permissive(names_, a).empty() && subset(permissive(names_, a), permissive(names_, b));
+}
+
+// The fixed label rules, in the order POLICY.md gives them.
+Verdict Evaluator::judge(const LabelView& l, const Destination& dest) const {
+  if (l.noforn) return Verdict::noforn;
+  if (l.tlp >= kTlpRed) return Verdict::tlp_red;
+  if (l.level > dest.level_max) return Verdict::level;
+  if (!held(restrictive(names_, l), dest.categories)) return Verdict::restrictive;
+  Names rel_to = permissive(names_, l);
+  if (!rel_to.empty() && !in(rel_to, dest.country)) return Verdict::rel_to;
+  if (l.orcon) return Verdict::orcon;
+  return Verdict::crosses;
+}
+
+bool Evaluator::drops_portion(const Transform& t, std::uint32_t portion) const {
+  const LabelView& l = labels_[1 + portion];
+  if (t.drop_above && l.level > *t.drop_above) return true;
+  if (!t.drop_labels_with.empty() && (any_in(restrictive(names_, l), t.drop_labels_with) ||
+                                      any_in(caveats(names_, l), t.drop_labels_with))) {
+    return true;
+  }
+  return !t.drop_content_types.empty() && any_glob(t.drop_content_types, content_types_[portion]);
+}
+
+// Everything but the destination, kind and topic conditions, which the index has checked.
+bool Evaluator::matches_rest(const Condition& c, schema::Item::Reader item) const {
+  const LabelView& banner = labels_[0];
+  if (!(c.precedences >> static_cast<unsigned>(item.getPrecedence()) & 1)) return false;
+  if (!(c.tlps >> banner.tlp & 1)) return false;
+  if (banner.level < c.level_min || banner.level > c.level_max) return false;
+  if (!c.categories.empty() && !has_all(restrictive(names_, banner), c.categories)) return false;
+  if (!c.caveats.empty() && !has_all(caveats(names_, banner), c.caveats)) return false;
+  if (!c.sources.empty() && !any_glob(c.sources, source_)) return false;
+  if (c.area && !area_in(*c.area, item.getArea())) return false;
+  return true;
+}
+
+// True when the banner equals the roll-up of the crossing portions. Portions are dominated by
+// the banner (checked before), so the unions are within the banner and the banner's REL TO
+// within each portion's: only the other direction needs checking.
+bool Evaluator::banner_is_roll_up(const Decision& d) const {
+  const LabelView& banner = labels_[0];
+  unsigned level = 0, tlp = 0;
+  for (std::size_t i = 0; i < d.portions.size(); ++i) {
+    if (!crosses(d.portions[i])) continue;
+    level = std::max<unsigned>(level, labels_[1 + i].level);
+    tlp = std::max<unsigned>(tlp, labels_[1 + i].tlp);
+  }
+  if (level != banner.level || tlp != banner.tlp) return false;
+  auto in_some = [&](std::string_view v,
+                     Names (*get)(const std::vector<std::string_view>&, const LabelView&)) {
+    for (std::size_t i = 0; i < d.portions.size(); ++i) {
+      if (crosses(d.portions[i]) && in(get(names_, labels_[1 + i]), v)) return true;
+    }
+    return false;
+  };
+  for (std::string_view v : restrictive(names_, banner)) {
+    if (!in_some(v, restrictive)) return false;
+  }
+  for (std::string_view v : caveats(names_, banner)) {
+    if (!in_some(v, caveats)) return false;
+  }
+  // REL TO: the roll-up is the intersection of the non-empty sets; each of its values must be
+  // in the banner, and an empty roll-up needs an empty banner.
+  const LabelView* first = nullptr;
+  for (std::size_t i = 0; i < d.portions.size() && !first; ++i) {
+    if (crosses(d.portions[i]) && !permissive(names_, labels_[1 + i]).empty()) {
+      first = &labels_[1 + i];
+    }
+  }
+  if (!first) return permissive(names_, banner).empty();
+  for (std::string_view v : permissive(names_, *first)) {
+    bool in_all = true;
+    for (std::size_t i = 0; i < d.portions.size() && in_all; ++i) {
+      Names p = permissive(names_, labels_[1 + i]);
+      if (crosses(d.portions[i]) && !p.empty()) in_all = in(p, v);
+    }
+    if (in_all && !in(permissive(names_, banner), v)) return false;
+  }
+  return true;
+}
+
 std::optional<std::uint32_t> Evaluator::match_rule(schema::Item::Reader item,
                                                    std::uint32_t destination) {
-  const auto banner = item.getBanner();
   const unsigned kind = static_cast<unsigned>(item.getKind());
   const auto& rules = policy_.rules_;
   std::uint32_t best = UINT32_MAX;
   for (std::uint32_t r : policy_.general(destination, kind)) {
-    if (matches_rest(rules[r].when, item, banner)) {
+    if (matches_rest(rules[r].when, item)) {
       best = r;
       break;
     }
@@ -222,7 +289,7 @@ std::optional<std::uint32_t> Evaluator::match_rule(schema::Item::Reader item,
       if (r >= best) return;
       const Condition& c = rules[r].when;
       if ((c.destinations >> destination & 1) && (c.kinds >> (kind & 31) & 1) &&
-          matches_rest(c, item, banner)) {
+          matches_rest(c, item)) {
         best = r;
         return;
       }
@@ -231,7 +298,7 @@ std::optional<std::uint32_t> Evaluator::match_rule(schema::Item::Reader item,
   if (!policy_.by_topic_.names.empty()) {
     for (auto topic : item.getTopics()) scan(policy_.by_topic_.find(view(topic)));
   }
-  if (!policy_.by_source_.names.empty()) scan(policy_.by_source_.find(view(item.getSource())));
+  if (!policy_.by_source_.names.empty()) scan(policy_.by_source_.find(source_));
   if (best == UINT32_MAX) return std::nullopt;
   return best;
 }
@@ -248,7 +315,7 @@ void Evaluator::judge_content(schema::Item::Reader item, Decision& out) {
   };
   auto portions = item.getPortions();
   for (unsigned i = 0; i < portions.size(); ++i) {
-    if (!crosses(out.portions[i]) || !policy_.is_text(view(portions[i].getContentType()))) {
+    if (!crosses(out.portions[i]) || !policy_.is_text(content_types_[i])) {
       continue;
     }
     auto body = portions[i].getBody();
@@ -280,9 +347,9 @@ void Evaluator::judge_content(schema::Item::Reader item, Decision& out) {
 void Evaluator::decide(schema::Item::Reader item, std::uint32_t destination, Decision& out) {
   CG_ASSERT(destination < policy_.destinations_.size());
   const Destination& dest = policy_.destinations_[destination];
-  auto portions = item.getPortions();
   auto attributes = item.getAttributes();
-  const auto banner = item.getBanner();
+  read_labels(item);
+  const std::uint32_t portion_count = static_cast<std::uint32_t>(labels_.size() - 1);
   out.destination = destination;
   out.rule.reset();
   out.malformed_portion.reset();
@@ -290,14 +357,18 @@ void Evaluator::decide(schema::Item::Reader item, std::uint32_t destination, Dec
   out.transforms = 0;
   out.portions_crossing = 0;
   out.changed = false;
-  out.portions.assign(portions.size(), Verdict::crosses);
+  out.portions.assign(portion_count, Verdict::crosses);
   out.attributes.assign(attributes.size(), Verdict::crosses);
 
   // 1. Labels this policy can judge, and a banner that dominates every portion.
-  bool labels_ok = label_in_policy(policy_, banner);
-  for (unsigned i = 0; i < portions.size() && labels_ok; ++i) {
-    auto l = portions[i].getLabel();
-    if (!label_in_policy(policy_, l) || !wire::dominates(banner, l)) {
+  const LabelView& banner = labels_[0];
+  auto in_policy = [&](const LabelView& l) {
+    return l.policy == policy_.label_policy_ && l.level < policy_.levels_.size();
+  };
+  bool labels_ok = in_policy(banner);
+  for (std::uint32_t i = 0; i < portion_count && labels_ok; ++i) {
+    const LabelView& l = labels_[1 + i];
+    if (!in_policy(l) || !dominates(banner, l)) {
       out.portions[i] = Verdict::malformed;
       out.malformed_portion = i;
       labels_ok = false;
@@ -317,9 +388,10 @@ void Evaluator::decide(schema::Item::Reader item, std::uint32_t destination, Dec
 
   // 3. Portions one by one: the fixed label rules, then the rule's transform.
   bool orcon = false, required_removed = false;
-  for (unsigned i = 0; i < portions.size(); ++i) {
-    Verdict v = detail::judge_label(portions[i].getLabel(), dest);
-    if (crosses(v) && drops_portion(transform, portions[i])) v = Verdict::transform;
+  auto portions = item.getPortions();
+  for (std::uint32_t i = 0; i < portion_count; ++i) {
+    Verdict v = judge(labels_[1 + i], dest);
+    if (crosses(v) && drops_portion(transform, i)) v = Verdict::transform;
     out.portions[i] = v;
     if (crosses(v)) {
       ++out.portions_crossing;
@@ -329,11 +401,12 @@ void Evaluator::decide(schema::Item::Reader item, std::uint32_t destination, Dec
     }
   }
   // 4. Attributes carry the banner's label: they cross only if the banner may.
-  const Verdict banner_verdict = detail::judge_label(banner, dest);
+  const Verdict banner_verdict = judge(banner, dest);
   bool attributes_removed = false;
   for (unsigned i = 0; i < attributes.size(); ++i) {
     Verdict v = banner_verdict;
-    if (crosses(v) && drops_attribute(transform, view(attributes[i].getName()))) {
+    if (crosses(v) && !transform.empty() &&
+        drops_attribute(transform, view(attributes[i].getName()))) {
       v = Verdict::transform;
       out.transforms |= kDropAttributes;
     }
@@ -378,7 +451,7 @@ void Evaluator::decide(schema::Item::Reader item, std::uint32_t destination, Dec
   }
 
   // 6. Released: which transforms apply, and whether the item changes at all.
-  if (out.portions_crossing != portions.size()) {
+  if (out.portions_crossing != portion_count) {
     for (Verdict v : out.portions) {
       if (v == Verdict::transform) out.transforms |= kDropPortions;
     }
@@ -388,7 +461,7 @@ void Evaluator::decide(schema::Item::Reader item, std::uint32_t destination, Dec
     out.transforms |= kCoarsenArea;
   }
   out.changed = out.transforms != 0 || attributes_removed ||
-                out.portions_crossing != portions.size() || !banner_is_roll_up(item, out);
+                out.portions_crossing != portion_count || !banner_is_roll_up(out);
 }
 
 }  // namespace cg::policy

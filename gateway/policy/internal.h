@@ -23,7 +23,5 @@ bool covers(const Condition& a, const Condition& b);
 // A Hyperscan regex matching `term` literally (every non-alphanumeric byte as \xHH).
 std::string escape_literal(std::string_view term);
 
-// The verdict of a label towards a destination, by the fixed label rules alone.
-Verdict judge_label(schema::Label::Reader label, const Destination& destination);
 
 }  // namespace cg::policy::detail

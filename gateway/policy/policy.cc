@@ -257,38 +257,6 @@ std::string escape_literal(std::string_view term) {
   return out;
 }
 
-namespace {
-bool contains(capnp::List<capnp::Text>::Reader list, std::string_view value) {
-  for (auto t : list) {
-    if (view(t) == value) return true;
-  }
-  return false;
-}
-// Both sorted (wire validates labels; the policy sorts destinations' categories).
-bool held(capnp::List<capnp::Text>::Reader needed, const std::vector<std::string>& have) {
-  for (auto t : needed) {
-    if (!std::binary_search(have.begin(), have.end(), view(t), [](const auto& x, const auto& y) {
-          return std::string_view(x) < std::string_view(y);
-        })) {
-      return false;
-    }
-  }
-  return true;
-}
-}  // namespace
-
-Verdict judge_label(schema::Label::Reader label, const Destination& destination) {
-  auto caveats = label.getCaveats();
-  if (contains(caveats, "NOFORN")) return Verdict::noforn;
-  if (label.getTlp() == schema::Tlp::RED) return Verdict::tlp_red;
-  if (label.getClassification() > destination.level_max) return Verdict::level;
-  if (!held(label.getRestrictive(), destination.categories)) return Verdict::restrictive;
-  auto rel_to = label.getPermissive();
-  if (rel_to.size() > 0 && !contains(rel_to, destination.country)) return Verdict::rel_to;
-  if (contains(caveats, "ORCON")) return Verdict::orcon;
-  return Verdict::crosses;
-}
-
 }  // namespace detail
 
 // --- roll-up and the released item -----------------------------------------------------------

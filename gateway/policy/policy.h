@@ -109,6 +109,16 @@ struct Pattern {
 };
 
 namespace detail {
+// A label read once from Cap'n Proto (each Text read costs a bounds-checked pointer walk):
+// its lists are ranges into an Evaluator's name buffer. Only valid during one decide().
+struct LabelView {
+  std::string_view policy;
+  std::uint8_t level = 0;
+  std::uint8_t tlp = 0;
+  bool noforn = false, orcon = false;
+  std::uint32_t restrictive = 0, permissive = 0, caveats = 0, end = 0;  // offsets in names
+};
+
 // Rule indices filed under a name (a topic, or an exact source), in rule order.
 struct NameIndex {
   std::vector<std::string> names;  // sorted, unique
@@ -257,11 +267,23 @@ class Evaluator final {
 
  private:
   explicit Evaluator(const Policy& policy) : policy_(policy) {}
+  void read_labels(schema::Item::Reader item);
+  void read_label(schema::Label::Reader label);
   std::optional<std::uint32_t> match_rule(schema::Item::Reader item, std::uint32_t destination);
+  bool matches_rest(const Condition& c, schema::Item::Reader item) const;
+  bool dominates(const detail::LabelView& a, const detail::LabelView& b) const;
+  Verdict judge(const detail::LabelView& label, const Destination& destination) const;
+  bool drops_portion(const Transform& t, std::uint32_t portion) const;
+  bool banner_is_roll_up(const Decision& d) const;
   void judge_content(schema::Item::Reader item, Decision& out);
 
   const Policy& policy_;
   hs_scratch* scratch_ = nullptr;
+  // Per-decision buffers, kept to avoid allocating per item: [0] the banner, [1 + i] portion i.
+  std::vector<detail::LabelView> labels_;
+  std::vector<std::string_view> names_;
+  std::vector<std::string_view> content_types_;
+  std::string_view source_;
 };
 
 // Writes the released item for a `release` decision into `out`: crossing portions and
