@@ -139,11 +139,11 @@ std::string explain_text(const Policy& policy, schema::Item::Reader item, const 
   }
   auto attributes = item.getAttributes();
   for (unsigned i = 0; i < d.attributes.size() && i < attributes.size(); ++i) {
-    out += "  attribute \"" + std::string(view(attributes[i].getName())) + "\": " +
-           (d.attributes[i] == Verdict::transform || d.attributes[i] == Verdict::crosses
-                ? verdict_reason(policy, dest, item.getBanner(), d.attributes[i])
-                : "banner " + verdict_reason(policy, dest, item.getBanner(), d.attributes[i])) +
-           "\n";
+    std::string why = verdict_reason(policy, dest, item.getBanner(), d.attributes[i]);
+    if (d.attributes[i] != Verdict::transform && why.starts_with("removed: ")) {
+      why = "removed with the banner's label: " + why.substr(9);
+    }
+    out += "  attribute \"" + std::string(view(attributes[i].getName())) + "\": " + why + "\n";
   }
   std::string coarsen;
   auto names = transform_names(policy, d, &coarsen);

@@ -335,7 +335,9 @@ TEST_F(Decide, ExplanationNamesRuleAndReasons) {
                       "highest, RESTRICTED"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("attribute \"source.callsign\": banner removed"), std::string::npos) << text;
+  EXPECT_NE(text.find("attribute \"source.callsign\": removed with the banner's label: level"),
+            std::string::npos)
+      << text;
   const std::string json = explain_json(*policy_, item_.asReader(), d);
   EXPECT_NE(json.find(R"("rule":{"id":"intel")"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("name":"detail","verdict":"level")"), std::string::npos) << json;
