@@ -259,9 +259,9 @@ const std::vector<Case>& cases() {
   return all;
 }
 
-class DecideTable : public ::testing::TestWithParam<std::size_t> {};
+class PolicyDecideTable : public ::testing::TestWithParam<std::size_t> {};
 
-TEST_P(DecideTable, Decides) {
+TEST_P(PolicyDecideTable, Decides) {
   const Case& c = cases()[GetParam()];
   SCOPED_TRACE(c.name);
   auto policy = must_parse(decide_policy());
@@ -296,9 +296,10 @@ TEST_P(DecideTable, Decides) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Policy, DecideTable, ::testing::Range<std::size_t>(0, cases().size()));
+INSTANTIATE_TEST_SUITE_P(Policy, PolicyDecideTable,
+                         ::testing::Range<std::size_t>(0, cases().size()));
 
-class Decide : public ::testing::Test {
+class PolicyDecide : public ::testing::Test {
  protected:
   void SetUp() override {
     policy_ = must_parse(decide_policy());
@@ -312,7 +313,7 @@ class Decide : public ::testing::Test {
   std::unique_ptr<const Policy> policy_;
 };
 
-TEST_F(Decide, HitIsExplainedWithPatternAndPlace) {
+TEST_F(PolicyDecide, HitIsExplainedWithPatternAndPlace) {
   body(item_, 0, "Convoy FALCON moving north.");
   Decision d = decide(*policy_, item_.asReader(), "us");
   ASSERT_TRUE(d.hit.has_value());
@@ -327,7 +328,7 @@ TEST_F(Decide, HitIsExplainedWithPatternAndPlace) {
   EXPECT_NE(json.find(R"("hit":{"pattern":"codeword")"), std::string::npos) << json;
 }
 
-TEST_F(Decide, ExplanationNamesRuleAndReasons) {
+TEST_F(PolicyDecide, ExplanationNamesRuleAndReasons) {
   Decision d = decide(*policy_, item_.asReader(), "sy");
   const std::string text = explain_text(*policy_, item_.asReader(), d);
   EXPECT_NE(text.find("rule \"intel\" (line"), std::string::npos) << text;
@@ -344,7 +345,7 @@ TEST_F(Decide, ExplanationNamesRuleAndReasons) {
   EXPECT_NE(json.find(R"("outcome":"release")"), std::string::npos) << json;
 }
 
-TEST_F(Decide, DefaultDenyIsExplained) {
+TEST_F(PolicyDecide, DefaultDenyIsExplained) {
   item_.setKind(schema::Kind::ECONOMIC);
   Decision d = decide(*policy_, item_.asReader(), "us");
   EXPECT_FALSE(d.rule.has_value());
@@ -352,7 +353,7 @@ TEST_F(Decide, DefaultDenyIsExplained) {
   EXPECT_NE(explain_json(*policy_, item_.asReader(), d).find(R"("rule":null)"), std::string::npos);
 }
 
-TEST_F(Decide, RollUpFromWhatCrosses) {
+TEST_F(PolicyDecide, RollUpFromWhatCrosses) {
   Decision d = decide(*policy_, item_.asReader(), "sy");
   ASSERT_EQ(d.outcome, Outcome::release);
   EXPECT_TRUE(d.changed);
@@ -371,7 +372,7 @@ TEST_F(Decide, RollUpFromWhatCrosses) {
   EXPECT_TRUE(wire::validate_item(released.asReader()).ok());
 }
 
-TEST_F(Decide, RollUpIntersectsRelToAndUnitesCategories) {
+TEST_F(PolicyDecide, RollUpIntersectsRelToAndUnitesCategories) {
   // Three portions to us: REL TO {IL,SY,US}, {IL,US}, unmarked; categories OPS and none;
   // caveats EXERCISE on one. Banner IL/US, OPS, EXERCISE, AMBER.
   auto portions = item_.initPortions(3);
@@ -402,7 +403,7 @@ TEST_F(Decide, RollUpIntersectsRelToAndUnitesCategories) {
   EXPECT_EQ(wire::view(label.getCaveats()[0]), "EXERCISE");
 }
 
-TEST_F(Decide, UnchangedItemNeedsNoRebuild) {
+TEST_F(PolicyDecide, UnchangedItemNeedsNoRebuild) {
   Decision d = decide(*policy_, item_.asReader(), "us");
   ASSERT_EQ(d.outcome, Outcome::release);
   EXPECT_FALSE(d.changed);
@@ -415,7 +416,7 @@ TEST_F(Decide, UnchangedItemNeedsNoRebuild) {
   EXPECT_TRUE(std::ranges::equal(a.canonical_bytes(), b.canonical_bytes()));
 }
 
-TEST_F(Decide, DecisionIsReusable) {
+TEST_F(PolicyDecide, DecisionIsReusable) {
   auto e = Evaluator::create(*policy_);
   ASSERT_TRUE(e.ok());
   Decision d;

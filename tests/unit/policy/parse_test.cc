@@ -97,9 +97,9 @@ const std::vector<BadCase>& bad_cases() {
   return all;
 }
 
-class BadPolicy : public ::testing::TestWithParam<std::size_t> {};
+class PolicyBad : public ::testing::TestWithParam<std::size_t> {};
 
-TEST_P(BadPolicy, IsRefusedWithLocation) {
+TEST_P(PolicyBad, IsRefusedWithLocation) {
   const BadCase& c = bad_cases()[GetParam()];
   SCOPED_TRACE(c.name);
   auto p = Policy::parse(c.whole ? c.text : std::string(kHeader) + "\n" + c.text, "test.toml");
@@ -108,7 +108,7 @@ TEST_P(BadPolicy, IsRefusedWithLocation) {
   EXPECT_NE(p.status().reason().find(c.error), std::string::npos) << p.status().reason();
 }
 
-INSTANTIATE_TEST_SUITE_P(Policy, BadPolicy, ::testing::Range<std::size_t>(0, bad_cases().size()));
+INSTANTIATE_TEST_SUITE_P(Policy, PolicyBad, ::testing::Range<std::size_t>(0, bad_cases().size()));
 
 TEST(PolicyParse, HeaderLinesAreWhereTheTestsSayTheyAre) {
   // The bad cases above count on kHeader + "\n" putting the appended text at line 21.
@@ -298,7 +298,7 @@ action = "release"
 
 // --- The example policy a reviewer reads.
 
-TEST(ExamplePolicy, LoadsAndDecidesAsDocumented) {
+TEST(PolicyExample, LoadsAndDecidesAsDocumented) {
   auto p = Policy::load(std::string(CG_SOURCE_DIR) + "/gateway/policy/examples/il-policy.toml");
   ASSERT_TRUE(p.ok()) << p.status().to_string();
   const Policy& policy = **p;

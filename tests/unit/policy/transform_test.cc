@@ -18,7 +18,7 @@ std::unique_ptr<const Policy> with_transform(const std::string& transform) {
                     "[[rule]]\nid = \"t\"\naction = \"release\"\n[rule.transform]\n" + transform);
 }
 
-class Transforms : public ::testing::Test {
+class PolicyTransforms : public ::testing::Test {
  protected:
   void SetUp() override {
     message_ = std::make_unique<capnp::MallocMessageBuilder>();
@@ -39,7 +39,7 @@ class Transforms : public ::testing::Test {
   schema::Item::Builder item_{nullptr};
 };
 
-TEST_F(Transforms, DropPortionsByContentType) {
+TEST_F(PolicyTransforms, DropPortionsByContentType) {
   auto p = with_transform("drop_content_types = [\"image/*\", \"application/pdf\"]\n");
   item_.getPortions()[1].setContentType("image/png");
   Decision d;
@@ -51,7 +51,7 @@ TEST_F(Transforms, DropPortionsByContentType) {
   EXPECT_EQ(r.getBanner().getClassification(), 1);  // rolled up from the summary alone
 }
 
-TEST_F(Transforms, DropPortionsAboveALevel) {
+TEST_F(PolicyTransforms, DropPortionsAboveALevel) {
   auto p = with_transform("drop_above = \"RESTRICTED\"\n");
   Decision d;
   auto r = release(*p, d);
@@ -59,7 +59,7 @@ TEST_F(Transforms, DropPortionsAboveALevel) {
   EXPECT_EQ(r.getPortions().size(), 1u);
 }
 
-TEST_F(Transforms, DropPortionsByCategoryOrCaveat) {
+TEST_F(PolicyTransforms, DropPortionsByCategoryOrCaveat) {
   auto p = with_transform("drop_labels_with = [\"EXERCISE\", \"OPS\"]\n");
   Decision d;
   release(*p, d);
@@ -74,7 +74,7 @@ TEST_F(Transforms, DropPortionsByCategoryOrCaveat) {
   EXPECT_EQ(d.portions[1], Verdict::transform);  // EXERCISE
 }
 
-TEST_F(Transforms, DroppingARequiredPortionBlocks) {
+TEST_F(PolicyTransforms, DroppingARequiredPortionBlocks) {
   auto p = with_transform("drop_content_types = [\"text/plain\"]\n");
   Decision d = decide(*p, item_.asReader(), "us");
   EXPECT_EQ(d.outcome, Outcome::block);
@@ -82,7 +82,7 @@ TEST_F(Transforms, DroppingARequiredPortionBlocks) {
   EXPECT_EQ(d.transforms, 0u);  // nothing was applied: nothing crossed
 }
 
-TEST_F(Transforms, DropAttributesByNamePattern) {
+TEST_F(PolicyTransforms, DropAttributesByNamePattern) {
   auto p = with_transform("drop_attributes = [\"*.callsign\"]\n");
   Decision d;
   auto r = release(*p, d);
@@ -93,7 +93,7 @@ TEST_F(Transforms, DropAttributesByNamePattern) {
   EXPECT_EQ(view(r.getAttributes()[0].getName()), "report.serial");
 }
 
-TEST_F(Transforms, StripSourceIdentifiers) {
+TEST_F(PolicyTransforms, StripSourceIdentifiers) {
   auto p = with_transform("strip_source = true\n");
   Decision d;
   auto r = release(*p, d);
@@ -110,7 +110,7 @@ double lon_m(std::int64_t a, std::int64_t b, double lat_deg) {
   return std::fabs(double(a - b)) / 1e7 * 111'320 * std::cos(lat_deg * M_PI / 180);
 }
 
-TEST_F(Transforms, CoarsenPointToGrid) {
+TEST_F(PolicyTransforms, CoarsenPointToGrid) {
   auto p = with_transform("coarsen_m = 1000\n");
   Decision d;
   auto r = release(*p, d);
@@ -133,7 +133,7 @@ TEST_F(Transforms, CoarsenPointToGrid) {
   EXPECT_EQ(r.getArea().getPoint().getLonE7(), lon0);
 }
 
-TEST_F(Transforms, CoarsenCellsAreAtLeastTheGridSize) {
+TEST_F(PolicyTransforms, CoarsenCellsAreAtLeastTheGridSize) {
   auto p = with_transform("coarsen_m = 1000\n");
   Decision d;
   // Step north along a meridian: the coarsened latitude changes in steps of >= 1 km.
@@ -156,7 +156,7 @@ TEST_F(Transforms, CoarsenCellsAreAtLeastTheGridSize) {
   EXPECT_LE(r.getArea().getPoint().getLonE7(), 1800000000);
 }
 
-TEST_F(Transforms, CoarsenBoxWidensOutwards) {
+TEST_F(PolicyTransforms, CoarsenBoxWidensOutwards) {
   auto p = with_transform("coarsen_m = 1000\n");
   auto box = item_.getArea().initBox();
   box.getSouthWest().setLatE7(321234567);
@@ -174,7 +174,7 @@ TEST_F(Transforms, CoarsenBoxWidensOutwards) {
   EXPECT_GE(lat_m(out.getSouthWest().getLatE7(), out.getNorthEast().getLatE7()), 999.0);
 }
 
-TEST_F(Transforms, NoAreaNothingToCoarsen) {
+TEST_F(PolicyTransforms, NoAreaNothingToCoarsen) {
   auto p = with_transform("coarsen_m = 1000\n");
   item_.getArea().setNone();
   Decision d;
@@ -183,7 +183,7 @@ TEST_F(Transforms, NoAreaNothingToCoarsen) {
   EXPECT_EQ(r.getArea().which(), schema::Area::NONE);
 }
 
-TEST_F(Transforms, ExplainedInTextAndJson) {
+TEST_F(PolicyTransforms, ExplainedInTextAndJson) {
   auto p = with_transform("coarsen_m = 1000\nstrip_source = true\n");
   Decision d;
   release(*p, d);
