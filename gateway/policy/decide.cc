@@ -48,9 +48,20 @@ bool drops_attribute(const Transform& t, std::string_view name) {
 
 using Names = std::span<const std::string_view>;
 
+// Equality for the short names labels carry ("SY", "OPS", "cell-2026"): inline for the
+// common short case instead of a call to memcmp per comparison.
+inline bool eq(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  if (a.size() > 16) return a == b;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 bool in(Names list, std::string_view v) {
   for (std::string_view x : list) {
-    if (x == v) return true;
+    if (eq(x, v)) return true;
   }
   return false;
 }
@@ -150,8 +161,8 @@ void Evaluator::read_label(schema::Label::Reader label) {
   for (auto t : permissive) names_[at++] = view(t);
   for (auto t : caveats) {
     const std::string_view c = view(t);
-    v.noforn = v.noforn || c == "NOFORN";
-    v.orcon = v.orcon || c == "ORCON";
+    v.noforn = v.noforn || eq(c, "NOFORN");
+    v.orcon = v.orcon || eq(c, "ORCON");
     names_[at++] = c;
   }
   labels_.push_back(v);
@@ -183,7 +194,7 @@ Names caveats(const std::vector<std::string_view>& n, const LabelView& l) {
 
 // As wire::dominates (schemas/item.capnp, struct Label), over views.
 bool Evaluator::dominates(const LabelView& a, const LabelView& b) const {
-  if (a.policy != b.policy || a.level < b.level || a.tlp < b.tlp) return false;
+  if (!eq(a.policy, b.policy) || a.level < b.level || a.tlp < b.tlp) return false;
   if (!subset(restrictive(names_, b), restrictive(names_, a))) return false;
   if (!subset(caveats(names_, b), caveats(names_, a))) return false;
   if (permissive(names_, b).empty()) return true;
@@ -363,7 +374,7 @@ void Evaluator::decide(schema::Item::Reader item, std::uint32_t destination, Dec
   // 1. Labels this policy can judge, and a banner that dominates every portion.
   const LabelView& banner = labels_[0];
   auto in_policy = [&](const LabelView& l) {
-    return l.policy == policy_.label_policy_ && l.level < policy_.levels_.size();
+    return eq(l.policy, policy_.label_policy_) && l.level < policy_.levels_.size();
   };
   bool labels_ok = in_policy(banner);
   for (std::uint32_t i = 0; i < portion_count && labels_ok; ++i) {
