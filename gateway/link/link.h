@@ -20,6 +20,8 @@
 // Handler on the thread that runs it. Counters are atomics, readable from any thread.
 #pragma once
 
+#include <netinet/in.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -393,6 +395,8 @@ class UdpSender final {
   bool idle();
   std::uint64_t session();
   const SenderCounters& counters();
+  // The sending socket (tests check that nothing ever arrives on it).
+  int fd() const { return fd_; }
   // Stops the thread (what was not sent yet is dropped). Idempotent.
   void stop();
 
@@ -402,6 +406,7 @@ class UdpSender final {
 
   const Clock& clock_;
   const int fd_;
+  sockaddr_in destination_{};
   Mutex mu_;
   std::condition_variable_any wake_;
   Sender sender_ GUARDED_BY(mu_);

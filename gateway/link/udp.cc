@@ -50,15 +50,13 @@ Result<std::unique_ptr<UdpSender>> UdpSender::open(const SenderOptions& options,
   CG_ASSIGN_OR_RETURN(const sockaddr_in addr, parse_address(destination));
   const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return errno_status("socket");
-  // Connected: sendmmsg needs no address per message. The sender never reads the socket.
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-    Status s = errno_status("connect");
-    ::close(fd);
-    return s;
-  }
+  // Not connected: ICMP errors from the far side (port unreachable while the receiver is
+  // down) are not reported to an unconnected socket, so nothing at all flows back into the
+  // sender. The sender never reads the socket.
   const int sndbuf = 4 << 20;
   (void)::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
   std::unique_ptr<UdpSender> sender(new UdpSender(options, key, clock, fd));
+  sender->destination_ = addr;
   sender->thread_ = std::thread([s = sender.get()] { s->loop(); });
   return sender;
 }
@@ -138,6 +136,8 @@ void UdpSender::loop() {
     for (std::size_t i = 0; i < n; ++i) {
       iovs[i] = {const_cast<std::uint8_t*>(out[i].data()), out[i].size()};
       msgs[i] = {};
+      msgs[i].msg_hdr.msg_name = &destination_;
+      msgs[i].msg_hdr.msg_namelen = sizeof(destination_);
       msgs[i].msg_hdr.msg_iov = &iovs[i];
       msgs[i].msg_hdr.msg_iovlen = 1;
     }
@@ -150,8 +150,8 @@ void UdpSender::loop() {
         pollfd p{fd_, POLLOUT, 0};
         (void)::poll(&p, 1, 10);
       } else if (errno != EINTR) {
-        // ECONNREFUSED (nobody listening yet) and the like: the datagram is lost, as any
-        // datagram may be; the receiver's loss reports say what was hit.
+        // The datagram is lost, as any datagram may be; the receiver's loss reports say what
+        // was hit.
         counters->send_errors.fetch_add(1, std::memory_order_relaxed);
         ++sent;
       }
