@@ -39,35 +39,59 @@ bool Fec::decode(int k, int m, std::size_t len, std::span<std::uint8_t> fragment
   CG_ASSERT(k >= 1 && m >= 0 && k + m <= 255);
   CG_ASSERT(present.size() >= static_cast<std::size_t>(k + m));
   CG_ASSERT(fragments.size() >= static_cast<std::size_t>(k + m) * len);
-  int missing = 0;
-  for (int i = 0; i < k; ++i) missing += present[i] ? 0 : 1;
-  if (missing == 0) return true;
-  // Pick the first k fragments that arrived; their rows of the encoding matrix form an
-  // invertible k × k matrix (every square submatrix of a Cauchy matrix is invertible).
+  // Missing data fragments E (e of them), present data fragments D, and the first e present
+  // parity fragments P. Parity row r: p_r = sum_c A[r][E_c] d_{E_c} + sum_l A[r][D_l] d_{D_l}
+  // (GF(2^8): sums are XOR). So d_E = inv(A[P][E]) (p + A[P][D] d_D): only an e × e matrix is
+  // inverted (e <= m), not k × k.
+  missing_.clear();
+  sources_.clear();
+  for (int i = 0; i < k; ++i) {
+    if (present[i]) {
+      sources_.push_back(fragments.data() + i * len);
+    } else {
+      missing_.push_back(i);
+    }
+  }
+  const std::size_t e = missing_.size();
+  if (e == 0) return true;
+  parity_rows_.clear();
+  for (int i = k; i < k + m && parity_rows_.size() < e; ++i) {
+    if (present[i]) parity_rows_.push_back(i);
+  }
+  if (parity_rows_.size() < e) return false;
   const Tables& t = tables(k, m);
   const auto uk = static_cast<std::size_t>(k);
-  sub_.resize(uk * uk);
-  inverse_.resize(uk * uk);
-  sources_.clear();
-  for (int i = 0; i < k + m && sources_.size() < uk; ++i) {
-    if (!present[i]) continue;
-    std::copy_n(t.matrix.data() + i * k, k, sub_.data() + sources_.size() * uk);
-    sources_.push_back(fragments.data() + i * len);
+  sub_.resize(e * e);
+  inverse_.resize(e * e);
+  for (std::size_t r = 0; r < e; ++r) {
+    for (std::size_t c = 0; c < e; ++c) {
+      sub_[r * e + c] = t.matrix[parity_rows_[r] * uk + missing_[c]];
+    }
   }
-  if (sources_.size() < uk) return false;
-  CG_ASSERT(gf_invert_matrix(sub_.data(), inverse_.data(), k) == 0);
-  // Row i of the inverse rebuilds data fragment i from the chosen sources.
-  rows_.clear();
+  // Every square submatrix of a Cauchy matrix is invertible.
+  CG_ASSERT(gf_invert_matrix(sub_.data(), inverse_.data(), static_cast<int>(e)) == 0);
+  // Decoding rows over the sources [present data..., chosen parity...].
+  rows_.assign(e * uk, 0);
   outputs_.clear();
-  for (int i = 0; i < k; ++i) {
-    if (present[i]) continue;
-    rows_.insert(rows_.end(), inverse_.data() + i * k, inverse_.data() + (i + 1) * k);
-    outputs_.push_back(fragments.data() + i * len);
+  for (std::size_t c = 0; c < e; ++c) {
+    std::uint8_t* row = rows_.data() + c * uk;
+    std::size_t col = 0;
+    for (int l = 0; l < k; ++l) {
+      if (!present[l]) continue;
+      std::uint8_t v = 0;
+      for (std::size_t r = 0; r < e; ++r) {
+        v ^= gf_mul(inverse_[c * e + r], t.matrix[parity_rows_[r] * uk + l]);
+      }
+      row[col++] = v;
+    }
+    for (std::size_t r = 0; r < e; ++r) row[col++] = inverse_[c * e + r];
+    outputs_.push_back(fragments.data() + missing_[c] * len);
   }
-  decode_tables_.resize(uk * static_cast<std::size_t>(missing) * 32);
-  ec_init_tables(k, missing, rows_.data(), decode_tables_.data());
-  ec_encode_data(static_cast<int>(len), k, missing, decode_tables_.data(), sources_.data(),
-                 outputs_.data());
+  for (int p : parity_rows_) sources_.push_back(fragments.data() + p * len);
+  decode_tables_.resize(uk * e * 32);
+  ec_init_tables(k, static_cast<int>(e), rows_.data(), decode_tables_.data());
+  ec_encode_data(static_cast<int>(len), k, static_cast<int>(e), decode_tables_.data(),
+                 sources_.data(), outputs_.data());
   return true;
 }
 

@@ -37,6 +37,7 @@ class Fec final {
   std::map<std::pair<int, int>, Tables> cache_;
   std::vector<std::uint8_t*> sources_, outputs_;
   std::vector<std::uint8_t> sub_, inverse_, rows_, decode_tables_;
+  std::vector<int> missing_, parity_rows_;
 };
 
 }  // namespace cg::link

@@ -219,8 +219,8 @@ class Sender final {
     std::uint32_t consumed;
   };
   struct Stage {
-    std::vector<std::uint8_t> buffer;
-    std::size_t head = 0;  // bytes before head are consumed
+    std::unique_ptr<std::uint8_t[]> buffer;  // 2 × staging_bytes_max + one envelope
+    std::size_t head = 0;                    // bytes before head are consumed
     std::deque<Staged> items;
     std::size_t bytes = 0;  // unconsumed envelope bytes
   };

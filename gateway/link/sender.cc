@@ -64,18 +64,19 @@ bool Sender::stage_push(Stage& stage, std::uint64_t seq, std::uint8_t flags,
     return false;
   }
   std::size_t tail = stage.items.empty() ? 0 : stage.items.back().offset + stage.items.back().len;
-  if (tail + bytes.size() > stage.buffer.size() && !stage.items.empty()) {
-    // Move what is still staged to the front; rare (once per buffer's worth of envelopes).
+  // The buffer holds twice the staging bound plus one envelope, so after moving what is still
+  // staged to the front at least staging_bytes_max is free again: each byte is moved at most
+  // about once. Pages are only touched as they are used.
+  const std::size_t cap = 2 * options_.staging_bytes_max + limits::envelope_bytes_max;
+  if (!stage.buffer) stage.buffer = std::make_unique_for_overwrite<std::uint8_t[]>(cap);
+  if (tail + bytes.size() > cap) {
     const std::size_t first = stage.items.front().offset;
-    std::memmove(stage.buffer.data(), stage.buffer.data() + first, tail - first);
+    std::memmove(stage.buffer.get(), stage.buffer.get() + first, tail - first);
     for (Staged& s : stage.items) s.offset -= first;
     tail -= first;
+    CG_ASSERT(tail + bytes.size() <= cap);
   }
-  if (tail + bytes.size() > stage.buffer.size()) {
-    stage.buffer.resize(std::max(tail + bytes.size(),
-                                 std::min(2 * stage.buffer.size(), options_.staging_bytes_max)));
-  }
-  std::memcpy(stage.buffer.data() + tail, bytes.data(), bytes.size());
+  std::memcpy(stage.buffer.get() + tail, bytes.data(), bytes.size());
   stage.items.push_back(Staged{seq, flags, tail, static_cast<std::uint32_t>(bytes.size()), 0});
   stage.bytes += bytes.size();
   return true;
@@ -137,7 +138,8 @@ Sender::Block Sender::pack(Stage& stage, std::size_t capacity) {
       b.flags = (it.flags & entry_flag_flash) ? frame_flag_flash : 0;
     }
     write_entry(w, Entry{it.flags, it.len, it.consumed,
-                         std::span(stage.buffer).subspan(it.offset + it.consumed, take)});
+                         std::span<const std::uint8_t>(stage.buffer.get() + it.offset + it.consumed,
+                                                       take)});
     it.consumed += static_cast<std::uint32_t>(take);
     stage.bytes -= take;
     ++b.count;
