@@ -197,15 +197,14 @@ void BM_LoopbackGoodput(benchmark::State& state) {
     auto sender = UdpSender::open(sender_options(pace),
                                   "127.0.0.1:" + std::to_string((*receiver)->port()), key, clock);
     if (!sender.ok()) return state.SkipWithError(sender.status().to_string().c_str());
-    std::atomic<bool> stop{false};
+    std::atomic<bool> stop{false}, stop_tx{false};
     std::atomic<std::uint64_t> submitted{0};
     std::thread rx([&] {
       while (!stop.load()) (void)(*receiver)->poll_once(5);
-      for (int i = 0; i < 100; ++i) (void)(*receiver)->poll_once(5);  // drain, time out
     });
     std::thread tx([&] {
       const std::vector<std::uint8_t> envelope(envelope_bytes, 9);
-      for (std::uint64_t seq = 1; !stop.load();) {
+      for (std::uint64_t seq = 1; !stop_tx.load();) {
         if ((*sender)->submit(seq, envelope).ok()) {
           ++seq;
           submitted.fetch_add(1);
@@ -222,10 +221,17 @@ void BM_LoopbackGoodput(benchmark::State& state) {
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const std::uint64_t good1 = handler.bytes.load(), wire1 = sc.bytes_sent.load();
-    stop.store(true);
+    // Stop submitting, let everything queued go out and arrive, then stop: losses counted are
+    // real, not envelopes cut off by the end of the run.
+    stop_tx.store(true);
     tx.join();
-    (*sender)->stop();
+    for (int i = 0; i < 1000 && !(*sender)->idle(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    stop.store(true);
     rx.join();
+    (*sender)->stop();
     const auto& rc = (*receiver)->receiver().counters();
     const double goodput = static_cast<double>(good1 - good0) / secs;
     const double wire = static_cast<double>(wire1 - wire0) / secs;

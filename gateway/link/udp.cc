@@ -114,6 +114,7 @@ const SenderCounters& UdpSender::counters() {
 }
 
 void UdpSender::loop() {
+  constexpr std::size_t send_batch = 32;
   std::vector<std::span<const std::uint8_t>> out(limits::io_batch_max);
   std::vector<mmsghdr> msgs(limits::io_batch_max);
   std::vector<iovec> iovs(limits::io_batch_max);
@@ -124,7 +125,8 @@ void UdpSender::loop() {
       MutexLock lock(mu_);
       if (stopping_) return;
       counters = &sender_.counters();
-      n = sender_.produce(out);
+      // Small batches keep the lock short, so submit() from other threads gets in between.
+      n = sender_.produce(std::span(out).first(send_batch));
       if (n == 0) {
         const std::int64_t wait_ns = std::clamp<std::int64_t>(
             sender_.next_due_ns() - clock_.monotonic_ns(), 0, 50 * ns_per_ms);
