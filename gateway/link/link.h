@@ -21,6 +21,7 @@
 #pragma once
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -161,6 +162,7 @@ struct Loss {
 enum class AlertKind : std::uint8_t {
   settings_mismatch,  // the sender's settings differ from ours: its frames are dropped
   session_started,    // first frame of a (newer) sender session
+  stale_session,      // frames of an older session refused (a replay, or a sender clock set back)
   rcvbuf_capped,      // the kernel gave a smaller SO_RCVBUF than asked for
 };
 struct Alert {
@@ -369,6 +371,7 @@ class Receiver final {
   std::uint64_t control_id_max_ = 0;
   bool joined_ = false;
   std::uint32_t mismatch_alerted_fp_ = 0, mismatch_detailed_fp_ = 0;
+  std::uint64_t stale_alerted_session_ = 0;
   ReceiverCounters counters_;
 };
 
@@ -445,6 +448,8 @@ class UdpReceiver final {
   std::size_t rcvbuf_granted_ = 0;
   Receiver receiver_;
   std::vector<std::uint8_t> buffers_;
+  std::vector<mmsghdr> msgs_;
+  std::vector<iovec> iovs_;
 };
 
 // Registers the counters as Prometheus counters cellgate_link_<name>_total with a label

@@ -131,6 +131,17 @@ bool Receiver::check_session(std::uint64_t session) {
   if (session == session_) return true;
   if (session <= options_.session_floor || session < session_) {
     bump(counters_.frames_stale_session);
+    if (stale_alerted_session_ != session) {  // once per session value, not per frame
+      stale_alerted_session_ = session;
+      char text[240];
+      std::snprintf(text, sizeof(text),
+                    "link %u: frames of sender session %016llx refused (current %016llx, floor "
+                    "%016llx): a replay, or a sender restarted with its clock set back",
+                    options_.settings.link_id, static_cast<unsigned long long>(session),
+                    static_cast<unsigned long long>(session_),
+                    static_cast<unsigned long long>(options_.session_floor));
+      handler_.on_alert({AlertKind::stale_session, text});
+    }
     return false;
   }
   start_session(session, 0);

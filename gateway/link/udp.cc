@@ -210,6 +210,8 @@ UdpReceiver::UdpReceiver(const ReceiverOptions& options, const crypto::Secret& k
     : fd_(fd), receiver_(options, key, clock, handler) {
   // One byte more than a frame may have, so MSG_TRUNC means "oversized".
   buffers_.resize(limits::io_batch_max * (options.settings.datagram_bytes + 1u));
+  msgs_.resize(limits::io_batch_max);
+  iovs_.resize(limits::io_batch_max);
 }
 
 UdpReceiver::~UdpReceiver() { ::close(fd_); }
@@ -219,8 +221,8 @@ Status UdpReceiver::poll_once(int timeout_ms) {
   const int ready = ::poll(&p, 1, timeout_ms);
   if (ready < 0 && errno != EINTR) return errno_status("poll");
   const std::size_t slot = buffers_.size() / limits::io_batch_max;
-  std::vector<mmsghdr> msgs(limits::io_batch_max);
-  std::vector<iovec> iovs(limits::io_batch_max);
+  std::vector<mmsghdr>& msgs = msgs_;
+  std::vector<iovec>& iovs = iovs_;
   // Bounded work per call, so tick() runs regularly even under a flood.
   for (int batch = 0; ready > 0 && batch < 64; ++batch) {
     for (std::size_t i = 0; i < limits::io_batch_max; ++i) {

@@ -473,6 +473,10 @@ TEST(LinkSim, NewerSessionReplacesTheOldOne) {
   EXPECT_EQ(r.session(), 11u);
   EXPECT_EQ(r.counters().sessions_started.load(), 2u);
   EXPECT_EQ(r.counters().frames_stale_session.load(), held.size());
+  ASSERT_FALSE(c.alerts.empty());
+  EXPECT_EQ(c.alerts.back().kind, AlertKind::stale_session);
+  EXPECT_NE(c.alerts.back().text.find("000000000000000a refused"), std::string::npos)
+      << c.alerts.back().text;
   c.check_exact_accounting();
   for (std::uint64_t s = 201; s <= 400; ++s) EXPECT_EQ(c.delivered(s), 1u) << s;
   EXPECT_FALSE(c.losses.empty());
