@@ -251,6 +251,10 @@ void BM_LoopbackGoodput(benchmark::State& state) {
     state.counters["envelopes_lost"] = static_cast<double>(rc.envelopes_lost.load());
     state.counters["loss_rate"] = static_cast<double>(rc.envelopes_lost.load()) /
                                   static_cast<double>(std::max<std::uint64_t>(1, submitted.load()));
+    // Datagrams the path (here: the kernel's socket buffers) dropped, over the whole run.
+    state.counters["datagram_loss_rate"] =
+        1.0 - static_cast<double>(rc.datagrams_received.load()) /
+                  static_cast<double>(std::max<std::uint64_t>(1, sc.frames_sent.load()));
     state.counters["fec_recovered_blocks"] = static_cast<double>(rc.blocks_recovered_fec.load());
     state.counters["rcvbuf_MiB"] =
         static_cast<double>((*receiver)->rcvbuf_granted_bytes()) / (1u << 20);
@@ -260,6 +264,7 @@ BENCHMARK(BM_LoopbackGoodput)
     ->Args({1024, 50})
     ->Args({1024, 100})
     ->Args({64 << 10, 100})
+    ->Args({64 << 10, 150})
     ->Args({64 << 10, 200})
     ->Iterations(1)
     ->UseRealTime()
