@@ -81,4 +81,60 @@ struct DemoOptions {
 // prints what happened, every number measured.
 int demo(const DemoOptions& options);
 
+// --- Keys, trust roots and the reviewer workflow (trust.cc, policy_cmds.cc) ---------------
+
+// Where a private key comes from: its file and either a passphrase file or the explicit
+// decision that it is stored unencrypted.
+struct KeyOptions {
+  std::string key_file;
+  std::string passphrase_file;
+  bool unencrypted = false;
+};
+
+struct KeygenOptions {
+  std::string node;            // node id: files are <dir>/<node>.sign, .kx (+ .pub)
+  std::string dir = ".";
+  std::string suite = "modern";
+  KeyOptions keys;             // passphrase_file / unencrypted for the files written
+  bool link = false;           // --link: write a 32-byte link key to `out` instead
+  std::string out;
+};
+// `cellgate keygen`: a node's signing and key-agreement keys, or a link key.
+int keygen(const KeygenOptions& options);
+
+// `cellgate trust create SPEC.toml --out ROOT`: an unsigned trust root from a readable spec
+// (parties with reviewer public key files and thresholds, nodes, root keys).
+int trust_create(const std::string& spec_file, const std::string& out);
+// `cellgate trust sign ROOT --key K`: adds one root key's signature.
+int trust_sign(const std::string& file, const KeyOptions& key, const std::string& out);
+// `cellgate trust verify ROOT [--previous OLD]`: as a node would accept it first (threshold of
+// its own root keys) or as a successor of OLD (thresholds of both). Exit 0 accepted, 1 not.
+int trust_verify(const std::string& file, const std::string& previous);
+
+struct RulesProposeOptions {
+  std::string policy;        // the policy TOML
+  std::string party;         // default: the policy's own party
+  std::string previous;      // the bundle it replaces (its version + 1, its hash)
+  std::string suite = "modern";  // the deployment suite (its hash names the previous bundle)
+  std::uint32_t expires_days = 30;
+  std::string out;
+};
+// `cellgate rules propose POLICY --out BUNDLE`: an unsigned bundle with the next version; the
+// policy must load first.
+int rules_propose(const RulesProposeOptions& options);
+// `cellgate rules approve BUNDLE --key K`: adds one reviewer signature.
+int rules_approve(const std::string& file, const KeyOptions& key, const std::string& out);
+// `cellgate rules verify BUNDLE --trust-root R`: which signatures count, whether the threshold
+// is met, expiry, whether the policy loads. Exit 0 approved, 1 not.
+int rules_verify(const std::string& file, const std::string& trust_root);
+// `cellgate rules diff OLD NEW` (bundles or policy files): rule-level differences. Exit 0 none,
+// 1 some.
+int rules_diff(const std::string& old_file, const std::string& new_file);
+// `cellgate rules impact OLD NEW --items DIR`: every item × destination whose decision changes,
+// with both explanations. Exit 0 none changed, 1 some.
+int rules_impact(const std::string& old_file, const std::string& new_file, const std::string& items_dir);
+// `cellgate policy explain --policy P --item I [--destination D] [--json]`.
+int policy_explain(const std::string& policy_file, const std::string& item_file,
+                   const std::string& destination, bool json);
+
 }  // namespace cg::cli
