@@ -257,7 +257,7 @@ class Sender final {
                              std::span<std::uint8_t> out);
   std::size_t write_heartbeat(std::int64_t now_ns, std::span<std::uint8_t> out);
   std::size_t write_control(std::int64_t now_ns, std::span<std::uint8_t> out);
-  Control* due_control(std::int64_t now_ns);
+  std::deque<Control>::iterator due_control(std::int64_t now_ns);
   void refill_tokens(std::int64_t now_ns);
 
   const SenderOptions options_;

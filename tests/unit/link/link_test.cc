@@ -406,6 +406,23 @@ TEST(LinkSim, ControlRecordsAreRepeatedAndDeliveredOnce) {
                 (loop.sender.counters().heartbeats_sent.load() - rc.heartbeats_received.load()));
 }
 
+TEST(LinkSim, SeveralControlRecordsEachDeliveredOnce) {
+  sim::Faults faults;
+  Collector c(1);
+  Loop loop(sender_options(), receiver_options(), faults, c);
+  std::vector<std::uint64_t> ids;
+  for (std::uint32_t repeats : {5u, 1u, 3u, 8u}) {
+    const std::vector<std::uint8_t> record(repeats * 10, static_cast<std::uint8_t>(repeats));
+    ids.push_back(*loop.sender.submit_control(record, repeats));
+  }
+  for (int i = 0; i < 500; ++i) loop.step(step_ns);
+  EXPECT_TRUE(loop.sender.idle());
+  EXPECT_EQ(loop.sender.counters().control_frames_sent.load(), 5u + 1 + 3 + 8);
+  EXPECT_EQ(c.control_calls, 4u);
+  EXPECT_EQ(c.controls.at(ids[3]), std::vector<std::uint8_t>(80, 8));
+  EXPECT_EQ(loop.receiver.counters().control_repeats_ignored.load(), 4u + 0 + 2 + 7);
+}
+
 TEST(LinkSim, SubmitSaysOverloadedInsteadOfGrowing) {
   FakeClock clock;
   auto key = testing::test_key();
