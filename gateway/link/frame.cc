@@ -48,11 +48,15 @@ Status check_data_header(const FrameHeader& h) {
   if (h.count == 0 || h.count > h.block_len / entry_header_bytes) {
     return malformed("entry count does not fit the block length");
   }
+  if (h.first_seq > UINT64_MAX - h.count) return malformed("sequence range wraps around");
   return Status();
 }
 
 Status check_header(const FrameHeader& h, std::size_t payload_len) {
   if (h.payload_len != payload_len) return malformed("payload length mismatch");
+  // Block numbers and record ids count up from 1 within a session; 2^63 is never reached, and
+  // keeping them below it means `block + 1` can never wrap in the receiver.
+  if (h.block >= block_number_limit) return malformed("block number out of range");
   switch (h.kind) {
     case FrameKind::data:
       return check_data_header(h);
@@ -253,6 +257,7 @@ Result<Heartbeat> parse_heartbeat(const Frame& frame) {
     b.first_seq = r.u64().value_or(0);
     b.count = r.u32().value_or(0);
     if (b.count == 0) return malformed("heartbeat names an empty block");
+    if (b.first_seq > UINT64_MAX - b.count) return malformed("sequence range wraps around");
   }
   return hb;
 }

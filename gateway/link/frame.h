@@ -28,6 +28,8 @@ inline constexpr std::size_t frame_header_bytes = 52;
 inline constexpr std::size_t frame_tag_bytes = 16;
 inline constexpr std::size_t frame_overhead_bytes = frame_header_bytes + frame_tag_bytes;
 inline constexpr std::size_t link_key_bytes = 32;
+// Block numbers, heartbeat newest-block numbers and control record ids are below 2^63.
+inline constexpr std::uint64_t block_number_limit = std::uint64_t{1} << 63;
 
 enum class FrameKind : std::uint8_t {
   data = 1,       // one fragment (data or parity) of a block

@@ -20,17 +20,11 @@ inline constexpr std::size_t datagram_bytes_max = 65507;
 inline constexpr std::size_t fragments_per_block_max = 255;
 // Parity fragments per block: 128 allows 1:1 redundancy of a 127-fragment block.
 inline constexpr std::size_t parity_fragments_max = 128;
-// A block's envelopes carry consecutive sequence numbers; one entry per datagram byte at most.
-// Kept so the frame header's count field cannot claim more entries than a block could hold.
-inline constexpr std::size_t entries_per_block_max = 1u << 20;
 
 // --- Sender -------------------------------------------------------------------------------
 // Blocks whose fragments are sent round-robin. 32 × m parity fragments absorbs bursts of
 // hundreds of datagrams; more only adds latency and memory.
 inline constexpr std::size_t interleave_depth_max = 32;
-// Sealed blocks waiting to be sent: bounds memory and the lag between a heartbeat naming a
-// block and that block's last fragment.
-inline constexpr std::size_t ready_blocks_max = 256;
 // Envelope bytes waiting to be packed. Must hold at least one envelope of the largest size.
 inline constexpr std::size_t staging_bytes_max = 64u << 20;
 inline constexpr std::size_t staged_envelopes_max = 1u << 20;

@@ -257,7 +257,7 @@ class Sender final {
                              std::span<std::uint8_t> out);
   std::size_t write_heartbeat(std::int64_t now_ns, std::span<std::uint8_t> out);
   std::size_t write_control(std::int64_t now_ns, std::span<std::uint8_t> out);
-  Control* due_control(std::int64_t now_ns);
+  std::deque<Control>::iterator due_control(std::int64_t now_ns);
   void refill_tokens(std::int64_t now_ns);
 
   const SenderOptions options_;
@@ -333,7 +333,7 @@ class Receiver final {
   void on_control(const Frame& frame);
   bool check_settings(const Frame& frame);
   bool check_session(std::uint64_t session);
-  void start_session(std::uint64_t session, std::uint64_t first_block);
+  void start_session(std::uint64_t session);
   // Makes sure blocks up to `block` are tracked; false if `block` is already forgotten.
   bool track_through(std::uint64_t block);
   void decode(std::uint64_t block, Slot& slot);
@@ -349,7 +349,8 @@ class Receiver final {
   void remember_reported(std::uint64_t seq);
   void release(Slot& slot);
   void advance_floor();
-  bool acquire_buffer(std::uint64_t block);
+  // Makes room for one more block holding fragments, evicting the oldest if needed.
+  void acquire_buffer(std::uint64_t block);
 
   const ReceiverOptions options_;
   const crypto::Secret& key_;

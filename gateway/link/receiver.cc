@@ -144,11 +144,11 @@ bool Receiver::check_session(std::uint64_t session) {
     }
     return false;
   }
-  start_session(session, 0);
+  start_session(session);
   return true;
 }
 
-void Receiver::start_session(std::uint64_t session, std::uint64_t /*first_block*/) {
+void Receiver::start_session(std::uint64_t session) {
   const std::uint64_t previous = session_;
   if (previous != 0) {
     for (auto& [block, slot] : slots_) {
@@ -208,7 +208,7 @@ bool Receiver::track_through(std::uint64_t block) {
   return true;
 }
 
-bool Receiver::acquire_buffer(std::uint64_t block) {
+void Receiver::acquire_buffer(std::uint64_t block) {
   while (buffers_in_use_ >= options_.blocks_in_flight_max) {
     // Evict the oldest block holding a buffer (not the one asking).
     auto victim = std::find_if(slots_.begin(), slots_.end(), [block](const auto& entry) {
@@ -218,7 +218,6 @@ bool Receiver::acquire_buffer(std::uint64_t block) {
     give_up(victim->first, victim->second, LossReason::memory);
   }
   ++buffers_in_use_;
-  return true;
 }
 
 void Receiver::release(Slot& slot) {

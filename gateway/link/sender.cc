@@ -198,11 +198,9 @@ void Sender::refill_tokens(std::int64_t now_ns) {
   }
 }
 
-Sender::Control* Sender::due_control(std::int64_t now_ns) {
-  for (Control& c : controls_) {
-    if (c.due_ns <= now_ns) return &c;
-  }
-  return nullptr;
+std::deque<Sender::Control>::iterator Sender::due_control(std::int64_t now_ns) {
+  return std::find_if(controls_.begin(), controls_.end(),
+                      [now_ns](const Control& c) { return c.due_ns <= now_ns; });
 }
 
 Sender::Next Sender::pick(std::int64_t now_ns, std::size_t& frame_bytes) {
@@ -212,7 +210,7 @@ Sender::Next Sender::pick(std::int64_t now_ns, std::size_t& frame_bytes) {
     frame_bytes = frame_overhead_bytes + 10 + 12 * n;
     return Next::heartbeat;
   }
-  if (const Control* c = due_control(now_ns)) {
+  if (auto c = due_control(now_ns); c != controls_.end()) {
     frame_bytes = frame_overhead_bytes + c->payload.size();
     return Next::control;
   }
@@ -284,8 +282,8 @@ std::size_t Sender::write_heartbeat(std::int64_t now_ns, std::span<std::uint8_t>
 }
 
 std::size_t Sender::write_control(std::int64_t now_ns, std::span<std::uint8_t> out) {
-  Control* c = due_control(now_ns);
-  CG_ASSERT(c != nullptr);
+  const auto c = due_control(now_ns);
+  CG_ASSERT(c != controls_.end());
   FrameHeader h;
   h.kind = FrameKind::control;
   h.index = c->repetition++;
@@ -297,7 +295,7 @@ std::size_t Sender::write_control(std::int64_t now_ns, std::span<std::uint8_t> o
   const std::size_t n = write_frame(h, c->payload, key_, out);
   c->due_ns = now_ns + options_.control_repeat_interval_ns;
   if (--c->repeats_left == 0) {
-    controls_.erase(controls_.begin() + (c - &controls_.front()));
+    controls_.erase(c);
   }
   counters_.control_frames_sent.fetch_add(1, std::memory_order_relaxed);
   return n;

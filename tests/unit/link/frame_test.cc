@@ -143,6 +143,12 @@ TEST(LinkFrame, AuthenticButStructurallyWrongHeaders) {
   h = sample_header();
   h.kind = static_cast<FrameKind>(9);
   check(h, "unknown kind");
+  h = sample_header();
+  h.block = block_number_limit;
+  check(h, "block number at 2^63");
+  h = sample_header();
+  h.first_seq = UINT64_MAX;
+  check(h, "sequence range wraps");
 }
 
 TEST(LinkFrame, BlockEntriesRoundTripAndRejectBadLayouts) {

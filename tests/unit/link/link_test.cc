@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "tests/sim/link_sim.h"
 #include "tests/unit/link/harness.h"
 
@@ -64,9 +66,11 @@ TEST(LinkSim, NoEnvelopeLostAtBurstsOfTenDatagrams) {
   sim::Faults faults;
   faults.seed = 4242;
   faults.burst_len = 10;
-  faults.burst_start = 0.02;
-  // At most one burst per interleaved group (4 blocks × 80 fragments).
-  faults.burst_gap_min = 320;
+  faults.burst_start = 0.05;
+  // Bursts at least 100 datagrams apart: at most 3 bursts meet one interleaved group (4 blocks
+  // × 80 fragments), each costing a block at most 3 fragments (see the exhaustive test
+  // below), 9 < m = 16. About 8% of all datagrams are lost in bursts.
+  faults.burst_gap_min = 100;
   SCOPED_TRACE(seed_note(faults.seed));
   constexpr std::uint64_t n = 1'000'000;
   Collector c(n);
@@ -76,6 +80,7 @@ TEST(LinkSim, NoEnvelopeLostAtBurstsOfTenDatagrams) {
   EXPECT_EQ(c.delivered_total, n);
   EXPECT_TRUE(c.losses.empty());
   EXPECT_GT(loop.sim.counters().dropped_burst, 1000u);
+  EXPECT_GT(loop.sim.counters().dropped_burst * 20, loop.sim.counters().sent);  // > 5%
   EXPECT_GT(loop.receiver.counters().blocks_recovered_fec.load(), 0u);
   EXPECT_EQ(loop.receiver.counters().blocks_lost.load(), 0u);
 }
@@ -114,6 +119,36 @@ TEST(LinkSim, HeavyFaultsAreAccountedExactly) {
     EXPECT_EQ(rc.blocks_lost_range_unknown.load(), 0u);
     for (const Loss& l : c.losses) EXPECT_TRUE(l.range_known);
   }
+}
+
+// The interleaving claim, exhaustively: in a stream of full groups, a burst of 10 consecutive
+// lost datagrams starting at any position costs no block more than m fragments.
+TEST(LinkSim, EveryBurstOfTenCostsEachBlockAtMostMFragments) {
+  FakeClock clock;
+  const auto key = testing::test_key();
+  Sender sender(sender_options(), key, clock);
+  std::vector<std::vector<std::uint8_t>> stream;
+  std::vector<std::span<const std::uint8_t>> out(256);
+  std::uint64_t seq = 1;
+  while (stream.size() < 4000) {
+    while (sender.submit(seq, envelope_bytes(seq, 100)).ok()) ++seq;
+    for (std::size_t i = 0, n = sender.produce(out); i < n; ++i) {
+      stream.emplace_back(out[i].begin(), out[i].end());
+    }
+    clock.advance_ns(ns_per_ms);
+  }
+  std::vector<FrameHeader> headers;
+  for (const auto& d : stream) headers.push_back(peek(d)->header);
+  constexpr std::size_t burst = 10;
+  std::size_t worst = 0;
+  for (std::size_t start = 0; start + burst <= headers.size(); ++start) {
+    std::map<std::uint64_t, std::size_t> hit;
+    for (std::size_t i = start; i < start + burst; ++i) {
+      if (headers[i].kind == FrameKind::data) worst = std::max(worst, ++hit[headers[i].block]);
+    }
+  }
+  EXPECT_EQ(worst, 3u);  // ceil(10 / depth 4): the groups are equal-sized blocks
+  EXPECT_LE(worst, std::size_t{sender_options().settings.parity_fragments});
 }
 
 // A block lost whole (every fragment dropped) is reported with exactly its range.
@@ -369,6 +404,23 @@ TEST(LinkSim, ControlRecordsAreRepeatedAndDeliveredOnce) {
   EXPECT_EQ(rc.control_records_delivered.load() + rc.control_repeats_ignored.load(),
             20u - loop.sim.counters().dropped_random +
                 (loop.sender.counters().heartbeats_sent.load() - rc.heartbeats_received.load()));
+}
+
+TEST(LinkSim, SeveralControlRecordsEachDeliveredOnce) {
+  sim::Faults faults;
+  Collector c(1);
+  Loop loop(sender_options(), receiver_options(), faults, c);
+  std::vector<std::uint64_t> ids;
+  for (std::uint32_t repeats : {5u, 1u, 3u, 8u}) {
+    const std::vector<std::uint8_t> record(repeats * 10, static_cast<std::uint8_t>(repeats));
+    ids.push_back(*loop.sender.submit_control(record, repeats));
+  }
+  for (int i = 0; i < 500; ++i) loop.step(step_ns);
+  EXPECT_TRUE(loop.sender.idle());
+  EXPECT_EQ(loop.sender.counters().control_frames_sent.load(), 5u + 1 + 3 + 8);
+  EXPECT_EQ(c.control_calls, 4u);
+  EXPECT_EQ(c.controls.at(ids[3]), std::vector<std::uint8_t>(80, 8));
+  EXPECT_EQ(loop.receiver.counters().control_repeats_ignored.load(), 4u + 0 + 2 + 7);
 }
 
 TEST(LinkSim, SubmitSaysOverloadedInsteadOfGrowing) {
