@@ -92,11 +92,11 @@ struct KeyOptions {
 };
 
 struct KeygenOptions {
-  std::string node;            // node id: files are <dir>/<node>.sign, .kx (+ .pub)
+  std::string node;  // node id: files are <dir>/<node>.sign, .kx (+ .pub)
   std::string dir = ".";
   std::string suite = "modern";
-  KeyOptions keys;             // passphrase_file / unencrypted for the files written
-  bool link = false;           // --link: write a 32-byte link key to `out` instead
+  KeyOptions keys;    // passphrase_file / unencrypted for the files written
+  bool link = false;  // --link: write a 32-byte link key to `out` instead
   std::string out;
 };
 // `cellgate keygen`: a node's signing and key-agreement keys, or a link key.
@@ -112,9 +112,9 @@ int trust_sign(const std::string& file, const KeyOptions& key, const std::string
 int trust_verify(const std::string& file, const std::string& previous);
 
 struct RulesProposeOptions {
-  std::string policy;        // the policy TOML
-  std::string party;         // default: the policy's own party
-  std::string previous;      // the bundle it replaces (its version + 1, its hash)
+  std::string policy;            // the policy TOML
+  std::string party;             // default: the policy's own party
+  std::string previous;          // the bundle it replaces (its version + 1, its hash)
   std::string suite = "modern";  // the deployment suite (its hash names the previous bundle)
   std::uint32_t expires_days = 30;
   std::string out;
@@ -132,7 +132,8 @@ int rules_verify(const std::string& file, const std::string& trust_root);
 int rules_diff(const std::string& old_file, const std::string& new_file);
 // `cellgate rules impact OLD NEW --items DIR`: every item × destination whose decision changes,
 // with both explanations. Exit 0 none changed, 1 some.
-int rules_impact(const std::string& old_file, const std::string& new_file, const std::string& items_dir);
+int rules_impact(const std::string& old_file, const std::string& new_file,
+                 const std::string& items_dir);
 // `cellgate policy explain --policy P --item I [--destination D] [--json]`.
 int policy_explain(const std::string& policy_file, const std::string& item_file,
                    const std::string& destination, bool json);

@@ -102,16 +102,21 @@ int main(int argc, char** argv) {
 
   auto add_key_options = [](CLI::App* cmd, cg::cli::KeyOptions& k, bool key_required) {
     if (key_required) {
-      cmd->add_option("--key", k.key_file, "Private key file")->required()->check(CLI::ExistingFile);
+      cmd->add_option("--key", k.key_file, "Private key file")
+          ->required()
+          ->check(CLI::ExistingFile);
     }
-    cmd->add_option("--passphrase-file", k.passphrase_file, "File whose first line is the key passphrase")
+    cmd->add_option("--passphrase-file", k.passphrase_file,
+                    "File whose first line is the key passphrase")
         ->check(CLI::ExistingFile);
-    cmd->add_flag("--unencrypted", k.unencrypted,
-                  "The private key file is (or is to be) stored unencrypted: a deliberate decision");
+    cmd->add_flag(
+        "--unencrypted", k.unencrypted,
+        "The private key file is (or is to be) stored unencrypted: a deliberate decision");
   };
 
   cg::cli::KeygenOptions keygen_options;
-  auto* keygen = app.add_subcommand("keygen", "Write a node's signing and key-agreement keys, or a link key");
+  auto* keygen =
+      app.add_subcommand("keygen", "Write a node's signing and key-agreement keys, or a link key");
   keygen->add_option("--node", keygen_options.node, "Node id (file names)");
   keygen->add_option("--dir", keygen_options.dir, "Directory for the key files");
   keygen->add_option("--suite", keygen_options.suite, "modern, modern-aes or cnsa");
@@ -124,51 +129,86 @@ int main(int argc, char** argv) {
   std::string trust_spec, trust_file, trust_out, trust_previous;
   cg::cli::KeyOptions trust_key;
   auto* trust_create = trust->add_subcommand("create", "An unsigned trust root from a TOML spec");
-  trust_create->add_option("spec", trust_spec, "Spec file (TOML)")->required()->check(CLI::ExistingFile);
+  trust_create->add_option("spec", trust_spec, "Spec file (TOML)")
+      ->required()
+      ->check(CLI::ExistingFile);
   trust_create->add_option("--out", trust_out, "Trust root file to write")->required();
   auto* trust_sign = trust->add_subcommand("sign", "Add one root key's signature");
-  trust_sign->add_option("root", trust_file, "Trust root file")->required()->check(CLI::ExistingFile);
+  trust_sign->add_option("root", trust_file, "Trust root file")
+      ->required()
+      ->check(CLI::ExistingFile);
   add_key_options(trust_sign, trust_key, true);
   trust_sign->add_option("--out", trust_out, "Write here instead of in place");
   auto* trust_verify = trust->add_subcommand("verify", "Check a trust root as a node would");
-  trust_verify->add_option("root", trust_file, "Trust root file")->required()->check(CLI::ExistingFile);
-  trust_verify->add_option("--previous", trust_previous, "The root it replaces")->check(CLI::ExistingFile);
+  trust_verify->add_option("root", trust_file, "Trust root file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  trust_verify->add_option("--previous", trust_previous, "The root it replaces")
+      ->check(CLI::ExistingFile);
 
   auto* rules = app.add_subcommand("rules", "Rules bundles: the reviewers' workflow");
   rules->require_subcommand(1);
   cg::cli::RulesProposeOptions propose_options;
-  auto* rules_propose = rules->add_subcommand("propose", "An unsigned bundle with the next version");
-  rules_propose->add_option("policy", propose_options.policy, "Policy file (TOML)")->required()->check(CLI::ExistingFile);
+  auto* rules_propose =
+      rules->add_subcommand("propose", "An unsigned bundle with the next version");
+  rules_propose->add_option("policy", propose_options.policy, "Policy file (TOML)")
+      ->required()
+      ->check(CLI::ExistingFile);
   rules_propose->add_option("--party", propose_options.party, "Party (default: the policy's)");
   rules_propose->add_option("--previous", propose_options.previous, "The bundle this one replaces")
       ->check(CLI::ExistingFile);
-  rules_propose->add_option("--suite", propose_options.suite, "Deployment suite (hash of the previous bundle)");
-  rules_propose->add_option("--expires-days", propose_options.expires_days, "Validity")->check(CLI::Range(1, 3650));
+  rules_propose->add_option("--suite", propose_options.suite,
+                            "Deployment suite (hash of the previous bundle)");
+  rules_propose->add_option("--expires-days", propose_options.expires_days, "Validity")
+      ->check(CLI::Range(1, 3650));
   rules_propose->add_option("--out", propose_options.out, "Bundle file to write")->required();
   std::string bundle_file, bundle_out, bundle_root, diff_old, diff_new, impact_items;
   cg::cli::KeyOptions approve_key;
   auto* rules_approve = rules->add_subcommand("approve", "Add one reviewer's signature");
-  rules_approve->add_option("bundle", bundle_file, "Bundle file")->required()->check(CLI::ExistingFile);
+  rules_approve->add_option("bundle", bundle_file, "Bundle file")
+      ->required()
+      ->check(CLI::ExistingFile);
   add_key_options(rules_approve, approve_key, true);
   rules_approve->add_option("--out", bundle_out, "Write here instead of in place");
-  auto* rules_verify = rules->add_subcommand("verify", "Which signatures count; is the threshold met");
-  rules_verify->add_option("bundle", bundle_file, "Bundle file")->required()->check(CLI::ExistingFile);
-  rules_verify->add_option("--trust-root", bundle_root, "Trust root file")->required()->check(CLI::ExistingFile);
-  auto* rules_diff = rules->add_subcommand("diff", "Rule-level differences between two bundles or policies");
-  rules_diff->add_option("old", diff_old, "Old bundle or policy")->required()->check(CLI::ExistingFile);
-  rules_diff->add_option("new", diff_new, "New bundle or policy")->required()->check(CLI::ExistingFile);
-  auto* rules_impact = rules->add_subcommand("impact", "Every decision on a corpus that the change alters");
-  rules_impact->add_option("old", diff_old, "Old bundle or policy")->required()->check(CLI::ExistingFile);
-  rules_impact->add_option("new", diff_new, "New bundle or policy")->required()->check(CLI::ExistingFile);
-  rules_impact->add_option("--items", impact_items, "Directory of item files")->required()->check(CLI::ExistingDirectory);
+  auto* rules_verify =
+      rules->add_subcommand("verify", "Which signatures count; is the threshold met");
+  rules_verify->add_option("bundle", bundle_file, "Bundle file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  rules_verify->add_option("--trust-root", bundle_root, "Trust root file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  auto* rules_diff =
+      rules->add_subcommand("diff", "Rule-level differences between two bundles or policies");
+  rules_diff->add_option("old", diff_old, "Old bundle or policy")
+      ->required()
+      ->check(CLI::ExistingFile);
+  rules_diff->add_option("new", diff_new, "New bundle or policy")
+      ->required()
+      ->check(CLI::ExistingFile);
+  auto* rules_impact =
+      rules->add_subcommand("impact", "Every decision on a corpus that the change alters");
+  rules_impact->add_option("old", diff_old, "Old bundle or policy")
+      ->required()
+      ->check(CLI::ExistingFile);
+  rules_impact->add_option("new", diff_new, "New bundle or policy")
+      ->required()
+      ->check(CLI::ExistingFile);
+  rules_impact->add_option("--items", impact_items, "Directory of item files")
+      ->required()
+      ->check(CLI::ExistingDirectory);
 
   auto* policy = app.add_subcommand("policy", "Releasability policies");
   policy->require_subcommand(1);
   std::string explain_policy, explain_item, explain_destination;
   bool explain_json = false;
   auto* policy_explain = policy->add_subcommand("explain", "Decide one item and say why");
-  policy_explain->add_option("--policy", explain_policy, "Policy or bundle file")->required()->check(CLI::ExistingFile);
-  policy_explain->add_option("--item", explain_item, "Item file (JSON or Cap'n Proto)")->required()->check(CLI::ExistingFile);
+  policy_explain->add_option("--policy", explain_policy, "Policy or bundle file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  policy_explain->add_option("--item", explain_item, "Item file (JSON or Cap'n Proto)")
+      ->required()
+      ->check(CLI::ExistingFile);
   policy_explain->add_option("--destination", explain_destination, "Only this destination");
   policy_explain->add_flag("--json", explain_json, "JSON output");
 

@@ -2,10 +2,10 @@
 // `cellgate rules impact`.
 #include <capnp/schema.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <algorithm>
 #include <set>
 
 #include "crypto/keys.h"
@@ -27,7 +27,8 @@ Result<std::unique_ptr<const policy::Policy>> load_policy(const std::string& fil
   CG_ASSIGN_OR_RETURN(auto bytes, crypto::read_file(file, limits::rules_bundle_bytes_max));
   if (auto bundle = approval::decode_bundle(bytes); bundle.ok()) {
     const auto p = bundle->root().getBody().getPolicy();
-    return policy::Policy::parse({reinterpret_cast<const char*>(p.begin()), p.size()}, file + " (bundle)");
+    return policy::Policy::parse({reinterpret_cast<const char*>(p.begin()), p.size()},
+                                 file + " (bundle)");
   }
   return policy::Policy::parse({reinterpret_cast<const char*>(bytes.data()), bytes.size()}, file);
 }
@@ -71,8 +72,12 @@ std::string describe(const policy::Policy& p, const policy::Rule& r) {
   add("precedences", enum_names<schema::Precedence>(c.precedences));
   add("tlp", enum_names<schema::Tlp>(c.tlps));
   if (c.level_min > 0 || c.level_max < p.levels().size() - 1) {
-    auto name = [&](std::uint8_t l) { return l < p.levels().size() ? p.levels()[l] : std::to_string(l); };
-    add("levels", name(c.level_min) + ".." + name(std::min<std::uint8_t>(c.level_max, static_cast<std::uint8_t>(p.levels().size() - 1))));
+    auto name = [&](std::uint8_t l) {
+      return l < p.levels().size() ? p.levels()[l] : std::to_string(l);
+    };
+    add("levels", name(c.level_min) + ".." +
+                      name(std::min<std::uint8_t>(
+                          c.level_max, static_cast<std::uint8_t>(p.levels().size() - 1))));
   }
   add("topics", join(c.topics));
   add("categories", join(c.categories));
@@ -103,7 +108,8 @@ std::string describe_destination(const policy::Policy& p, const policy::Destinat
 
 std::string describe_pattern(const policy::Pattern& pat) {
   return std::string(pat.literal ? "term " : "regex ") + pat.expression +
-         (pat.case_sensitive ? " (case-sensitive)" : "") + " -> " + std::string(policy::outcome_name(pat.action));
+         (pat.case_sensitive ? " (case-sensitive)" : "") + " -> " +
+         std::string(policy::outcome_name(pat.action));
 }
 
 // Entries matched by id; `da`/`db` describe an entry of the old/new policy.
@@ -120,7 +126,8 @@ int diff_section(const char* what, const std::vector<T>& a, const std::vector<T>
       std::printf("- %s %s: %s\n", what, id.c_str(), text.c_str());
       ++changes;
     } else if (it->second != text) {
-      std::printf("~ %s %s:\n    old: %s\n    new: %s\n", what, id.c_str(), text.c_str(), it->second.c_str());
+      std::printf("~ %s %s:\n    old: %s\n    new: %s\n", what, id.c_str(), text.c_str(),
+                  it->second.c_str());
       ++changes;
     }
   }
@@ -160,7 +167,8 @@ int policy_explain(const std::string& policy_file, const std::string& item_file,
     }
   }
   if (!any) {
-    std::fprintf(stderr, "policy explain: no destination '%s' in the policy\n", destination.c_str());
+    std::fprintf(stderr, "policy explain: no destination '%s' in the policy\n",
+                 destination.c_str());
     return exit_usage;
   }
   return exit_ok;
@@ -187,7 +195,8 @@ int rules_diff(const std::string& old_file, const std::string& new_file) {
       "destination", pa.destinations(), pb.destinations(),
       [&](const policy::Destination& d) { return describe_destination(pa, d); },
       [&](const policy::Destination& d) { return describe_destination(pb, d); });
-  changes += diff_section("pattern", pa.patterns(), pb.patterns(), describe_pattern, describe_pattern);
+  changes +=
+      diff_section("pattern", pa.patterns(), pb.patterns(), describe_pattern, describe_pattern);
   changes += diff_section(
       "rule", pa.rules(), pb.rules(), [&](const policy::Rule& r) { return describe(pa, r); },
       [&](const policy::Rule& r) { return describe(pb, r); });
@@ -211,7 +220,8 @@ int rules_diff(const std::string& old_file, const std::string& new_file) {
   return changes == 0 ? exit_ok : exit_failed;
 }
 
-int rules_impact(const std::string& old_file, const std::string& new_file, const std::string& items_dir) {
+int rules_impact(const std::string& old_file, const std::string& new_file,
+                 const std::string& items_dir) {
   auto a = load_policy(old_file);
   if (!a.ok()) return fail("rules impact", a.status());
   auto b = load_policy(new_file);
@@ -249,28 +259,32 @@ int rules_impact(const std::string& old_file, const std::string& new_file, const
       if (ia) {
         ea->decide(item->root(), *ia, da);
         old_text = policy::explain_text(**a, item->root(), da);
-        old_short = std::string(policy::outcome_name(da.outcome)) + " by " + rule_id(**a, da) + " (" +
-                    std::string(policy::reason_name(da.reason)) + ")";
+        old_short = std::string(policy::outcome_name(da.outcome)) + " by " + rule_id(**a, da) +
+                    " (" + std::string(policy::reason_name(da.reason)) + ")";
       }
       if (ib) {
         eb->decide(item->root(), *ib, db);
         new_text = policy::explain_text(**b, item->root(), db);
-        new_short = std::string(policy::outcome_name(db.outcome)) + " by " + rule_id(**b, db) + " (" +
-                    std::string(policy::reason_name(db.reason)) + ")";
+        new_short = std::string(policy::outcome_name(db.outcome)) + " by " + rule_id(**b, db) +
+                    " (" + std::string(policy::reason_name(db.reason)) + ")";
       }
       const bool same = ia && ib && da.outcome == db.outcome && da.reason == db.reason &&
                         da.portions == db.portions && da.attributes == db.attributes &&
-                        da.transforms == db.transforms &&
-                        rule_id(**a, da) == rule_id(**b, db);
+                        da.transforms == db.transforms && rule_id(**a, da) == rule_id(**b, db);
       if (same || (!ia && !ib)) continue;
       ++changed;
-      std::printf("== %s -> %s (%s)\n   old: %s\n   new: %s\n-- old explanation:\n%s\n-- new explanation:\n%s\n",
-                  to_hex(std::span<const std::uint8_t>(item->root().getId().begin(), item->root().getId().size())).c_str(),
-                  dest.c_str(), f.c_str(), old_short.c_str(), new_short.c_str(), old_text.c_str(), new_text.c_str());
+      std::printf(
+          "== %s -> %s (%s)\n   old: %s\n   new: %s\n-- old explanation:\n%s\n-- new "
+          "explanation:\n%s\n",
+          to_hex(std::span<const std::uint8_t>(item->root().getId().begin(),
+                                               item->root().getId().size()))
+              .c_str(),
+          dest.c_str(), f.c_str(), old_short.c_str(), new_short.c_str(), old_text.c_str(),
+          new_text.c_str());
     }
   }
-  std::printf("%zu items x %zu destinations: %zu decisions, %zu changed; %zu files unreadable\n", items,
-              destinations.size(), decisions, changed, unreadable);
+  std::printf("%zu items x %zu destinations: %zu decisions, %zu changed; %zu files unreadable\n",
+              items, destinations.size(), decisions, changed, unreadable);
   return changed == 0 ? exit_ok : exit_failed;
 }
 

@@ -30,9 +30,12 @@ std::int64_t now_ns() {
 int fail(const char* what, const Status& s) {
   std::fprintf(stderr, "%s: %s\n", what, s.reason().c_str());
   switch (s.code()) {
-    case Code::io: return exit_io;
-    case Code::malformed: return exit_usage;
-    default: return exit_failed;
+    case Code::io:
+      return exit_io;
+    case Code::malformed:
+      return exit_usage;
+    default:
+      return exit_failed;
   }
 }
 
@@ -60,7 +63,9 @@ Result<std::vector<std::uint8_t>> read_all(const std::string& path, std::size_t 
   return crypto::read_file(path, max);
 }
 
-Status write_all(const std::string& path, Bytes data) { return crypto::write_file(path, data, 0644); }
+Status write_all(const std::string& path, Bytes data) {
+  return crypto::write_file(path, data, 0644);
+}
 
 // The deployment suite is the suite of the trust root's first root key.
 const crypto::Suite& deployment_suite_of(schema::TrustRootBody::Reader body) {
@@ -101,8 +106,8 @@ int keygen(const KeygenOptions& o) {
   if (!pass.ok()) return fail("keygen", pass.status());
   std::error_code ec;
   std::filesystem::create_directories(o.dir, ec);
-  auto paths = crypto::write_node_keys(o.dir, o.node, *suite, *pass ? &**pass : nullptr,
-                                       o.keys.unencrypted);
+  auto paths =
+      crypto::write_node_keys(o.dir, o.node, *suite, *pass ? &**pass : nullptr, o.keys.unencrypted);
   if (!paths.ok()) return fail("keygen", paths.status());
   for (const auto& [file, pub] : {std::pair{paths->signing, paths->signing_public},
                                   std::pair{paths->agreement, paths->agreement_public}}) {
@@ -138,7 +143,9 @@ int trust_create(const std::string& spec_file, const std::string& out) {
     auto file = t["key"].value<std::string>();
     if (!name || !file) return malformed(where + ": needs name and key");
     CG_ASSIGN_OR_RETURN(auto pub, crypto::read_public_key_file(path_of(*file)));
-    if (pub.kind != kind) return malformed(where + ": " + *file + " is not a " + std::string(crypto::kind_name(kind)) + " key");
+    if (pub.kind != kind)
+      return malformed(where + ": " + *file + " is not a " + std::string(crypto::kind_name(kind)) +
+                       " key");
     approval::fill_public_key(b, pub.suite, pub.public_key, *name);
     return {};
   };
@@ -147,12 +154,14 @@ int trust_create(const std::string& spec_file, const std::string& out) {
   auto expires = parse_time(spec.get("expires"), "expires");
   if (!expires.ok()) return fail("trust create", expires.status());
   body.setExpires(*expires);
-  body.setRootThreshold(static_cast<std::uint8_t>(spec["root_threshold"].value_or<std::int64_t>(1)));
+  body.setRootThreshold(
+      static_cast<std::uint8_t>(spec["root_threshold"].value_or<std::int64_t>(1)));
   if (auto* roots = spec["root_key"].as_array()) {
     auto keys = body.initRootKeys(static_cast<unsigned>(roots->size()));
     for (unsigned i = 0; i < roots->size() && status.ok(); ++i) {
       if (auto* t = roots->get(i)->as_table()) {
-        status = add_key(keys[i], *t, "root_key[" + std::to_string(i) + "]", crypto::KeyKind::signing);
+        status =
+            add_key(keys[i], *t, "root_key[" + std::to_string(i) + "]", crypto::KeyKind::signing);
       }
     }
   }
@@ -162,12 +171,14 @@ int trust_create(const std::string& spec_file, const std::string& out) {
       auto* t = parties->get(i)->as_table();
       if (!t) continue;
       out_parties[i].setId((*t)["id"].value_or(std::string()));
-      out_parties[i].setReviewerThreshold(static_cast<std::uint8_t>((*t)["reviewer_threshold"].value_or<std::int64_t>(1)));
+      out_parties[i].setReviewerThreshold(
+          static_cast<std::uint8_t>((*t)["reviewer_threshold"].value_or<std::int64_t>(1)));
       if (auto* revs = (*t)["reviewer"].as_array()) {
         auto r = out_parties[i].initReviewers(static_cast<unsigned>(revs->size()));
         for (unsigned j = 0; j < revs->size() && status.ok(); ++j) {
           if (auto* rt = revs->get(j)->as_table()) {
-            status = add_key(r[j], *rt, "party[" + std::to_string(i) + "].reviewer[" + std::to_string(j) + "]",
+            status = add_key(r[j], *rt,
+                             "party[" + std::to_string(i) + "].reviewer[" + std::to_string(j) + "]",
                              crypto::KeyKind::signing);
           }
         }
@@ -189,7 +200,8 @@ int trust_create(const std::string& spec_file, const std::string& out) {
                            : role == "receiver" ? schema::Role::RECEIVER
                                                 : schema::Role::UNSPECIFIED);
       toml::table sk{{"name", id}, {"key", (*t)["signing_key"].value_or(std::string())}};
-      status = add_key(out_nodes[i].initSigningKey(), sk, where + ".signing_key", crypto::KeyKind::signing);
+      status = add_key(out_nodes[i].initSigningKey(), sk, where + ".signing_key",
+                       crypto::KeyKind::signing);
       if (status.ok() && (*t).contains("agreement_key")) {
         toml::table ak{{"name", id}, {"key", (*t)["agreement_key"].value_or(std::string())}};
         status = add_key(out_nodes[i].initAgreementKey(), ak, where + ".agreement_key",
@@ -204,10 +216,11 @@ int trust_create(const std::string& spec_file, const std::string& out) {
   auto parsed = approval::TrustRoot::parse(bytes, verifier);
   if (!parsed.ok()) return fail("trust create", parsed.status());
   if (auto s = write_all(out, bytes); !s.ok()) return fail("trust create", s);
-  std::printf("unsigned trust root v%llu written to %s; it needs %u root signatures "
-              "(cellgate trust sign)\n",
-              static_cast<unsigned long long>(parsed->version()), out.c_str(),
-              static_cast<unsigned>(body.getRootThreshold()));
+  std::printf(
+      "unsigned trust root v%llu written to %s; it needs %u root signatures "
+      "(cellgate trust sign)\n",
+      static_cast<unsigned long long>(parsed->version()), out.c_str(),
+      static_cast<unsigned>(body.getRootThreshold()));
   return exit_ok;
 }
 
@@ -275,17 +288,20 @@ int rules_propose(const RulesProposeOptions& o) {
   }
   const std::string party = o.party.empty() ? (*compiled)->party() : o.party;
   const std::int64_t created = now_ns();
-  const std::int64_t expires = created + static_cast<std::int64_t>(o.expires_days) * 86'400 * 1'000'000'000LL;
+  const std::int64_t expires =
+      created + static_cast<std::int64_t>(o.expires_days) * 86'400 * 1'000'000'000LL;
   schema::RulesBundle::Reader prev_reader;
   if (prev) prev_reader = prev->root();
   auto bundle = approval::propose(party, policy_text, prev ? &prev_reader : nullptr, created,
                                   expires, verifier);
   if (!bundle.ok()) return fail("rules propose", bundle.status());
-  if (auto s = write_all(o.out, wire::to_flat_bytes(*bundle)); !s.ok()) return fail("rules propose", s);
-  std::printf("unsigned rules bundle v%llu for party %s written to %s (expires %s); reviewers "
-              "sign it with `cellgate rules approve`\n",
-              static_cast<unsigned long long>(bundle->root().getBody().getVersion()), party.c_str(),
-              o.out.c_str(), wire::format_rfc3339(expires).c_str());
+  if (auto s = write_all(o.out, wire::to_flat_bytes(*bundle)); !s.ok())
+    return fail("rules propose", s);
+  std::printf(
+      "unsigned rules bundle v%llu for party %s written to %s (expires %s); reviewers "
+      "sign it with `cellgate rules approve`\n",
+      static_cast<unsigned long long>(bundle->root().getBody().getVersion()), party.c_str(),
+      o.out.c_str(), wire::format_rfc3339(expires).c_str());
   return exit_ok;
 }
 
@@ -333,7 +349,8 @@ int rules_verify(const std::string& file, const std::string& trust_root_file) {
     std::printf("party %s is not in the trust root: NOT approved\n", party.c_str());
     return exit_failed;
   }
-  const auto msg = approval::signed_message(approval::bundle_context, approval::body_bytes(b->root()));
+  const auto msg =
+      approval::signed_message(approval::bundle_context, approval::body_bytes(b->root()));
   const auto report = approval::count_signatures(p->getReviewers(), p->getReviewerThreshold(), msg,
                                                  b->root().getSignatures(), verifier);
   std::printf("%s", report.describe().c_str());
@@ -342,15 +359,16 @@ int rules_verify(const std::string& file, const std::string& trust_root_file) {
     std::printf("EXPIRED at %s\n", wire::format_rfc3339(body.getExpires()).c_str());
     ok = false;
   }
-  const std::string_view text(reinterpret_cast<const char*>(body.getPolicy().begin()), body.getPolicy().size());
+  const std::string_view text(reinterpret_cast<const char*>(body.getPolicy().begin()),
+                              body.getPolicy().size());
   auto compiled = policy::Policy::parse(text, "bundle policy");
   if (!compiled.ok()) {
     std::printf("policy does NOT load: %s\n", compiled.status().reason().c_str());
     ok = false;
   } else {
     std::printf("policy %s loads: %zu rules, %zu patterns, %zu destinations\n",
-                (*compiled)->id().c_str(), (*compiled)->rules().size(), (*compiled)->patterns().size(),
-                (*compiled)->destinations().size());
+                (*compiled)->id().c_str(), (*compiled)->rules().size(),
+                (*compiled)->patterns().size(), (*compiled)->destinations().size());
   }
   std::printf("%s\n", ok ? "APPROVED: a node would load this bundle (if its version is new to it)"
                          : "NOT approved");

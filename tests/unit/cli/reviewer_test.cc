@@ -1,0 +1,176 @@
+// The reviewer's workflow through the CLI functions, as an operator runs it: keys, a trust
+// root signed by 2 root keys, a bundle approved by 2 of 3 reviewers, a change with its diff
+// and its impact on a corpus, an explanation.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gateway/cli/cli.h"
+#include "tests/support/temp_dir.h"
+
+namespace cg::cli {
+namespace {
+
+void write(const std::string& path, std::string_view text) { std::ofstream(path) << text; }
+
+std::string read(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::string replace(std::string s, std::string_view from, std::string_view to) {
+  auto at = s.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return s.replace(at, from.size(), to);
+}
+
+class ReviewerTest : public ::testing::Test {
+ protected:
+  KeyOptions key(const std::string& name) {
+    return {.key_file = dir_.file(name + ".sign"), .passphrase_file = "", .unencrypted = true};
+  }
+  void keygen_for(const std::string& name) {
+    KeygenOptions o;
+    o.node = name;
+    o.dir = dir_.path();
+    o.keys.unencrypted = true;
+    ASSERT_EQ(keygen(o), exit_ok);
+  }
+  int captured(const std::function<int()>& f, std::string& out) {
+    ::testing::internal::CaptureStdout();
+    const int rc = f();
+    out = ::testing::internal::GetCapturedStdout();
+    return rc;
+  }
+  testing::TempDir dir_{"cg-reviewer"};
+};
+
+TEST_F(ReviewerTest, ProposeApproveVerifyDiffImpactExplain) {
+  for (const char* n : {"root1", "root2", "alice", "bob", "carol", "il-gw-1"}) keygen_for(n);
+  write(dir_.file("trust.toml"), R"(version = 1
+expires = "2099-01-01T00:00:00Z"
+root_threshold = 2
+[[root_key]]
+name = "root/1"
+key = "root1.sign.pub"
+[[root_key]]
+name = "root/2"
+key = "root2.sign.pub"
+[[party]]
+id = "il"
+reviewer_threshold = 2
+[[party.reviewer]]
+name = "il/alice"
+key = "alice.sign.pub"
+[[party.reviewer]]
+name = "il/bob"
+key = "bob.sign.pub"
+[[party.reviewer]]
+name = "il/carol"
+key = "carol.sign.pub"
+[[node]]
+id = "il-gw-1"
+party = "il"
+role = "gateway"
+signing_key = "il-gw-1.sign.pub"
+agreement_key = "il-gw-1.kx.pub"
+)");
+  const std::string root = dir_.file("root.bin");
+  ASSERT_EQ(trust_create(dir_.file("trust.toml"), root), exit_ok);
+  EXPECT_EQ(trust_verify(root, ""), exit_failed) << "unsigned root must not be accepted";
+  ASSERT_EQ(trust_sign(root, key("root1"), ""), exit_ok);
+  EXPECT_EQ(trust_verify(root, ""), exit_failed) << "1 of 2 root signatures";
+  ASSERT_EQ(trust_sign(root, key("root2"), ""), exit_ok);
+  EXPECT_EQ(trust_verify(root, ""), exit_ok);
+
+  const std::string policy_v1 =
+      std::string(CG_SOURCE_DIR) + "/gateway/policy/examples/il-policy.toml";
+  RulesProposeOptions p;
+  p.policy = policy_v1;
+  p.out = dir_.file("v1.bundle");
+  ASSERT_EQ(rules_propose(p), exit_ok);
+  std::string out;
+  EXPECT_EQ(captured([&] { return rules_verify(p.out, root); }, out), exit_failed);
+  EXPECT_NE(out.find("0 of 2"), std::string::npos) << out;
+  ASSERT_EQ(rules_approve(p.out, key("alice"), ""), exit_ok);
+  EXPECT_EQ(rules_approve(p.out, key("alice"), ""), exit_failed) << "same reviewer twice";
+  ASSERT_EQ(rules_approve(p.out, key("carol"), ""), exit_ok);
+  EXPECT_EQ(captured([&] { return rules_verify(p.out, root); }, out), exit_ok);
+  EXPECT_NE(out.find("2 of 2 required signatures: threshold met"), std::string::npos) << out;
+  EXPECT_NE(out.find("il/alice: counted"), std::string::npos) << out;
+  // A node key is not a reviewer: its signature does not count.
+  ASSERT_EQ(rules_approve(p.out, key("il-gw-1"), dir_.file("v1-plus-node.bundle")), exit_ok);
+  EXPECT_EQ(captured([&] { return rules_verify(dir_.file("v1-plus-node.bundle"), root); }, out),
+            exit_ok);
+  EXPECT_NE(out.find("unknown key"), std::string::npos) << out;
+
+  // v2: only TLP:CLEAR incident reports are released any more.
+  const std::string v2_text =
+      replace(read(policy_v1),
+              "kind = [\"incident\"]\ntlp = [\"clear\", \"green\", \"amber\", \"amber+strict\"]",
+              "kind = [\"incident\"]\ntlp = [\"clear\"]");
+  write(dir_.file("v2.toml"), v2_text);
+  RulesProposeOptions p2;
+  p2.policy = dir_.file("v2.toml");
+  p2.previous = p.out;
+  p2.out = dir_.file("v2.bundle");
+  ASSERT_EQ(rules_propose(p2), exit_ok);
+  EXPECT_EQ(captured([&] { return rules_diff(p.out, p2.out); }, out), exit_failed);
+  EXPECT_NE(out.find("~ rule incident-reports"), std::string::npos) << out;
+  EXPECT_NE(out.find("1 change"), std::string::npos) << out;
+  EXPECT_EQ(rules_diff(p.out, p.out), exit_ok);
+
+  std::filesystem::create_directories(dir_.file("items"));
+  write(dir_.file("items/incident.json"),
+        R"({"id": "00112233445566778899aabbccddeeff", "source": "il-ops-1",
+ "kind": "incident", "precedence": "immediate", "created": "2026-11-24T12:30:05Z",
+ "banner": {"policy": "cell-2026", "classification": 0, "tlp": "green"},
+ "portions": [{"name": "account", "content_type": "text/plain", "required": true,
+   "label": {"policy": "cell-2026", "classification": 0, "tlp": "green"},
+   "body": "Rocket fragment found near the fence; no injuries."}]})");
+  write(dir_.file("items/economic.json"),
+        R"({"id": "00112233445566778899aabbccddee00", "source": "il-econ-1",
+ "kind": "economic", "precedence": "routine", "created": "2026-11-24T12:30:05Z",
+ "banner": {"policy": "cell-2026", "classification": 0, "tlp": "green"},
+ "portions": [{"name": "proposal", "content_type": "text/plain",
+   "label": {"policy": "cell-2026", "classification": 0, "tlp": "green"},
+   "body": "Proposal: reopen the crossing for produce on weekdays."}]})");
+  EXPECT_EQ(captured([&] { return rules_impact(p.out, p2.out, dir_.file("items")); }, out),
+            exit_failed);
+  EXPECT_NE(out.find("2 items x 2 destinations: 4 decisions, 2 changed"), std::string::npos) << out;
+  EXPECT_NE(out.find("old: release by incident-reports"), std::string::npos) << out;
+  EXPECT_NE(out.find("new: block by (none) (no_rule)"), std::string::npos) << out;
+
+  EXPECT_EQ(
+      captured([&] { return policy_explain(p.out, dir_.file("items/economic.json"), "sy", false); },
+               out),
+      exit_ok);
+  EXPECT_NE(out.find("economic-proposals"), std::string::npos) << out;
+  EXPECT_EQ(policy_explain(p.out, dir_.file("items/economic.json"), "nowhere", false), exit_usage);
+}
+
+TEST_F(ReviewerTest, KeygenRefusesClearKeysWithoutTheFlagAndEncryptsWithAPassphrase) {
+  KeygenOptions o;
+  o.node = "n1";
+  o.dir = dir_.path();
+  EXPECT_EQ(keygen(o), exit_usage);
+  write(dir_.file("pass"), "a long passphrase\n");
+  o.keys.passphrase_file = dir_.file("pass");
+  o.suite = "cnsa";
+  ASSERT_EQ(keygen(o), exit_ok);
+  KeyOptions k{.key_file = dir_.file("n1.sign"), .passphrase_file = "", .unencrypted = true};
+  write(dir_.file("r.toml"),
+        "version = 1\nexpires = \"2099-01-01T00:00:00Z\"\n[[root_key]]\nname = \"r\"\nkey = "
+        "\"n1.sign.pub\"\n");
+  ASSERT_EQ(trust_create(dir_.file("r.toml"), dir_.file("r.bin")), exit_ok);
+  EXPECT_NE(trust_sign(dir_.file("r.bin"), k, ""), exit_ok)
+      << "encrypted key used without passphrase";
+  k.passphrase_file = dir_.file("pass");
+  k.unencrypted = false;
+  EXPECT_EQ(trust_sign(dir_.file("r.bin"), k, ""), exit_ok);
+  EXPECT_EQ(trust_verify(dir_.file("r.bin"), ""), exit_ok);
+}
+
+}  // namespace
+}  // namespace cg::cli
