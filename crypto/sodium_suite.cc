@@ -195,6 +195,47 @@ Result<Secret> hkdf_sha256(Bytes ikm, Bytes salt, Bytes info, std::size_t length
   return okm;
 }
 
+bool sodium_gcm_available() {
+  ensure_sodium();
+  return crypto_aead_aes256gcm_is_available() != 0;
+}
+
+Status sodium_gcm_seal(const Secret& key, Bytes nonce, Bytes ad, Bytes plaintext,
+                       std::vector<std::uint8_t>& out) {
+  if (key.size() != crypto_aead_aes256gcm_KEYBYTES ||
+      nonce.size() != crypto_aead_aes256gcm_NPUBBYTES) {
+    return malformed("aead: wrong key or nonce size");
+  }
+  const std::size_t at = out.size();
+  out.resize(at + plaintext.size() + crypto_aead_aes256gcm_ABYTES);
+  unsigned long long len = 0;
+  crypto_aead_aes256gcm_encrypt(out.data() + at, &len, plaintext.data(), plaintext.size(),
+                                ad.data(), ad.size(), nullptr, nonce.data(), key.bytes().data());
+  out.resize(at + len);
+  return {};
+}
+
+Status sodium_gcm_open(const Secret& key, Bytes nonce, Bytes ad, Bytes ct,
+                       std::vector<std::uint8_t>& out) {
+  out.clear();
+  if (key.size() != crypto_aead_aes256gcm_KEYBYTES ||
+      nonce.size() != crypto_aead_aes256gcm_NPUBBYTES) {
+    return unauthenticated("aead: wrong key or nonce size");
+  }
+  if (ct.size() < crypto_aead_aes256gcm_ABYTES)
+    return unauthenticated("aead: ciphertext shorter than its tag");
+  out.resize(ct.size() - crypto_aead_aes256gcm_ABYTES);
+  unsigned long long len = 0;
+  if (crypto_aead_aes256gcm_decrypt(out.data(), &len, nullptr, ct.data(), ct.size(), ad.data(),
+                                    ad.size(), nonce.data(), key.bytes().data()) != 0) {
+    sodium_memzero(out.data(), out.size());
+    out.clear();
+    return unauthenticated("aead: authentication failed");
+  }
+  out.resize(len);
+  return {};
+}
+
 const Suite& modern_suite() {
   ensure_sodium();
   static const SodiumSuite s(SuiteId::modern);
