@@ -137,6 +137,12 @@ class Policy final {
   // Reads a file (at most limits::policy_bytes_max) and parses it. Errors: io, malformed.
   static Result<std::unique_ptr<const Policy>> load(const std::string& path);
 
+  // Only the loader makes policies (the key keeps others out, without `new`).
+  class Key {
+    friend class Loader;
+    Key() = default;
+  };
+  explicit Policy(Key) {}
   ~Policy();
   Policy(const Policy&) = delete;
   Policy& operator=(const Policy&) = delete;
@@ -164,9 +170,9 @@ class Policy final {
  private:
   friend class Evaluator;
   friend class Loader;
-  Policy() = default;
 
-  // Candidate rules for a (destination, kind) pair without topic conditions, in rule order.
+  // Rules filed under (destination, kind): those with neither a topic condition nor an
+  // exact-source condition, in rule order.
   const std::vector<std::uint32_t>& general(std::uint32_t destination, unsigned kind) const;
   void build_index();
 
