@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <thread>
 #include <vector>
 
+#include "gateway/synth/synth.h"
 #include "gateway/wire/wire.h"
 #include "tests/unit/policy/policy_fixture.h"
 
@@ -430,6 +432,44 @@ TEST_F(PolicyDecide, DecisionIsReusable) {
   e->decide(item_.asReader(), 1, d);
   EXPECT_EQ(d.outcome, Outcome::release);
   EXPECT_FALSE(d.hit.has_value());
+}
+
+}  // namespace
+}  // namespace cg::policy
+
+namespace cg::policy {
+namespace {
+
+// One Policy shared by several threads, one Evaluator each: the same decisions as one thread.
+TEST(PolicyThreads, SharedPolicyOwnEvaluators) {
+  auto policy = testing::must_parse(decide_policy());
+  ASSERT_TRUE(policy);
+  cg::synth::Generator gen({.seed = 3, .body_bytes = 512});
+  std::vector<wire::Message<schema::Item>> items;
+  for (int i = 0; i < 200; ++i) {
+    auto m = wire::decode_item(gen.next_bytes());
+    ASSERT_TRUE(m.ok());
+    items.push_back(std::move(m).value());
+  }
+  auto outcomes = [&](std::vector<Outcome>& out) {
+    auto e = Evaluator::create(*policy);
+    if (!e.ok()) return;
+    Decision d;
+    for (const auto& m : items) {
+      for (std::uint32_t dest = 0; dest < 2; ++dest) {
+        e->decide(m.root(), dest, d);
+        out.push_back(d.outcome);
+      }
+    }
+  };
+  std::vector<Outcome> expected;
+  outcomes(expected);
+  ASSERT_EQ(expected.size(), items.size() * 2);
+  std::vector<std::vector<Outcome>> got(4);
+  std::vector<std::thread> threads;
+  for (auto& g : got) threads.emplace_back([&outcomes, &g] { outcomes(g); });
+  for (auto& t : threads) t.join();
+  for (const auto& g : got) EXPECT_EQ(g, expected);
 }
 
 }  // namespace
