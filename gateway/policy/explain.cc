@@ -226,4 +226,27 @@ std::string explain_json(const Policy& policy, schema::Item::Reader item, const 
   return out;
 }
 
+Result<std::string> explain(const Policy& policy, schema::Item::Reader item,
+                            std::string_view destination, bool json) {
+  std::vector<std::uint32_t> targets;
+  if (destination.empty()) {
+    for (std::uint32_t i = 0; i < policy.destinations().size(); ++i) targets.push_back(i);
+  } else {
+    auto index = policy.destination_index(destination);
+    if (!index)
+      return rejected("policy " + policy.id() + " has no destination '" + std::string(destination) +
+                      "'");
+    targets.push_back(*index);
+  }
+  auto eval = Evaluator::create(policy);
+  if (!eval.ok()) return eval.status();
+  std::string out;
+  Decision d;
+  for (std::uint32_t t : targets) {
+    eval->decide(item, t, d);
+    out += json ? explain_json(policy, item, d) + "\n" : explain_text(policy, item, d);
+  }
+  return out;
+}
+
 }  // namespace cg::policy

@@ -306,4 +306,10 @@ void roll_up(schema::Item::Reader item, const Decision& decision, schema::Label:
 std::string explain_text(const Policy& policy, schema::Item::Reader item, const Decision& d);
 std::string explain_json(const Policy& policy, schema::Item::Reader item, const Decision& d);
 
+// What `cellgate policy explain` prints: decides `item` for `destination` (every destination
+// when empty) and returns the explanations, as text blocks or as JSON lines. Errors: rejected
+// for an unknown destination; overloaded if no evaluator can be made.
+Result<std::string> explain(const Policy& policy, schema::Item::Reader item,
+                            std::string_view destination, bool json);
+
 }  // namespace cg::policy

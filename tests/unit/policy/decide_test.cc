@@ -347,6 +347,20 @@ TEST_F(PolicyDecide, ExplanationNamesRuleAndReasons) {
   EXPECT_NE(json.find(R"("outcome":"release")"), std::string::npos) << json;
 }
 
+TEST_F(PolicyDecide, ExplainForTheCli) {
+  auto all = explain(*policy_, item_.asReader(), "", false);
+  ASSERT_TRUE(all.ok());
+  EXPECT_NE(all->find(" to sy: release"), std::string::npos) << *all;
+  EXPECT_NE(all->find(" to us: release"), std::string::npos) << *all;
+  auto one = explain(*policy_, item_.asReader(), "us", true);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(std::count(one->begin(), one->end(), '\n'), 1);
+  EXPECT_EQ(one->rfind(R"({"policy":"test")", 0), 0u) << *one;
+  auto bad = explain(*policy_, item_.asReader(), "xx", false);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::rejected);
+}
+
 TEST_F(PolicyDecide, DefaultDenyIsExplained) {
   item_.setKind(schema::Kind::ECONOMIC);
   Decision d = decide(*policy_, item_.asReader(), "us");
