@@ -273,7 +273,7 @@ class Evaluator final {
 
  private:
   explicit Evaluator(const Policy& policy) : policy_(policy) {}
-  void read_labels(schema::Item::Reader item);
+  void read_labels(schema::Item::Reader item, capnp::List<schema::Portion>::Reader portions);
   void read_label(schema::Label::Reader label);
   std::optional<std::uint32_t> match_rule(schema::Item::Reader item, std::uint32_t destination);
   bool matches_rest(const Condition& c, schema::Item::Reader item) const;
@@ -281,7 +281,8 @@ class Evaluator final {
   Verdict judge(const detail::LabelView& label, const Destination& destination) const;
   bool drops_portion(const Transform& t, std::uint32_t portion) const;
   bool banner_is_roll_up(const Decision& d) const;
-  void judge_content(schema::Item::Reader item, Decision& out);
+  void judge_content(capnp::List<schema::Portion>::Reader portions,
+                     capnp::List<schema::Attribute>::Reader attributes, Decision& out);
 
   const Policy& policy_;
   hs_scratch* scratch_ = nullptr;
