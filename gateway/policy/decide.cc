@@ -444,6 +444,26 @@ void Evaluator::decide(schema::Item::Reader item, std::uint32_t destination, Dec
     out.transforms = 0;
     return;
   }
+  // NOFORN, TLP:RED or ORCON on the banner that no portion carries marks the item as a whole
+  // (the originator's decision, not a roll-up): it holds whatever the portions say.
+  bool portion_noforn = false, portion_red = false, portion_orcon = false;
+  for (std::uint32_t i = 0; i < portion_count; ++i) {
+    portion_noforn = portion_noforn || labels_[1 + i].noforn;
+    portion_red = portion_red || labels_[1 + i].tlp >= kTlpRed;
+    portion_orcon = portion_orcon || labels_[1 + i].orcon;
+  }
+  if ((banner.noforn && !portion_noforn) || (banner.tlp >= kTlpRed && !portion_red)) {
+    out.outcome = Outcome::block;
+    out.reason = Reason::banner_marking;
+    out.transforms = 0;
+    return;
+  }
+  if (banner.orcon && !portion_orcon) {
+    out.outcome = Outcome::quarantine;
+    out.reason = Reason::banner_marking;
+    out.transforms = 0;
+    return;
+  }
 
   // 5. Content inspection over what would cross.
   judge_content(portions, attributes, out);

@@ -114,6 +114,11 @@ std::string explain_text(const Policy& policy, schema::Item::Reader item, const 
     case Reason::nothing_left:
       out += rule_name + " releases, but no portion may cross";
       break;
+    case Reason::banner_marking:
+      out += rule_name +
+             " releases, but the banner itself is marked NOFORN, TLP:RED or ORCON (no portion "
+             "is): the marking holds for the whole item";
+      break;
     case Reason::orcon_review:
       out += rule_name + " releases, but ORCON material needs review";
       break;

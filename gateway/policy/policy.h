@@ -204,6 +204,7 @@ enum class Reason : std::uint8_t {
   malformed_label,    // unknown labelling policy, level out of range, or banner not dominating
   required_removed,   // a portion marked required may not cross
   nothing_left,       // every portion was removed
+  banner_marking,     // the banner alone is NOFORN or TLP:RED (block) or ORCON (quarantine)
   orcon_review,       // a crossing portion (or the banner, with attributes) carries ORCON
   content_hit,        // a deny term or pattern matched what would cross
   inspection_failed,  // the scanner failed (fail closed: quarantine)
