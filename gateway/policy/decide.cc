@@ -168,12 +168,13 @@ void Evaluator::read_label(schema::Label::Reader label) {
   labels_.push_back(v);
 }
 
-void Evaluator::read_labels(schema::Item::Reader item) {
+void Evaluator::read_labels(schema::Item::Reader item,
+                            capnp::List<schema::Portion>::Reader portions) {
   labels_.clear();
   names_.clear();
   content_types_.clear();
   read_label(item.getBanner());
-  for (auto p : item.getPortions()) {
+  for (auto p : portions) {
     read_label(p.getLabel());
     content_types_.push_back(view(p.getContentType()));
   }
@@ -314,7 +315,8 @@ std::optional<std::uint32_t> Evaluator::match_rule(schema::Item::Reader item,
   return best;
 }
 
-void Evaluator::judge_content(schema::Item::Reader item, Decision& out) {
+void Evaluator::judge_content(capnp::List<schema::Portion>::Reader portions,
+                              capnp::List<schema::Attribute>::Reader attributes, Decision& out) {
   if (!policy_.database_) return;
   const hs_database_t* db = policy_.database_.get();
   ScanContext ctx{&policy_.patterns_, &out.hit, false, 0};
@@ -324,7 +326,6 @@ void Evaluator::judge_content(schema::Item::Reader item, Decision& out) {
         hs_scan(db, data, static_cast<unsigned>(size), 0, scratch_, on_match, &ctx);
     return rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED;
   };
-  auto portions = item.getPortions();
   for (unsigned i = 0; i < portions.size(); ++i) {
     if (!crosses(out.portions[i]) || !policy_.is_text(content_types_[i])) {
       continue;
@@ -339,7 +340,6 @@ void Evaluator::judge_content(schema::Item::Reader item, Decision& out) {
     }
     if (out.hit && policy_.patterns_[out.hit->pattern].action == Outcome::block) return;
   }
-  auto attributes = item.getAttributes();
   for (unsigned i = 0; i < attributes.size(); ++i) {
     if (!crosses(out.attributes[i])) continue;
     ctx.in_attribute = true;
@@ -359,7 +359,8 @@ void Evaluator::decide(schema::Item::Reader item, std::uint32_t destination, Dec
   CG_ASSERT(destination < policy_.destinations_.size());
   const Destination& dest = policy_.destinations_[destination];
   auto attributes = item.getAttributes();
-  read_labels(item);
+  auto portions = item.getPortions();
+  read_labels(item, portions);
   const std::uint32_t portion_count = static_cast<std::uint32_t>(labels_.size() - 1);
   out.destination = destination;
   out.rule.reset();
@@ -399,7 +400,6 @@ void Evaluator::decide(schema::Item::Reader item, std::uint32_t destination, Dec
 
   // 3. Portions one by one: the fixed label rules, then the rule's transform.
   bool orcon = false, required_removed = false;
-  auto portions = item.getPortions();
   for (std::uint32_t i = 0; i < portion_count; ++i) {
     Verdict v = judge(labels_[1 + i], dest);
     if (crosses(v) && drops_portion(transform, i)) v = Verdict::transform;
@@ -444,9 +444,29 @@ void Evaluator::decide(schema::Item::Reader item, std::uint32_t destination, Dec
     out.transforms = 0;
     return;
   }
+  // NOFORN, TLP:RED or ORCON on the banner that no portion carries marks the item as a whole
+  // (the originator's decision, not a roll-up): it holds whatever the portions say.
+  bool portion_noforn = false, portion_red = false, portion_orcon = false;
+  for (std::uint32_t i = 0; i < portion_count; ++i) {
+    portion_noforn = portion_noforn || labels_[1 + i].noforn;
+    portion_red = portion_red || labels_[1 + i].tlp >= kTlpRed;
+    portion_orcon = portion_orcon || labels_[1 + i].orcon;
+  }
+  if ((banner.noforn && !portion_noforn) || (banner.tlp >= kTlpRed && !portion_red)) {
+    out.outcome = Outcome::block;
+    out.reason = Reason::banner_marking;
+    out.transforms = 0;
+    return;
+  }
+  if (banner.orcon && !portion_orcon) {
+    out.outcome = Outcome::quarantine;
+    out.reason = Reason::banner_marking;
+    out.transforms = 0;
+    return;
+  }
 
   // 5. Content inspection over what would cross.
-  judge_content(item, out);
+  judge_content(portions, attributes, out);
   if (out.reason == Reason::inspection_failed) return;
   if (out.hit) {
     out.outcome = policy_.patterns_[out.hit->pattern].action;

@@ -114,6 +114,11 @@ std::string explain_text(const Policy& policy, schema::Item::Reader item, const 
     case Reason::nothing_left:
       out += rule_name + " releases, but no portion may cross";
       break;
+    case Reason::banner_marking:
+      out += rule_name +
+             " releases, but the banner itself is marked NOFORN, TLP:RED or ORCON (no portion "
+             "is): the marking holds for the whole item";
+      break;
     case Reason::orcon_review:
       out += rule_name + " releases, but ORCON material needs review";
       break;
@@ -223,6 +228,29 @@ std::string explain_json(const Policy& policy, schema::Item::Reader item, const 
   out += ",\"changed\":";
   out += d.changed ? "true" : "false";
   out += "}";
+  return out;
+}
+
+Result<std::string> explain(const Policy& policy, schema::Item::Reader item,
+                            std::string_view destination, bool json) {
+  std::vector<std::uint32_t> targets;
+  if (destination.empty()) {
+    for (std::uint32_t i = 0; i < policy.destinations().size(); ++i) targets.push_back(i);
+  } else {
+    auto index = policy.destination_index(destination);
+    if (!index)
+      return rejected("policy " + policy.id() + " has no destination '" + std::string(destination) +
+                      "'");
+    targets.push_back(*index);
+  }
+  auto eval = Evaluator::create(policy);
+  if (!eval.ok()) return eval.status();
+  std::string out;
+  Decision d;
+  for (std::uint32_t t : targets) {
+    eval->decide(item, t, d);
+    out += json ? explain_json(policy, item, d) + "\n" : explain_text(policy, item, d);
+  }
   return out;
 }
 

@@ -23,5 +23,4 @@ bool covers(const Condition& a, const Condition& b);
 // A Hyperscan regex matching `term` literally (every non-alphanumeric byte as \xHH).
 std::string escape_literal(std::string_view term);
 
-
 }  // namespace cg::policy::detail

@@ -197,7 +197,7 @@ class Loader final {
   Loader(const toml::table& root, const std::string& file) : root_(root), file_(file) {}
 
   std::unique_ptr<Policy> run(std::string_view text) {
-    auto p = std::unique_ptr<Policy>(new Policy());
+    auto p = std::make_unique<Policy>(Policy::Key());
     p->text_.assign(text);
     policy_ = p.get();
     Section top(root_, "", file_);

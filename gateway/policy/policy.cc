@@ -37,6 +37,8 @@ std::string_view reason_name(Reason reason) {
       return "required_removed";
     case Reason::nothing_left:
       return "nothing_left";
+    case Reason::banner_marking:
+      return "banner_marking";
     case Reason::orcon_review:
       return "orcon_review";
     case Reason::content_hit:

@@ -137,6 +137,12 @@ class Policy final {
   // Reads a file (at most limits::policy_bytes_max) and parses it. Errors: io, malformed.
   static Result<std::unique_ptr<const Policy>> load(const std::string& path);
 
+  // Only the loader makes policies (the key keeps others out, without `new`).
+  class Key {
+    friend class Loader;
+    Key() = default;
+  };
+  explicit Policy(Key) {}
   ~Policy();
   Policy(const Policy&) = delete;
   Policy& operator=(const Policy&) = delete;
@@ -164,9 +170,9 @@ class Policy final {
  private:
   friend class Evaluator;
   friend class Loader;
-  Policy() = default;
 
-  // Candidate rules for a (destination, kind) pair without topic conditions, in rule order.
+  // Rules filed under (destination, kind): those with neither a topic condition nor an
+  // exact-source condition, in rule order.
   const std::vector<std::uint32_t>& general(std::uint32_t destination, unsigned kind) const;
   void build_index();
 
@@ -198,6 +204,7 @@ enum class Reason : std::uint8_t {
   malformed_label,    // unknown labelling policy, level out of range, or banner not dominating
   required_removed,   // a portion marked required may not cross
   nothing_left,       // every portion was removed
+  banner_marking,     // the banner alone is NOFORN or TLP:RED (block) or ORCON (quarantine)
   orcon_review,       // a crossing portion (or the banner, with attributes) carries ORCON
   content_hit,        // a deny term or pattern matched what would cross
   inspection_failed,  // the scanner failed (fail closed: quarantine)
@@ -267,7 +274,7 @@ class Evaluator final {
 
  private:
   explicit Evaluator(const Policy& policy) : policy_(policy) {}
-  void read_labels(schema::Item::Reader item);
+  void read_labels(schema::Item::Reader item, capnp::List<schema::Portion>::Reader portions);
   void read_label(schema::Label::Reader label);
   std::optional<std::uint32_t> match_rule(schema::Item::Reader item, std::uint32_t destination);
   bool matches_rest(const Condition& c, schema::Item::Reader item) const;
@@ -275,7 +282,8 @@ class Evaluator final {
   Verdict judge(const detail::LabelView& label, const Destination& destination) const;
   bool drops_portion(const Transform& t, std::uint32_t portion) const;
   bool banner_is_roll_up(const Decision& d) const;
-  void judge_content(schema::Item::Reader item, Decision& out);
+  void judge_content(capnp::List<schema::Portion>::Reader portions,
+                     capnp::List<schema::Attribute>::Reader attributes, Decision& out);
 
   const Policy& policy_;
   hs_scratch* scratch_ = nullptr;
@@ -299,5 +307,11 @@ void roll_up(schema::Item::Reader item, const Decision& decision, schema::Label:
 // The explanation of a decision for people (several lines) and as one JSON object.
 std::string explain_text(const Policy& policy, schema::Item::Reader item, const Decision& d);
 std::string explain_json(const Policy& policy, schema::Item::Reader item, const Decision& d);
+
+// What `cellgate policy explain` prints: decides `item` for `destination` (every destination
+// when empty) and returns the explanations, as text blocks or as JSON lines. Errors: rejected
+// for an unknown destination; overloaded if no evaluator can be made.
+Result<std::string> explain(const Policy& policy, schema::Item::Reader item,
+                            std::string_view destination, bool json);
 
 }  // namespace cg::policy

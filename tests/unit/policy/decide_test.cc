@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <thread>
 #include <vector>
 
+#include "gateway/synth/synth.h"
 #include "gateway/wire/wire.h"
 #include "tests/unit/policy/policy_fixture.h"
 
@@ -145,6 +147,27 @@ const std::vector<Case>& cases() {
        Reason::rule,
        {V::crosses, V::level},
        {V::level, V::level}},
+      {"NOFORN on the banner alone holds for the whole item",
+       [](schema::Item::Builder i) { set_list(i.getBanner().initCaveats(1), {"NOFORN"}); },
+       "us",
+       Outcome::block,
+       Reason::banner_marking,
+       {V::crosses, V::crosses},
+       {V::noforn, V::noforn}},
+      {"TLP RED on the banner alone holds for the whole item",
+       [](schema::Item::Builder i) { i.getBanner().setTlp(Tlp::RED); },
+       "sy",
+       Outcome::block,
+       Reason::banner_marking,
+       {V::crosses, V::level},
+       {}},
+      {"ORCON on the banner alone sends the item to review",
+       [](schema::Item::Builder i) { set_list(i.getBanner().initCaveats(1), {"ORCON"}); },
+       "sy",
+       Outcome::quarantine,
+       Reason::banner_marking,
+       {V::crosses, V::level},
+       {}},
       {"required portion removed blocks",
        [](schema::Item::Builder i) { i.getPortions()[1].setRequired(true); },
        "sy",
@@ -345,6 +368,20 @@ TEST_F(PolicyDecide, ExplanationNamesRuleAndReasons) {
   EXPECT_NE(json.find(R"("outcome":"release")"), std::string::npos) << json;
 }
 
+TEST_F(PolicyDecide, ExplainForTheCli) {
+  auto all = explain(*policy_, item_.asReader(), "", false);
+  ASSERT_TRUE(all.ok());
+  EXPECT_NE(all->find(" to sy: release"), std::string::npos) << *all;
+  EXPECT_NE(all->find(" to us: release"), std::string::npos) << *all;
+  auto one = explain(*policy_, item_.asReader(), "us", true);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(std::count(one->begin(), one->end(), '\n'), 1);
+  EXPECT_EQ(one->rfind(R"({"policy":"test")", 0), 0u) << *one;
+  auto bad = explain(*policy_, item_.asReader(), "xx", false);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::rejected);
+}
+
 TEST_F(PolicyDecide, DefaultDenyIsExplained) {
   item_.setKind(schema::Kind::ECONOMIC);
   Decision d = decide(*policy_, item_.asReader(), "us");
@@ -430,6 +467,44 @@ TEST_F(PolicyDecide, DecisionIsReusable) {
   e->decide(item_.asReader(), 1, d);
   EXPECT_EQ(d.outcome, Outcome::release);
   EXPECT_FALSE(d.hit.has_value());
+}
+
+}  // namespace
+}  // namespace cg::policy
+
+namespace cg::policy {
+namespace {
+
+// One Policy shared by several threads, one Evaluator each: the same decisions as one thread.
+TEST(PolicyThreads, SharedPolicyOwnEvaluators) {
+  auto policy = testing::must_parse(decide_policy());
+  ASSERT_TRUE(policy);
+  cg::synth::Generator gen({.seed = 3, .body_bytes = 512});
+  std::vector<wire::Message<schema::Item>> items;
+  for (int i = 0; i < 200; ++i) {
+    auto m = wire::decode_item(gen.next_bytes());
+    ASSERT_TRUE(m.ok());
+    items.push_back(std::move(m).value());
+  }
+  auto outcomes = [&](std::vector<Outcome>& out) {
+    auto e = Evaluator::create(*policy);
+    if (!e.ok()) return;
+    Decision d;
+    for (const auto& m : items) {
+      for (std::uint32_t dest = 0; dest < 2; ++dest) {
+        e->decide(m.root(), dest, d);
+        out.push_back(d.outcome);
+      }
+    }
+  };
+  std::vector<Outcome> expected;
+  outcomes(expected);
+  ASSERT_EQ(expected.size(), items.size() * 2);
+  std::vector<std::vector<Outcome>> got(4);
+  std::vector<std::thread> threads;
+  for (auto& g : got) threads.emplace_back([&outcomes, &g] { outcomes(g); });
+  for (auto& t : threads) t.join();
+  for (const auto& g : got) EXPECT_EQ(g, expected);
 }
 
 }  // namespace

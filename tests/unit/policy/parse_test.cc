@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "gateway/policy/internal.h"
 #include "gateway/wire/wire.h"
 #include "tests/unit/policy/policy_fixture.h"
 
@@ -338,6 +339,65 @@ TEST(PolicyExample, LoadsAndDecidesAsDocumented) {
   EXPECT_TRUE(d.transforms & kDropAttributes);
   const std::string json = explain_json(policy, item.asReader(), d);
   EXPECT_NE(json.find(R"("coarsen_m":1000)"), std::string::npos) << json;
+}
+
+}  // namespace
+}  // namespace cg::policy
+
+namespace cg::policy {
+namespace {
+
+TEST(PolicyGlob, Matches) {
+  struct {
+    const char* pattern;
+    const char* text;
+    bool match;
+  } cases[] = {
+      {"source.*", "source.callsign", true},
+      {"source.*", "source.", true},
+      {"source.*", "sources.x", false},
+      {"*.callsign", "unit.callsign", true},
+      {"*.callsign", "callsign", false},
+      {"*", "", true},
+      {"a*b*c", "aXXbYYc", true},
+      {"a*b*c", "aXXcYYb", false},
+      {"image/*", "image/png", true},
+      {"image/*", "text/plain", false},
+      {"exact", "exact", true},
+      {"exact", "exactly", false},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(detail::glob_match(c.pattern, c.text), c.match) << c.pattern << " ~ " << c.text;
+  }
+}
+
+TEST(PolicyGlob, CoverIsConservative) {
+  using V = std::vector<std::string>;
+  EXPECT_TRUE(detail::globs_cover({}, {}));
+  EXPECT_TRUE(detail::globs_cover({}, V{"x"}));
+  EXPECT_FALSE(detail::globs_cover(V{"x"}, {}));
+  EXPECT_TRUE(detail::globs_cover(V{"il-*"}, V{"il-sigint-*", "il-x"}));
+  EXPECT_FALSE(detail::globs_cover(V{"il-*"}, V{"il-sigint-*", "sy-x"}));
+  EXPECT_TRUE(detail::globs_cover(V{"*"}, V{"anything*"}));
+  EXPECT_FALSE(detail::globs_cover(V{"il-x"}, V{"il-*"}));
+  EXPECT_FALSE(detail::globs_cover(V{"*-1"}, V{"il-1"}));  // true, but not proven: not claimed
+}
+
+TEST(PolicyGlob, EscapedLiteralsMatchThemselves) {
+  EXPECT_EQ(detail::escape_literal("FALCON VEIL"), "FALCON\\x20VEIL");
+  EXPECT_EQ(detail::escape_literal("a.b(c)"), "a\\x2eb\\x28c\\x29");
+  // A term full of regex syntax is still a literal: it loads and matches only itself.
+  auto p = testing::must_parse(std::string(testing::kHeader) +
+                               "[[pattern]]\nid = \"p\"\nterm = \"a.*(b\"\n"
+                               "[[rule]]\nid = \"r\"\naction = \"release\"\n");
+  ASSERT_TRUE(p);
+  capnp::MallocMessageBuilder m;
+  auto item = m.initRoot<schema::Item>();
+  cg::testing::fill_sample_item(item);
+  item.getPortions()[0].setBody(kj::StringPtr("aXXXb").asBytes());
+  EXPECT_EQ(testing::decide(*p, item.asReader(), "us").outcome, Outcome::release);
+  item.getPortions()[0].setBody(kj::StringPtr("x a.*(b y").asBytes());
+  EXPECT_EQ(testing::decide(*p, item.asReader(), "us").outcome, Outcome::block);
 }
 
 }  // namespace

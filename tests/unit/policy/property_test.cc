@@ -396,6 +396,20 @@ TEST(PolicyProperty, ReleasedItemsAreVisibleAndRolledUp) {
             }
           }
         }
+        // A banner-only NOFORN, RED or ORCON holds for the whole item.
+        {
+          const LabelSpec banner = spec_of(item.getBanner());
+          bool noforn = false, red = false, orcon = false;
+          for (auto p : item.getPortions()) {
+            const LabelSpec l = spec_of(p.getLabel());
+            noforn = noforn || has(l.caveats, "NOFORN");
+            orcon = orcon || has(l.caveats, "ORCON");
+            red = red || l.tlp == 5;
+          }
+          ASSERT_FALSE(has(banner.caveats, "NOFORN") && !noforn);
+          ASSERT_FALSE(has(banner.caveats, "ORCON") && !orcon);
+          ASSERT_FALSE(banner.tlp == 5 && !red);
+        }
         // Nothing required was left behind.
         for (unsigned i = 0; i < item.getPortions().size(); ++i) {
           if (item.getPortions()[i].getRequired()) ASSERT_TRUE(crosses(d.portions[i]));
