@@ -76,6 +76,8 @@ struct DemoOptions {
   std::uint64_t items = 20000;
   std::uint64_t seed = 1;
   std::size_t body_bytes = 1024;
+  std::string policy = "gateway/policy/examples/il-policy.toml";
+  std::uint64_t link_bytes_per_s = 50'000'000;
 };
 // `cellgate demo`: runs the most complete pipeline that exists over synthetic traffic and
 // prints what happened, every number measured.

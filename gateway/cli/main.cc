@@ -97,6 +97,10 @@ int main(int argc, char** argv) {
   demo->add_option("--items", demo_options.items, "Items to send")
       ->check(CLI::Range(1, 10'000'000));
   demo->add_option("--seed", demo_options.seed, "Traffic seed");
+  demo->add_option("--policy", demo_options.policy, "The il policy the reviewers approve")
+      ->check(CLI::ExistingFile);
+  demo->add_option("--link-rate", demo_options.link_bytes_per_s, "Pacing of each link, bytes/s")
+      ->check(CLI::Range(1'000'000, 1'000'000'000));
   demo->add_option("--body-bytes", demo_options.body_bytes, "Text bytes per item")
       ->check(CLI::Range(16, 512 * 1024));
 
