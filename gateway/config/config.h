@@ -50,8 +50,8 @@ struct LinkCommon {
   std::string party;          // relay: the party this link reaches / comes from
   std::uint32_t link_id = 0;  // distinguishes links sharing a key or a host
   std::string key_file;       // 32-byte link MAC key (cellgate keygen --link)
-  std::uint32_t data_fragments = 16;
-  std::uint32_t parity_fragments = 4;
+  std::uint32_t data_fragments = 64;
+  std::uint32_t parity_fragments = 16;
   std::uint32_t datagram_bytes = 1472;
 };
 struct LinkOut : LinkCommon {

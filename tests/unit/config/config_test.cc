@@ -160,7 +160,7 @@ TEST(Config, RelayWithLinksLoads) {
   ASSERT_EQ(c->links_in.size(), 1u);
   EXPECT_EQ(c->links_in[0].party, "il");
   EXPECT_EQ(c->links_in[0].parity_fragments, 6u);
-  EXPECT_EQ(c->links_in[0].data_fragments, 16u);
+  EXPECT_EQ(c->links_in[0].data_fragments, 64u);  // the link module's default
   EXPECT_EQ(c->links_in[0].key_file, "/etc/cellgate/keys/link-il-us.key");
   ASSERT_EQ(c->links_out.size(), 1u);
   EXPECT_EQ(c->links_out[0].rate_bytes_per_s, 100'000'000u);
