@@ -1,5 +1,7 @@
 #include "crypto/merkle.h"
 
+#include <optional>
+
 #include "gateway/common/byte_reader.h"
 #include "gateway/common/limits.h"
 
@@ -102,13 +104,16 @@ std::vector<Hash> path_from_levels(const std::vector<std::vector<Hash>>& levels,
   return path;
 }
 
-bool verify_inclusion(const Hasher& h, Bytes leaf, std::uint64_t index, std::uint64_t size,
-                      std::span<const Hash> path, Bytes root) {
-  if (index >= size || leaf.size() != h.size || root.size() != h.size) return false;
+namespace {
+// RFC 9162 §2.1.3.2's walk: the root that `path` gives for `leaf` at `index` of `size`
+// leaves, or nullopt when the path has the wrong length or malformed hashes.
+std::optional<Hash> root_from_path(const Hasher& h, Bytes leaf, std::uint64_t index,
+                                   std::uint64_t size, std::span<const Hash> path) {
+  if (index >= size || leaf.size() != h.size) return std::nullopt;
   std::uint64_t fn = index, sn = size - 1;
   Hash r(leaf.begin(), leaf.end());
   for (const Hash& p : path) {
-    if (sn == 0 || p.size() != h.size) return false;
+    if (sn == 0 || p.size() != h.size) return std::nullopt;
     if ((fn & 1) || fn == sn) {
       r = node_hash(h, p, r);
       if (!(fn & 1)) {
@@ -123,7 +128,16 @@ bool verify_inclusion(const Hasher& h, Bytes leaf, std::uint64_t index, std::uin
     fn >>= 1;
     sn >>= 1;
   }
-  return sn == 0 && ct_equal(r, root);
+  if (sn != 0) return std::nullopt;
+  return r;
+}
+}  // namespace
+
+bool verify_inclusion(const Hasher& h, Bytes leaf, std::uint64_t index, std::uint64_t size,
+                      std::span<const Hash> path, Bytes root) {
+  if (root.size() != h.size) return false;
+  const auto r = root_from_path(h, leaf, index, size, path);
+  return r && ct_equal(*r, root);
 }
 
 bool verify_consistency(const Hasher& h, std::uint64_t first, std::uint64_t second,
@@ -211,29 +225,9 @@ Status verify_batch_item(const Suite& suite, Bytes public_key, std::string_view 
   const Hasher h = hasher_of(suite);
   // Recompute the root from the leaf and its path; a wrong path gives a root the signature
   // does not cover.
-  Hash r(leaf.begin(), leaf.end());
-  {
-    std::uint64_t fn = index, sn = tree_size - 1;
-    for (const Hash& p : path) {
-      if (sn == 0 || p.size() != h.size)
-        return unauthenticated("batch proof: path too long or malformed");
-      if ((fn & 1) || fn == sn) {
-        r = node_hash(h, p, r);
-        if (!(fn & 1)) {
-          while (fn != 0 && !(fn & 1)) {
-            fn >>= 1;
-            sn >>= 1;
-          }
-        }
-      } else {
-        r = node_hash(h, r, p);
-      }
-      fn >>= 1;
-      sn >>= 1;
-    }
-    if (sn != 0) return unauthenticated("batch proof: path too short");
-  }
-  const auto msg = batch_root_message(suite.id(), origin, batch_id, tree_size, r);
+  const auto r = root_from_path(h, leaf, index, tree_size, path);
+  if (!r) return unauthenticated("batch proof: path of the wrong length or malformed");
+  const auto msg = batch_root_message(suite.id(), origin, batch_id, tree_size, *r);
   if (auto s = suite.verify(public_key, msg, signature); !s.ok()) {
     return unauthenticated("batch proof: root signature does not verify (" + s.reason() + ")");
   }
