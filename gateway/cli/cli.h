@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "crypto/keys.h"
 #include "gateway/wire/wire.h"
 
 namespace cg::cli {
@@ -104,6 +106,13 @@ struct KeygenOptions {
 // `cellgate keygen`: a node's signing and key-agreement keys, or a link key.
 int keygen(const KeygenOptions& options);
 
+// Builds an unsigned trust root (standard framing) from its TOML spec; `read_key` reads a
+// public key file named in it. Errors: malformed with file:line:col (unknown keys, wrong
+// types, unknown roles, missing keys), or read_key's error at the key's position.
+using ReadPublicKey = std::function<Result<crypto::PublicKeyFile>(const std::string& path)>;
+Result<std::vector<std::uint8_t>> trust_root_from_spec(std::string_view text,
+                                                       const std::string& source_name,
+                                                       const ReadPublicKey& read_key);
 // `cellgate trust create SPEC.toml --out ROOT`: an unsigned trust root from a readable spec
 // (parties with reviewer public key files and thresholds, nodes, root keys).
 int trust_create(const std::string& spec_file, const std::string& out);

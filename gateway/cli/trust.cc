@@ -1,7 +1,5 @@
 // Keys, trust roots and the reviewer workflow: `cellgate keygen`, `cellgate trust ...`,
 // `cellgate rules ...`, `cellgate policy explain`.
-#include <toml++/toml.h>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -76,11 +74,6 @@ const crypto::Suite& deployment_suite_of(schema::TrustRootBody::Reader body) {
   return crypto::modern_suite();
 }
 
-Result<std::int64_t> parse_time(const toml::node* n, const std::string& what) {
-  if (!n || !n->is_string()) return malformed(what + ": expected an RFC 3339 time string");
-  return wire::parse_rfc3339(*n->value<std::string>());
-}
-
 }  // namespace
 
 // --- keygen --------------------------------------------------------------------------------
@@ -123,104 +116,28 @@ int keygen(const KeygenOptions& o) {
 // --- trust roots ---------------------------------------------------------------------------
 
 int trust_create(const std::string& spec_file, const std::string& out) {
-  toml::table spec;
-  try {
-    spec = toml::parse_file(spec_file);
-  } catch (const toml::parse_error& e) {
-    std::fprintf(stderr, "%s:%u:%u: %s\n", spec_file.c_str(), e.source().begin.line,
-                 e.source().begin.column, std::string(e.description()).c_str());
-    return exit_usage;
-  }
+  auto text = read_all(spec_file, limits::trust_root_bytes_max);
+  if (!text.ok()) return fail("trust create", text.status());
   const auto base = std::filesystem::path(spec_file).parent_path();
-  auto path_of = [&](const std::string& p) {
-    return std::filesystem::path(p).is_absolute() ? p : (base / p).string();
-  };
-  capnp::MallocMessageBuilder mb;
-  auto body = mb.initRoot<schema::TrustRoot>().initBody();
-  auto add_key = [&](schema::PublicKey::Builder b, const toml::table& t, const std::string& where,
-                     crypto::KeyKind kind) -> Status {
-    auto name = t["name"].value<std::string>();
-    auto file = t["key"].value<std::string>();
-    if (!name || !file) return malformed(where + ": needs name and key");
-    CG_ASSIGN_OR_RETURN(auto pub, crypto::read_public_key_file(path_of(*file)));
-    if (pub.kind != kind)
-      return malformed(where + ": " + *file + " is not a " + std::string(crypto::kind_name(kind)) +
-                       " key");
-    approval::fill_public_key(b, pub.suite, pub.public_key, *name);
-    return {};
-  };
-  Status status;
-  body.setVersion(spec["version"].value_or<std::int64_t>(1));
-  auto expires = parse_time(spec.get("expires"), "expires");
-  if (!expires.ok()) return fail("trust create", expires.status());
-  body.setExpires(*expires);
-  body.setRootThreshold(
-      static_cast<std::uint8_t>(spec["root_threshold"].value_or<std::int64_t>(1)));
-  if (auto* roots = spec["root_key"].as_array()) {
-    auto keys = body.initRootKeys(static_cast<unsigned>(roots->size()));
-    for (unsigned i = 0; i < roots->size() && status.ok(); ++i) {
-      if (auto* t = roots->get(i)->as_table()) {
-        status =
-            add_key(keys[i], *t, "root_key[" + std::to_string(i) + "]", crypto::KeyKind::signing);
-      }
-    }
-  }
-  if (auto* parties = spec["party"].as_array()) {
-    auto out_parties = body.initParties(static_cast<unsigned>(parties->size()));
-    for (unsigned i = 0; i < parties->size() && status.ok(); ++i) {
-      auto* t = parties->get(i)->as_table();
-      if (!t) continue;
-      out_parties[i].setId((*t)["id"].value_or(std::string()));
-      out_parties[i].setReviewerThreshold(
-          static_cast<std::uint8_t>((*t)["reviewer_threshold"].value_or<std::int64_t>(1)));
-      if (auto* revs = (*t)["reviewer"].as_array()) {
-        auto r = out_parties[i].initReviewers(static_cast<unsigned>(revs->size()));
-        for (unsigned j = 0; j < revs->size() && status.ok(); ++j) {
-          if (auto* rt = revs->get(j)->as_table()) {
-            status = add_key(r[j], *rt,
-                             "party[" + std::to_string(i) + "].reviewer[" + std::to_string(j) + "]",
-                             crypto::KeyKind::signing);
-          }
-        }
-      }
-    }
-  }
-  if (auto* nodes = spec["node"].as_array()) {
-    auto out_nodes = body.initNodes(static_cast<unsigned>(nodes->size()));
-    for (unsigned i = 0; i < nodes->size() && status.ok(); ++i) {
-      auto* t = nodes->get(i)->as_table();
-      if (!t) continue;
-      const std::string where = "node[" + std::to_string(i) + "]";
-      const std::string id = (*t)["id"].value_or(std::string());
-      out_nodes[i].setId(id);
-      out_nodes[i].setParty((*t)["party"].value_or(std::string()));
-      const std::string role = (*t)["role"].value_or(std::string());
-      out_nodes[i].setRole(role == "gateway"    ? schema::Role::GATEWAY
-                           : role == "relay"    ? schema::Role::RELAY
-                           : role == "receiver" ? schema::Role::RECEIVER
-                                                : schema::Role::UNSPECIFIED);
-      toml::table sk{{"name", id}, {"key", (*t)["signing_key"].value_or(std::string())}};
-      status = add_key(out_nodes[i].initSigningKey(), sk, where + ".signing_key",
-                       crypto::KeyKind::signing);
-      if (status.ok() && (*t).contains("agreement_key")) {
-        toml::table ak{{"name", id}, {"key", (*t)["agreement_key"].value_or(std::string())}};
-        status = add_key(out_nodes[i].initAgreementKey(), ak, where + ".agreement_key",
-                         crypto::KeyKind::agreement);
-      }
-    }
-  }
-  if (!status.ok()) return fail("trust create", status);
+  auto bytes =
+      trust_root_from_spec({reinterpret_cast<const char*>(text->data()), text->size()}, spec_file,
+                           [&](const std::string& p) {
+                             return crypto::read_public_key_file(
+                                 std::filesystem::path(p).is_absolute() ? p : (base / p).string());
+                           });
+  if (!bytes.ok()) return fail("trust create", bytes.status());
   // Validate as a node would (structure, thresholds, key ids) before writing.
-  const approval::SuiteVerifier verifier(deployment_suite_of(body.asReader()));
-  auto bytes = wire::to_flat_bytes(mb);
-  auto parsed = approval::TrustRoot::parse(bytes, verifier);
+  auto m = wire::decode_message<schema::TrustRoot>(*bytes, wire::trust_root_limits);
+  if (!m.ok()) return fail("trust create", m.status());
+  const approval::SuiteVerifier verifier(deployment_suite_of(m->root().getBody()));
+  auto parsed = approval::TrustRoot::parse(*bytes, verifier);
   if (!parsed.ok()) return fail("trust create", parsed.status());
-  if (auto s = write_all(out, bytes); !s.ok()) return fail("trust create", s);
+  if (auto s = write_all(out, *bytes); !s.ok()) return fail("trust create", s);
   std::printf(
       "unsigned trust root v%llu written to %s; it needs %u root signatures "
       "(cellgate trust sign)\n",
       static_cast<unsigned long long>(parsed->version()), out.c_str(),
-      static_cast<unsigned>(body.getRootThreshold()));
+      static_cast<unsigned>(parsed->body().getRootThreshold()));
   return exit_ok;
 }
 

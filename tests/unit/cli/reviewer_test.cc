@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "crypto/suite.h"
 #include "gateway/cli/cli.h"
 #include "tests/support/temp_dir.h"
 
@@ -170,6 +171,65 @@ TEST_F(ReviewerTest, KeygenRefusesClearKeysWithoutTheFlagAndEncryptsWithAPassphr
   k.unencrypted = false;
   EXPECT_EQ(trust_sign(dir_.file("r.bin"), k, ""), exit_ok);
   EXPECT_EQ(trust_verify(dir_.file("r.bin"), ""), exit_ok);
+}
+
+}  // namespace
+}  // namespace cg::cli
+
+namespace cg::cli {
+namespace {
+
+crypto::PublicKeyFile fake_key(crypto::KeyKind kind) {
+  static const auto sign = crypto::modern_suite().generate_signing_key();
+  static const auto kx = crypto::modern_suite().generate_agreement_key();
+  return {crypto::SuiteId::modern, kind,
+          kind == crypto::KeyKind::signing ? sign->public_key() : kx->public_key()};
+}
+
+Result<crypto::PublicKeyFile> read_fake(const std::string& path) {
+  if (path.find("missing") != std::string::npos) return io_error(path + ": cannot read");
+  return fake_key(path.ends_with(".kx.pub") ? crypto::KeyKind::agreement
+                                            : crypto::KeyKind::signing);
+}
+
+TEST(TrustSpec, EachMistakeIsNamedWithItsPosition) {
+  const std::string base = R"(version = 2
+expires = "2099-01-01T00:00:00Z"
+[[root_key]]
+name = "root/1"
+key = "root1.sign.pub"
+[[node]]
+id = "il-gw-1"
+party = "il"
+role = "gateway"
+signing_key = "gw.sign.pub"
+)";
+  auto ok = trust_root_from_spec(base, "t.toml", read_fake);
+  ASSERT_TRUE(ok.ok()) << ok.status().reason();
+  struct Case {
+    std::string text;
+    const char* reason;
+  } cases[] = {
+      {base + "colour = \"blue\"\n", "t.toml:11:1: node[0].colour: unknown key"},
+      {"colour = \"blue\"\n" + base, "t.toml:1:1: colour: unknown key"},
+      {replace(base, "role = \"gateway\"", "role = \"router\""),
+       "t.toml:9:8: node[0].role: must be gateway, relay or receiver"},
+      {replace(base, "expires = \"2099-01-01T00:00:00Z\"\n", ""), "t.toml:1:1: expires: missing"},
+      {replace(base, "version = 2", "version = \"2\""), "t.toml:1:11: version: must be an integer"},
+      {replace(base, "name = \"root/1\"", "nam = \"root/1\""),
+       "t.toml:4:1: root_key[0].nam: unknown key"},
+      {replace(base, "key = \"root1.sign.pub\"", "key = \"missing.pub\""),
+       "t.toml:5:7: root_key[0].key: missing.pub: cannot read"},
+      {replace(base, "signing_key = \"gw.sign.pub\"", "signing_key = \"gw.kx.pub\""),
+       "t.toml:10:15: node[0].signing_key: gw.kx.pub is not a signing key"},
+      {replace(base, "[[node]]", "[node]"),
+       "t.toml:6:1: node: must be an array of tables ([[node]])"},
+  };
+  for (const auto& c : cases) {
+    auto r = trust_root_from_spec(c.text, "t.toml", read_fake);
+    ASSERT_FALSE(r.ok()) << c.reason;
+    EXPECT_EQ(r.status().reason(), c.reason);
+  }
 }
 
 }  // namespace
