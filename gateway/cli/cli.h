@@ -69,6 +69,11 @@ struct TailOptions {
   std::uint64_t count = 0;  // stop after this many items (0 = run until interrupted)
   int idle_exit_ms = 0;     // stop after this long without items (0 = never)
   int timeout_ms = 30'000;
+  // "json" (one item per line, cellgate's JSON form) or "stix" (one STIX 2.1 bundle per line
+  // holding the object and the markings it was released under; items that did not come from
+  // STIX are printed as JSON with a note on stderr).
+  std::string format = "json";
+  std::vector<std::string> levels{"UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"};
 };
 // `cellgate tail`: a consumer. Prints each delivered item as one JSON line, then acknowledges
 // it (at-least-once: an item printed just before a crash is printed again).

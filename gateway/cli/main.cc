@@ -74,6 +74,11 @@ int main(int argc, char** argv) {
   cg::cli::TailOptions tail_options;
   auto* tail = app.add_subcommand("tail", "Receive items from a receiver as a consumer");
   tail->add_option("--receiver", tail_options.receiver, "Receiver delivery endpoint")->required();
+  tail->add_option("--format", tail_options.format, "json (default) or stix (STIX 2.1 bundles)")
+      ->check(CLI::IsMember({"json", "stix"}));
+  tail->add_option("--levels", tail_options.levels,
+                   "With --format stix: the labelling policy's level names, lowest first")
+      ->delimiter(',');
   tail->add_option("--receiver-key", tail_options.receiver_key, "Receiver CURVE public key (Z85)")
       ->required();
   tail->add_option("--key-file", tail_options.key_file, "This consumer's CURVE secret key file")

@@ -3,9 +3,11 @@
 #include <fstream>
 
 #include "gateway/cli/cli.h"
+#include "gateway/common/hex.h"
 #include "gateway/common/text.h"
 #include "gateway/deliver/deliver.h"
 #include "gateway/ingest/ingest.h"
+#include "gateway/stix/stix.h"
 
 namespace cg::cli {
 namespace {
@@ -21,6 +23,27 @@ Result<std::string> read_secret(const std::string& path) {
   while (!key.empty() && (key.back() == '\r' || key.back() == ' ')) key.pop_back();
   if (key.size() != 40) return malformed(path + ": expected a 40-character Z85 CURVE key");
   return key;
+}
+
+}  // namespace
+
+namespace {
+
+// One STIX 2.1 bundle on one line: the object and the markings it was released under. False
+// (with a note on stderr) when the item did not come from STIX.
+bool print_stix(schema::Item::Reader item, const std::vector<std::string>& levels) {
+  auto objects = stix::from_item(item, levels);
+  const std::string id = to_hex({item.getId().begin(), item.getId().size()});
+  if (!objects.ok()) {
+    std::fprintf(stderr, "tail: item %s is not a STIX object (%s); printed as JSON\n", id.c_str(),
+                 objects.status().reason().c_str());
+    return false;
+  }
+  // The bundle id is the item id in UUID form, so a re-delivery prints the same bundle.
+  const std::string uuid = id.substr(0, 8) + "-" + id.substr(8, 4) + "-" + id.substr(12, 4) + "-" +
+                           id.substr(16, 4) + "-" + id.substr(20, 12);
+  std::printf("%s\n", stix::bundle(*objects, "bundle--" + uuid).c_str());
+  return true;
 }
 
 }  // namespace
@@ -67,6 +90,8 @@ int tail(const TailOptions& o) {
                    static_cast<unsigned long long>(d->delivery_id),
                    item.status().to_string().c_str());
       ++undecodable;
+    } else if (o.format == "stix" && print_stix(item->root(), o.levels)) {
+      std::fflush(stdout);
     } else {
       std::printf(
           "{\"origin\":\"%s\",\"stream\":%u,\"seq\":%llu,\"log_index\":%llu,\"item\":%s}\n",

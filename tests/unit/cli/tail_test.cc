@@ -7,6 +7,7 @@
 
 #include "gateway/cli/cli.h"
 #include "gateway/deliver/deliver.h"
+#include "gateway/stix/stix.h"
 #include "tests/support/items.h"
 
 namespace cg::cli {
@@ -50,6 +51,66 @@ TEST(Tail, PrintsAndAcknowledgesEachItem) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(*outbox.size(), 0u);
+  server.stop();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Tail, DeliversStixBundlesWithTheReleasedMarkings) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "cg-tail-XXXXXX").string();
+  const std::string dir = ::mkdtemp(tmpl.data());
+  auto env = *store::Env::open({.path = dir + "/store"});
+  auto outbox = *deliver::Outbox::open(*env);
+  std::ifstream sample(std::string(CG_SHARED_DIR) +
+                       "/samples/stix/indicator-for-c2-ip-address.json");
+  ASSERT_TRUE(sample);
+  const std::string text((std::istreambuf_iterator<char>(sample)), {});
+  stix::Options so;
+  so.source = "il-sigint-1";
+  so.policy_id = "cell";
+  so.levels = {"UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"};
+  auto mapped = stix::to_items(text, so);
+  ASSERT_TRUE(mapped.ok()) << mapped.status().reason();
+  {
+    auto txn = env->begin_write();
+    std::uint64_t seq = 0;
+    for (const auto& m : mapped->items) {
+      ++seq;
+      ASSERT_TRUE(outbox.enqueue(*txn, "il-gw-1", 1, seq, seq, m.canonical_bytes()).ok());
+    }
+    ASSERT_TRUE(txn->commit().ok());
+  }
+  ASSERT_EQ(curve_keygen(dir + "/consumer.key"), exit_ok);
+  std::ifstream in(dir + "/consumer.key");
+  std::string secret;
+  std::getline(in, secret);
+  auto server_keys = ingest::curve_keypair();
+  deliver::ServerOptions o;
+  o.secret_z85 = server_keys.secret_z85;
+  o.consumers = {{"analyst", *ingest::curve_public(secret)}};
+  SystemClock clock;
+  deliver::DeliveryServer server(o, outbox, clock);
+  ASSERT_TRUE(server.start().ok());
+  TailOptions t{.receiver = server.endpoint(),
+                .receiver_key = server_keys.public_z85,
+                .key_file = dir + "/consumer.key",
+                .window = 4,
+                .count = mapped->items.size(),
+                .timeout_ms = 10'000};
+  t.format = "stix";
+  ::testing::internal::CaptureStdout();
+  const int rc = tail(t);
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(rc, exit_ok);
+  EXPECT_NE(out.find("\"type\":\"bundle\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"type\":\"indicator\""), std::string::npos) << out;
+  // Each delivered bundle reads back as the same items.
+  std::size_t lines = 0, start = 0;
+  for (std::size_t nl; (nl = out.find('\n', start)) != std::string::npos; start = nl + 1) {
+    auto back = stix::to_items(out.substr(start, nl - start), so);
+    EXPECT_TRUE(back.ok()) << back.status().reason();
+    ++lines;
+  }
+  EXPECT_EQ(lines, mapped->items.size());
   server.stop();
   std::filesystem::remove_all(dir);
 }
