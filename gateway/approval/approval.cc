@@ -513,16 +513,16 @@ Result<std::shared_ptr<const Bundle>> Approver::usable(std::int64_t now_ns) cons
   std::lock_guard l(mu_);
   if (root_.expires() <= now_ns) {
     return rejected("fail closed: trust root v" + std::to_string(root_.version()) + " expired at " +
-                    when(root_.expires()) + "; every item is blocked");
+                    when(root_.expires()) + "; nothing is released");
   }
   if (!current_) {
     return rejected("fail closed: no approved rules bundle for party '" + party_ +
-                    "'; every item is blocked");
+                    "'; nothing is released");
   }
   if (current_->expires <= now_ns) {
     return rejected("fail closed: rules bundle v" + std::to_string(current_->version) +
                     " of party '" + party_ + "' expired at " + when(current_->expires) +
-                    "; every item is blocked until reviewers approve a new one");
+                    "; nothing is released until reviewers approve a new one");
   }
   return current_;
 }

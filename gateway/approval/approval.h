@@ -220,7 +220,8 @@ class Approver final {
   // The current bundle, or nullptr when none was ever accepted.
   std::shared_ptr<const Bundle> current() const;
   // The bundle to judge by at `now`: Code::rejected ("fail closed: ...") when there is none,
-  // it has expired, or the trust root has expired. Callers block every item on error.
+  // it has expired, or the trust root has expired. Callers release nothing on error (a gateway
+  // holds items in its inbox until a usable bundle arrives).
   Result<std::shared_ptr<const Bundle>> usable(std::int64_t now_ns) const;
   // The highest version ever accepted (durable; 0 if none).
   std::uint64_t highest_version() const;

@@ -86,6 +86,10 @@ struct DemoOptions {
   std::string policy = "gateway/policy/examples/il-policy.toml";
   std::uint64_t link_bytes_per_s = 50'000'000;
 };
+// `cellgate run --config FILE`: runs the node the config describes until SIGINT/SIGTERM;
+// SIGHUP re-reads the rules bundle. Only the gateway role exists today.
+int run(const std::string& config_file);
+
 // `cellgate demo`: runs the most complete pipeline that exists over synthetic traffic and
 // prints what happened, every number measured.
 int demo(const DemoOptions& options);

@@ -97,6 +97,12 @@ int main(int argc, char** argv) {
       curve->add_subcommand("keygen", "Write a CURVE secret key, print its public key");
   curve_keygen->add_option("--out", curve_out, "Secret key file to write")->required();
 
+  std::string run_config;
+  auto* run = app.add_subcommand("run", "Run a node (gateway today) from its config until stopped");
+  run->add_option("--config", run_config, "Node config (TOML)")
+      ->required()
+      ->check(CLI::ExistingFile);
+
   cg::cli::DemoOptions demo_options;
   auto* demo = app.add_subcommand("demo", "Run the cell on synthetic traffic and report");
   demo->add_option("--items", demo_options.items, "Items to send")
@@ -231,6 +237,7 @@ int main(int argc, char** argv) {
   if (*encode) return cg::cli::item_encode(in_file, out_file);
   if (*show) return cg::cli::item_show(in_file);
   if (*demo) return cg::cli::demo(demo_options);
+  if (*run) return cg::cli::run(run_config);
   if (*send) return cg::cli::send(send_options);
   if (*tail) return cg::cli::tail(tail_options);
   if (*config_check) return cg::cli::config_check(config_file, config_json);

@@ -1,0 +1,71 @@
+// gateway/node: the gateway role of `cellgate run` (issue 7, first part).
+//
+// Sources → ingest (CurveZMQ, acknowledged only once stored) → durable inbox → the pipeline
+// thread: under one snapshot of the current approved rules bundle, every pending item is
+// judged for every destination that has a receiver in the trust root; released items are
+// sealed under that destination's epoch key with a sequence number reserved in the sent log,
+// batch-signed (FLASH items alone), and stored; quarantined items go to the quarantine store;
+// every decision leaves an audit record; the inbox entries are consumed — all in ONE
+// transaction. Only after it commits are the envelopes handed to the one-way link (so a crash
+// never puts two different envelopes on the wire under one seq). No usable bundle (none, or
+// expired) means nothing is judged: items wait in the inbox (fail closed, nothing lost) and
+// the refusal is counted and logged.
+//
+// Rules hot swap: reload_rules() (SIGHUP in `cellgate run`) offers the bundle file again; an
+// accepted bundle is used from the next pipeline batch on, and every envelope names the
+// version and hash of the bundle that judged it.
+//
+// Thread-safety: start/stop/reload_rules from one controlling thread; counters from any.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "gateway/common/clock.h"
+#include "gateway/common/status.h"
+#include "gateway/config/config.h"
+
+namespace cg::node {
+
+struct GatewayCounters {
+  std::atomic<std::uint64_t> items_judged{0};
+  std::atomic<std::uint64_t> released{0};
+  std::atomic<std::uint64_t> redacted{0};
+  std::atomic<std::uint64_t> blocked{0};
+  std::atomic<std::uint64_t> quarantined{0};
+  std::atomic<std::uint64_t> envelopes_sent{0};
+  std::atomic<std::uint64_t> batches{0};
+  std::atomic<std::uint64_t> epochs_started{0};
+  std::atomic<std::uint64_t> waits_no_bundle{0};  // pipeline passes skipped: no usable bundle
+  std::atomic<std::uint64_t> pipeline_errors{0};
+};
+
+class GatewayNode final {
+ public:
+  // Loads keys, trust root and rules bundle, opens the store, starts ingest, the link sender
+  // and the pipeline. Errors: malformed (config, files), unauthenticated (trust root, keys),
+  // io. A refused rules bundle is not a start error: the node runs and holds items.
+  static Result<std::unique_ptr<GatewayNode>> start(const config::NodeConfig& config,
+                                                    const Clock& clock);
+  ~GatewayNode();
+  GatewayNode(const GatewayNode&) = delete;
+  GatewayNode& operator=(const GatewayNode&) = delete;
+
+  // Offers the rules bundle file again. Returns the version now in use, or the refusal.
+  Result<std::uint64_t> reload_rules();
+  // The version of the bundle in use (0: none).
+  std::uint64_t rules_version() const;
+  // Stops the pipeline, ingest and link. Idempotent.
+  void stop();
+
+  const std::string& ingest_endpoint() const;
+  const GatewayCounters& counters() const;
+
+ private:
+  struct Impl;
+  explicit GatewayNode(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cg::node

@@ -1,0 +1,294 @@
+// The gateway node over loopback: a source submits over CurveZMQ, the node judges under the
+// approved bundle, seals, batch-signs and sends on a real UDP link; this test plays the far
+// end of the link (it holds the receiver's key) and checks every envelope. Then the rules
+// change under load: every envelope names the bundle that judged it and nothing is lost.
+#include "gateway/node/gateway_node.h"
+
+#include <capnp/message.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <thread>
+
+#include "crypto/keys.h"
+#include "gateway/approval/approval.h"
+#include "gateway/envelope/envelope.h"
+#include "gateway/ingest/ingest.h"
+#include "gateway/link/link.h"
+#include "gateway/synth/synth.h"
+#include "tests/support/temp_dir.h"
+
+namespace cg::node {
+namespace {
+
+struct Collect final : link::Handler {
+  std::vector<std::vector<std::uint8_t>> envelopes, controls;
+  void on_envelope(const link::Delivered& d) override {
+    envelopes.emplace_back(d.bytes.begin(), d.bytes.end());
+  }
+  void on_loss(const link::Loss&) override { ++losses; }
+  void on_control(std::uint64_t, std::span<const std::uint8_t> p) override {
+    controls.emplace_back(p.begin(), p.end());
+  }
+  void on_alert(const link::Alert&) override {}
+  int losses = 0;
+};
+
+class GatewayNodeTest : public ::testing::Test {
+ protected:
+  GatewayNodeTest() : suite_(crypto::modern_suite()), verifier_(suite_) {
+    gw_ = *crypto::write_node_keys(dir_.path(), "il-gw-1", suite_.id(), nullptr, true);
+    rx_ = *crypto::write_node_keys(dir_.path(), "sy-rx-1", suite_.id(), nullptr, true);
+    for (int i = 0; i < 3; ++i) reviewers_.push_back(suite_.generate_signing_key());
+    root_key_ = suite_.generate_signing_key();
+    // Trust root.
+    capnp::MallocMessageBuilder mb;
+    auto body = mb.initRoot<schema::TrustRoot>().initBody();
+    body.setVersion(1);
+    body.setExpires(clock_.now_ns() + 86'400LL * 1'000'000'000);
+    auto party = body.initParties(1)[0];
+    party.setId("il");
+    party.setReviewerThreshold(2);
+    auto revs = party.initReviewers(3);
+    for (unsigned i = 0; i < 3; ++i) {
+      approval::fill_public_key(revs[i], suite_.id(), reviewers_[i]->public_key(),
+                                "il/r" + std::to_string(i));
+    }
+    auto nodes = body.initNodes(2);
+    nodes[0].setId("il-gw-1");
+    nodes[0].setParty("il");
+    nodes[0].setRole(schema::Role::GATEWAY);
+    approval::fill_public_key(nodes[0].initSigningKey(), suite_.id(),
+                              crypto::read_public_key_file(gw_.signing_public)->public_key,
+                              "il-gw-1");
+    nodes[1].setId("sy-rx-1");
+    nodes[1].setParty("sy");
+    nodes[1].setRole(schema::Role::RECEIVER);
+    approval::fill_public_key(nodes[1].initSigningKey(), suite_.id(),
+                              crypto::read_public_key_file(rx_.signing_public)->public_key,
+                              "sy-rx-1");
+    approval::fill_public_key(nodes[1].initAgreementKey(), suite_.id(),
+                              crypto::read_public_key_file(rx_.agreement_public)->public_key,
+                              "sy-rx-1");
+    approval::fill_public_key(body.initRootKeys(1)[0], suite_.id(), root_key_->public_key(),
+                              "root");
+    body.setRootThreshold(1);
+    auto signed_root = *approval::add_root_signature(
+        wire::canonical(mb.getRoot<schema::TrustRoot>().asReader()).root(),
+        crypto::key_id(suite_.id(), root_key_->public_key()), signer(*root_key_));
+    root_bytes_ = wire::to_flat_bytes(signed_root);
+    EXPECT_TRUE(crypto::write_file(dir_.file("root.bin"), root_bytes_, 0644).ok());
+    root_.emplace(*approval::TrustRoot::parse(root_bytes_, verifier_));
+    // Link key, CURVE keys.
+    link_key_ = crypto::Secret::random(32);
+    EXPECT_TRUE(
+        crypto::write_file(dir_.file("link.key"), crypto::encode_link_key(*link_key_), 0600).ok());
+    gw_curve_ = ingest::curve_keypair();
+    source_curve_ = ingest::curve_keypair();
+    const std::string line = gw_curve_.secret_z85 + "\n";
+    EXPECT_TRUE(
+        crypto::write_file(dir_.file("gw.curve"),
+                           {reinterpret_cast<const std::uint8_t*>(line.data()), line.size()}, 0600)
+            .ok());
+    rx_kx_ = std::move(*crypto::load_agreement_key_file(rx_.agreement, nullptr, true));
+  }
+
+  approval::SignFn signer(const crypto::SigningKey& k) {
+    return [&k, this](crypto::Bytes m) -> Result<std::vector<std::uint8_t>> {
+      std::vector<std::uint8_t> sig(suite_.signature_bytes());
+      CG_RETURN_IF_ERROR(k.sign(m, sig));
+      return sig;
+    };
+  }
+
+  // Writes bundle version `v` (after `previous`) approved by reviewers 0 and 2.
+  std::vector<std::uint8_t> write_bundle(const std::vector<std::uint8_t>* previous,
+                                         const std::string& extra) {
+    auto text = crypto::read_file(
+        std::string(CG_SOURCE_DIR) + "/gateway/policy/examples/il-policy.toml", 1u << 20);
+    std::string policy(text->begin(), text->end());
+    policy += extra;
+    std::optional<wire::Message<schema::RulesBundle>> prev;
+    if (previous) prev.emplace(*approval::decode_bundle(*previous));
+    schema::RulesBundle::Reader pr;
+    if (prev) pr = prev->root();
+    auto b = *approval::propose("il", policy, prev ? &pr : nullptr, clock_.now_ns() - 1'000'000'000,
+                                clock_.now_ns() + 86'400LL * 1'000'000'000, verifier_);
+    for (int i : {0, 2}) {
+      const auto& k = *reviewers_[static_cast<std::size_t>(i)];
+      b = *approval::add_signature(b.root(), crypto::key_id(suite_.id(), k.public_key()),
+                                   signer(k));
+    }
+    auto bytes = wire::to_flat_bytes(b);
+    EXPECT_TRUE(crypto::write_file(dir_.file("rules.bundle"), bytes, 0644).ok());
+    return bytes;
+  }
+
+  config::NodeConfig config(std::uint16_t link_port) {
+    config::NodeConfig c;
+    c.source_file = dir_.file("gw.toml");
+    c.id = "il-gw-1";
+    c.party = "il";
+    c.role = config::Role::gateway;
+    c.store = dir_.file("store");
+    c.store_bytes_max = 256u << 20;
+    c.keys = config::Keys{gw_.signing, gw_.agreement, "", dir_.file("root.bin")};
+    c.pipeline = config::Pipeline{};
+    c.pipeline->rules_bundle = dir_.file("rules.bundle");
+    c.pipeline->batch_items_max = 64;
+    config::Ingest in;
+    in.listen = "tcp://127.0.0.1:0";
+    in.curve_secret_file = dir_.file("gw.curve");
+    in.sources = {{"il-src-1", source_curve_.public_z85}};
+    c.ingest = in;
+    config::LinkOut lo;
+    lo.name = "to-relay";
+    lo.link_id = 7;
+    lo.key_file = dir_.file("link.key");
+    lo.peer = "127.0.0.1:" + std::to_string(link_port);
+    lo.rate_bytes_per_s = 50'000'000;
+    c.links_out = {lo};
+    return c;
+  }
+
+  link::ReceiverOptions receiver_options() {
+    link::ReceiverOptions ro;
+    ro.settings.link_id = 7;
+    return ro;
+  }
+
+  // Sends `n` synthetic items from the configured source; returns how many were accepted.
+  std::size_t send(const std::string& endpoint, std::uint64_t seed, std::size_t n) {
+    auto client =
+        ingest::SourceClient::connect(endpoint, gw_curve_.public_z85, source_curve_, 10'000);
+    EXPECT_TRUE(client.ok()) << client.status().reason();
+    synth::Generator gen({.seed = seed, .source = "il-src-1", .now_ns = clock_.now_ns()});
+    std::size_t accepted = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      EXPECT_TRUE((*client)->send(gen.next_bytes()).ok());
+      auto ack = (*client)->receive_ack(10'000);
+      EXPECT_TRUE(ack.ok());
+      if (ack.ok() && ack->accepted) ++accepted;
+    }
+    return accepted;
+  }
+
+  testing::TempDir dir_{"cg-gateway-node"};
+  SystemClock clock_;
+  const crypto::Suite& suite_;
+  approval::SuiteVerifier verifier_;
+  crypto::NodeKeyPaths gw_, rx_;
+  std::vector<std::unique_ptr<crypto::SigningKey>> reviewers_;
+  std::unique_ptr<crypto::SigningKey> root_key_;
+  std::vector<std::uint8_t> root_bytes_;
+  std::optional<approval::TrustRoot> root_;
+  std::optional<crypto::Secret> link_key_;
+  ingest::KeyPair gw_curve_, source_curve_;
+  std::unique_ptr<crypto::AgreementKey> rx_kx_;
+};
+
+TEST_F(GatewayNodeTest, JudgesSealsSignsAndSendsAndRulesChangeUnderLoad) {
+  const auto v1 = write_bundle(nullptr, "");
+  Collect far_end;
+  auto rx = *link::UdpReceiver::open(receiver_options(), "127.0.0.1:0", 8u << 20, *link_key_,
+                                     clock_, far_end);
+  auto node = GatewayNode::start(config(rx->port()), clock_);
+  ASSERT_TRUE(node.ok()) << node.status().reason();
+  EXPECT_EQ((*node)->rules_version(), 1u);
+
+  auto pump_until = [&](auto done) {
+    for (int i = 0; i < 3000 && !done(); ++i) ASSERT_TRUE(rx->poll_once(10).ok());
+  };
+  ASSERT_EQ(send((*node)->ingest_endpoint(), 1, 150), 150u);
+  pump_until([&] {
+    return (*node)->counters().items_judged.load() == 150 &&
+           far_end.envelopes.size() == (*node)->counters().released.load();
+  });
+  const std::size_t first_wave = far_end.envelopes.size();
+
+  // v2 replaces v1 while items keep coming.
+  write_bundle(&v1, "\n# v2: reviewed again\n");
+  std::thread more([&] { EXPECT_EQ(send((*node)->ingest_endpoint(), 2, 150), 150u); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto v = (*node)->reload_rules();
+  ASSERT_TRUE(v.ok()) << v.status().reason();
+  EXPECT_EQ(*v, 2u);
+  more.join();
+  pump_until([&] {
+    return (*node)->counters().items_judged.load() == 300 &&
+           far_end.envelopes.size() == (*node)->counters().released.load();
+  });
+  const auto& c = (*node)->counters();
+  EXPECT_EQ(c.items_judged.load(), 300u);
+  EXPECT_EQ(c.released.load() + c.blocked.load() + c.quarantined.load(), 300u)
+      << "one destination with a receiver: sy";
+  EXPECT_GT(c.released.load(), 0u);
+  EXPECT_GT(c.blocked.load(), 0u);
+  EXPECT_GT(c.quarantined.load(), 0u);
+  EXPECT_EQ(far_end.losses, 0);
+  ASSERT_EQ(far_end.envelopes.size(), c.released.load());
+
+  // The far end: epoch keys from the announcements, then every envelope verifies and opens,
+  // and names exactly one of the two bundles, by version and hash.
+  std::map<std::uint64_t, crypto::EpochKey> keys;
+  for (const auto& a : far_end.controls) {
+    auto k = envelope::accept_epoch(a, *root_, suite_, *rx_kx_, nullptr);
+    ASSERT_TRUE(k.ok()) << k.status().reason();
+    keys.emplace(k->epoch(), std::move(*k));
+  }
+  const auto hash_v1 = verifier_.hash(approval::body_bytes(approval::decode_bundle(v1)->root()));
+  std::map<std::uint64_t, int> by_version;
+  std::uint64_t last_seq = 0;
+  for (const auto& e : far_end.envelopes) {
+    auto checked = envelope::verify_origin(e, *root_, suite_);
+    ASSERT_TRUE(checked.ok()) << checked.status().reason();
+    const auto h = checked->envelope.root().getHeader();
+    EXPECT_EQ(h.getSeq(), last_seq + 1) << "consecutive seqs, nothing lost";
+    last_seq = h.getSeq();
+    by_version[h.getRulesVersion()]++;
+    if (h.getRulesVersion() == 1) {
+      EXPECT_TRUE(std::equal(hash_v1.begin(), hash_v1.end(), h.getRulesHash().begin(),
+                             h.getRulesHash().end()));
+    }
+    auto key = keys.find(h.getEpoch());
+    ASSERT_NE(key, keys.end());
+    envelope::Accepted a{std::move(checked->envelope), std::move(checked->leaf),
+                         checked->origin_party, 0};
+    auto item = envelope::open(a, key->second);
+    ASSERT_TRUE(item.ok()) << item.status().reason();
+  }
+  EXPECT_GE(by_version[1], static_cast<int>(first_wave));
+  EXPECT_GT(by_version[2], 0) << "items after the swap are judged by v2";
+  EXPECT_EQ(by_version.size(), 2u);
+  (*node)->stop();
+}
+
+TEST_F(GatewayNodeTest, WithoutAnApprovedBundleNothingIsJudgedAndNothingIsLost) {
+  const auto v1 = write_bundle(nullptr, "");
+  // Tamper with the bundle file: one reviewer's signature is no longer valid (below threshold).
+  auto bad = v1;
+  bad[bad.size() - 10] ^= 1;
+  ASSERT_TRUE(crypto::write_file(dir_.file("rules.bundle"), bad, 0644).ok());
+  Collect far_end;
+  auto rx = *link::UdpReceiver::open(receiver_options(), "127.0.0.1:0", 8u << 20, *link_key_,
+                                     clock_, far_end);
+  auto node = GatewayNode::start(config(rx->port()), clock_);
+  ASSERT_TRUE(node.ok()) << node.status().reason();
+  EXPECT_EQ((*node)->rules_version(), 0u);
+  ASSERT_EQ(send((*node)->ingest_endpoint(), 3, 20), 20u)
+      << "sources are still acknowledged: items are stored";
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(rx->poll_once(10).ok());
+  EXPECT_EQ((*node)->counters().items_judged.load(), 0u);
+  EXPECT_GT((*node)->counters().waits_no_bundle.load(), 0u);
+  EXPECT_TRUE(far_end.envelopes.empty());
+  // The approved bundle arrives: the held items are judged and sent.
+  ASSERT_TRUE(crypto::write_file(dir_.file("rules.bundle"), v1, 0644).ok());
+  ASSERT_TRUE((*node)->reload_rules().ok());
+  for (int i = 0; i < 2000 && (*node)->counters().items_judged.load() < 20; ++i)
+    ASSERT_TRUE(rx->poll_once(10).ok());
+  EXPECT_EQ((*node)->counters().items_judged.load(), 20u);
+  (*node)->stop();
+}
+
+}  // namespace
+}  // namespace cg::node
