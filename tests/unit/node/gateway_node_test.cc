@@ -12,9 +12,11 @@
 
 #include "crypto/keys.h"
 #include "gateway/approval/approval.h"
+#include "gateway/audit/audit.h"
 #include "gateway/envelope/envelope.h"
 #include "gateway/ingest/ingest.h"
 #include "gateway/link/link.h"
+#include "gateway/quarantine/quarantine.h"
 #include "gateway/synth/synth.h"
 #include "tests/support/temp_dir.h"
 
@@ -261,6 +263,16 @@ TEST_F(GatewayNodeTest, JudgesSealsSignsAndSendsAndRulesChangeUnderLoad) {
   EXPECT_GT(by_version[2], 0) << "items after the swap are judged by v2";
   EXPECT_EQ(by_version.size(), 2u);
   (*node)->stop();
+  const std::uint64_t quarantined = c.quarantined.load();
+  node->reset();
+  // Every decision left an audit record, in an intact hash chain; every quarantined item is held.
+  auto store = *store::Env::open({.path = dir_.file("store"), .read_only = true});
+  auto report = audit::verify(*store);
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->broken_at.has_value()) << report->problem;
+  EXPECT_EQ(report->records, 300u);
+  auto held = *quarantine::Quarantine::open(*store);
+  EXPECT_EQ(*held.size(), quarantined);
 }
 
 TEST_F(GatewayNodeTest, WithoutAnApprovedBundleNothingIsJudgedAndNothingIsLost) {
