@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
   curve_keygen->add_option("--out", curve_out, "Secret key file to write")->required();
 
   std::string run_config;
-  auto* run = app.add_subcommand("run", "Run a node (gateway today) from its config until stopped");
+  auto* run = app.add_subcommand(
+      "run", "Run a node (gateway or relay today) from its config until stopped");
   run->add_option("--config", run_config, "Node config (TOML)")
       ->required()
       ->check(CLI::ExistingFile);

@@ -1,4 +1,4 @@
-// `cellgate run --config node.toml`: one node role per process. Today: the gateway.
+// `cellgate run --config node.toml`: one node role per process. Today: gateway and relay.
 #include <signal.h>
 
 #include <cstdio>
@@ -7,6 +7,7 @@
 #include "gateway/common/clock.h"
 #include "gateway/config/config.h"
 #include "gateway/node/gateway_node.h"
+#include "gateway/node/relay_node.h"
 
 namespace cg::cli {
 
@@ -16,10 +17,9 @@ int run(const std::string& config_file) {
     std::fprintf(stderr, "run: %s\n", config.status().reason().c_str());
     return config.status().code() == Code::io ? exit_io : exit_usage;
   }
-  if (config->role != config::Role::gateway) {
-    std::fprintf(stderr,
-                 "run: the %s role is not built yet (only the gateway runs as a node today)\n",
-                 std::string(config::role_name(config->role)).c_str());
+  if (config->role == config::Role::receiver) {
+    std::fprintf(
+        stderr, "run: the receiver role is not built yet (gateway and relay run as nodes today)\n");
     return exit_usage;
   }
   // Signals are taken synchronously: SIGHUP re-reads the rules bundle, SIGINT/SIGTERM stop.
@@ -30,6 +30,28 @@ int run(const std::string& config_file) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts, so all inherit it
   SystemClock clock;
+  if (config->role == config::Role::relay) {
+    auto relay = node::RelayNode::start(*config, clock);
+    if (!relay.ok()) {
+      std::fprintf(stderr, "run: %s\n", relay.status().reason().c_str());
+      return relay.status().code() == Code::io ? exit_io : exit_failed;
+    }
+    std::fprintf(stderr, "[%s] relay running\n", config->id.c_str());
+    int sig = 0;
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+    }
+    (*relay)->stop();
+    const auto& c = (*relay)->counters();
+    std::fprintf(stderr,
+                 "[%s] stopped: %llu received, %llu relayed, refused %llu origin / %llu replay / "
+                 "%llu oversight\n",
+                 config->id.c_str(), static_cast<unsigned long long>(c.received.load()),
+                 static_cast<unsigned long long>(c.relayed.load()),
+                 static_cast<unsigned long long>(c.refused_origin.load()),
+                 static_cast<unsigned long long>(c.refused_replay.load()),
+                 static_cast<unsigned long long>(c.refused_oversight.load()));
+    return exit_ok;
+  }
   auto node = node::GatewayNode::start(*config, clock);
   if (!node.ok()) {
     std::fprintf(stderr, "run: %s\n", node.status().reason().c_str());

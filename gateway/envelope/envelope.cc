@@ -365,6 +365,32 @@ Result<StartedEpoch> start_epoch(const Signer& origin, std::string_view destinat
       crypto::EpochKey(*origin.suite, epoch, first_seq, std::move(started.key), now_ns)};
 }
 
+Result<Announcement> verify_announcement(Bytes bytes, const approval::TrustRoot& root,
+                                         const crypto::Suite& suite) {
+  CG_ASSIGN_OR_RETURN(auto m, wire::decode_message<schema::EpochAnnouncement>(
+                                  bytes, wire::envelope_limits, validate_announcement));
+  const auto a = m.root();
+  if (static_cast<std::uint8_t>(a.getSuite()) != static_cast<std::uint8_t>(suite.id())) {
+    return unauthenticated("announcement: suite is not the deployment's");
+  }
+  const std::string origin(wire::view(a.getOrigin()));
+  CG_ASSIGN_OR_RETURN(auto node, signer_node(root, origin, schema::Role::GATEWAY,
+                                             span_of(a.getKeyId()), suite, "origin"));
+  if (auto s = suite.verify(span_of(node.getSigningKey().getKey()), announcement_message(a),
+                            span_of(a.getSignature()));
+      !s.ok()) {
+    return unauthenticated("announcement from " + origin + ": signature does not verify");
+  }
+  return Announcement{origin,
+                      std::string(wire::view(a.getDestination())),
+                      a.getStream(),
+                      a.getEpoch(),
+                      a.getFirstSeq(),
+                      a.getTime(),
+                      bytes_of(span_of(a.getEphemeralPublic())),
+                      bytes_of(span_of(a.getRecipientKeyId()))};
+}
+
 Result<crypto::EpochKey> accept_epoch(Bytes bytes, const approval::TrustRoot& root,
                                       const crypto::Suite& suite,
                                       const crypto::AgreementKey& recipient,

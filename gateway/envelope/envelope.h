@@ -160,6 +160,11 @@ Result<StartedEpoch> start_epoch(const Signer& origin, std::string_view destinat
                                  Bytes recipient_public, const crypto::Secret* psk,
                                  std::int64_t now_ns);
 
+// Verifies an announcement's signature against the origin's key in the trust root (what the
+// relay checks before forwarding one). Errors: malformed, unauthenticated.
+Result<Announcement> verify_announcement(Bytes announcement, const approval::TrustRoot& root,
+                                         const crypto::Suite& suite);
+
 // Verifies an announcement's signature against the origin's key in the trust root and, when
 // it is for `recipient`, derives the epoch key. Errors: malformed, unauthenticated, rejected
 // (announced for another recipient key).

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 #include <thread>
 
 #include "crypto/keys.h"
@@ -16,6 +17,7 @@
 #include "gateway/envelope/envelope.h"
 #include "gateway/ingest/ingest.h"
 #include "gateway/link/link.h"
+#include "gateway/node/relay_node.h"
 #include "gateway/quarantine/quarantine.h"
 #include "gateway/synth/synth.h"
 #include "tests/support/temp_dir.h"
@@ -41,6 +43,7 @@ class GatewayNodeTest : public ::testing::Test {
   GatewayNodeTest() : suite_(crypto::modern_suite()), verifier_(suite_) {
     gw_ = *crypto::write_node_keys(dir_.path(), "il-gw-1", suite_.id(), nullptr, true);
     rx_ = *crypto::write_node_keys(dir_.path(), "sy-rx-1", suite_.id(), nullptr, true);
+    relay_ = *crypto::write_node_keys(dir_.path(), "us-relay", suite_.id(), nullptr, true);
     for (int i = 0; i < 3; ++i) reviewers_.push_back(suite_.generate_signing_key());
     root_key_ = suite_.generate_signing_key();
     // Trust root.
@@ -56,7 +59,13 @@ class GatewayNodeTest : public ::testing::Test {
       approval::fill_public_key(revs[i], suite_.id(), reviewers_[i]->public_key(),
                                 "il/r" + std::to_string(i));
     }
-    auto nodes = body.initNodes(2);
+    auto nodes = body.initNodes(3);
+    nodes[2].setId("us-relay");
+    nodes[2].setParty("us");
+    nodes[2].setRole(schema::Role::RELAY);
+    approval::fill_public_key(nodes[2].initSigningKey(), suite_.id(),
+                              crypto::read_public_key_file(relay_.signing_public)->public_key,
+                              "us-relay");
     nodes[0].setId("il-gw-1");
     nodes[0].setParty("il");
     nodes[0].setRole(schema::Role::GATEWAY);
@@ -85,6 +94,10 @@ class GatewayNodeTest : public ::testing::Test {
     link_key_ = crypto::Secret::random(32);
     EXPECT_TRUE(
         crypto::write_file(dir_.file("link.key"), crypto::encode_link_key(*link_key_), 0600).ok());
+    link2_key_ = crypto::Secret::random(32);
+    EXPECT_TRUE(
+        crypto::write_file(dir_.file("link2.key"), crypto::encode_link_key(*link2_key_), 0600)
+            .ok());
     gw_curve_ = ingest::curve_keypair();
     source_curve_ = ingest::curve_keypair();
     const std::string line = gw_curve_.secret_z85 + "\n";
@@ -153,6 +166,35 @@ class GatewayNodeTest : public ::testing::Test {
     return c;
   }
 
+  config::NodeConfig relay_config(std::uint16_t far_end_port) {
+    config::NodeConfig c;
+    c.source_file = dir_.file("relay.toml");
+    c.id = "us-relay";
+    c.party = "us";
+    c.role = config::Role::relay;
+    c.store = dir_.file("relay-store");
+    c.store_bytes_max = 256u << 20;
+    c.keys = config::Keys{relay_.signing, relay_.agreement, "", dir_.file("root.bin")};
+    c.relay = config::Relay{};
+    c.relay->routes = {"il->sy"};
+    config::LinkIn li;
+    li.name = "from-il";
+    li.party = "il";
+    li.link_id = 7;
+    li.key_file = dir_.file("link.key");
+    li.listen = "127.0.0.1:0";
+    li.rcvbuf_bytes = 8u << 20;
+    c.links_in = {li};
+    config::LinkOut lo;
+    lo.name = "to-sy";
+    lo.party = "sy";
+    lo.link_id = 8;
+    lo.key_file = dir_.file("link2.key");
+    lo.peer = "127.0.0.1:" + std::to_string(far_end_port);
+    c.links_out = {lo};
+    return c;
+  }
+
   link::ReceiverOptions receiver_options() {
     link::ReceiverOptions ro;
     ro.settings.link_id = 7;
@@ -179,12 +221,12 @@ class GatewayNodeTest : public ::testing::Test {
   SystemClock clock_;
   const crypto::Suite& suite_;
   approval::SuiteVerifier verifier_;
-  crypto::NodeKeyPaths gw_, rx_;
+  crypto::NodeKeyPaths gw_, rx_, relay_;
   std::vector<std::unique_ptr<crypto::SigningKey>> reviewers_;
   std::unique_ptr<crypto::SigningKey> root_key_;
   std::vector<std::uint8_t> root_bytes_;
   std::optional<approval::TrustRoot> root_;
-  std::optional<crypto::Secret> link_key_;
+  std::optional<crypto::Secret> link_key_, link2_key_;
   ingest::KeyPair gw_curve_, source_curve_;
   std::unique_ptr<crypto::AgreementKey> rx_kx_;
 };
@@ -300,6 +342,67 @@ TEST_F(GatewayNodeTest, WithoutAnApprovedBundleNothingIsJudgedAndNothingIsLost) 
     ASSERT_TRUE(rx->poll_once(10).ok());
   EXPECT_EQ((*node)->counters().items_judged.load(), 20u);
   (*node)->stop();
+}
+
+// gateway → relay → (this test as the receiver): the relay verifies, logs, countersigns and
+// forwards; every envelope verifies with the relay's inclusion proof and opens; a replay sent
+// to the relay is refused.
+TEST_F(GatewayNodeTest, RelayVerifiesLogsCountersignsAndRefusesReplays) {
+  write_bundle(nullptr, "");
+  Collect far_end;
+  link::ReceiverOptions ro;
+  ro.settings.link_id = 8;
+  auto rx_open = link::UdpReceiver::open(ro, "127.0.0.1:0", 8u << 20, *link2_key_, clock_, far_end);
+  ASSERT_TRUE(rx_open.ok()) << rx_open.status().reason();
+  auto rx = std::move(*rx_open);
+  auto relay = RelayNode::start(relay_config(rx->port()), clock_);
+  ASSERT_TRUE(relay.ok()) << relay.status().reason();
+  auto gateway = GatewayNode::start(config((*relay)->link_in_ports()[0]), clock_);
+  ASSERT_TRUE(gateway.ok()) << gateway.status().reason();
+  ASSERT_EQ(send((*gateway)->ingest_endpoint(), 5, 120), 120u);
+  for (int i = 0; i < 3000; ++i) {
+    ASSERT_TRUE(rx->poll_once(10).ok());
+    if ((*gateway)->counters().items_judged.load() == 120 &&
+        far_end.envelopes.size() == (*gateway)->counters().released.load()) {
+      break;
+    }
+  }
+  const auto released = (*gateway)->counters().released.load();
+  ASSERT_GT(released, 0u);
+  ASSERT_EQ(far_end.envelopes.size(), released);
+  EXPECT_EQ((*relay)->counters().relayed.load(), released);
+  EXPECT_EQ((*relay)->counters().refused_origin.load(), 0u);
+  EXPECT_GT((*relay)->counters().announcements_forwarded.load(), 0u);
+  std::map<std::uint64_t, crypto::EpochKey> keys;
+  for (const auto& a : far_end.controls) {
+    auto k = envelope::accept_epoch(a, *root_, suite_, *rx_kx_, nullptr);
+    ASSERT_TRUE(k.ok()) << k.status().reason();
+    keys.emplace(k->epoch(), std::move(*k));
+  }
+  std::set<std::uint64_t> log_indexes;
+  for (const auto& e : far_end.envelopes) {
+    auto a = envelope::verify_delivery(e, *root_, suite_);
+    ASSERT_TRUE(a.ok()) << a.status().reason();
+    log_indexes.insert(a->log_index);
+    auto key = keys.find(a->envelope.root().getHeader().getEpoch());
+    ASSERT_NE(key, keys.end());
+    ASSERT_TRUE(envelope::open(*a, key->second).ok());
+  }
+  EXPECT_EQ(log_indexes.size(), released) << "one log entry per envelope";
+  // A replay: the first envelope sent to the relay again on its inbound link.
+  link::SenderOptions so;
+  so.settings.link_id = 7;
+  auto replayer = *link::UdpSender::open(
+      so, "127.0.0.1:" + std::to_string((*relay)->link_in_ports()[0]), *link_key_, clock_);
+  ASSERT_TRUE(replayer->submit(1, far_end.envelopes[0]).ok());
+  for (int i = 0; i < 300 && (*relay)->counters().refused_replay.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ((*relay)->counters().refused_replay.load(), 1u);
+  EXPECT_EQ((*relay)->counters().relayed.load(), released) << "nothing forwarded for the replay";
+  replayer->stop();
+  (*gateway)->stop();
+  (*relay)->stop();
 }
 
 }  // namespace

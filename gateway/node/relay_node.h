@@ -1,0 +1,62 @@
+// gateway/node: the relay role of `cellgate run` (the supervisor's node).
+//
+// For each [[link_in]] (one per origin party) a thread receives envelopes and, per batch of
+// what one poll delivered: verifies the origin against the trust root (node, role, key id,
+// suite, batch proof), checks that the origin's party is the link's, refuses replays by
+// (origin, destination, stream, seq) with a durable window, applies the oversight policy
+// (routes, kinds, freshness), appends the accepted envelopes' digest leaves to the RFC 9162
+// transparency log — all in one transaction — then signs a tree head and forwards each
+// envelope, countersigned with its inclusion proof, on the [[link_out]] of its destination
+// party. Epoch announcements are verified and forwarded to their destination's link.
+// Every refusal is counted and audited with its reason.
+//
+// Not yet enforced: that the rules bundle named in a header is one the relay has seen
+// approved (bundles do not reach the relay yet).
+//
+// Thread-safety: start/stop from one thread; counters from any.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "gateway/common/clock.h"
+#include "gateway/common/status.h"
+#include "gateway/config/config.h"
+
+namespace cg::node {
+
+struct RelayCounters {
+  std::atomic<std::uint64_t> received{0};
+  std::atomic<std::uint64_t> relayed{0};
+  std::atomic<std::uint64_t> refused_origin{0};  // signature, proof, unknown node, wrong link
+  std::atomic<std::uint64_t> refused_replay{0};
+  std::atomic<std::uint64_t> refused_oversight{0};  // route, kind, freshness
+  std::atomic<std::uint64_t> refused_no_route{0};   // no link to the destination party
+  std::atomic<std::uint64_t> announcements_forwarded{0};
+  std::atomic<std::uint64_t> announcements_refused{0};
+  std::atomic<std::uint64_t> lost_on_links{0};  // envelopes the inbound links reported lost
+  std::atomic<std::uint64_t> errors{0};
+};
+
+class RelayNode final {
+ public:
+  static Result<std::unique_ptr<RelayNode>> start(const config::NodeConfig& config,
+                                                  const Clock& clock);
+  ~RelayNode();
+  RelayNode(const RelayNode&) = delete;
+  RelayNode& operator=(const RelayNode&) = delete;
+  void stop();
+
+  // The bound UDP ports of the [[link_in]] entries, in config order.
+  std::vector<std::uint16_t> link_in_ports() const;
+  const RelayCounters& counters() const;
+
+ private:
+  struct Impl;
+  explicit RelayNode(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cg::node
