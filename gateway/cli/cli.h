@@ -87,7 +87,7 @@ struct DemoOptions {
   std::uint64_t link_bytes_per_s = 50'000'000;
 };
 // `cellgate run --config FILE`: runs the node the config describes until SIGINT/SIGTERM;
-// SIGHUP re-reads the rules bundle (gateway). The receiver role is not built yet.
+// SIGHUP re-reads the rules bundle (gateway).
 int run(const std::string& config_file);
 
 // `cellgate demo`: runs the most complete pipeline that exists over synthetic traffic and

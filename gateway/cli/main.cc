@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
 
   std::string run_config;
   auto* run = app.add_subcommand(
-      "run", "Run a node (gateway or relay today) from its config until stopped");
+      "run", "Run a node (gateway, relay or receiver) from its config until stopped");
   run->add_option("--config", run_config, "Node config (TOML)")
       ->required()
       ->check(CLI::ExistingFile);

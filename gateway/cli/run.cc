@@ -1,4 +1,4 @@
-// `cellgate run --config node.toml`: one node role per process. Today: gateway and relay.
+// `cellgate run --config node.toml`: one node role per process: gateway, relay or receiver.
 #include <signal.h>
 
 #include <cstdio>
@@ -7,6 +7,7 @@
 #include "gateway/common/clock.h"
 #include "gateway/config/config.h"
 #include "gateway/node/gateway_node.h"
+#include "gateway/node/receiver_node.h"
 #include "gateway/node/relay_node.h"
 
 namespace cg::cli {
@@ -17,11 +18,6 @@ int run(const std::string& config_file) {
     std::fprintf(stderr, "run: %s\n", config.status().reason().c_str());
     return config.status().code() == Code::io ? exit_io : exit_usage;
   }
-  if (config->role == config::Role::receiver) {
-    std::fprintf(
-        stderr, "run: the receiver role is not built yet (gateway and relay run as nodes today)\n");
-    return exit_usage;
-  }
   // Signals are taken synchronously: SIGHUP re-reads the rules bundle, SIGINT/SIGTERM stop.
   sigset_t set;
   sigemptyset(&set);
@@ -30,6 +26,28 @@ int run(const std::string& config_file) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts, so all inherit it
   SystemClock clock;
+  if (config->role == config::Role::receiver) {
+    auto receiver = node::ReceiverNode::start(*config, clock);
+    if (!receiver.ok()) {
+      std::fprintf(stderr, "run: %s\n", receiver.status().reason().c_str());
+      return receiver.status().code() == Code::io ? exit_io : exit_failed;
+    }
+    std::fprintf(stderr, "[%s] receiver running: consumers at %s\n", config->id.c_str(),
+                 (*receiver)->deliver_endpoint().c_str());
+    int sig = 0;
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+    }
+    (*receiver)->stop();
+    const auto& c = (*receiver)->counters();
+    std::fprintf(
+        stderr,
+        "[%s] stopped: %llu received, %llu stored for consumers, %llu refused, %llu duplicates\n",
+        config->id.c_str(), static_cast<unsigned long long>(c.received.load()),
+        static_cast<unsigned long long>(c.stored.load()),
+        static_cast<unsigned long long>(c.refused.load()),
+        static_cast<unsigned long long>(c.duplicates.load()));
+    return exit_ok;
+  }
   if (config->role == config::Role::relay) {
     auto relay = node::RelayNode::start(*config, clock);
     if (!relay.ok()) {

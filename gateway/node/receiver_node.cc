@@ -1,0 +1,280 @@
+#include "gateway/node/receiver_node.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "crypto/keys.h"
+#include "gateway/approval/approval.h"
+#include "gateway/audit/audit.h"
+#include "gateway/deliver/deliver.h"
+#include "gateway/envelope/envelope.h"
+#include "gateway/link/link.h"
+
+namespace cg::node {
+namespace {
+
+constexpr std::size_t waiting_max = 100'000;  // envelopes held for a missing epoch key
+
+struct Collect final : link::Handler {
+  std::vector<std::vector<std::uint8_t>> envelopes, controls;
+  std::atomic<std::uint64_t>* lost = nullptr;
+  void on_envelope(const link::Delivered& d) override {
+    envelopes.emplace_back(d.bytes.begin(), d.bytes.end());
+  }
+  void on_loss(const link::Loss& l) override { lost->fetch_add(l.count); }
+  void on_control(std::uint64_t, std::span<const std::uint8_t> p) override {
+    controls.emplace_back(p.begin(), p.end());
+  }
+  void on_alert(const link::Alert& a) override {
+    std::fprintf(stderr, "[receiver] link alert: %s\n", a.text.c_str());
+  }
+};
+
+Result<std::string> read_line(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return io_error(path + ": cannot read");
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  return line;
+}
+
+std::vector<std::uint8_t> epoch_key_of(std::string_view origin, std::uint64_t epoch) {
+  std::vector<std::uint8_t> k(origin.begin(), origin.end());
+  k.push_back(0);
+  const auto e = store::be64(epoch);
+  k.insert(k.end(), e.begin(), e.end());
+  return k;
+}
+
+}  // namespace
+
+struct ReceiverNode::Impl {
+  config::NodeConfig config;
+  const Clock* clock = nullptr;
+  const crypto::Suite* suite = nullptr;
+  std::unique_ptr<crypto::AgreementKey> kx;
+  std::optional<approval::TrustRoot> root;
+  std::unique_ptr<store::Env> env;
+  store::Table epochs_table;
+  std::optional<deliver::DedupeWindow> seen;
+  std::optional<deliver::Outbox> outbox;
+  std::optional<audit::AuditLog> audit_log;
+  std::unique_ptr<deliver::DeliveryServer> server;
+  std::optional<crypto::Secret> link_key;
+  Collect handler;
+  std::unique_ptr<link::UdpReceiver> rx;
+  std::thread thread;
+  std::atomic<bool> stopping{false};
+  std::map<std::pair<std::string, std::uint64_t>, crypto::EpochKey> keys;  // thread only
+  std::vector<std::vector<std::uint8_t>> waiting;                          // thread only
+  ReceiverCounters counters;
+
+  Status load();
+  Status accept(std::span<const std::uint8_t> announcement, bool persist);
+  Status process();
+  void run();
+};
+
+Status ReceiverNode::Impl::load() {
+  if (!config.keys || config.keys->agreement_key.empty() || config.links_in.size() != 1 ||
+      !config.deliver) {
+    return malformed(config.source_file +
+                     ": a receiver needs [keys] with agreement_key, one [[link_in]] and [deliver]");
+  }
+  std::optional<crypto::Secret> pass;
+  if (!config.keys->passphrase_file.empty()) {
+    CG_ASSIGN_OR_RETURN(auto p, crypto::read_passphrase_file(config.keys->passphrase_file));
+    pass.emplace(std::move(p));
+  }
+  CG_ASSIGN_OR_RETURN(kx, crypto::load_agreement_key_file(config.keys->agreement_key,
+                                                          pass ? &*pass : nullptr, !pass));
+  CG_ASSIGN_OR_RETURN(suite, crypto::suite(kx->suite()));
+  const approval::SuiteVerifier verifier(*suite);
+  CG_ASSIGN_OR_RETURN(auto root_bytes,
+                      crypto::read_file(config.keys->trust_root, limits::trust_root_bytes_max));
+  CG_ASSIGN_OR_RETURN(auto r,
+                      approval::TrustRoot::bootstrap(root_bytes, verifier, clock->now_ns()));
+  root.emplace(std::move(r));
+  const auto me = root->node(config.id);
+  if (!me || me->getRole() != schema::Role::RECEIVER || !me->hasAgreementKey() ||
+      !crypto::ct_equal(
+          {me->getAgreementKey().getKey().begin(), me->getAgreementKey().getKey().size()},
+          kx->public_key())) {
+    return unauthenticated(config.id +
+                           ": not a receiver with this agreement key in the trust root");
+  }
+  CG_ASSIGN_OR_RETURN(
+      env, store::Env::open({.path = config.store, .map_bytes = config.store_bytes_max}));
+  CG_ASSIGN_OR_RETURN(epochs_table, env->table("epochs"));
+  CG_ASSIGN_OR_RETURN(auto d, deliver::DedupeWindow::open(*env));
+  seen.emplace(std::move(d));
+  CG_ASSIGN_OR_RETURN(auto o, deliver::Outbox::open(*env));
+  outbox.emplace(std::move(o));
+  CG_ASSIGN_OR_RETURN(auto a, audit::AuditLog::open(*env, config.id));
+  audit_log.emplace(std::move(a));
+  // Epoch keys announced before a restart.
+  {
+    std::vector<std::vector<std::uint8_t>> stored;
+    CG_ASSIGN_OR_RETURN(auto txn, env->begin_read());
+    CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(epochs_table));
+    for (auto e = cursor.next();; e = cursor.next()) {
+      if (!e.ok()) return e.status();
+      if (!e->has_value()) break;
+      stored.emplace_back((*e)->second.begin(), (*e)->second.end());
+    }
+    for (const auto& s : stored) (void)accept(s, /*persist=*/false);
+  }
+  const auto& li = config.links_in[0];
+  CG_ASSIGN_OR_RETURN(auto k, crypto::read_link_key_file(li.key_file));
+  link_key.emplace(std::move(k));
+  link::ReceiverOptions ro;
+  ro.settings.link_id = li.link_id;
+  ro.settings.data_fragments = static_cast<std::uint8_t>(li.data_fragments);
+  ro.settings.parity_fragments = static_cast<std::uint8_t>(li.parity_fragments);
+  ro.settings.datagram_bytes = static_cast<std::uint16_t>(li.datagram_bytes);
+  ro.block_timeout_ns = std::int64_t{li.block_timeout_ms} * ns_per_ms;
+  CG_RETURN_IF_ERROR(link::validate(ro));
+  handler.lost = &counters.lost_on_link;
+  CG_ASSIGN_OR_RETURN(
+      rx, link::UdpReceiver::open(ro, li.listen, li.rcvbuf_bytes, *link_key, *clock, handler));
+  deliver::ServerOptions so;
+  so.endpoint = config.deliver->listen;
+  CG_ASSIGN_OR_RETURN(so.secret_z85, read_line(config.deliver->curve_secret_file));
+  for (const auto& c : config.deliver->consumers) so.consumers.push_back({c.id, c.curve_public});
+  so.window_max = config.deliver->window_max;
+  so.redeliver_after_ms = config.deliver->redeliver_after_ms;
+  server = std::make_unique<deliver::DeliveryServer>(so, *outbox, *clock);
+  return server->start();
+}
+
+Status ReceiverNode::Impl::accept(std::span<const std::uint8_t> announcement, bool persist) {
+  envelope::Announcement fields;
+  auto key = envelope::accept_epoch(announcement, *root, *suite, *kx, nullptr, &fields);
+  if (!key.ok()) return key.status();
+  const auto id = std::make_pair(fields.origin, fields.epoch);
+  if (keys.count(id)) return {};
+  if (persist) {
+    CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
+    CG_RETURN_IF_ERROR(
+        txn.put(epochs_table, epoch_key_of(fields.origin, fields.epoch), announcement));
+    CG_RETURN_IF_ERROR(txn.commit());
+  }
+  keys.emplace(id, std::move(*key));
+  counters.epochs.fetch_add(1);
+  return {};
+}
+
+Status ReceiverNode::Impl::process() {
+  for (auto& c : handler.controls)
+    (void)accept(c, /*persist=*/true);  // others' announcements: refused
+  handler.controls.clear();
+  for (auto& e : handler.envelopes) {
+    counters.received.fetch_add(1);
+    if (waiting.size() < waiting_max)
+      waiting.push_back(std::move(e));
+    else
+      counters.refused.fetch_add(1);
+  }
+  handler.envelopes.clear();
+  if (waiting.empty()) return {};
+  const std::int64_t now = clock->now_ns();
+  std::vector<std::vector<std::uint8_t>> still;
+  CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
+  for (auto& bytes : waiting) {
+    audit::Event ev{.time_ns = now, .event = schema::AuditEvent::REJECTED_INPUT};
+    auto a = envelope::verify_delivery(bytes, *root, *suite);
+    if (!a.ok()) {
+      counters.refused.fetch_add(1);
+      ev.reason = "verify";
+      ev.detail = a.status().reason();
+      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+      continue;
+    }
+    const auto h = a->envelope.root().getHeader();
+    const std::string origin(wire::view(h.getOrigin()));
+    auto key = keys.find({origin, h.getEpoch()});
+    if (key == keys.end()) {
+      still.push_back(std::move(bytes));  // its announcement has not arrived yet
+      continue;
+    }
+    ev.origin = origin;
+    ev.destination = wire::view(h.getDestination());
+    ev.stream = h.getStream();
+    ev.seq = h.getSeq();
+    ev.rules_version = h.getRulesVersion();
+    auto item = envelope::open(*a, key->second);
+    if (!item.ok()) {
+      counters.refused.fetch_add(1);
+      ev.reason = "open";
+      ev.detail = item.status().reason();
+      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+      continue;
+    }
+    CG_ASSIGN_OR_RETURN(auto verdict, seen->check_and_mark(txn, origin, h.getStream(), h.getSeq()));
+    if (verdict.verdict != deliver::DedupeWindow::Verdict::fresh) {
+      counters.duplicates.fetch_add(1);
+      ev.event = schema::AuditEvent::DUPLICATE;
+      ev.reason = "duplicate";
+      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+      continue;
+    }
+    CG_RETURN_IF_ERROR(
+        outbox
+            ->enqueue(txn, origin, h.getStream(), h.getSeq(), a->log_index, item->canonical_bytes())
+            .status());
+    ev.event = schema::AuditEvent::DELIVERED;  // stored for delivery; consumers ack it later
+    ev.item_id = {item->root().getId().begin(), item->root().getId().size()};
+    ev.reason = "stored";
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    counters.stored.fetch_add(1);
+  }
+  CG_RETURN_IF_ERROR(txn.commit());
+  waiting = std::move(still);
+  counters.waiting_for_epoch.store(waiting.size());
+  return {};
+}
+
+void ReceiverNode::Impl::run() {
+  while (!stopping.load()) {
+    if (auto s = rx->poll_once(10); !s.ok()) {
+      counters.errors.fetch_add(1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    if (auto s = process(); !s.ok()) {
+      counters.errors.fetch_add(1);
+      std::fprintf(stderr, "[%s] %s\n", config.id.c_str(), s.reason().c_str());
+    }
+  }
+}
+
+ReceiverNode::ReceiverNode(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ReceiverNode::~ReceiverNode() { stop(); }
+
+Result<std::unique_ptr<ReceiverNode>> ReceiverNode::start(const config::NodeConfig& config,
+                                                          const Clock& clock) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->clock = &clock;
+  CG_RETURN_IF_ERROR(impl->load());
+  std::unique_ptr<ReceiverNode> node(new ReceiverNode(std::move(impl)));
+  Impl* i = node->impl_.get();
+  node->impl_->thread = std::thread([i] { i->run(); });
+  return node;
+}
+
+void ReceiverNode::stop() {
+  if (!impl_ || impl_->stopping.exchange(true)) return;
+  if (impl_->thread.joinable()) impl_->thread.join();
+  if (impl_->server) impl_->server->stop();
+}
+
+std::vector<std::uint16_t> ReceiverNode::link_in_ports() const { return {impl_->rx->port()}; }
+const std::string& ReceiverNode::deliver_endpoint() const { return impl_->server->endpoint(); }
+const ReceiverCounters& ReceiverNode::counters() const { return impl_->counters; }
+
+}  // namespace cg::node
