@@ -1,7 +1,7 @@
 // `cellgate demo`: the cell's protocol end to end on loopback, every number measured.
 //
-// What runs (one process; the gateway, relay and receiver are threads, because the receiver
-// node of `cellgate run` (issue 7) is not built yet; the demo says so):
+// What runs (one process; the gateway, relay and receiver are threads — the separate node
+// processes of `cellgate run` are not started by the demo yet; the demo says so):
 //   deployment   keys for every node, a trust root signed by its root key, the sample il
 //                policy proposed as a rules bundle and approved by 2 of 3 reviewers, loaded
 //                through the same Approver a node uses (threshold, rollback store, expiry);
@@ -116,8 +116,8 @@ double percentile(std::vector<double> v, double q) {
 int demo(const DemoOptions& options) {
   std::printf("cellgate demo — the protocol end to end on loopback UDP\n");
   std::printf(
-      "(gateway, relay and receiver run as threads of this process: `cellgate run` runs the\n"
-      " gateway and relay as separate nodes, but the receiver node is not built yet)\n\n");
+      "(gateway, relay and receiver run as threads of this process; `cellgate run` runs each\n"
+      " as a separate node, which this demo does not do yet)\n\n");
   const crypto::Suite& suite = crypto::modern_suite();
   const approval::SuiteVerifier verifier(suite);
   SystemClock clock;
