@@ -86,6 +86,15 @@ struct DemoOptions {
   std::string policy = "gateway/policy/examples/il-policy.toml";
   std::uint64_t link_bytes_per_s = 50'000'000;
 };
+// `cellgate quarantine list --store DIR [--json]`: the items a gateway holds for review.
+int quarantine_list(const std::string& store_dir, bool json);
+// `cellgate quarantine show --store DIR ID`: one hold: why it was held, and the item.
+int quarantine_show(const std::string& store_dir, std::uint64_t hold);
+// `cellgate quarantine reject --store DIR ID --node NODE --reason TEXT`: the item will not be
+// sent; the decision is audited. Exit 1 when there is no such hold.
+int quarantine_reject(const std::string& store_dir, std::uint64_t hold, const std::string& node,
+                      const std::string& reason);
+
 // `cellgate run --config FILE`: runs the node the config describes until SIGINT/SIGTERM;
 // SIGHUP re-reads the rules bundle (gateway).
 int run(const std::string& config_file);

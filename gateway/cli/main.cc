@@ -97,6 +97,29 @@ int main(int argc, char** argv) {
       curve->add_subcommand("keygen", "Write a CURVE secret key, print its public key");
   curve_keygen->add_option("--out", curve_out, "Secret key file to write")->required();
 
+  auto* quarantine = app.add_subcommand("quarantine", "Items a gateway holds for a reviewer");
+  quarantine->require_subcommand(1);
+  std::string q_store, q_node, q_reason;
+  std::uint64_t q_hold = 0;
+  bool q_json = false;
+  auto* q_list = quarantine->add_subcommand("list", "List the holds");
+  q_list->add_option("--store", q_store, "The gateway's store directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  q_list->add_flag("--json", q_json, "One JSON object per hold");
+  auto* q_show = quarantine->add_subcommand("show", "One hold: why, and the item");
+  q_show->add_option("--store", q_store, "The gateway's store directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  q_show->add_option("hold", q_hold, "Hold id")->required();
+  auto* q_reject = quarantine->add_subcommand("reject", "Reject a hold: the item is never sent");
+  q_reject->add_option("--store", q_store, "The gateway's store directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  q_reject->add_option("hold", q_hold, "Hold id")->required();
+  q_reject->add_option("--node", q_node, "The gateway's node id (audit record)")->required();
+  q_reject->add_option("--reason", q_reason, "Why (audit record)")->required();
+
   std::string run_config;
   auto* run = app.add_subcommand(
       "run", "Run a node (gateway, relay or receiver) from its config until stopped");
@@ -239,6 +262,9 @@ int main(int argc, char** argv) {
   if (*show) return cg::cli::item_show(in_file);
   if (*demo) return cg::cli::demo(demo_options);
   if (*run) return cg::cli::run(run_config);
+  if (*q_list) return cg::cli::quarantine_list(q_store, q_json);
+  if (*q_show) return cg::cli::quarantine_show(q_store, q_hold);
+  if (*q_reject) return cg::cli::quarantine_reject(q_store, q_hold, q_node, q_reason);
   if (*send) return cg::cli::send(send_options);
   if (*tail) return cg::cli::tail(tail_options);
   if (*config_check) return cg::cli::config_check(config_file, config_json);
