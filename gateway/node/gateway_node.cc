@@ -15,21 +15,13 @@
 #include "gateway/envelope/envelope.h"
 #include "gateway/ingest/ingest.h"
 #include "gateway/link/link.h"
+#include "gateway/node/node_common.h"
 #include "gateway/policy/policy.h"
 #include "gateway/quarantine/quarantine.h"
 #include "gateway/sentlog/sentlog.h"
 
 namespace cg::node {
 namespace {
-
-Result<std::string> read_line(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return io_error(path + ": cannot read");
-  std::string line;
-  std::getline(in, line);
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-  return line;
-}
 
 void log_line(const std::string& node, const std::string& what) {
   std::fprintf(stderr, "[%s] %s\n", node.c_str(), what.c_str());
@@ -78,11 +70,7 @@ Status GatewayNode::Impl::load() {
                      ": a gateway needs [keys], [pipeline], [ingest] and one [[link_out]]");
   }
   const auto& k = *config.keys;
-  std::optional<crypto::Secret> pass;
-  if (!k.passphrase_file.empty()) {
-    CG_ASSIGN_OR_RETURN(auto p, crypto::read_passphrase_file(k.passphrase_file));
-    pass.emplace(std::move(p));
-  }
+  CG_ASSIGN_OR_RETURN(auto pass, passphrase(k));
   CG_ASSIGN_OR_RETURN(signing_key,
                       crypto::load_signing_key_file(k.signing_key, pass ? &*pass : nullptr,
                                                     /*allow_unencrypted=*/!pass));
@@ -131,10 +119,7 @@ Status GatewayNode::Impl::load() {
   CG_ASSIGN_OR_RETURN(auto lk, crypto::read_link_key_file(lo.key_file));
   link_key.emplace(std::move(lk));
   link::SenderOptions so;
-  so.settings.link_id = lo.link_id;
-  so.settings.data_fragments = static_cast<std::uint8_t>(lo.data_fragments);
-  so.settings.parity_fragments = static_cast<std::uint8_t>(lo.parity_fragments);
-  so.settings.datagram_bytes = static_cast<std::uint16_t>(lo.datagram_bytes);
+  so.settings = link_settings(lo);
   so.pace_bytes_per_s = lo.rate_bytes_per_s;
   so.interleave_depth = lo.interleave_depth;
   CG_RETURN_IF_ERROR(link::validate(so));
@@ -142,7 +127,7 @@ Status GatewayNode::Impl::load() {
   // Ingest last: nothing is accepted before everything behind it works.
   ingest::ServerOptions io;
   io.endpoint = config.ingest->listen;
-  CG_ASSIGN_OR_RETURN(io.secret_z85, read_line(config.ingest->curve_secret_file));
+  CG_ASSIGN_OR_RETURN(io.secret_z85, read_first_line(config.ingest->curve_secret_file));
   for (const auto& s : config.ingest->sources) io.sources.push_back({s.id, s.curve_public});
   io.batch_items_max = config.ingest->batch_items_max;
   io.inbox_items_max = config.ingest->inbox_items_max;

@@ -12,35 +12,12 @@
 #include "gateway/deliver/deliver.h"
 #include "gateway/envelope/envelope.h"
 #include "gateway/link/link.h"
+#include "gateway/node/node_common.h"
 
 namespace cg::node {
 namespace {
 
 constexpr std::size_t waiting_max = 100'000;  // envelopes held for a missing epoch key
-
-struct Collect final : link::Handler {
-  std::vector<std::vector<std::uint8_t>> envelopes, controls;
-  std::atomic<std::uint64_t>* lost = nullptr;
-  void on_envelope(const link::Delivered& d) override {
-    envelopes.emplace_back(d.bytes.begin(), d.bytes.end());
-  }
-  void on_loss(const link::Loss& l) override { lost->fetch_add(l.count); }
-  void on_control(std::uint64_t, std::span<const std::uint8_t> p) override {
-    controls.emplace_back(p.begin(), p.end());
-  }
-  void on_alert(const link::Alert& a) override {
-    std::fprintf(stderr, "[receiver] link alert: %s\n", a.text.c_str());
-  }
-};
-
-Result<std::string> read_line(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return io_error(path + ": cannot read");
-  std::string line;
-  std::getline(in, line);
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-  return line;
-}
 
 std::vector<std::uint8_t> epoch_key_of(std::string_view origin, std::uint64_t epoch) {
   std::vector<std::uint8_t> k(origin.begin(), origin.end());
@@ -65,7 +42,7 @@ struct ReceiverNode::Impl {
   std::optional<audit::AuditLog> audit_log;
   std::unique_ptr<deliver::DeliveryServer> server;
   std::optional<crypto::Secret> link_key;
-  Collect handler;
+  std::optional<LinkInbox> handler;
   std::unique_ptr<link::UdpReceiver> rx;
   std::thread thread;
   std::atomic<bool> stopping{false};
@@ -85,11 +62,7 @@ Status ReceiverNode::Impl::load() {
     return malformed(config.source_file +
                      ": a receiver needs [keys] with agreement_key, one [[link_in]] and [deliver]");
   }
-  std::optional<crypto::Secret> pass;
-  if (!config.keys->passphrase_file.empty()) {
-    CG_ASSIGN_OR_RETURN(auto p, crypto::read_passphrase_file(config.keys->passphrase_file));
-    pass.emplace(std::move(p));
-  }
+  CG_ASSIGN_OR_RETURN(auto pass, passphrase(*config.keys));
   CG_ASSIGN_OR_RETURN(kx, crypto::load_agreement_key_file(config.keys->agreement_key,
                                                           pass ? &*pass : nullptr, !pass));
   CG_ASSIGN_OR_RETURN(suite, crypto::suite(kx->suite()));
@@ -132,18 +105,15 @@ Status ReceiverNode::Impl::load() {
   CG_ASSIGN_OR_RETURN(auto k, crypto::read_link_key_file(li.key_file));
   link_key.emplace(std::move(k));
   link::ReceiverOptions ro;
-  ro.settings.link_id = li.link_id;
-  ro.settings.data_fragments = static_cast<std::uint8_t>(li.data_fragments);
-  ro.settings.parity_fragments = static_cast<std::uint8_t>(li.parity_fragments);
-  ro.settings.datagram_bytes = static_cast<std::uint16_t>(li.datagram_bytes);
+  ro.settings = link_settings(li);
   ro.block_timeout_ns = std::int64_t{li.block_timeout_ms} * ns_per_ms;
   CG_RETURN_IF_ERROR(link::validate(ro));
-  handler.lost = &counters.lost_on_link;
+  handler.emplace(config.id, &counters.lost_on_link);
   CG_ASSIGN_OR_RETURN(
-      rx, link::UdpReceiver::open(ro, li.listen, li.rcvbuf_bytes, *link_key, *clock, handler));
+      rx, link::UdpReceiver::open(ro, li.listen, li.rcvbuf_bytes, *link_key, *clock, *handler));
   deliver::ServerOptions so;
   so.endpoint = config.deliver->listen;
-  CG_ASSIGN_OR_RETURN(so.secret_z85, read_line(config.deliver->curve_secret_file));
+  CG_ASSIGN_OR_RETURN(so.secret_z85, read_first_line(config.deliver->curve_secret_file));
   for (const auto& c : config.deliver->consumers) so.consumers.push_back({c.id, c.curve_public});
   so.window_max = config.deliver->window_max;
   so.redeliver_after_ms = config.deliver->redeliver_after_ms;
@@ -169,17 +139,17 @@ Status ReceiverNode::Impl::accept(std::span<const std::uint8_t> announcement, bo
 }
 
 Status ReceiverNode::Impl::process() {
-  for (auto& c : handler.controls)
+  for (auto& c : handler->controls)
     (void)accept(c, /*persist=*/true);  // others' announcements: refused
-  handler.controls.clear();
-  for (auto& e : handler.envelopes) {
+  handler->controls.clear();
+  for (auto& e : handler->envelopes) {
     counters.received.fetch_add(1);
     if (waiting.size() < waiting_max)
       waiting.push_back(std::move(e));
     else
       counters.refused.fetch_add(1);
   }
-  handler.envelopes.clear();
+  handler->envelopes.clear();
   if (waiting.empty()) return {};
   const std::int64_t now = clock->now_ns();
   std::vector<std::vector<std::uint8_t>> still;

@@ -12,37 +12,12 @@
 #include "gateway/deliver/deliver.h"
 #include "gateway/envelope/envelope.h"
 #include "gateway/link/link.h"
+#include "gateway/node/node_common.h"
 #include "gateway/relay/oversight.h"
 #include "gateway/translog/translog.h"
 
 namespace cg::node {
-namespace {
-
-link::Settings settings_of(const config::LinkCommon& l) {
-  link::Settings s;
-  s.link_id = l.link_id;
-  s.data_fragments = static_cast<std::uint8_t>(l.data_fragments);
-  s.parity_fragments = static_cast<std::uint8_t>(l.parity_fragments);
-  s.datagram_bytes = static_cast<std::uint16_t>(l.datagram_bytes);
-  return s;
-}
-
-struct Collect final : link::Handler {
-  std::vector<std::vector<std::uint8_t>> envelopes, controls;
-  std::atomic<std::uint64_t>* lost = nullptr;
-  void on_envelope(const link::Delivered& d) override {
-    envelopes.emplace_back(d.bytes.begin(), d.bytes.end());
-  }
-  void on_loss(const link::Loss& l) override { lost->fetch_add(l.count); }
-  void on_control(std::uint64_t, std::span<const std::uint8_t> p) override {
-    controls.emplace_back(p.begin(), p.end());
-  }
-  void on_alert(const link::Alert& a) override {
-    std::fprintf(stderr, "[relay] link alert: %s\n", a.text.c_str());
-  }
-};
-
-}  // namespace
+namespace {}  // namespace
 
 struct RelayNode::Impl {
   config::NodeConfig config;
@@ -59,7 +34,7 @@ struct RelayNode::Impl {
   std::vector<crypto::Secret> keys_in, keys_out;
   struct In {
     std::string party;
-    Collect handler;
+    std::optional<LinkInbox> handler;
     std::unique_ptr<link::UdpReceiver> rx;
     std::thread thread;
   };
@@ -80,11 +55,7 @@ Status RelayNode::Impl::load() {
     return malformed(config.source_file +
                      ": a relay needs [keys], [relay], [[link_in]] and [[link_out]]");
   }
-  std::optional<crypto::Secret> pass;
-  if (!config.keys->passphrase_file.empty()) {
-    CG_ASSIGN_OR_RETURN(auto p, crypto::read_passphrase_file(config.keys->passphrase_file));
-    pass.emplace(std::move(p));
-  }
+  CG_ASSIGN_OR_RETURN(auto pass, passphrase(*config.keys));
   CG_ASSIGN_OR_RETURN(signing_key, crypto::load_signing_key_file(config.keys->signing_key,
                                                                  pass ? &*pass : nullptr, !pass));
   CG_ASSIGN_OR_RETURN(suite, crypto::suite(signing_key->suite()));
@@ -120,7 +91,7 @@ Status RelayNode::Impl::load() {
   for (std::size_t i = 0; i < config.links_out.size(); ++i) {
     const auto& lo = config.links_out[i];
     link::SenderOptions so;
-    so.settings = settings_of(lo);
+    so.settings = link_settings(lo);
     so.pace_bytes_per_s = lo.rate_bytes_per_s;
     so.interleave_depth = lo.interleave_depth;
     CG_RETURN_IF_ERROR(link::validate(so));
@@ -134,13 +105,13 @@ Status RelayNode::Impl::load() {
     const auto& li = config.links_in[i];
     auto in = std::make_unique<In>();
     in->party = li.party;
-    in->handler.lost = &counters.lost_on_links;
+    in->handler.emplace(config.id, &counters.lost_on_links);
     link::ReceiverOptions ro;
-    ro.settings = settings_of(li);
+    ro.settings = link_settings(li);
     ro.block_timeout_ns = std::int64_t{li.block_timeout_ms} * ns_per_ms;
     CG_RETURN_IF_ERROR(link::validate(ro));
     CG_ASSIGN_OR_RETURN(in->rx, link::UdpReceiver::open(ro, li.listen, li.rcvbuf_bytes, keys_in[i],
-                                                        *clock, in->handler));
+                                                        *clock, *in->handler));
     ins.push_back(std::move(in));
   }
   return {};
@@ -148,7 +119,7 @@ Status RelayNode::Impl::load() {
 
 Status RelayNode::Impl::process(In& in) {
   const std::int64_t now = clock->now_ns();
-  for (auto& c : in.handler.controls) {
+  for (auto& c : in.handler->controls) {
     auto a = envelope::verify_announcement(c, *root, *suite);
     auto out = a.ok() ? outs.find(a->destination) : outs.end();
     if (!a.ok() || out == outs.end() || !root->node(a->origin) ||
@@ -158,8 +129,8 @@ Status RelayNode::Impl::process(In& in) {
     }
     if (out->second->submit_control(c, 10).ok()) counters.announcements_forwarded.fetch_add(1);
   }
-  in.handler.controls.clear();
-  if (in.handler.envelopes.empty()) return {};
+  in.handler->controls.clear();
+  if (in.handler->envelopes.empty()) return {};
   std::lock_guard lock(write_mu);
   CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
   struct Accepted {
@@ -167,7 +138,7 @@ Status RelayNode::Impl::process(In& in) {
     std::uint64_t index;
   };
   std::vector<Accepted> accepted;
-  for (auto& bytes : in.handler.envelopes) {
+  for (auto& bytes : in.handler->envelopes) {
     counters.received.fetch_add(1);
     audit::Event ev{.time_ns = now, .event = schema::AuditEvent::RELAY_DROPPED};
     auto c = envelope::verify_origin(bytes, *root, *suite);
@@ -217,7 +188,7 @@ Status RelayNode::Impl::process(In& in) {
     CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
     accepted.push_back({std::move(*c), index});
   }
-  in.handler.envelopes.clear();
+  in.handler->envelopes.clear();
   CG_RETURN_IF_ERROR(txn.commit());
   if (accepted.empty()) return {};
   CG_ASSIGN_OR_RETURN(const auto size, log->size());
