@@ -161,22 +161,29 @@ TEST_F(ApprovalTest, ThresholdOfDistinctReviewersIsAccepted) {
   EXPECT_EQ(compiles_, 1);
 }
 
-// With CG_SEED_DIR set, writes a valid trust root and bundle as fuzz seeds (see
-// tests/fuzz/approval_decode.cc: first byte 1 = trust root, 0 = bundle).
-TEST_F(ApprovalTest, WritesFuzzSeedsWhenAsked) {
-  const char* dir = std::getenv("CG_SEED_DIR");
-  if (dir == nullptr) GTEST_SKIP() << "CG_SEED_DIR not set";
+// The fuzz target's valid seeds (tests/fuzz/approval_decode.cc: first byte 1 = trust root,
+// 0 = bundle) are what a node accepts: the root bootstraps, v1 and then v2 load. With
+// CG_SEED_DIR set, they are also written there to refresh the seed corpus.
+TEST_F(ApprovalTest, FuzzSeedsAreInputsANodeAccepts) {
+  const auto b1 = bundle(il_, {0, 1});
+  const auto b2 = bundle(il_, {0, 2}, &b1);
+  auto env = *store::Env::open({.path = dir_.path()});
+  auto a = open(*env);
+  ASSERT_TRUE(a->offer(b1, now).ok());
+  ASSERT_TRUE(a->offer(b2, now).ok());
+  EXPECT_EQ(a->current()->version, 2u);
+  const char* seeds = std::getenv("CG_SEED_DIR");
+  if (seeds == nullptr) return;
   auto write = [&](const std::string& name, std::uint8_t tag, const std::vector<std::uint8_t>& b) {
-    std::FILE* f = std::fopen((std::string(dir) + "/" + name).c_str(), "wb");
+    std::FILE* f = std::fopen((std::string(seeds) + "/" + name).c_str(), "wb");
     ASSERT_NE(f, nullptr);
     std::fputc(tag, f);
     std::fwrite(b.data(), 1, b.size(), f);
     std::fclose(f);
   };
   write("valid_trust_root", 1, root_bytes_);
-  const auto b1 = bundle(il_, {0, 1});
   write("valid_bundle_v1", 0, b1);
-  write("valid_bundle_v2", 0, bundle(il_, {0, 2}, &b1));
+  write("valid_bundle_v2", 0, b2);
 }
 
 TEST_F(ApprovalTest, ForgedSignatureDoesNotCount) {
