@@ -334,6 +334,8 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
                                        .value_or(static_cast<std::int64_t>(p.epoch_items_max)));
     p.epoch_seconds = static_cast<std::uint32_t>(
         s.integer("epoch_seconds", 1, 7 * 86'400).value_or(p.epoch_seconds));
+    p.sent_retention_seconds = static_cast<std::uint32_t>(
+        s.integer("sent_retention_seconds", 60, 30 * 86'400).value_or(p.sent_retention_seconds));
     if (s.string("psk_file", false)) p.psk_file = s.path("psk_file");
     s.finish();
     c.pipeline = std::move(p);

@@ -76,6 +76,8 @@ struct Pipeline {            // gateway
   std::uint32_t batch_wait_ms = 5;           // longest a routine item waits for its batch to fill
   std::uint64_t epoch_items_max = 1u << 20;  // epoch key rotation by count
   std::uint32_t epoch_seconds = 3600;        // and by age
+  // Sent envelopes are kept this long (re-sent after a crash, or to fill a reported gap).
+  std::uint32_t sent_retention_seconds = 86'400;
   std::string psk_file;  // optional pre-shared key mixed into epoch keys (per destination)
 };
 struct Relay {

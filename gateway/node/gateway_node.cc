@@ -4,9 +4,10 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "crypto/keys.h"
@@ -27,6 +28,24 @@ void log_line(const std::string& node, const std::string& what) {
   std::fprintf(stderr, "[%s] %s\n", node.c_str(), what.c_str());
 }
 
+constexpr std::int64_t housekeeping_every_ns = 200 * ns_per_ms;
+constexpr std::int64_t reannounce_every_ns = 2 * ns_per_s;
+constexpr std::size_t prune_per_pass_max = 4096;
+
+std::vector<std::uint8_t> epoch_key_of(std::string_view party, std::uint64_t epoch) {
+  std::vector<std::uint8_t> k(party.begin(), party.end());
+  k.push_back(0);
+  const auto e = store::be64(epoch);
+  k.insert(k.end(), e.begin(), e.end());
+  return k;
+}
+
+std::vector<std::uint8_t> mark_key_of(std::string_view party) {
+  std::vector<std::uint8_t> k{'w', 'i', 'r', 'e', '/'};
+  k.insert(k.end(), party.begin(), party.end());
+  return k;
+}
+
 }  // namespace
 
 struct GatewayNode::Impl {
@@ -45,23 +64,51 @@ struct GatewayNode::Impl {
   std::unique_ptr<ingest::Server> ingest_server;
   std::optional<crypto::Secret> link_key;
   std::unique_ptr<link::UdpSender> link_tx;
+  std::int64_t drain_bound = 0;
+  store::Table epochs_out;  // party \0 be64(epoch) → the signed announcement
+  store::Table marks;       // "wire/" party → be64(seq): sent envelopes surely on the wire
+  std::int64_t housekept_ns = 0;
   std::thread pipeline;
   std::atomic<bool> stopping{false};
   GatewayCounters counters;
+  std::atomic<std::uint64_t> rules_version_in_use{0};
 
   // Per destination party: the receiver's static key and the current epoch.
   struct Stream {
     std::vector<std::uint8_t> receiver_public;
     std::optional<crypto::EpochKey> epoch;
+    std::vector<std::uint8_t> announcement;  // of `epoch`, repeated every reannounce_every_ns
+    std::int64_t announced_ns = 0;           // monotonic
+    std::optional<WireMark> mark;
+    std::uint64_t mark_stored = 0;
   };
   std::map<std::string, Stream> streams;  // pipeline thread only
 
+  struct NewEpoch {
+    std::string party;
+    std::uint64_t epoch;
+    std::vector<std::uint8_t> announcement;
+  };
+
+  NodeMetrics metrics;  // last: destroyed (its server stopped) before what it reads
+
   Status load();
+  Status register_metrics();
   void run();
   // One pipeline pass; false when there was nothing to do.
   Result<bool> pass();
   Result<crypto::EpochKey*> epoch_for(const std::string& party, std::uint64_t first_seq,
-                                      std::vector<std::vector<std::uint8_t>>& announcements);
+                                      std::vector<NewEpoch>& announcements);
+  // After a restart: sends again, unchanged, what was committed but may not have reached the
+  // wire before the crash (from the durable on-the-wire mark to the last seq), preceded by the
+  // announcements of their epochs. The relay and receiver refuse what they already have.
+  Status resend_unsent();
+  // Every housekeeping_every_ns: stores how far sent envelopes are surely on the wire, repeats
+  // the current epochs' announcements, prunes sent envelopes past their retention.
+  Status housekeeping();
+  Status submit_control_blocking(std::span<const std::uint8_t> payload, std::uint32_t repeats);
+  Status submit_blocking(std::uint64_t seq, std::span<const std::uint8_t> bytes,
+                         schema::Precedence p);
 };
 
 Status GatewayNode::Impl::load() {
@@ -106,6 +153,8 @@ Status GatewayNode::Impl::load() {
   held.emplace(std::move(q));
   CG_ASSIGN_OR_RETURN(auto a, audit::AuditLog::open(*env, config.id));
   audit_log.emplace(std::move(a));
+  CG_ASSIGN_OR_RETURN(epochs_out, env->table("epochs_out"));
+  CG_ASSIGN_OR_RETURN(marks, env->table("marks"));
   CG_ASSIGN_OR_RETURN(
       approver,
       approval::Approver::open(
@@ -124,6 +173,15 @@ Status GatewayNode::Impl::load() {
   so.interleave_depth = lo.interleave_depth;
   CG_RETURN_IF_ERROR(link::validate(so));
   CG_ASSIGN_OR_RETURN(link_tx, link::UdpSender::open(so, lo.peer, *link_key, *clock));
+  drain_bound = drain_bound_ns(so);
+  {
+    CG_ASSIGN_OR_RETURN(auto rtxn, env->begin_read());
+    for (auto& [party, s] : streams) {
+      s.mark.emplace(drain_bound);
+      CG_ASSIGN_OR_RETURN(auto m, rtxn.get(marks, mark_key_of(party)));
+      if (m) s.mark_stored = store::from_be64(*m).value_or(0);
+    }
+  }
   // Ingest last: nothing is accepted before everything behind it works.
   ingest::ServerOptions io;
   io.endpoint = config.ingest->listen;
@@ -132,12 +190,69 @@ Status GatewayNode::Impl::load() {
   io.batch_items_max = config.ingest->batch_items_max;
   io.inbox_items_max = config.ingest->inbox_items_max;
   ingest_server = std::make_unique<ingest::Server>(io, *env, *inbox, *clock);
-  return ingest_server->start();
+  CG_RETURN_IF_ERROR(ingest_server->start());
+  return register_metrics();
 }
 
-Result<crypto::EpochKey*> GatewayNode::Impl::epoch_for(
-    const std::string& party, std::uint64_t first_seq,
-    std::vector<std::vector<std::uint8_t>>& announcements) {
+Status GatewayNode::Impl::register_metrics() {
+  const metrics::Labels node{{"node", config.id}};
+  auto with = [&](std::string k, std::string v) {
+    auto l = node;
+    l.emplace_back(std::move(k), std::move(v));
+    return l;
+  };
+  const char* items_help = "Items judged per destination, by decision.";
+  metrics.counter("cellgate_gateway_decisions_total", items_help, with("decision", "released"),
+                  counters.released);
+  metrics.counter("cellgate_gateway_decisions_total", items_help, with("decision", "blocked"),
+                  counters.blocked);
+  metrics.counter("cellgate_gateway_decisions_total", items_help, with("decision", "quarantined"),
+                  counters.quarantined);
+  metrics.counter("cellgate_gateway_redacted_total",
+                  "Released items that were redacted on the way (a subset of released).", node,
+                  counters.redacted);
+  metrics.counter("cellgate_gateway_items_judged_total", "Items taken from the inbox and judged.",
+                  node, counters.items_judged);
+  metrics.counter("cellgate_gateway_envelopes_sent_total", "Envelopes handed to the one-way link.",
+                  node, counters.envelopes_sent);
+  metrics.counter("cellgate_gateway_batches_total", "Batch signatures made.", node,
+                  counters.batches);
+  metrics.counter("cellgate_gateway_epochs_started_total", "Epoch keys started.", node,
+                  counters.epochs_started);
+  metrics.counter("cellgate_gateway_waits_no_bundle_total",
+                  "Pipeline passes that judged nothing: no usable approved rules bundle.", node,
+                  counters.waits_no_bundle);
+  metrics.counter("cellgate_gateway_pipeline_errors_total", "Pipeline passes that failed.", node,
+                  counters.pipeline_errors);
+  metrics.counter("cellgate_gateway_resent_after_restart_total",
+                  "Envelopes sent again after a restart.", node, counters.resent_after_restart);
+  metrics.gauge("cellgate_rules_bundle_version", "Version of the approved rules bundle in use.",
+                node, rules_version_in_use);
+  const auto& ic = ingest_server->counters();
+  metrics.counter("cellgate_ingest_received_total", "Items received from sources.", node,
+                  ic.received);
+  metrics.counter("cellgate_ingest_accepted_total", "Items stored and acknowledged.", node,
+                  ic.accepted);
+  const char* rej = "Items refused at ingest, by reason.";
+  metrics.counter("cellgate_ingest_rejected_total", rej, with("reason", "malformed"),
+                  ic.rejected_malformed);
+  metrics.counter("cellgate_ingest_rejected_total", rej, with("reason", "too_large"),
+                  ic.rejected_too_large);
+  metrics.counter("cellgate_ingest_rejected_total", rej, with("reason", "unknown_source"),
+                  ic.rejected_unknown_source);
+  metrics.counter("cellgate_ingest_rejected_total", rej, with("reason", "overloaded"),
+                  ic.rejected_overloaded);
+  metrics.counter("cellgate_ingest_backpressure_waits_total",
+                  "Times ingest stopped reading because the inbox was full.", node,
+                  ic.backpressure_waits);
+  link::register_metrics(metrics.registry(), config.links_out[0].name, &link_tx->counters(),
+                         nullptr);
+  return metrics.start(config);
+}
+
+Result<crypto::EpochKey*> GatewayNode::Impl::epoch_for(const std::string& party,
+                                                       std::uint64_t first_seq,
+                                                       std::vector<NewEpoch>& announcements) {
   auto it = streams.find(party);
   if (it == streams.end())
     return rejected("no receiver of party '" + party + "' in the trust root");
@@ -150,7 +265,9 @@ Result<crypto::EpochKey*> GatewayNode::Impl::epoch_for(
     auto started = envelope::start_epoch(signer, party, 0, static_cast<std::uint64_t>(now),
                                          first_seq, s.receiver_public, nullptr, now);
     if (!started.ok()) return started.status();
-    announcements.push_back(std::move(started->announcement));
+    announcements.push_back({party, started->key.epoch(), started->announcement});
+    s.announcement = std::move(started->announcement);
+    s.announced_ns = clock->monotonic_ns();
     s.epoch.emplace(std::move(started->key));
     counters.epochs_started.fetch_add(1);
   }
@@ -179,7 +296,7 @@ Result<bool> GatewayNode::Impl::pass() {
   std::vector<Out> out;
   std::map<std::string, std::vector<envelope::Sealed>> batches;   // routine, per party
   std::vector<std::pair<std::string, envelope::Sealed>> singles;  // FLASH, signed alone
-  std::vector<std::vector<std::uint8_t>> announcements;
+  std::vector<NewEpoch> announcements;
   policy::Decision d;
   for (const auto& entry : pending) {
     auto item = wire::decode_canonical_item(entry.item);
@@ -266,39 +383,129 @@ Result<bool> GatewayNode::Impl::pass() {
       CG_RETURN_IF_ERROR(emit(party, std::span(b).subspan(at, n), schema::Precedence::ROUTINE));
     }
   }
+  for (const auto& a : announcements)
+    CG_RETURN_IF_ERROR(txn.put(epochs_out, epoch_key_of(a.party, a.epoch), a.announcement));
   CG_RETURN_IF_ERROR(inbox->consume_through(txn, pending.back().seq));
   CG_RETURN_IF_ERROR(txn.commit());
   // Durable: now it may cross. Announcements first, repeated so a receiver that lost one
   // still gets it.
-  for (const auto& a : announcements) {
-    for (;;) {
-      auto s = link_tx->submit_control(a, 20);
-      if (s.ok()) break;
-      if (s.status().code() != Code::overloaded) return s.status();
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  }
+  for (const auto& a : announcements)
+    CG_RETURN_IF_ERROR(submit_control_blocking(a.announcement, 20));
   // The link's sequence numbers must be consecutive per link; envelopes of one party are.
   std::stable_sort(out.begin(), out.end(),
                    [](const Out& a, const Out& b) { return a.seq < b.seq; });
+  std::map<std::string, std::uint64_t> through;
   for (const auto& o : out) {
-    for (;;) {  // back-pressure: the pipeline waits for the paced link
-      Status s =
-          link_tx->submit(o.seq, o.bytes,
-                          o.precedence == schema::Precedence::FLASH ? link::Precedence::flash
-                                                                    : link::Precedence::routine);
-      if (s.ok()) break;
-      if (s.code() != Code::overloaded) return s;
-      if (stopping.load()) return s;
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
+    CG_RETURN_IF_ERROR(submit_blocking(o.seq, o.bytes, o.precedence));
     counters.envelopes_sent.fetch_add(1);
+    through[o.party] = std::max(through[o.party], o.seq);
   }
+  for (const auto& [party, seq] : through)
+    streams[party].mark->submitted(seq, clock->monotonic_ns());
   return true;
+}
+
+Status GatewayNode::Impl::submit_control_blocking(std::span<const std::uint8_t> payload,
+                                                  std::uint32_t repeats) {
+  for (;;) {
+    auto s = link_tx->submit_control(payload, repeats);
+    if (s.ok()) return {};
+    if (s.status().code() != Code::overloaded || stopping.load()) return s.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+Status GatewayNode::Impl::submit_blocking(std::uint64_t seq, std::span<const std::uint8_t> bytes,
+                                          schema::Precedence p) {
+  for (;;) {  // back-pressure: the pipeline waits for the paced link
+    Status s = link_tx->submit(
+        seq, bytes,
+        p == schema::Precedence::FLASH ? link::Precedence::flash : link::Precedence::routine);
+    if (s.ok() || s.code() != Code::overloaded || stopping.load()) return s;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+Status GatewayNode::Impl::resend_unsent() {
+  for (auto& [party, s] : streams) {
+    const sentlog::StreamId sid{party, 0};
+    CG_ASSIGN_OR_RETURN(const std::uint64_t last, sent->last_seq(sid));
+    if (last <= s.mark_stored) continue;
+    CG_ASSIGN_OR_RETURN(auto first_kept, sent->first_kept(sid));
+    const std::uint64_t from = std::max(s.mark_stored + 1, first_kept.value_or(last + 1));
+    std::set<std::uint64_t> announced;
+    std::uint64_t n = 0;
+    for (std::uint64_t seq = from; seq <= last && !stopping.load(); ++seq) {
+      CG_ASSIGN_OR_RETURN(auto bytes, sent->get(sid, seq));
+      if (!bytes) continue;  // reserved in a transaction that never committed
+      CG_ASSIGN_OR_RETURN(auto e, envelope::decode(*bytes));
+      const auto h = e.root().getHeader();
+      if (announced.insert(h.getEpoch()).second) {
+        CG_ASSIGN_OR_RETURN(auto rtxn, env->begin_read());
+        CG_ASSIGN_OR_RETURN(auto a, rtxn.get(epochs_out, epoch_key_of(party, h.getEpoch())));
+        if (!a)
+          return io_error("no stored announcement of epoch " + std::to_string(h.getEpoch()) +
+                          " for " + party);
+        const std::vector<std::uint8_t> copy(a->begin(), a->end());
+        CG_RETURN_IF_ERROR(submit_control_blocking(copy, 20));
+      }
+      CG_RETURN_IF_ERROR(submit_blocking(seq, *bytes, h.getPrecedence()));
+      ++n;
+    }
+    s.mark->submitted(last, clock->monotonic_ns());
+    counters.resent_after_restart.fetch_add(n);
+    log_line(config.id, "re-sent " + std::to_string(n) + " envelope(s) to " + party + " (seq " +
+                            std::to_string(from) + ".." + std::to_string(last) +
+                            ") committed before the restart and perhaps not on the wire");
+  }
+  return {};
+}
+
+Status GatewayNode::Impl::housekeeping() {
+  const std::int64_t mono = clock->monotonic_ns();
+  if (mono - housekept_ns < housekeeping_every_ns) return {};
+  housekept_ns = mono;
+  const bool idle = link_tx->idle();
+  std::map<std::string, std::uint64_t> advanced;
+  for (auto& [party, s] : streams) {
+    const std::uint64_t w = s.mark->on_wire(idle, mono);
+    if (w > s.mark_stored) advanced[party] = w;
+    if (s.epoch && mono - s.announced_ns >= reannounce_every_ns) {
+      // Repeated for as long as the epoch is in use: a relay or receiver that was down when
+      // it started still gets its key.
+      s.announced_ns = mono;
+      CG_RETURN_IF_ERROR(submit_control_blocking(s.announcement, 2));
+    }
+  }
+  if (!advanced.empty()) {
+    CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
+    for (const auto& [party, w] : advanced)
+      CG_RETURN_IF_ERROR(txn.put(marks, mark_key_of(party), store::be64(w)));
+    CG_RETURN_IF_ERROR(txn.commit());
+    for (const auto& [party, w] : advanced) streams[party].mark_stored = w;
+  }
+  // Retention, in bounded steps. Only what is surely on the wire may go (the retention is far
+  // longer than the drain bound, so the age test implies it).
+  const std::int64_t cutoff =
+      clock->now_ns() - std::int64_t{config.pipeline->sent_retention_seconds} * ns_per_s;
+  CG_ASSIGN_OR_RETURN(const auto pruned, sent->prune_before(cutoff, prune_per_pass_max));
+  counters.sent_pruned.fetch_add(pruned);
+  return {};
 }
 
 void GatewayNode::Impl::run() {
   while (!stopping.load()) {
+    auto s = resend_unsent();
+    if (s.ok()) break;
+    counters.pipeline_errors.fetch_add(1);
+    log_line(config.id, "re-sending after restart: " + s.reason());
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  while (!stopping.load()) {
+    if (auto s = housekeeping(); !s.ok()) {
+      counters.pipeline_errors.fetch_add(1);
+      log_line(config.id, "housekeeping: " + s.reason());
+    }
     auto did = pass();
     if (!did.ok()) {
       counters.pipeline_errors.fetch_add(1);
@@ -333,6 +540,7 @@ Result<std::uint64_t> GatewayNode::reload_rules() {
   CG_ASSIGN_OR_RETURN(auto bytes, crypto::read_file(impl_->config.pipeline->rules_bundle,
                                                     limits::rules_bundle_bytes_max));
   CG_ASSIGN_OR_RETURN(auto b, impl_->approver->offer(bytes, impl_->clock->now_ns()));
+  impl_->rules_version_in_use.store(b->version);
   return b->version;
 }
 
@@ -343,16 +551,20 @@ std::uint64_t GatewayNode::rules_version() const {
 
 void GatewayNode::stop() {
   if (!impl_ || impl_->stopping.exchange(true)) return;
+  impl_->metrics.stop();
   if (impl_->ingest_server) impl_->ingest_server->stop();
   if (impl_->pipeline.joinable()) impl_->pipeline.join();
   if (impl_->link_tx) {
     for (int i = 0; i < 500 && !impl_->link_tx->idle(); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    impl_->housekept_ns = std::numeric_limits<std::int64_t>::min() / 2;  // store the marks now
+    if (auto s = impl_->housekeeping(); !s.ok()) log_line(impl_->config.id, s.reason());
     impl_->link_tx->stop();
   }
 }
 
 const std::string& GatewayNode::ingest_endpoint() const { return impl_->ingest_server->endpoint(); }
 const GatewayCounters& GatewayNode::counters() const { return impl_->counters; }
+std::uint16_t GatewayNode::metrics_port() const { return impl_->metrics.port(); }
 
 }  // namespace cg::node

@@ -11,6 +11,13 @@
 // expired) means nothing is judged: items wait in the inbox (fail closed, nothing lost) and
 // the refusal is counted and logged.
 //
+// Crashes: the store records how far sent envelopes are surely on the wire (the link's
+// queue is bounded and paced, see WireMark); after a restart the pipeline first sends again,
+// unchanged, everything committed past that mark, with the announcements of their epochs
+// (kept in the store). The relay and receiver refuse what they already have, so a crash
+// costs some duplicates on the link and loses nothing. The current epoch's announcement is
+// repeated every 2 s, so a relay or receiver restarted meanwhile can still open what follows.
+//
 // Rules hot swap: reload_rules() (SIGHUP in `cellgate run`) offers the bundle file again; an
 // accepted bundle is used from the next pipeline batch on, and every envelope names the
 // version and hash of the bundle that judged it.
@@ -39,6 +46,8 @@ struct GatewayCounters {
   std::atomic<std::uint64_t> epochs_started{0};
   std::atomic<std::uint64_t> waits_no_bundle{0};  // pipeline passes skipped: no usable bundle
   std::atomic<std::uint64_t> pipeline_errors{0};
+  std::atomic<std::uint64_t> resent_after_restart{0};  // committed before a crash, sent again
+  std::atomic<std::uint64_t> sent_pruned{0};           // sent envelopes past their retention
 };
 
 class GatewayNode final {
@@ -61,6 +70,8 @@ class GatewayNode final {
 
   const std::string& ingest_endpoint() const;
   const GatewayCounters& counters() const;
+  // The bound port of the Prometheus endpoint (0 without [metrics]).
+  std::uint16_t metrics_port() const;
 
  private:
   struct Impl;

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "gateway/common/status.h"
 #include "gateway/config/config.h"
 #include "gateway/link/link.h"
+#include "gateway/metrics/metrics.h"
 
 namespace cg::node {
 
@@ -25,6 +27,50 @@ Result<std::optional<crypto::Secret>> passphrase(const config::Keys& keys);
 
 // The link settings both ends of a configured link must agree on.
 link::Settings link_settings(const config::LinkCommon& link);
+
+// How far the envelopes a node handed to a paced link sender are surely on the wire, so that
+// after a crash it re-sends from its durable store exactly what may not have left. The sender
+// keeps a bounded queue (SenderOptions::staging_bytes_max) that it drains at the pacing rate,
+// so whatever was submitted longer ago than drain_bound_ns() has left; when the sender is
+// idle, everything submitted has. Callers submit in increasing `through` order.
+// Not thread-safe: one owner.
+class WireMark final {
+ public:
+  explicit WireMark(std::int64_t drain_bound_ns) : drain_bound_ns_(drain_bound_ns) {}
+  // Everything up to `through` has been submitted (at monotonic `now_ns`).
+  void submitted(std::uint64_t through, std::int64_t now_ns);
+  // The highest `through` surely on the wire at `now_ns`; never decreases.
+  std::uint64_t on_wire(bool sender_idle, std::int64_t now_ns);
+  std::uint64_t last_submitted() const { return last_submitted_; }
+
+ private:
+  static constexpr std::size_t recent_max = 4096;  // bounded: older entries merge
+  std::int64_t drain_bound_ns_;
+  std::deque<std::pair<std::int64_t, std::uint64_t>> recent_;  // (time, through), ascending
+  std::uint64_t last_submitted_ = 0, mark_ = 0;
+};
+// A generous bound on how long a sender with these options takes to drain its queue: eight
+// times the staging bound at the pacing rate, plus a second for a starved CPU.
+std::int64_t drain_bound_ns(const link::SenderOptions& options);
+
+// The node's Prometheus endpoint ([metrics] listen): the node registers what it counts, then
+// start() serves it. Without [metrics] nothing listens.
+class NodeMetrics final {
+ public:
+  metrics::Registry& registry() { return registry_; }
+  // A counter read from `value` at scrape time; `value` must outlive this object.
+  void counter(const std::string& name, const std::string& help, metrics::Labels labels,
+               const std::atomic<std::uint64_t>& value);
+  void gauge(const std::string& name, const std::string& help, metrics::Labels labels,
+             const std::atomic<std::uint64_t>& value);
+  Status start(const config::NodeConfig& config);
+  void stop() { server_.stop(); }
+  std::uint16_t port() const { return server_.port(); }
+
+ private:
+  metrics::Registry registry_;
+  metrics::Server server_{registry_};
+};
 
 // Collects envelopes and control records during one poll_once(); the node processes them
 // afterwards on the same thread. Losses are added to `lost`; alerts are logged.

@@ -49,8 +49,10 @@ struct ReceiverNode::Impl {
   std::map<std::pair<std::string, std::uint64_t>, crypto::EpochKey> keys;  // thread only
   std::vector<std::vector<std::uint8_t>> waiting;                          // thread only
   ReceiverCounters counters;
+  NodeMetrics metrics;  // last: destroyed (its server stopped) before what it reads
 
   Status load();
+  Status register_metrics();
   Status accept(std::span<const std::uint8_t> announcement, bool persist);
   Status process();
   void run();
@@ -118,7 +120,38 @@ Status ReceiverNode::Impl::load() {
   so.window_max = config.deliver->window_max;
   so.redeliver_after_ms = config.deliver->redeliver_after_ms;
   server = std::make_unique<deliver::DeliveryServer>(so, *outbox, *clock);
-  return server->start();
+  CG_RETURN_IF_ERROR(server->start());
+  return register_metrics();
+}
+
+Status ReceiverNode::Impl::register_metrics() {
+  const metrics::Labels node{{"node", config.id}};
+  metrics.counter("cellgate_receiver_received_total", "Envelopes received from the relay's link.",
+                  node, counters.received);
+  metrics.counter("cellgate_receiver_stored_total",
+                  "Envelopes verified, opened and stored for consumers.", node, counters.stored);
+  metrics.counter("cellgate_receiver_refused_total",
+                  "Envelopes refused: countersignature, origin or opening failed.", node,
+                  counters.refused);
+  metrics.counter("cellgate_receiver_duplicates_total", "Envelopes already received (refused).",
+                  node, counters.duplicates);
+  metrics.gauge("cellgate_receiver_waiting_for_epoch", "Envelopes held until their epoch key.",
+                node, counters.waiting_for_epoch);
+  metrics.counter("cellgate_receiver_epochs_total", "Epoch announcements accepted.", node,
+                  counters.epochs);
+  metrics.counter("cellgate_receiver_lost_on_link_total", "Envelopes the link reported lost.", node,
+                  counters.lost_on_link);
+  metrics.counter("cellgate_receiver_errors_total", "Processing errors.", node, counters.errors);
+  const auto& dc = server->counters();
+  metrics.counter("cellgate_deliver_delivered_total",
+                  "Deliveries sent to consumers (redeliveries included).", node, dc.delivered);
+  metrics.counter("cellgate_deliver_redelivered_total", "Deliveries sent again (no ack in time).",
+                  node, dc.redelivered);
+  metrics.counter("cellgate_deliver_acknowledged_total", "Deliveries consumers acknowledged.", node,
+                  dc.acknowledged);
+  link::register_metrics(metrics.registry(), config.links_in[0].name, nullptr,
+                         &rx->receiver().counters());
+  return metrics.start(config);
 }
 
 Status ReceiverNode::Impl::accept(std::span<const std::uint8_t> announcement, bool persist) {
@@ -239,6 +272,7 @@ Result<std::unique_ptr<ReceiverNode>> ReceiverNode::start(const config::NodeConf
 
 void ReceiverNode::stop() {
   if (!impl_ || impl_->stopping.exchange(true)) return;
+  impl_->metrics.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
   if (impl_->server) impl_->server->stop();
 }
@@ -246,5 +280,6 @@ void ReceiverNode::stop() {
 std::vector<std::uint16_t> ReceiverNode::link_in_ports() const { return {impl_->rx->port()}; }
 const std::string& ReceiverNode::deliver_endpoint() const { return impl_->server->endpoint(); }
 const ReceiverCounters& ReceiverNode::counters() const { return impl_->counters; }
+std::uint16_t ReceiverNode::metrics_port() const { return impl_->metrics.port(); }
 
 }  // namespace cg::node

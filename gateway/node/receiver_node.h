@@ -47,6 +47,7 @@ class ReceiverNode final {
   std::vector<std::uint16_t> link_in_ports() const;
   const std::string& deliver_endpoint() const;
   const ReceiverCounters& counters() const;
+  std::uint16_t metrics_port() const;  // 0 without [metrics]
 
  private:
   struct Impl;

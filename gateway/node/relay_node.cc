@@ -1,7 +1,9 @@
 #include "gateway/node/relay_node.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -17,7 +19,12 @@
 #include "gateway/translog/translog.h"
 
 namespace cg::node {
-namespace {}  // namespace
+namespace {
+
+constexpr std::int64_t housekeeping_every_ns = 200 * ns_per_ms;
+constexpr std::size_t forgotten_per_pass_max = 4096;
+
+}  // namespace
 
 struct RelayNode::Impl {
   config::NodeConfig config;
@@ -42,12 +49,32 @@ struct RelayNode::Impl {
   std::map<std::string, std::unique_ptr<link::UdpSender>> outs;  // by destination party
   std::map<std::string, std::uint64_t> out_seq;                  // guarded by write_mu
   std::mutex write_mu;  // one batch through log + countersign + link at a time
+  // Log index → the accepted origin envelope, until it is surely on the outbound wire: after
+  // a crash the relay forwards these again (the receiver refuses what it already has).
+  store::Table unsent;
+  std::optional<WireMark> mark;  // by log index; guarded by write_mu
+  std::int64_t drain_bound = 0;
+  std::int64_t housekept_ns = 0;  // guarded by write_mu
   std::atomic<bool> stopping{false};
   RelayCounters counters;
+  NodeMetrics metrics;  // last: destroyed (its server stopped) before what it reads
 
   Status load();
+  Status register_metrics();
   void run(In& in);
   Status process(In& in);
+  // Countersigns the accepted envelopes with a fresh signed tree head and submits each to its
+  // destination's link. Caller holds write_mu.
+  struct Accepted {
+    envelope::Checked checked;
+    std::uint64_t index;
+  };
+  Status forward(std::vector<Accepted>& accepted);
+  // After a restart: forwards again what was logged but perhaps not sent.
+  Status forward_unsent();
+  // Drops from `unsent` what is surely on the wire. Caller holds write_mu.
+  Status housekeeping();
+  bool outs_idle();
 };
 
 Status RelayNode::Impl::load() {
@@ -84,6 +111,7 @@ Status RelayNode::Impl::load() {
   seen.emplace(std::move(d));
   CG_ASSIGN_OR_RETURN(auto a, audit::AuditLog::open(*env, config.id));
   audit_log.emplace(std::move(a));
+  CG_ASSIGN_OR_RETURN(unsent, env->table("unsent"));
   for (const auto& lo : config.links_out) {
     CG_ASSIGN_OR_RETURN(auto k, crypto::read_link_key_file(lo.key_file));
     keys_out.push_back(std::move(k));
@@ -96,7 +124,9 @@ Status RelayNode::Impl::load() {
     so.interleave_depth = lo.interleave_depth;
     CG_RETURN_IF_ERROR(link::validate(so));
     CG_ASSIGN_OR_RETURN(outs[lo.party], link::UdpSender::open(so, lo.peer, keys_out[i], *clock));
+    drain_bound = std::max(drain_bound, drain_bound_ns(so));
   }
+  mark.emplace(drain_bound);
   for (const auto& li : config.links_in) {
     CG_ASSIGN_OR_RETURN(auto k, crypto::read_link_key_file(li.key_file));
     keys_in.push_back(std::move(k));
@@ -114,7 +144,50 @@ Status RelayNode::Impl::load() {
                                                         *clock, *in->handler));
     ins.push_back(std::move(in));
   }
-  return {};
+  CG_ASSIGN_OR_RETURN(const auto size, log->size());
+  counters.tree_size.store(size);
+  return register_metrics();
+}
+
+Status RelayNode::Impl::register_metrics() {
+  const metrics::Labels node{{"node", config.id}};
+  auto with = [&](std::string k, std::string v) {
+    auto l = node;
+    l.emplace_back(std::move(k), std::move(v));
+    return l;
+  };
+  metrics.counter("cellgate_relay_received_total", "Envelopes received from the parties' links.",
+                  node, counters.received);
+  metrics.counter("cellgate_relay_relayed_total", "Envelopes logged, countersigned and forwarded.",
+                  node, counters.relayed);
+  const char* refused = "Envelopes refused, by reason.";
+  metrics.counter("cellgate_relay_refused_total", refused, with("reason", "origin"),
+                  counters.refused_origin);
+  metrics.counter("cellgate_relay_refused_total", refused, with("reason", "replay"),
+                  counters.refused_replay);
+  metrics.counter("cellgate_relay_refused_total", refused, with("reason", "oversight"),
+                  counters.refused_oversight);
+  metrics.counter("cellgate_relay_refused_total", refused, with("reason", "no_route"),
+                  counters.refused_no_route);
+  metrics.counter("cellgate_relay_announcements_forwarded_total",
+                  "Epoch announcements verified and forwarded.", node,
+                  counters.announcements_forwarded);
+  metrics.counter("cellgate_relay_announcements_refused_total", "Epoch announcements refused.",
+                  node, counters.announcements_refused);
+  metrics.counter("cellgate_relay_lost_on_links_total",
+                  "Envelopes the inbound links reported lost.", node, counters.lost_on_links);
+  metrics.counter("cellgate_relay_forwarded_after_restart_total",
+                  "Logged envelopes forwarded again after a restart.", node,
+                  counters.forwarded_after_restart);
+  metrics.counter("cellgate_relay_errors_total", "Processing errors.", node, counters.errors);
+  metrics.gauge("cellgate_relay_tree_size", "Entries in the transparency log.", node,
+                counters.tree_size);
+  for (std::size_t i = 0; i < ins.size(); ++i)
+    link::register_metrics(metrics.registry(), config.links_in[i].name, nullptr,
+                           &ins[i]->rx->receiver().counters());
+  for (const auto& lo : config.links_out)
+    link::register_metrics(metrics.registry(), lo.name, &outs[lo.party]->counters(), nullptr);
+  return metrics.start(config);
 }
 
 Status RelayNode::Impl::process(In& in) {
@@ -132,11 +205,8 @@ Status RelayNode::Impl::process(In& in) {
   in.handler->controls.clear();
   if (in.handler->envelopes.empty()) return {};
   std::lock_guard lock(write_mu);
+  CG_RETURN_IF_ERROR(housekeeping());
   CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
-  struct Accepted {
-    envelope::Checked checked;
-    std::uint64_t index;
-  };
   std::vector<Accepted> accepted;
   for (auto& bytes : in.handler->envelopes) {
     counters.received.fetch_add(1);
@@ -183,6 +253,7 @@ Status RelayNode::Impl::process(In& in) {
       continue;
     }
     CG_ASSIGN_OR_RETURN(const auto index, log->append(txn, c->leaf));
+    CG_RETURN_IF_ERROR(txn.put(unsent, store::be64(index), bytes));
     ev.event = schema::AuditEvent::RELAYED;
     ev.reason = "relayed";
     CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
@@ -190,8 +261,13 @@ Status RelayNode::Impl::process(In& in) {
   }
   in.handler->envelopes.clear();
   CG_RETURN_IF_ERROR(txn.commit());
+  return forward(accepted);
+}
+
+Status RelayNode::Impl::forward(std::vector<Accepted>& accepted) {
   if (accepted.empty()) return {};
   CG_ASSIGN_OR_RETURN(const auto size, log->size());
+  counters.tree_size.store(size);
   CG_ASSIGN_OR_RETURN(const auto root_hash, log->root(size));
   CG_ASSIGN_OR_RETURN(auto head,
                       envelope::sign_tree_head(signer, size, root_hash, clock->now_ns()));
@@ -212,6 +288,78 @@ Status RelayNode::Impl::process(In& in) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     counters.relayed.fetch_add(1);
+    mark->submitted(a.index, clock->monotonic_ns());
+  }
+  return {};
+}
+
+bool RelayNode::Impl::outs_idle() {
+  for (auto& [party, tx] : outs)
+    if (!tx->idle()) return false;
+  return true;
+}
+
+Status RelayNode::Impl::housekeeping() {
+  const std::int64_t mono = clock->monotonic_ns();
+  if (mono - housekept_ns < housekeeping_every_ns) return {};
+  housekept_ns = mono;
+  const std::uint64_t through = mark->on_wire(outs_idle(), mono);
+  if (through == 0) return {};
+  CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
+  std::vector<std::vector<std::uint8_t>> keys;
+  {
+    CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(unsent));
+    while (keys.size() < forgotten_per_pass_max) {
+      CG_ASSIGN_OR_RETURN(auto e, cursor.next());
+      if (!e || store::from_be64(e->first).value_or(0) > through) break;
+      keys.emplace_back(e->first.begin(), e->first.end());
+    }
+  }
+  for (const auto& k : keys) CG_RETURN_IF_ERROR(txn.erase(unsent, k).status());
+  return txn.commit();
+}
+
+Status RelayNode::Impl::forward_unsent() {
+  std::lock_guard lock(write_mu);
+  std::vector<std::pair<std::uint64_t, std::vector<std::uint8_t>>> stored;
+  {
+    CG_ASSIGN_OR_RETURN(auto rtxn, env->begin_read());
+    CG_ASSIGN_OR_RETURN(auto cursor, rtxn.cursor(unsent));
+    for (;;) {
+      CG_ASSIGN_OR_RETURN(auto e, cursor.next());
+      if (!e) break;
+      stored.emplace_back(store::from_be64(e->first).value_or(0),
+                          std::vector<std::uint8_t>(e->second.begin(), e->second.end()));
+    }
+  }
+  std::vector<Accepted> accepted;
+  std::uint64_t from = 0, to = 0;
+  for (const auto& [index, bytes] : stored) {
+    // Verified when it arrived; verified again, since the store is not trusted blindly.
+    auto c = envelope::verify_origin(bytes, *root, *suite);
+    if (!c.ok()) {
+      counters.errors.fetch_add(1);
+      std::fprintf(stderr, "[%s] stored envelope at log index %llu: %s\n", config.id.c_str(),
+                   static_cast<unsigned long long>(index), c.status().reason().c_str());
+      continue;
+    }
+    if (accepted.empty()) from = index;
+    to = index;
+    accepted.push_back({std::move(*c), index});
+    if (accepted.size() == limits::batch_items_max) {
+      CG_RETURN_IF_ERROR(forward(accepted));
+      counters.forwarded_after_restart.fetch_add(accepted.size());
+      accepted.clear();
+    }
+  }
+  CG_RETURN_IF_ERROR(forward(accepted));
+  counters.forwarded_after_restart.fetch_add(accepted.size());
+  if (to != 0) {
+    std::fprintf(stderr,
+                 "[%s] forwarded again log entries %llu..%llu, logged before the restart and "
+                 "perhaps not sent\n",
+                 config.id.c_str(), static_cast<unsigned long long>(from),
+                 static_cast<unsigned long long>(to));
   }
   return {};
 }
@@ -239,6 +387,7 @@ Result<std::unique_ptr<RelayNode>> RelayNode::start(const config::NodeConfig& co
   impl->config = config;
   impl->clock = &clock;
   CG_RETURN_IF_ERROR(impl->load());
+  CG_RETURN_IF_ERROR(impl->forward_unsent());
   std::unique_ptr<RelayNode> node(new RelayNode(std::move(impl)));
   for (auto& in : node->impl_->ins) {
     Impl::In* p = in.get();
@@ -250,14 +399,21 @@ Result<std::unique_ptr<RelayNode>> RelayNode::start(const config::NodeConfig& co
 
 void RelayNode::stop() {
   if (!impl_ || impl_->stopping.exchange(true)) return;
+  impl_->metrics.stop();
   for (auto& in : impl_->ins) {
     if (in->thread.joinable()) in->thread.join();
   }
   for (auto& [party, tx] : impl_->outs) {
     for (int i = 0; i < 500 && !tx->idle(); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    tx->stop();
   }
+  {
+    std::lock_guard lock(impl_->write_mu);
+    impl_->housekept_ns = std::numeric_limits<std::int64_t>::min() / 2;
+    if (auto s = impl_->housekeeping(); !s.ok())
+      std::fprintf(stderr, "[%s] %s\n", impl_->config.id.c_str(), s.reason().c_str());
+  }
+  for (auto& [party, tx] : impl_->outs) tx->stop();
 }
 
 std::vector<std::uint16_t> RelayNode::link_in_ports() const {
@@ -267,5 +423,6 @@ std::vector<std::uint16_t> RelayNode::link_in_ports() const {
 }
 
 const RelayCounters& RelayNode::counters() const { return impl_->counters; }
+std::uint16_t RelayNode::metrics_port() const { return impl_->metrics.port(); }
 
 }  // namespace cg::node

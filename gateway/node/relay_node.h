@@ -10,6 +10,10 @@
 // party. Epoch announcements are verified and forwarded to their destination's link.
 // Every refusal is counted and audited with its reason.
 //
+// Crashes: each accepted envelope is stored with its log entry, in the same transaction, and
+// dropped once it is surely on the outbound wire (WireMark); after a restart whatever is still
+// stored is countersigned again under a fresh tree head and forwarded.
+//
 // Not yet enforced: that the rules bundle named in a header is one the relay has seen
 // approved (bundles do not reach the relay yet).
 //
@@ -37,7 +41,9 @@ struct RelayCounters {
   std::atomic<std::uint64_t> announcements_forwarded{0};
   std::atomic<std::uint64_t> announcements_refused{0};
   std::atomic<std::uint64_t> lost_on_links{0};  // envelopes the inbound links reported lost
+  std::atomic<std::uint64_t> forwarded_after_restart{0};  // logged before a crash, sent again
   std::atomic<std::uint64_t> errors{0};
+  std::atomic<std::uint64_t> tree_size{0};  // gauge: entries in the transparency log
 };
 
 class RelayNode final {
@@ -52,6 +58,7 @@ class RelayNode final {
   // The bound UDP ports of the [[link_in]] entries, in config order.
   std::vector<std::uint16_t> link_in_ports() const;
   const RelayCounters& counters() const;
+  std::uint16_t metrics_port() const;  // 0 without [metrics]
 
  private:
   struct Impl;
