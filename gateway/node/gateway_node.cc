@@ -30,6 +30,7 @@ void log_line(const std::string& node, const std::string& what) {
 
 constexpr std::int64_t housekeeping_every_ns = 200 * ns_per_ms;
 constexpr std::int64_t reannounce_every_ns = 2 * ns_per_s;
+constexpr std::int64_t bundle_resend_every_ns = 30 * ns_per_s;
 constexpr std::size_t prune_per_pass_max = 4096;
 
 std::vector<std::uint8_t> epoch_key_of(std::string_view party, std::uint64_t epoch) {
@@ -68,6 +69,9 @@ struct GatewayNode::Impl {
   store::Table epochs_out;  // party \0 be64(epoch) → the signed announcement
   store::Table marks;       // "wire/" party → be64(seq): sent envelopes surely on the wire
   std::int64_t housekept_ns = 0;
+  // The approved bundle in use goes to the relay after every change and every 30 s.
+  std::atomic<bool> bundle_changed{true};
+  std::int64_t bundle_sent_ns = 0;
   std::thread pipeline;
   std::atomic<bool> stopping{false};
   GatewayCounters counters;
@@ -155,14 +159,10 @@ Status GatewayNode::Impl::load() {
   audit_log.emplace(std::move(a));
   CG_ASSIGN_OR_RETURN(epochs_out, env->table("epochs_out"));
   CG_ASSIGN_OR_RETURN(marks, env->table("marks"));
-  CG_ASSIGN_OR_RETURN(
-      approver,
-      approval::Approver::open(
-          *env, config.party, *root, std::make_shared<approval::SuiteVerifier>(*suite),
-          [](std::string_view text) -> Result<approval::CompiledPolicy> {
-            CG_ASSIGN_OR_RETURN(auto p, policy::Policy::parse(text, "rules bundle"));
-            return approval::CompiledPolicy(std::shared_ptr<const policy::Policy>(std::move(p)));
-          }));
+  CG_ASSIGN_OR_RETURN(approver,
+                      approval::Approver::open(*env, config.party, *root,
+                                               std::make_shared<approval::SuiteVerifier>(*suite),
+                                               policy_compiler()));
   // Link.
   const auto& lo = config.links_out[0];
   CG_ASSIGN_OR_RETURN(auto lk, crypto::read_link_key_file(lo.key_file));
@@ -477,6 +477,14 @@ Status GatewayNode::Impl::housekeeping() {
       CG_RETURN_IF_ERROR(submit_control_blocking(s.announcement, 2));
     }
   }
+  if (auto b = approver->current();
+      b && (bundle_changed.exchange(false) || mono - bundle_sent_ns >= bundle_resend_every_ns)) {
+    bundle_sent_ns = mono;
+    for (const auto& chunk :
+         bundle_chunks(b->bytes, link_settings(config.links_out[0]).fragment_bytes()))
+      CG_RETURN_IF_ERROR(submit_control_blocking(chunk, 3));
+    counters.bundles_sent.fetch_add(1);
+  }
   if (!advanced.empty()) {
     CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
     for (const auto& [party, w] : advanced)
@@ -541,6 +549,7 @@ Result<std::uint64_t> GatewayNode::reload_rules() {
                                                     limits::rules_bundle_bytes_max));
   CG_ASSIGN_OR_RETURN(auto b, impl_->approver->offer(bytes, impl_->clock->now_ns()));
   impl_->rules_version_in_use.store(b->version);
+  impl_->bundle_changed.store(true);
   return b->version;
 }
 

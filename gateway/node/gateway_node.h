@@ -48,6 +48,7 @@ struct GatewayCounters {
   std::atomic<std::uint64_t> pipeline_errors{0};
   std::atomic<std::uint64_t> resent_after_restart{0};  // committed before a crash, sent again
   std::atomic<std::uint64_t> sent_pruned{0};           // sent envelopes past their retention
+  std::atomic<std::uint64_t> bundles_sent{0};          // times the bundle in use went to the relay
 };
 
 class GatewayNode final {

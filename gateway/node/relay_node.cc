@@ -23,6 +23,18 @@ namespace {
 
 constexpr std::int64_t housekeeping_every_ns = 200 * ns_per_ms;
 constexpr std::size_t forgotten_per_pass_max = 4096;
+// Envelopes naming a rules bundle the relay has not seen approved wait this long for it (its
+// chunks may still be on the way), at most held_max of them per link; then they are refused.
+constexpr std::int64_t bundle_wait_ns = 10 * ns_per_s;
+constexpr std::size_t held_max = 20'000;
+
+std::vector<std::uint8_t> seen_key(std::string_view party, std::uint64_t version) {
+  std::vector<std::uint8_t> k(party.begin(), party.end());
+  k.push_back(0);
+  const auto v = store::be64(version);
+  k.insert(k.end(), v.begin(), v.end());
+  return k;
+}
 
 }  // namespace
 
@@ -44,6 +56,10 @@ struct RelayNode::Impl {
     std::optional<LinkInbox> handler;
     std::unique_ptr<link::UdpReceiver> rx;
     std::thread thread;
+    std::unique_ptr<approval::Approver> approver;  // the party's rules bundles
+    BundleAssembler assembler;
+    // Envelopes waiting for their bundle: (arrival, bytes).
+    std::vector<std::pair<std::int64_t, std::vector<std::uint8_t>>> held;
   };
   std::vector<std::unique_ptr<In>> ins;
   std::map<std::string, std::unique_ptr<link::UdpSender>> outs;  // by destination party
@@ -52,6 +68,8 @@ struct RelayNode::Impl {
   // Log index → the accepted origin envelope, until it is surely on the outbound wire: after
   // a crash the relay forwards these again (the receiver refuses what it already has).
   store::Table unsent;
+  // (party, bundle version) → bundle hash of every bundle seen approved.
+  store::Table bundles_seen;
   std::optional<WireMark> mark;  // by log index; guarded by write_mu
   std::int64_t drain_bound = 0;
   std::int64_t housekept_ns = 0;  // guarded by write_mu
@@ -61,6 +79,9 @@ struct RelayNode::Impl {
 
   Status load();
   Status register_metrics();
+  // A control record that is a chunk of a party's rules bundle: reassembled, verified by the
+  // party's Approver (threshold of its reviewers), recorded as seen approved.
+  Status offer_bundle(In& in, std::span<const std::uint8_t> chunk);
   void run(In& in);
   Status process(In& in);
   // Countersigns the accepted envelopes with a fresh signed tree head and submits each to its
@@ -112,6 +133,7 @@ Status RelayNode::Impl::load() {
   CG_ASSIGN_OR_RETURN(auto a, audit::AuditLog::open(*env, config.id));
   audit_log.emplace(std::move(a));
   CG_ASSIGN_OR_RETURN(unsent, env->table("unsent"));
+  CG_ASSIGN_OR_RETURN(bundles_seen, env->table("bundles_seen"));
   for (const auto& lo : config.links_out) {
     CG_ASSIGN_OR_RETURN(auto k, crypto::read_link_key_file(lo.key_file));
     keys_out.push_back(std::move(k));
@@ -135,6 +157,10 @@ Status RelayNode::Impl::load() {
     const auto& li = config.links_in[i];
     auto in = std::make_unique<In>();
     in->party = li.party;
+    CG_ASSIGN_OR_RETURN(in->approver,
+                        approval::Approver::open(*env, li.party, *root,
+                                                 std::make_shared<approval::SuiteVerifier>(*suite),
+                                                 policy_compiler()));
     in->handler.emplace(config.id, &counters.lost_on_links);
     link::ReceiverOptions ro;
     ro.settings = link_settings(li);
@@ -169,6 +195,16 @@ Status RelayNode::Impl::register_metrics() {
                   counters.refused_oversight);
   metrics.counter("cellgate_relay_refused_total", refused, with("reason", "no_route"),
                   counters.refused_no_route);
+  metrics.counter("cellgate_relay_refused_total", refused, with("reason", "bundle"),
+                  counters.refused_bundle);
+  metrics.counter("cellgate_relay_bundles_accepted_total",
+                  "Rules bundles received, verified and recorded as approved.", node,
+                  counters.bundles_accepted);
+  metrics.counter("cellgate_relay_bundles_refused_total", "Rules bundles (or chunks) refused.",
+                  node, counters.bundles_refused);
+  metrics.gauge("cellgate_relay_held_for_bundle",
+                "Envelopes waiting for the rules bundle they name.", node,
+                counters.held_for_bundle);
   metrics.counter("cellgate_relay_announcements_forwarded_total",
                   "Epoch announcements verified and forwarded.", node,
                   counters.announcements_forwarded);
@@ -190,9 +226,41 @@ Status RelayNode::Impl::register_metrics() {
   return metrics.start(config);
 }
 
+Status RelayNode::Impl::offer_bundle(In& in, std::span<const std::uint8_t> chunk) {
+  auto whole = in.assembler.add(chunk);
+  if (!whole.ok()) {
+    counters.bundles_refused.fetch_add(1);
+    return whole.status();
+  }
+  if (!*whole) return {};
+  auto b = in.approver->offer(**whole, clock->now_ns());
+  if (!b.ok()) {
+    // An older bundle than the current one is a rollback for the approver, but it was seen
+    // approved when it was current: it is already recorded.
+    if (in.approver->last_refusal() != approval::Refusal::rollback)
+      counters.bundles_refused.fetch_add(1);
+    return b.status();
+  }
+  std::lock_guard lock(write_mu);
+  CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
+  CG_ASSIGN_OR_RETURN(auto had, txn.get(bundles_seen, seen_key(in.party, (*b)->version)));
+  if (had) return {};
+  CG_RETURN_IF_ERROR(txn.put(bundles_seen, seen_key(in.party, (*b)->version), (*b)->hash));
+  CG_RETURN_IF_ERROR(txn.commit());
+  counters.bundles_accepted.fetch_add(1);
+  std::fprintf(stderr, "[%s] rules bundle v%llu of %s seen approved\n", config.id.c_str(),
+               static_cast<unsigned long long>((*b)->version), in.party.c_str());
+  return {};
+}
+
 Status RelayNode::Impl::process(In& in) {
   const std::int64_t now = clock->now_ns();
   for (auto& c : in.handler->controls) {
+    if (is_bundle_chunk(c)) {
+      if (auto s = offer_bundle(in, c); !s.ok())
+        std::fprintf(stderr, "[%s] %s\n", config.id.c_str(), s.reason().c_str());
+      continue;
+    }
     auto a = envelope::verify_announcement(c, *root, *suite);
     auto out = a.ok() ? outs.find(a->destination) : outs.end();
     if (!a.ok() || out == outs.end() || !root->node(a->origin) ||
@@ -203,13 +271,18 @@ Status RelayNode::Impl::process(In& in) {
     if (out->second->submit_control(c, 10).ok()) counters.announcements_forwarded.fetch_add(1);
   }
   in.handler->controls.clear();
-  if (in.handler->envelopes.empty()) return {};
+  if (in.handler->envelopes.empty() && in.held.empty()) return {};
+  // Held envelopes go first, in arrival order, then what this poll delivered.
+  std::vector<std::pair<std::int64_t, std::vector<std::uint8_t>>> work = std::move(in.held);
+  in.held.clear();
+  for (auto& e : in.handler->envelopes) work.emplace_back(now, std::move(e));
+  in.handler->envelopes.clear();
   std::lock_guard lock(write_mu);
   CG_RETURN_IF_ERROR(housekeeping());
   CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
   std::vector<Accepted> accepted;
-  for (auto& bytes : in.handler->envelopes) {
-    counters.received.fetch_add(1);
+  for (auto& [arrived, bytes] : work) {
+    if (arrived == now) counters.received.fetch_add(1);
     audit::Event ev{.time_ns = now, .event = schema::AuditEvent::RELAY_DROPPED};
     auto c = envelope::verify_origin(bytes, *root, *suite);
     if (!c.ok() || c->origin_party != in.party) {
@@ -230,6 +303,26 @@ Status RelayNode::Impl::process(In& in) {
     ev.stream = h.getStream();
     ev.seq = h.getSeq();
     ev.rules_version = h.getRulesVersion();
+    // The rules bundle named in the header must be one the relay has seen approved.
+    CG_ASSIGN_OR_RETURN(auto seen_hash,
+                        txn.get(bundles_seen, seen_key(c->origin_party, h.getRulesVersion())));
+    const bool approved = seen_hash && crypto::ct_equal(*seen_hash, {h.getRulesHash().begin(),
+                                                                     h.getRulesHash().size()});
+    if (!approved) {
+      if (!seen_hash && now - arrived < bundle_wait_ns && in.held.size() < held_max) {
+        in.held.emplace_back(arrived, std::move(bytes));  // its bundle may be on the way
+        continue;
+      }
+      counters.refused_bundle.fetch_add(1);
+      ev.reason = "bundle";
+      const std::string why = "rules bundle v" + std::to_string(h.getRulesVersion()) + " of " +
+                              c->origin_party +
+                              (seen_hash ? " named with a hash other than the approved one's"
+                                         : " not seen approved by the relay");
+      ev.detail = why;
+      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+      continue;
+    }
     relay::Drop drop{};
     if (auto s = oversight->check(c->origin_party, h, now, &drop); !s.ok()) {
       counters.refused_oversight.fetch_add(1);
@@ -259,8 +352,8 @@ Status RelayNode::Impl::process(In& in) {
     CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
     accepted.push_back({std::move(*c), index});
   }
-  in.handler->envelopes.clear();
   CG_RETURN_IF_ERROR(txn.commit());
+  counters.held_for_bundle.store(in.held.size());
   return forward(accepted);
 }
 

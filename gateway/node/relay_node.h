@@ -14,8 +14,11 @@
 // dropped once it is surely on the outbound wire (WireMark); after a restart whatever is still
 // stored is countersigned again under a fresh tree head and forwarded.
 //
-// Not yet enforced: that the rules bundle named in a header is one the relay has seen
-// approved (bundles do not reach the relay yet).
+// Rules bundles: each gateway sends the approved bundle it uses as chunked control records
+// (node_common.h); the relay verifies it with that party's Approver (reviewers' threshold under
+// the trust root, no rollback) and records (party, version, hash) durably. An envelope must
+// name a bundle so recorded, by version and hash; one naming an unknown version waits up to
+// 10 s for its bundle, then is refused ("bundle") like a wrong hash at once.
 //
 // Thread-safety: start/stop from one thread; counters from any.
 #pragma once
@@ -38,6 +41,10 @@ struct RelayCounters {
   std::atomic<std::uint64_t> refused_replay{0};
   std::atomic<std::uint64_t> refused_oversight{0};  // route, kind, freshness
   std::atomic<std::uint64_t> refused_no_route{0};   // no link to the destination party
+  std::atomic<std::uint64_t> refused_bundle{0};     // names a bundle not seen approved
+  std::atomic<std::uint64_t> bundles_accepted{0};
+  std::atomic<std::uint64_t> bundles_refused{0};
+  std::atomic<std::uint64_t> held_for_bundle{0};  // gauge, per last batch of a link
   std::atomic<std::uint64_t> announcements_forwarded{0};
   std::atomic<std::uint64_t> announcements_refused{0};
   std::atomic<std::uint64_t> lost_on_links{0};  // envelopes the inbound links reported lost

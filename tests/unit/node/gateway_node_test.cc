@@ -277,12 +277,23 @@ TEST_F(GatewayNodeTest, JudgesSealsSignsAndSendsAndRulesChangeUnderLoad) {
 
   // The far end: epoch keys from the announcements, then every envelope verifies and opens,
   // and names exactly one of the two bundles, by version and hash.
+  // The bundles in use went to the relay's side too, as chunked control records.
   std::map<std::uint64_t, crypto::EpochKey> keys;
+  BundleAssembler assembler;
+  std::set<std::uint64_t> bundle_versions;
   for (const auto& a : far_end.controls) {
+    if (is_bundle_chunk(a)) {
+      auto whole = assembler.add(a);
+      ASSERT_TRUE(whole.ok()) << whole.status().reason();
+      if (*whole)
+        bundle_versions.insert(approval::decode_bundle(**whole)->root().getBody().getVersion());
+      continue;
+    }
     auto k = envelope::accept_epoch(a, *root_, suite_, *rx_kx_, nullptr);
     ASSERT_TRUE(k.ok()) << k.status().reason();
     keys.emplace(k->epoch(), std::move(*k));
   }
+  EXPECT_EQ(bundle_versions, (std::set<std::uint64_t>{1, 2}));
   const auto hash_v1 = verifier_.hash(approval::body_bytes(approval::decode_bundle(v1)->root()));
   std::map<std::uint64_t, int> by_version;
   std::uint64_t last_seq = 0;
@@ -378,6 +389,7 @@ TEST_F(GatewayNodeTest, RelayVerifiesLogsCountersignsAndRefusesReplays) {
   EXPECT_GT((*relay)->counters().announcements_forwarded.load(), 0u);
   std::map<std::uint64_t, crypto::EpochKey> keys;
   for (const auto& a : far_end.controls) {
+    if (is_bundle_chunk(a)) continue;
     auto k = envelope::accept_epoch(a, *root_, suite_, *rx_kx_, nullptr);
     ASSERT_TRUE(k.ok()) << k.status().reason();
     keys.emplace(k->epoch(), std::move(*k));
@@ -403,6 +415,38 @@ TEST_F(GatewayNodeTest, RelayVerifiesLogsCountersignsAndRefusesReplays) {
   }
   EXPECT_EQ((*relay)->counters().refused_replay.load(), 1u);
   EXPECT_EQ((*relay)->counters().relayed.load(), released) << "nothing forwarded for the replay";
+  EXPECT_EQ((*relay)->counters().bundles_accepted.load(), 1u) << "v1 arrived from the gateway";
+
+  // An envelope signed by the gateway's key that names bundle v1 with another hash (as if
+  // judged by rules nobody approved): refused, under its own reason.
+  auto gw_key_r = crypto::load_signing_key_file(gw_.signing, nullptr, true);
+  ASSERT_TRUE(gw_key_r.ok()) << gw_key_r.status().reason();
+  auto gw_key = std::move(*gw_key_r);
+  const envelope::Signer forger{"il-gw-1", &suite_, gw_key.get(),
+                                crypto::key_id(suite_.id(), gw_key->public_key())};
+  auto epoch = envelope::start_epoch(forger, "sy", 0, 77, 1'000'000,
+                                     crypto::read_public_key_file(rx_.agreement_public)->public_key,
+                                     nullptr, clock_.now_ns());
+  ASSERT_TRUE(epoch.ok()) << epoch.status().reason();
+  envelope::HeaderFields f;
+  f.destination = "sy";
+  f.seq = 1'000'000;
+  f.time_ns = clock_.now_ns();
+  f.kind = schema::Kind::INTELLIGENCE;
+  f.rules_version = 1;
+  f.rules_hash.assign(32, 0);
+  synth::Generator gen({.seed = 99, .source = "il-src-1", .now_ns = clock_.now_ns()});
+  auto item = wire::decode_item(gen.next_bytes());
+  ASSERT_TRUE(item.ok());
+  auto sealed = envelope::seal(forger, f, epoch->key, item->canonical_bytes());
+  ASSERT_TRUE(sealed.ok()) << sealed.status().reason();
+  auto forged = envelope::sign_batch(forger, 1, std::span(&*sealed, 1));
+  ASSERT_TRUE(forged.ok()) << forged.status().reason();
+  ASSERT_TRUE(replayer->submit(2, (*forged)[0]).ok());
+  for (int i = 0; i < 300 && (*relay)->counters().refused_bundle.load() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ((*relay)->counters().refused_bundle.load(), 1u);
+  EXPECT_EQ((*relay)->counters().relayed.load(), released);
   replayer->stop();
   (*gateway)->stop();
   (*relay)->stop();
@@ -524,6 +568,7 @@ TEST_F(GatewayNodeTest, AfterARestartWhatMayNotHaveLeftIsSentAgainUnchanged) {
   ASSERT_EQ(sorted(far_end.envelopes), sorted(first));
   std::map<std::uint64_t, crypto::EpochKey> keys;
   for (const auto& a : far_end.controls) {
+    if (is_bundle_chunk(a)) continue;
     auto k = envelope::accept_epoch(a, *root_, suite_, *rx_kx_, nullptr);
     ASSERT_TRUE(k.ok()) << k.status().reason();
     keys.emplace(k->epoch(), std::move(*k));
@@ -573,6 +618,45 @@ TEST(WireMark, IdleSenderMeansEverythingLeftOtherwiseOnlyWhatIsOlderThanTheDrain
   for (std::uint64_t i = 31; i < 20'000; ++i) m.submitted(i, static_cast<std::int64_t>(i) * 10);
   EXPECT_LE(m.on_wire(false, 200'000 + 1000), 19'999u);
   EXPECT_EQ(m.on_wire(false, 10'000'000), 19'999u);
+}
+
+TEST(BundleChunks, ReassembleInAnyOrderAndRefuseWhatDoesNotFit) {
+  std::vector<std::uint8_t> bundle(5000);
+  for (std::size_t i = 0; i < bundle.size(); ++i) bundle[i] = static_cast<std::uint8_t>(i * 7);
+  auto chunks = bundle_chunks(bundle, 1000);
+  ASSERT_EQ(chunks.size(), 6u);  // 952 bytes of data each
+  BundleAssembler a;
+  for (std::size_t i : {5u, 0u, 3u, 3u, 1u, 4u}) {
+    auto r = a.add(chunks[i]);
+    ASSERT_TRUE(r.ok()) << r.status().reason();
+    EXPECT_FALSE(r->has_value());
+  }
+  auto done = a.add(chunks[2]);
+  ASSERT_TRUE(done.ok());
+  ASSERT_TRUE(done->has_value());
+  EXPECT_EQ(**done, bundle);
+  // A chunk whose bytes were changed: the whole no longer matches its id.
+  auto bad = chunks;
+  bad[1][bundle_chunk_header_bytes + 5] ^= 1;
+  BundleAssembler b;
+  Status last;
+  for (const auto& c : bad) {
+    auto r = b.add(c);
+    if (!r.ok()) last = r.status();
+  }
+  EXPECT_EQ(last.code(), Code::malformed);
+  EXPECT_NE(last.reason().find("does not match its id"), std::string::npos);
+  // Overlap, a length past the limit, a short record: each named.
+  auto overlapping = chunks[1];
+  overlapping[44] = static_cast<std::uint8_t>(overlapping[44] + 1);  // offset 953 overlaps 952
+  BundleAssembler c;
+  ASSERT_TRUE(c.add(chunks[1]).ok());
+  EXPECT_NE(c.add(overlapping).status().reason().find("overlap"), std::string::npos);
+  auto huge = chunks[0];
+  huge[43] = 0x7f;
+  EXPECT_NE(c.add(huge).status().reason().find("out of range"), std::string::npos);
+  EXPECT_EQ(c.add(std::span(chunks[0]).first(20)).status().code(), Code::malformed);
+  EXPECT_FALSE(is_bundle_chunk(std::vector<std::uint8_t>{0, 0, 0, 0, 1}));
 }
 
 }  // namespace
