@@ -112,6 +112,12 @@ struct KeyOptions {
   std::string passphrase_file;
   bool unencrypted = false;
 };
+// The private signing key the options name (trust.cc).
+Result<std::unique_ptr<crypto::SigningKey>> load_signer(const KeyOptions& k);
+// `cellgate quarantine release --store DIR ID --key FILE ...`: signs the release statement of
+// hold ID with a reviewer's key and leaves it for the running gateway, which verifies it and
+// sends the held item.
+int quarantine_release(const std::string& store_dir, std::uint64_t hold, const KeyOptions& key);
 
 struct KeygenOptions {
   std::string node;  // node id: files are <dir>/<node>.sign, .kx (+ .pub)

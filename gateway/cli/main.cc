@@ -112,6 +112,13 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingDirectory);
   q_show->add_option("hold", q_hold, "Hold id")->required();
+  cg::cli::KeyOptions release_key;
+  auto* q_release = quarantine->add_subcommand(
+      "release", "Release a hold: sign it as a reviewer; the running gateway sends the item");
+  q_release->add_option("--store", q_store, "The gateway's store directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  q_release->add_option("hold", q_hold, "Hold id")->required();
   auto* q_reject = quarantine->add_subcommand("reject", "Reject a hold: the item is never sent");
   q_reject->add_option("--store", q_store, "The gateway's store directory")
       ->required()
@@ -208,6 +215,7 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
   add_key_options(rules_approve, approve_key, true);
+  add_key_options(q_release, release_key, true);
   rules_approve->add_option("--out", bundle_out, "Write here instead of in place");
   auto* rules_verify =
       rules->add_subcommand("verify", "Which signatures count; is the threshold met");
@@ -265,6 +273,7 @@ int main(int argc, char** argv) {
   if (*q_list) return cg::cli::quarantine_list(q_store, q_json);
   if (*q_show) return cg::cli::quarantine_show(q_store, q_hold);
   if (*q_reject) return cg::cli::quarantine_reject(q_store, q_hold, q_node, q_reason);
+  if (*q_release) return cg::cli::quarantine_release(q_store, q_hold, release_key);
   if (*send) return cg::cli::send(send_options);
   if (*tail) return cg::cli::tail(tail_options);
   if (*config_check) return cg::cli::config_check(config_file, config_json);

@@ -1,10 +1,12 @@
-// `cellgate quarantine list|show|reject`: what a reviewer does with the items a gateway holds.
-// They open the gateway's store (LMDB allows a second process next to the running node).
-// Releasing a hold needs the gateway to seal and send it; that command comes with the
-// gateway's release path (issue 7) and is not offered until then, so nothing is lost.
+// `cellgate quarantine list|show|release|reject`: what a reviewer does with the items a gateway
+// holds. They open the gateway's store (LMDB allows a second process next to the running
+// node). A release is signed here with the reviewer's key and left in the store; the running
+// gateway verifies it (a reviewer of its party, over this hold, item and destination), seals
+// and sends the held bytes, and records it in its audit log.
 #include <chrono>
 #include <cstdio>
 
+#include "crypto/keys.h"
 #include "gateway/audit/audit.h"
 #include "gateway/cli/cli.h"
 #include "gateway/common/hex.h"
@@ -104,6 +106,37 @@ int quarantine_reject(const std::string& store_dir, std::uint64_t hold, const st
   if (auto s = txn->commit(); !s.ok()) return fail("quarantine reject", s);
   std::printf("hold %llu rejected: it will not be sent; recorded in the audit log\n",
               static_cast<unsigned long long>(hold));
+  return exit_ok;
+}
+
+int quarantine_release(const std::string& store_dir, std::uint64_t hold, const KeyOptions& key) {
+  auto signer = load_signer(key);
+  if (!signer.ok()) return fail("quarantine release", signer.status());
+  auto suite = crypto::suite((*signer)->suite());
+  if (!suite.ok()) return fail("quarantine release", suite.status());
+  auto env = store::Env::open({.path = store_dir});
+  if (!env.ok()) return fail("quarantine release", env.status());
+  auto q = quarantine::Quarantine::open(**env);
+  if (!q.ok()) return fail("quarantine release", q.status());
+  auto h = q->get(hold);
+  if (!h.ok()) return fail("quarantine release", h.status());
+  if (!*h) return fail("quarantine release", rejected("no hold " + std::to_string(hold)));
+  const approval::SuiteVerifier verifier(**suite);
+  const auto statement = quarantine::Quarantine::release_statement(**h, verifier);
+  quarantine::Quarantine::ReleaseRequest r;
+  r.hold = hold;
+  r.key_id = crypto::key_id((*suite)->id(), (*signer)->public_key());
+  r.signature.resize((*suite)->signature_bytes());
+  if (auto s = (*signer)->sign(statement, r.signature); !s.ok())
+    return fail("quarantine release", s);
+  auto txn = (*env)->begin_write();
+  if (!txn.ok()) return fail("quarantine release", txn.status());
+  if (auto s = q->request_release(*txn, r); !s.ok()) return fail("quarantine release", s);
+  if (auto s = txn->commit(); !s.ok()) return fail("quarantine release", s);
+  std::printf(
+      "hold %llu: release signed by key %s and handed to the gateway, which verifies "
+      "it and sends the item (see its audit log)\n",
+      static_cast<unsigned long long>(hold), to_hex(r.key_id).c_str());
   return exit_ok;
 }
 

@@ -37,17 +37,6 @@ int fail(const char* what, const Status& s) {
   }
 }
 
-Result<std::optional<crypto::Secret>> passphrase(const KeyOptions& k) {
-  if (k.passphrase_file.empty()) return std::optional<crypto::Secret>();
-  CG_ASSIGN_OR_RETURN(auto p, crypto::read_passphrase_file(k.passphrase_file));
-  return std::optional<crypto::Secret>(std::move(p));
-}
-
-Result<std::unique_ptr<crypto::SigningKey>> load_signer(const KeyOptions& k) {
-  CG_ASSIGN_OR_RETURN(auto pass, passphrase(k));
-  return crypto::load_signing_key_file(k.key_file, pass ? &*pass : nullptr, k.unencrypted);
-}
-
 approval::SignFn signer_of(const crypto::SigningKey& key) {
   return [&key](Bytes m) -> Result<std::vector<std::uint8_t>> {
     CG_ASSIGN_OR_RETURN(const crypto::Suite* s, crypto::suite(key.suite()));
@@ -75,6 +64,17 @@ const crypto::Suite& deployment_suite_of(schema::TrustRootBody::Reader body) {
 }
 
 }  // namespace
+
+Result<std::optional<crypto::Secret>> passphrase(const KeyOptions& k) {
+  if (k.passphrase_file.empty()) return std::optional<crypto::Secret>();
+  CG_ASSIGN_OR_RETURN(auto p, crypto::read_passphrase_file(k.passphrase_file));
+  return std::optional<crypto::Secret>(std::move(p));
+}
+
+Result<std::unique_ptr<crypto::SigningKey>> load_signer(const KeyOptions& k) {
+  CG_ASSIGN_OR_RETURN(auto pass, passphrase(k));
+  return crypto::load_signing_key_file(k.key_file, pass ? &*pass : nullptr, k.unencrypted);
+}
 
 // --- keygen --------------------------------------------------------------------------------
 

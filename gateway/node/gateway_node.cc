@@ -13,6 +13,7 @@
 #include "crypto/keys.h"
 #include "gateway/approval/approval.h"
 #include "gateway/audit/audit.h"
+#include "gateway/common/hex.h"
 #include "gateway/envelope/envelope.h"
 #include "gateway/ingest/ingest.h"
 #include "gateway/link/link.h"
@@ -32,6 +33,7 @@ constexpr std::int64_t housekeeping_every_ns = 200 * ns_per_ms;
 constexpr std::int64_t reannounce_every_ns = 2 * ns_per_s;
 constexpr std::int64_t bundle_resend_every_ns = 30 * ns_per_s;
 constexpr std::size_t prune_per_pass_max = 4096;
+constexpr std::size_t release_requests_per_pass = 16;
 
 std::vector<std::uint8_t> epoch_key_of(std::string_view party, std::uint64_t epoch) {
   std::vector<std::uint8_t> k(party.begin(), party.end());
@@ -284,9 +286,10 @@ Result<bool> GatewayNode::Impl::pass() {
   }
   const auto& rules = *std::static_pointer_cast<const policy::Policy>((*bundle)->policy);
   CG_ASSIGN_OR_RETURN(auto pending, inbox->read_pending(config.pipeline->batch_items_max));
-  if (pending.empty()) return false;
-  CG_ASSIGN_OR_RETURN(auto evaluator, policy::Evaluator::create(rules));
   CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
+  CG_ASSIGN_OR_RETURN(auto requests, held->release_requests(txn, release_requests_per_pass));
+  if (pending.empty() && requests.empty()) return false;
+  CG_ASSIGN_OR_RETURN(auto evaluator, policy::Evaluator::create(rules));
   struct Out {
     std::string party;
     std::uint64_t seq;
@@ -297,6 +300,83 @@ Result<bool> GatewayNode::Impl::pass() {
   std::map<std::string, std::vector<envelope::Sealed>> batches;   // routine, per party
   std::vector<std::pair<std::string, envelope::Sealed>> singles;  // FLASH, signed alone
   std::vector<NewEpoch> announcements;
+  // Seals `released` for `party` under a fresh seq and records `ev` (its event set by the
+  // caller) with that seq; FLASH items are signed alone.
+  auto seal_one = [&](const std::string& party, std::span<const std::uint8_t> released,
+                      schema::Item::Reader item, audit::Event& ev) -> Status {
+    const sentlog::StreamId sid{party, 0};
+    CG_ASSIGN_OR_RETURN(const std::uint64_t seq, sent->next_seq(txn, sid));
+    CG_ASSIGN_OR_RETURN(auto* epoch, epoch_for(party, seq, announcements));
+    envelope::HeaderFields f;
+    f.destination = party;
+    f.seq = seq;
+    f.time_ns = now;
+    f.precedence = item.getPrecedence();
+    f.kind = item.getKind();
+    f.rules_version = (*bundle)->version;
+    f.rules_hash = (*bundle)->hash;
+    CG_ASSIGN_OR_RETURN(auto sealed, envelope::seal(signer, f, *epoch, released));
+    ev.seq = seq;
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    if (f.precedence == schema::Precedence::FLASH)
+      singles.emplace_back(party, std::move(sealed));
+    else
+      batches[party].push_back(std::move(sealed));
+    return {};
+  };
+  // Reviewers' releases of held items: verified here (a reviewer of this party, over this
+  // hold, item and destination), then the held bytes — exactly what the reviewer signed —
+  // are sealed like any released item.
+  const approval::SuiteVerifier release_verifier(*suite);
+  for (const auto& r : requests) {
+    CG_RETURN_IF_ERROR(held->drop_request(txn, r.hold));
+    auto h =
+        held->release(txn, r.hold, *root, config.party, r.key_id, r.signature, release_verifier);
+    audit::Event ev{.time_ns = now,
+                    .event = schema::AuditEvent::QUARANTINE_RELEASED,
+                    .origin = config.id,
+                    .rules_version = (*bundle)->version};
+    if (!h.ok()) {
+      counters.releases_refused.fetch_add(1);
+      ev.event = schema::AuditEvent::REJECTED_INPUT;
+      ev.reason = "release refused";
+      const std::string why = "hold " + std::to_string(r.hold) + ": " + h.status().reason();
+      ev.detail = why;
+      log_line(config.id, "quarantine release refused: " + why);
+      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+      continue;
+    }
+    const auto di = rules.destination_index(h->destination);
+    const policy::Destination* dest = di ? &rules.destinations()[*di] : nullptr;
+    auto item = wire::decode_canonical_item(h->item);
+    if (!item.ok())
+      return io_error("hold " + std::to_string(r.hold) + ": " + item.status().reason());
+    ev.item_id = {item->root().getId().begin(), item->root().getId().size()};
+    ev.destination = h->destination;
+    ev.reason = "released by reviewer";
+    const std::string who = "key " + to_hex(r.key_id);
+    ev.detail = who;
+    if (dest == nullptr || !streams.count(dest->party)) {
+      // Signed, but it cannot be sent under the current rules: held again, never dropped.
+      CG_ASSIGN_OR_RETURN(const auto again, held->hold(txn, now, h->destination, h->rules_version,
+                                                       h->explanation, h->item));
+      counters.releases_refused.fetch_add(1);
+      ev.event = schema::AuditEvent::REJECTED_INPUT;
+      ev.reason = "release refused";
+      const std::string why = "hold " + std::to_string(r.hold) + ": destination '" +
+                              h->destination +
+                              "' has no receiver under the current rules; held "
+                              "again as " +
+                              std::to_string(again);
+      ev.detail = why;
+      log_line(config.id, "quarantine release refused: " + why);
+      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+      continue;
+    }
+    CG_RETURN_IF_ERROR(seal_one(dest->party, h->item, item->root(), ev));
+    counters.released_by_reviewer.fetch_add(1);
+    counters.released.fetch_add(1);
+  }
   policy::Decision d;
   for (const auto& entry : pending) {
     auto item = wire::decode_canonical_item(entry.item);
@@ -340,25 +420,8 @@ Result<bool> GatewayNode::Impl::pass() {
       } else {
         released = entry.item;
       }
-      const sentlog::StreamId sid{dest.party, 0};
-      CG_ASSIGN_OR_RETURN(const std::uint64_t seq, sent->next_seq(txn, sid));
-      CG_ASSIGN_OR_RETURN(auto* epoch, epoch_for(dest.party, seq, announcements));
-      envelope::HeaderFields f;
-      f.destination = dest.party;
-      f.seq = seq;
-      f.time_ns = now;
-      f.precedence = item->root().getPrecedence();
-      f.kind = item->root().getKind();
-      f.rules_version = (*bundle)->version;
-      f.rules_hash = (*bundle)->hash;
-      CG_ASSIGN_OR_RETURN(auto sealed, envelope::seal(signer, f, *epoch, released));
       ev.event = d.changed ? schema::AuditEvent::REDACTED : schema::AuditEvent::RELEASED;
-      ev.seq = seq;
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      if (f.precedence == schema::Precedence::FLASH)
-        singles.emplace_back(dest.party, std::move(sealed));
-      else
-        batches[dest.party].push_back(std::move(sealed));
+      CG_RETURN_IF_ERROR(seal_one(dest.party, released, item->root(), ev));
       counters.released.fetch_add(1);
     }
   }
@@ -385,7 +448,7 @@ Result<bool> GatewayNode::Impl::pass() {
   }
   for (const auto& a : announcements)
     CG_RETURN_IF_ERROR(txn.put(epochs_out, epoch_key_of(a.party, a.epoch), a.announcement));
-  CG_RETURN_IF_ERROR(inbox->consume_through(txn, pending.back().seq));
+  if (!pending.empty()) CG_RETURN_IF_ERROR(inbox->consume_through(txn, pending.back().seq));
   CG_RETURN_IF_ERROR(txn.commit());
   // Durable: now it may cross. Announcements first, repeated so a receiver that lost one
   // still gets it.

@@ -62,7 +62,44 @@ Result<Held> decode(std::uint64_t id, Bytes value) {
 Result<Quarantine> Quarantine::open(store::Env& env) {
   CG_ASSIGN_OR_RETURN(auto held, env.table("quarantine"));
   CG_ASSIGN_OR_RETURN(auto meta, env.table("quarantine_meta"));
-  return Quarantine(&env, held, meta);
+  CG_ASSIGN_OR_RETURN(auto requests, env.table("quarantine_releases"));
+  return Quarantine(&env, held, meta, requests);
+}
+
+Status Quarantine::request_release(store::WriteTxn& txn, const ReleaseRequest& r) {
+  if (r.key_id.empty() || r.key_id.size() > 64 || r.signature.empty() || r.signature.size() > 255) {
+    return malformed("quarantine release: key id or signature out of bounds");
+  }
+  CG_ASSIGN_OR_RETURN(auto h, txn.get(held_, store::be64(r.hold)));
+  if (!h) return rejected("no hold " + std::to_string(r.hold));
+  std::vector<std::uint8_t> v;
+  v.push_back(static_cast<std::uint8_t>(r.key_id.size()));
+  v.insert(v.end(), r.key_id.begin(), r.key_id.end());
+  v.insert(v.end(), r.signature.begin(), r.signature.end());
+  return txn.put(requests_, store::be64(r.hold), v);
+}
+
+Result<std::vector<Quarantine::ReleaseRequest>> Quarantine::release_requests(
+    store::WriteTxn& txn, std::size_t max) const {
+  std::vector<ReleaseRequest> out;
+  CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(requests_));
+  while (out.size() < max) {
+    CG_ASSIGN_OR_RETURN(auto e, cursor.next());
+    if (!e) break;
+    ReleaseRequest r;
+    r.hold = store::from_be64(e->first).value_or(0);
+    const auto v = e->second;
+    if (!v.empty() && v.size() >= 2u + v[0]) {  // else corrupt: empty key id, refused later
+      r.key_id.assign(v.begin() + 1, v.begin() + 1 + v[0]);
+      r.signature.assign(v.begin() + 1 + v[0], v.end());
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Status Quarantine::drop_request(store::WriteTxn& txn, std::uint64_t hold) {
+  return txn.erase(requests_, store::be64(hold)).status();
 }
 
 Result<std::uint64_t> Quarantine::hold(store::WriteTxn& txn, std::int64_t now_ns,

@@ -75,11 +75,23 @@ class Quarantine final {
   // Removes the hold inside `txn` (the item is not sent). Errors: rejected (no such hold).
   Result<Held> reject(store::WriteTxn& txn, std::uint64_t id);
 
+  // A reviewer's signed release, left for the running gateway (which alone can seal and send)
+  // by `cellgate quarantine release`. The gateway verifies it with release() and removes it.
+  struct ReleaseRequest {
+    std::uint64_t hold = 0;
+    std::vector<std::uint8_t> key_id, signature;
+  };
+  // Errors: rejected (no such hold), malformed (key id or signature out of bounds).
+  Status request_release(store::WriteTxn& txn, const ReleaseRequest& request);
+  // Up to `max` waiting requests, by hold id.
+  Result<std::vector<ReleaseRequest>> release_requests(store::WriteTxn& txn, std::size_t max) const;
+  Status drop_request(store::WriteTxn& txn, std::uint64_t hold);
+
  private:
-  Quarantine(store::Env* env, store::Table held, store::Table meta)
-      : env_(env), held_(held), meta_(meta) {}
+  Quarantine(store::Env* env, store::Table held, store::Table meta, store::Table requests)
+      : env_(env), held_(held), meta_(meta), requests_(requests) {}
   store::Env* env_;
-  store::Table held_, meta_;
+  store::Table held_, meta_, requests_;
 };
 
 }  // namespace cg::quarantine

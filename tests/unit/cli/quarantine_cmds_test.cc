@@ -1,7 +1,8 @@
-// `cellgate quarantine list|show|reject` over a gateway store with holds.
+// `cellgate quarantine list|show|release|reject` over a gateway store with holds.
 #include <capnp/message.h>
 #include <gtest/gtest.h>
 
+#include "crypto/keys.h"
 #include "gateway/audit/audit.h"
 #include "gateway/cli/cli.h"
 #include "gateway/quarantine/quarantine.h"
@@ -52,6 +53,43 @@ TEST(QuarantineCommands, ListShowRejectAndTheRejectionIsAudited) {
   EXPECT_FALSE(report->broken_at.has_value());
   ASSERT_EQ(reasons.size(), 1u);
   EXPECT_EQ(reasons[0], "not for release");
+}
+
+// `release` signs the hold's release statement with the reviewer's key and leaves it for the
+// gateway: the request in the store verifies as that reviewer's signature over that hold.
+TEST(QuarantineCommands, ReleaseLeavesASignedRequestForTheGateway) {
+  testing::TempDir dir("cg-qrel");
+  const auto& suite = crypto::modern_suite();
+  auto paths = crypto::write_node_keys(dir.path(), "alice", suite.id(), nullptr, true);
+  ASSERT_TRUE(paths.ok());
+  const auto pub = crypto::read_public_key_file(paths->signing_public)->public_key;
+  {
+    auto env = *store::Env::open({.path = dir.file("store")});
+    auto q = *quarantine::Quarantine::open(*env);
+    capnp::MallocMessageBuilder mb;
+    testing::fill_sample_item(mb.initRoot<schema::Item>());
+    auto item = wire::canonical(mb.getRoot<schema::Item>().asReader());
+    auto txn = *env->begin_write();
+    ASSERT_TRUE(
+        q.hold(txn, 1'790'000'000'000'000'000, "sy", 3, "ORCON", item.canonical_bytes()).ok());
+    ASSERT_TRUE(txn.commit().ok());
+  }
+  KeyOptions k{paths->signing, "", true};
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(quarantine_release(dir.file("store"), 1, k), exit_ok);
+  EXPECT_NE(::testing::internal::GetCapturedStdout().find("handed to the gateway"),
+            std::string::npos);
+  EXPECT_EQ(quarantine_release(dir.file("store"), 7, k), exit_failed) << "no such hold";
+  auto env = *store::Env::open({.path = dir.file("store")});
+  auto q = *quarantine::Quarantine::open(*env);
+  auto txn = *env->begin_write();
+  auto requests = *q.release_requests(txn, 10);
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].hold, 1u);
+  EXPECT_EQ(requests[0].key_id, crypto::key_id(suite.id(), pub));
+  const approval::SuiteVerifier verifier(suite);
+  const auto statement = quarantine::Quarantine::release_statement(**q.get(1), verifier);
+  EXPECT_TRUE(suite.verify(pub, statement, requests[0].signature).ok());
 }
 
 }  // namespace

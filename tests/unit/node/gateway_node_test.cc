@@ -600,6 +600,75 @@ TEST_F(GatewayNodeTest, AfterARestartWhatMayNotHaveLeftIsSentAgainUnchanged) {
   (*third)->stop();
 }
 
+// A reviewer releases a held item: the running gateway verifies the signed release and sends
+// exactly the held bytes; a release signed by someone who is not a reviewer is refused and
+// the item stays held.
+TEST_F(GatewayNodeTest, AReviewersSignedReleaseSendsTheHeldItem) {
+  write_bundle(nullptr, "");
+  Collect far_end;
+  auto rx = *link::UdpReceiver::open(receiver_options(), "127.0.0.1:0", 8u << 20, *link_key_,
+                                     clock_, far_end);
+  auto node = GatewayNode::start(config(rx->port()), clock_);
+  ASSERT_TRUE(node.ok()) << node.status().reason();
+  ASSERT_EQ(send((*node)->ingest_endpoint(), 21, 200), 200u);
+  auto pump_until = [&](auto done) {
+    for (int i = 0; i < 3000 && !done(); ++i) ASSERT_TRUE(rx->poll_once(10).ok());
+  };
+  pump_until([&] {
+    return (*node)->counters().items_judged.load() == 200 &&
+           far_end.envelopes.size() == (*node)->counters().released.load();
+  });
+  ASSERT_GT((*node)->counters().quarantined.load(), 0u);
+  const auto released_before = (*node)->counters().released.load();
+  // The reviewer's side, as `cellgate quarantine release` does it, next to the running node.
+  auto env = *store::Env::open({.path = dir_.file("store")});
+  auto q = *quarantine::Quarantine::open(*env);
+  auto holds = *q.list(0, 10);
+  ASSERT_GE(holds.size(), 1u);
+  const auto& hold = holds.front();
+  const auto statement = quarantine::Quarantine::release_statement(hold, verifier_);
+  auto request = [&](const crypto::SigningKey& k) {
+    quarantine::Quarantine::ReleaseRequest r;
+    r.hold = hold.id;
+    r.key_id = crypto::key_id(suite_.id(), k.public_key());
+    r.signature.resize(suite_.signature_bytes());
+    EXPECT_TRUE(k.sign(statement, r.signature).ok());
+    auto txn = *env->begin_write();
+    EXPECT_TRUE(q.request_release(txn, r).ok());
+    EXPECT_TRUE(txn.commit().ok());
+  };
+  request(*root_key_);  // the root key is no reviewer of il
+  pump_until([&] { return (*node)->counters().releases_refused.load() == 1; });
+  EXPECT_EQ((*node)->counters().releases_refused.load(), 1u);
+  ASSERT_TRUE((*q.get(hold.id)).has_value()) << "a refused release leaves the item held";
+  far_end.envelopes.clear();
+  request(*reviewers_[1]);  // il/r1
+  pump_until([&] { return far_end.envelopes.size() == 1; });
+  EXPECT_EQ((*node)->counters().released_by_reviewer.load(), 1u);
+  EXPECT_EQ((*node)->counters().released.load(), released_before + 1);
+  ASSERT_EQ(far_end.envelopes.size(), 1u);
+  EXPECT_FALSE((*q.get(hold.id)).has_value()) << "released: no longer held";
+  // The envelope carries exactly the held bytes.
+  std::map<std::uint64_t, crypto::EpochKey> keys;
+  for (const auto& a : far_end.controls) {
+    if (is_bundle_chunk(a)) continue;
+    auto k = envelope::accept_epoch(a, *root_, suite_, *rx_kx_, nullptr);
+    ASSERT_TRUE(k.ok());
+    keys.emplace(k->epoch(), std::move(*k));
+  }
+  auto checked = envelope::verify_origin(far_end.envelopes[0], *root_, suite_);
+  ASSERT_TRUE(checked.ok());
+  auto key = keys.find(checked->envelope.root().getHeader().getEpoch());
+  ASSERT_NE(key, keys.end());
+  envelope::Accepted a{std::move(checked->envelope), std::move(checked->leaf),
+                       checked->origin_party, 0};
+  auto item = envelope::open(a, key->second);
+  ASSERT_TRUE(item.ok());
+  EXPECT_TRUE(std::equal(item->canonical_bytes().begin(), item->canonical_bytes().end(),
+                         hold.item.begin(), hold.item.end()));
+  (*node)->stop();
+}
+
 TEST(WireMark, IdleSenderMeansEverythingLeftOtherwiseOnlyWhatIsOlderThanTheDrainBound) {
   WireMark m(1000);
   EXPECT_EQ(m.on_wire(false, 0), 0u);
