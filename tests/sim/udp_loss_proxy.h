@@ -1,0 +1,64 @@
+// A lossy UDP hop for multi-process tests: a thread receives datagrams on 127.0.0.1:<port>
+// and forwards each to 127.0.0.1:<target> unless the seeded loss model drops it. Unlike
+// LinkSim (in-process, driven by a fake clock) it sits between real sockets of real node
+// processes; the loss decisions are the same splitmix64 draws (sim::Rng), one per datagram in
+// arrival order, so the same seed and the same arrivals drop the same datagrams.
+//
+// Bounded: one batch of datagrams in memory (datagrams_per_batch × 64 KiB). Counters are atomics
+// readable from any thread; start/stop from one thread. The destructor stops the thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+
+#include "gateway/common/status.h"
+
+namespace cg::sim {
+
+struct ProxyCounters {
+  std::atomic<std::uint64_t> received{0};
+  std::atomic<std::uint64_t> forwarded{0};
+  std::atomic<std::uint64_t> dropped{0};      // by the loss model
+  std::atomic<std::uint64_t> send_failed{0};  // sendmmsg refused them (received = the sum of all)
+};
+
+class UdpLossProxy final {
+ public:
+  static constexpr unsigned datagrams_per_batch = 32;
+  static constexpr std::size_t datagram_bytes_max = 65536;
+
+  // Binds 127.0.0.1:<listen_port> (0: an ephemeral port, see port()) and starts forwarding to
+  // 127.0.0.1:<target_port>, dropping each datagram with probability `loss` (0..1) drawn from
+  // a generator seeded with `seed`. Errors: malformed (loss outside 0..1), io (socket, bind).
+  static Result<std::unique_ptr<UdpLossProxy>> start(std::uint16_t listen_port,
+                                                     std::uint16_t target_port, double loss,
+                                                     std::uint64_t seed);
+  ~UdpLossProxy();
+  UdpLossProxy(const UdpLossProxy&) = delete;
+  UdpLossProxy& operator=(const UdpLossProxy&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  std::uint64_t seed() const { return seed_; }
+  const ProxyCounters& counters() const { return counters_; }
+  // Stops the thread and closes the socket; idempotent.
+  void stop();
+
+ private:
+  UdpLossProxy(int fd, std::uint16_t port, std::uint16_t target_port, double loss,
+               std::uint64_t seed)
+      : fd_(fd), port_(port), target_port_(target_port), loss_(loss), seed_(seed) {}
+  void loop();
+
+  int fd_;
+  const std::uint16_t port_;
+  const std::uint16_t target_port_;
+  const double loss_;
+  const std::uint64_t seed_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  ProxyCounters counters_;
+};
+
+}  // namespace cg::sim
