@@ -25,7 +25,6 @@ constexpr std::int64_t valid_ns = 30 * day_ns;  // trust root and rules bundle
 constexpr std::uint32_t link_id_il_us = 1;
 constexpr std::uint32_t link_id_us_sy = 2;
 constexpr std::size_t passphrase_bytes = 32;  // random bytes, written as hex
-constexpr std::uint64_t store_bytes_max = 256u << 20;
 constexpr std::uint64_t rcvbuf_bytes = 8u << 20;
 
 const char* const gateway_id = "il-gw-1";
@@ -217,14 +216,15 @@ std::string loopback(std::uint16_t port) { return "127.0.0.1:" + std::to_string(
 
 // [node], [metrics] and [keys]: every role. Paths are relative to config/.
 std::string common_toml(const char* id, const char* party, const char* role,
-                        std::uint16_t metrics_port, bool agreement, bool encrypted) {
+                        std::uint16_t metrics_port, bool agreement, const Options& o) {
+  const bool encrypted = o.encrypt_keys;
   std::string t;
   t += "[node]\n";
   t += "id = \"" + std::string(id) + "\"\n";
   t += "party = \"" + std::string(party) + "\"\n";
   t += "role = \"" + std::string(role) + "\"\n";
   t += "store = \"../state/" + std::string(id) + "\"\n";
-  t += "store_bytes_max = " + std::to_string(store_bytes_max) + "\n\n";
+  t += "store_bytes_max = " + std::to_string(o.store_bytes_max) + "\n\n";
   t += "[metrics]\n";
   t += "listen = \"" + loopback(metrics_port) + "\"\n\n";
   t += "[keys]\n";
@@ -264,7 +264,7 @@ std::string gateway_toml(const Options& o, const Deployment& d, std::uint16_t in
   std::string t =
       "# il's gateway: judges il's items under the approved rules bundle and sends\n"
       "# what is releasable to sy through the relay.\n";
-  t += common_toml(gateway_id, "il", "gateway", d.gateway_metrics_port, false, o.encrypt_keys);
+  t += common_toml(gateway_id, "il", "gateway", d.gateway_metrics_port, false, o);
   t += "[pipeline]\n";
   t += "rules_bundle = \"../rules/il.bundle\"\n";
   t += "batch_items_max = " + std::to_string(o.pipeline_batch_items_max) + "\n\n";
@@ -284,7 +284,7 @@ std::string relay_toml(const Options& o, const Deployment& d) {
   std::string t =
       "# The supervisor's relay: verifies, logs and countersigns il's envelopes and\n"
       "# forwards them to sy.\n";
-  t += common_toml(relay_id, "us", "relay", d.relay_metrics_port, true, o.encrypt_keys);
+  t += common_toml(relay_id, "us", "relay", d.relay_metrics_port, true, o);
   t += "[relay]\n";
   t += "routes = [\"il->sy\"]\n\n";
   t += link_in_toml("from-il", "il", link_id_il_us, "il-us.link", d.relay_link_in_port);
@@ -297,7 +297,7 @@ std::string receiver_toml(const Options& o, const Deployment& d, std::uint16_t d
   std::string t =
       "# sy's receiver: checks the relay's proof and il's signatures, opens and hands\n"
       "# items to sy's consumers.\n";
-  t += common_toml(receiver_id, "sy", "receiver", d.receiver_metrics_port, true, o.encrypt_keys);
+  t += common_toml(receiver_id, "sy", "receiver", d.receiver_metrics_port, true, o);
   t += link_in_toml("from-us", "us", link_id_us_sy, "us-sy.link", d.receiver_link_in_port);
   t += "[deliver]\n";
   t += "listen = \"tcp://" + loopback(deliver_port) + "\"\n";

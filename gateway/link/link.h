@@ -207,6 +207,10 @@ class Sender final {
   std::int64_t next_due_ns();
   // True when no envelope or control record is waiting or partly sent.
   bool idle() const;
+  // The lowest sequence number of an envelope not yet entirely written by produce(), or
+  // UINT64_MAX when none is waiting. Assumes submit() is called with increasing sequence
+  // numbers within each precedence (what the nodes do).
+  std::uint64_t unsent_floor() const;
 
   std::uint64_t session() const { return session_; }
   const SenderCounters& counters() const { return counters_; }
@@ -397,6 +401,10 @@ class UdpSender final {
                                        std::uint32_t repeats);
   // True when everything submitted has been handed to the kernel.
   bool idle();
+  // The lowest sequence number submitted but not yet handed to the kernel (UINT64_MAX: none):
+  // what a node re-sends after a crash starts there. Exact, not timed: it counts datagrams
+  // produced but not yet passed to sendmmsg as unsent.
+  std::uint64_t unsent_floor();
   std::uint64_t session();
   const SenderCounters& counters();
   // The sending socket (tests check that nothing ever arrives on it).
@@ -415,6 +423,9 @@ class UdpSender final {
   std::condition_variable_any wake_;
   Sender sender_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
+  // unsent_floor() of the batch being passed to the kernel outside the lock.
+  std::uint64_t in_transit_floor_ GUARDED_BY(mu_) = UINT64_MAX;
+  bool in_transit_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

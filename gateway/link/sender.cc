@@ -355,6 +355,15 @@ std::int64_t Sender::next_due_ns() {
   return due;
 }
 
+std::uint64_t Sender::unsent_floor() const {
+  std::uint64_t floor = UINT64_MAX;
+  if (!bulk_.items.empty()) floor = std::min(floor, bulk_.items.front().seq);
+  if (!flash_.items.empty()) floor = std::min(floor, flash_.items.front().seq);
+  for (const Block& b : active_) floor = std::min(floor, b.first_seq);
+  for (const Block& b : flash_active_) floor = std::min(floor, b.first_seq);
+  return floor;
+}
+
 bool Sender::idle() const {
   return bulk_.items.empty() && flash_.items.empty() && active_.empty() && flash_active_.empty() &&
          controls_.empty();

@@ -98,9 +98,14 @@ Result<std::uint64_t> UdpSender::submit_control(std::span<const std::uint8_t> pa
   return id;
 }
 
+std::uint64_t UdpSender::unsent_floor() {
+  MutexLock lock(mu_);
+  return std::min(sender_.unsent_floor(), in_transit_floor_);
+}
+
 bool UdpSender::idle() {
   MutexLock lock(mu_);
-  return sender_.idle();
+  return sender_.idle() && !in_transit_;
 }
 
 std::uint64_t UdpSender::session() {
@@ -125,9 +130,12 @@ void UdpSender::loop() {
       MutexLock lock(mu_);
       if (stopping_) return;
       counters = &sender_.counters();
+      in_transit_floor_ = sender_.unsent_floor();  // what this batch may carry
       // Small batches keep the lock short, so submit() from other threads gets in between.
       n = sender_.produce(std::span(out).first(send_batch));
+      in_transit_ = n > 0;
       if (n == 0) {
+        in_transit_floor_ = UINT64_MAX;
         const std::int64_t wait_ns = std::clamp<std::int64_t>(
             sender_.next_due_ns() - clock_.monotonic_ns(), 0, 50 * ns_per_ms);
         if (wait_ns > 0) wake_.wait_for(mu_, std::chrono::nanoseconds(wait_ns));
@@ -158,6 +166,9 @@ void UdpSender::loop() {
         ++sent;
       }
     }
+    MutexLock lock(mu_);
+    in_transit_floor_ = UINT64_MAX;  // handed to the kernel
+    in_transit_ = false;
   }
 }
 

@@ -67,7 +67,6 @@ struct GatewayNode::Impl {
   std::unique_ptr<ingest::Server> ingest_server;
   std::optional<crypto::Secret> link_key;
   std::unique_ptr<link::UdpSender> link_tx;
-  std::int64_t drain_bound = 0;
   store::Table epochs_out;  // party \0 be64(epoch) → the signed announcement
   store::Table marks;       // "wire/" party → be64(seq): sent envelopes surely on the wire
   std::int64_t housekept_ns = 0;
@@ -85,7 +84,7 @@ struct GatewayNode::Impl {
     std::optional<crypto::EpochKey> epoch;
     std::vector<std::uint8_t> announcement;  // of `epoch`, repeated every reannounce_every_ns
     std::int64_t announced_ns = 0;           // monotonic
-    std::optional<WireMark> mark;
+    WireMark mark;  // in the link's seqs, which are this party's (one destination per link)
     std::uint64_t mark_stored = 0;
   };
   std::map<std::string, Stream> streams;  // pipeline thread only
@@ -175,11 +174,9 @@ Status GatewayNode::Impl::load() {
   so.interleave_depth = lo.interleave_depth;
   CG_RETURN_IF_ERROR(link::validate(so));
   CG_ASSIGN_OR_RETURN(link_tx, link::UdpSender::open(so, lo.peer, *link_key, *clock));
-  drain_bound = drain_bound_ns(so);
   {
     CG_ASSIGN_OR_RETURN(auto rtxn, env->begin_read());
     for (auto& [party, s] : streams) {
-      s.mark.emplace(drain_bound);
       CG_ASSIGN_OR_RETURN(auto m, rtxn.get(marks, mark_key_of(party)));
       if (m) s.mark_stored = store::from_be64(*m).value_or(0);
     }
@@ -463,8 +460,7 @@ Result<bool> GatewayNode::Impl::pass() {
     counters.envelopes_sent.fetch_add(1);
     through[o.party] = std::max(through[o.party], o.seq);
   }
-  for (const auto& [party, seq] : through)
-    streams[party].mark->submitted(seq, clock->monotonic_ns());
+  for (const auto& [party, seq] : through) streams[party].mark.submitted(seq);
   return true;
 }
 
@@ -515,7 +511,7 @@ Status GatewayNode::Impl::resend_unsent() {
       CG_RETURN_IF_ERROR(submit_blocking(seq, *bytes, h.getPrecedence()));
       ++n;
     }
-    s.mark->submitted(last, clock->monotonic_ns());
+    s.mark.submitted(last);
     counters.resent_after_restart.fetch_add(n);
     log_line(config.id, "re-sent " + std::to_string(n) + " envelope(s) to " + party + " (seq " +
                             std::to_string(from) + ".." + std::to_string(last) +
@@ -528,10 +524,10 @@ Status GatewayNode::Impl::housekeeping() {
   const std::int64_t mono = clock->monotonic_ns();
   if (mono - housekept_ns < housekeeping_every_ns) return {};
   housekept_ns = mono;
-  const bool idle = link_tx->idle();
+  const std::uint64_t floor = link_tx->unsent_floor();  // read after this thread's submits
   std::map<std::string, std::uint64_t> advanced;
   for (auto& [party, s] : streams) {
-    const std::uint64_t w = s.mark->on_wire(idle, mono);
+    const std::uint64_t w = s.mark.on_wire(floor);
     if (w > s.mark_stored) advanced[party] = w;
     if (s.epoch && mono - s.announced_ns >= reannounce_every_ns) {
       // Repeated for as long as the epoch is in use: a relay or receiver that was down when

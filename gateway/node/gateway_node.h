@@ -50,7 +50,8 @@ struct GatewayCounters {
   std::atomic<std::uint64_t> sent_pruned{0};           // sent envelopes past their retention
   std::atomic<std::uint64_t> bundles_sent{0};
   std::atomic<std::uint64_t> released_by_reviewer{0};  // quarantined, then released (signed)
-  std::atomic<std::uint64_t> releases_refused{0};      // release requests that did not verify          // times the bundle in use went to the relay
+  std::atomic<std::uint64_t> releases_refused{0};  // release requests that did not verify // times
+                                                   // the bundle in use went to the relay
 };
 
 class GatewayNode final {

@@ -37,30 +37,10 @@ link::Settings link_settings(const config::LinkCommon& l) {
   return s;
 }
 
-void WireMark::submitted(std::uint64_t through, std::int64_t now_ns) {
-  if (through <= last_submitted_) return;
-  last_submitted_ = through;
-  if (recent_.size() == recent_max) recent_.pop_back();  // the newest entry moves up instead
-  recent_.emplace_back(now_ns, through);
-}
-
-std::uint64_t WireMark::on_wire(bool sender_idle, std::int64_t now_ns) {
-  if (sender_idle) {
-    mark_ = std::max(mark_, last_submitted_);
-    recent_.clear();
-    return mark_;
-  }
-  while (!recent_.empty() && now_ns - recent_.front().first >= drain_bound_ns_) {
-    mark_ = std::max(mark_, recent_.front().second);
-    recent_.pop_front();
-  }
+std::uint64_t WireMark::on_wire(std::uint64_t unsent_floor) {
+  const std::uint64_t below = unsent_floor == 0 ? 0 : unsent_floor - 1;
+  mark_ = std::max(mark_, std::min(last_submitted_, below));
   return mark_;
-}
-
-std::int64_t drain_bound_ns(const link::SenderOptions& o) {
-  const double seconds = 8.0 * static_cast<double>(o.staging_bytes_max) /
-                         static_cast<double>(std::max<std::uint64_t>(o.pace_bytes_per_s, 1));
-  return static_cast<std::int64_t>(seconds * 1e9) + ns_per_s;
 }
 
 namespace {

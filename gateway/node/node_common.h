@@ -31,30 +31,23 @@ Result<std::optional<crypto::Secret>> passphrase(const config::Keys& keys);
 // The link settings both ends of a configured link must agree on.
 link::Settings link_settings(const config::LinkCommon& link);
 
-// How far the envelopes a node handed to a paced link sender are surely on the wire, so that
-// after a crash it re-sends from its durable store exactly what may not have left. The sender
-// keeps a bounded queue (SenderOptions::staging_bytes_max) that it drains at the pacing rate,
-// so whatever was submitted longer ago than drain_bound_ns() has left; when the sender is
-// idle, everything submitted has. Callers submit in increasing `through` order.
+// How far the envelopes a node handed to its link sender are surely on the wire, so that
+// after a crash it re-sends from its durable store exactly what may not have left: everything
+// submitted below the sender's unsent floor (link::UdpSender::unsent_floor) has been handed
+// to the kernel. Callers submit in increasing order and call submitted() after each submit.
 // Not thread-safe: one owner.
 class WireMark final {
  public:
-  explicit WireMark(std::int64_t drain_bound_ns) : drain_bound_ns_(drain_bound_ns) {}
-  // Everything up to `through` has been submitted (at monotonic `now_ns`).
-  void submitted(std::uint64_t through, std::int64_t now_ns);
-  // The highest `through` surely on the wire at `now_ns`; never decreases.
-  std::uint64_t on_wire(bool sender_idle, std::int64_t now_ns);
+  // Everything up to `through` has been submitted.
+  void submitted(std::uint64_t through) { last_submitted_ = std::max(last_submitted_, through); }
+  // The highest submitted number surely on the wire, given the sender's unsent floor read
+  // AFTER the submissions this mark knows of; never decreases.
+  std::uint64_t on_wire(std::uint64_t unsent_floor);
   std::uint64_t last_submitted() const { return last_submitted_; }
 
  private:
-  static constexpr std::size_t recent_max = 4096;  // bounded: older entries merge
-  std::int64_t drain_bound_ns_;
-  std::deque<std::pair<std::int64_t, std::uint64_t>> recent_;  // (time, through), ascending
   std::uint64_t last_submitted_ = 0, mark_ = 0;
 };
-// A generous bound on how long a sender with these options takes to drain its queue: eight
-// times the staging bound at the pacing rate, plus a second for a starved CPU.
-std::int64_t drain_bound_ns(const link::SenderOptions& options);
 
 // How a node compiles the policy of a rules bundle it is offered (gateway and relay alike).
 approval::CompilePolicy policy_compiler();

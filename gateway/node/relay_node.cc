@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -70,9 +71,12 @@ struct RelayNode::Impl {
   store::Table unsent;
   // (party, bundle version) → bundle hash of every bundle seen approved.
   store::Table bundles_seen;
-  std::optional<WireMark> mark;  // by log index; guarded by write_mu
-  std::int64_t drain_bound = 0;
-  std::int64_t housekept_ns = 0;  // guarded by write_mu
+  // Per destination: (link seq, log index) of what was submitted and may not have left yet.
+  // Bounded by the link's staging (its submit() refuses beyond it). Guarded by write_mu.
+  std::map<std::string, std::deque<std::pair<std::uint64_t, std::uint64_t>>> in_flight;
+  std::uint64_t forwarded_below = 0;  // 1 + the highest log index submitted (0: none yet)
+  std::uint64_t on_wire_below = 0;    // log indexes below this are surely on the wire
+  std::int64_t housekept_ns = 0;      // guarded by write_mu
   std::atomic<bool> stopping{false};
   RelayCounters counters;
   NodeMetrics metrics;  // last: destroyed (its server stopped) before what it reads
@@ -95,7 +99,6 @@ struct RelayNode::Impl {
   Status forward_unsent();
   // Drops from `unsent` what is surely on the wire. Caller holds write_mu.
   Status housekeeping();
-  bool outs_idle();
 };
 
 Status RelayNode::Impl::load() {
@@ -146,9 +149,7 @@ Status RelayNode::Impl::load() {
     so.interleave_depth = lo.interleave_depth;
     CG_RETURN_IF_ERROR(link::validate(so));
     CG_ASSIGN_OR_RETURN(outs[lo.party], link::UdpSender::open(so, lo.peer, keys_out[i], *clock));
-    drain_bound = std::max(drain_bound, drain_bound_ns(so));
   }
-  mark.emplace(drain_bound);
   for (const auto& li : config.links_in) {
     CG_ASSIGN_OR_RETURN(auto k, crypto::read_link_key_file(li.key_file));
     keys_in.push_back(std::move(k));
@@ -381,30 +382,34 @@ Status RelayNode::Impl::forward(std::vector<Accepted>& accepted) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     counters.relayed.fetch_add(1);
-    mark->submitted(a.index, clock->monotonic_ns());
+    in_flight[destination].emplace_back(seq, a.index);
+    forwarded_below = std::max(forwarded_below, a.index + 1);
   }
   return {};
-}
-
-bool RelayNode::Impl::outs_idle() {
-  for (auto& [party, tx] : outs)
-    if (!tx->idle()) return false;
-  return true;
 }
 
 Status RelayNode::Impl::housekeeping() {
   const std::int64_t mono = clock->monotonic_ns();
   if (mono - housekept_ns < housekeeping_every_ns) return {};
   housekept_ns = mono;
-  const std::uint64_t through = mark->on_wire(outs_idle(), mono);
-  if (through == 0) return {};
+  // What each link has handed to the kernel leaves in_flight; the lowest index still in
+  // flight bounds the mark (indexes were submitted in increasing order).
+  std::uint64_t lowest_unsent = UINT64_MAX;
+  for (auto& [party, q] : in_flight) {
+    const std::uint64_t floor = outs[party]->unsent_floor();
+    while (!q.empty() && q.front().first < floor) q.pop_front();
+    if (!q.empty()) lowest_unsent = std::min(lowest_unsent, q.front().second);
+  }
+  on_wire_below =
+      std::max(on_wire_below, lowest_unsent == UINT64_MAX ? forwarded_below : lowest_unsent);
+  if (on_wire_below == 0) return {};
   CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
   std::vector<std::vector<std::uint8_t>> keys;
   {
     CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(unsent));
     while (keys.size() < forgotten_per_pass_max) {
       CG_ASSIGN_OR_RETURN(auto e, cursor.next());
-      if (!e || store::from_be64(e->first).value_or(0) > through) break;
+      if (!e || store::from_be64(e->first).value_or(UINT64_MAX) >= on_wire_below) break;
       keys.emplace_back(e->first.begin(), e->first.end());
     }
   }
