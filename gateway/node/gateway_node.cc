@@ -2,6 +2,7 @@
 
 #include <capnp/message.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <limits>
@@ -241,6 +242,17 @@ Status GatewayNode::Impl::register_metrics() {
                   ic.rejected_unknown_source);
   metrics.counter("cellgate_ingest_rejected_total", rej, with("reason", "overloaded"),
                   ic.rejected_overloaded);
+  metrics.counter("cellgate_ingest_auth_failures_total",
+                  "Source connections refused: CURVE key not configured.", node, ic.auth_failures);
+  const auto& ac = approver->counters();
+  metrics.counter("cellgate_rules_bundle_accepted_total", "Rules bundles accepted.", node,
+                  ac.accepted);
+  for (std::size_t i = 0; i < approval::refusal_count; ++i) {
+    std::string reason(approval::to_string(static_cast<approval::Refusal>(i)));
+    std::replace(reason.begin(), reason.end(), ' ', '_');  // "below threshold" → below_threshold
+    metrics.counter("cellgate_rules_bundle_refused_total", "Rules bundles refused, by reason.",
+                    with("reason", reason), ac.refused[i]);
+  }
   metrics.counter("cellgate_ingest_backpressure_waits_total",
                   "Times ingest stopped reading because the inbox was full.", node,
                   ic.backpressure_waits);

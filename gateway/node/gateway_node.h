@@ -11,12 +11,13 @@
 // expired) means nothing is judged: items wait in the inbox (fail closed, nothing lost) and
 // the refusal is counted and logged.
 //
-// Crashes: the store records how far sent envelopes are surely on the wire (the link's
-// queue is bounded and paced, see WireMark); after a restart the pipeline first sends again,
-// unchanged, everything committed past that mark, with the announcements of their epochs
-// (kept in the store). The relay and receiver refuse what they already have, so a crash
-// costs some duplicates on the link and loses nothing. The current epoch's announcement is
-// repeated every 2 s, so a relay or receiver restarted meanwhile can still open what follows.
+// Crashes: the store records how far sent envelopes are surely on the wire (below the link
+// sender's unsent floor: handed to the kernel, see WireMark); after a restart the pipeline
+// first sends again, unchanged, everything committed past that mark, with the announcements
+// of their epochs (kept in the store). The relay and receiver refuse what they already have,
+// so a crash costs some duplicates on the link and loses nothing. The current epoch's
+// announcement is repeated every 2 s and the approved bundle every 30 s, so a relay or
+// receiver restarted meanwhile can still open and check what follows.
 //
 // Rules hot swap: reload_rules() (SIGHUP in `cellgate run`) offers the bundle file again; an
 // accepted bundle is used from the next pipeline batch on, and every envelope names the

@@ -11,8 +11,8 @@
 // Every refusal is counted and audited with its reason.
 //
 // Crashes: each accepted envelope is stored with its log entry, in the same transaction, and
-// dropped once it is surely on the outbound wire (WireMark); after a restart whatever is still
-// stored is countersigned again under a fresh tree head and forwarded.
+// dropped once its link sender has handed it to the kernel (unsent floor); after a restart whatever
+// is still stored is countersigned again under a fresh tree head and forwarded.
 //
 // Rules bundles: each gateway sends the approved bundle it uses as chunked control records
 // (node_common.h); the relay verifies it with that party's Approver (reviewers' threshold under

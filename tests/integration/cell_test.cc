@@ -23,14 +23,19 @@
 #include <thread>
 
 #include "crypto/keys.h"
+#include "crypto/merkle.h"
+#include "gateway/approval/approval.h"
 #include "gateway/audit/audit.h"
+#include "gateway/common/clock.h"
 #include "gateway/deploy/deploy.h"
 #include "gateway/deploy/process.h"
 #include "gateway/envelope/envelope.h"
 #include "gateway/ingest/ingest.h"
 #include "gateway/link/link.h"
 #include "gateway/store/store.h"
+#include "gateway/synth/synth.h"
 #include "gateway/traffic/traffic.h"
+#include "gateway/wire/wire.h"
 #include "tests/sim/udp_loss_proxy.h"
 #include "tests/support/temp_dir.h"
 
@@ -222,6 +227,120 @@ TEST_F(CellTest, DeliversExactlyWhatThePolicyReleasesAndTheMetricsAddUp) {
   EXPECT_EQ(metric("sy-rx-1", "cellgate_deliver_acknowledged_total{node=\"sy-rx-1\"}"),
             static_cast<double>(t.released));
   stop_consumer();
+  stop_all();
+}
+
+// What must be refused, each under its own reason, with the three nodes running as processes:
+// a source whose key is not configured, datagrams under a wrong link key, an envelope altered
+// after the relay countersigned it, a replayed envelope, and a rules bundle below the
+// reviewers' threshold.
+TEST_F(CellTest, ForgeriesReplaysAndUnapprovedRulesAreRefusedUnderTheirReasons) {
+  create();
+  ASSERT_NO_FATAL_FAILURE(start_all());
+  const std::string keys = cell_.dir + "/keys/";
+  const auto& suite = crypto::modern_suite();
+  SystemClock clock;
+
+  // A forged source: a CURVE key the gateway does not list.
+  auto stranger = ingest::SourceClient::connect(cell_.ingest_endpoint, cell_.gateway_curve_public,
+                                                ingest::curve_keypair(), 3000);
+  EXPECT_FALSE(stranger.ok());
+  EXPECT_GE(metric("il-gw-1", "cellgate_ingest_auth_failures_total{node=\"il-gw-1\"}"), 1.0);
+
+  // A wrong link key: everything it sends to the relay is dropped before parsing.
+  {
+    auto wrong = crypto::Secret::random(32);
+    link::SenderOptions so;
+    so.settings.link_id = 1;
+    auto tx = link::UdpSender::open(so, "127.0.0.1:" + std::to_string(cell_.relay_link_in_port),
+                                    wrong, clock);
+    ASSERT_TRUE(tx.ok());
+    const std::vector<std::uint8_t> junk(200, 7);
+    ASSERT_TRUE((*tx)->submit(1, junk).ok());
+    for (int i = 0;
+         i < 200 && metric("us-relay", "cellgate_link_frames_bad_mac_total{link=\"from-il\"}") < 1;
+         ++i)
+      std::this_thread::sleep_for(20ms);
+    (*tx)->stop();
+  }
+  EXPECT_GE(metric("us-relay", "cellgate_link_frames_bad_mac_total{link=\"from-il\"}"), 1.0);
+
+  // Envelopes as a relay would send them to the receiver, made here with the deployment's
+  // gateway and relay keys: one altered after countersigning, one valid sent twice.
+  auto gw_key = *crypto::load_signing_key_file(keys + "il-gw-1.sign", nullptr, true);
+  auto relay_key = *crypto::load_signing_key_file(keys + "us-relay.sign", nullptr, true);
+  const envelope::Signer gw{"il-gw-1", &suite, gw_key.get(),
+                            crypto::key_id(suite.id(), gw_key->public_key())};
+  const envelope::Signer relay{"us-relay", &suite, relay_key.get(),
+                               crypto::key_id(suite.id(), relay_key->public_key())};
+  auto root_bytes = *crypto::read_file(cell_.trust_root_file, 1u << 20);
+  const approval::SuiteVerifier verifier(suite);
+  auto root = *approval::TrustRoot::parse(root_bytes, verifier);
+  auto bundle = *approval::decode_bundle(*crypto::read_file(cell_.rules_bundle_file, 1u << 20));
+  auto epoch = *envelope::start_epoch(
+      gw, "sy", 0, 42, 1'000'000, crypto::read_public_key_file(keys + "sy-rx-1.kx.pub")->public_key,
+      nullptr, clock.now_ns());
+  synth::Generator gen({.seed = 5, .source = "il-src-1", .now_ns = clock.now_ns()});
+  auto item = *wire::decode_item(gen.next_bytes());
+  envelope::HeaderFields f;
+  f.destination = "sy";
+  f.seq = 1'000'000;
+  f.time_ns = clock.now_ns();
+  f.kind = item.root().getKind();
+  f.precedence = item.root().getPrecedence();
+  f.rules_version = 1;
+  f.rules_hash = verifier.hash(approval::body_bytes(bundle.root()));
+  auto sealed = *envelope::seal(gw, f, epoch.key, item.canonical_bytes());
+  auto signed_env = *envelope::sign_batch(gw, 1, std::span(&sealed, 1));
+  auto checked = *envelope::verify_origin(signed_env[0], root, suite);
+  // A one-entry log: its root is the entry's leaf hash (RFC 9162).
+  const auto root_hash = crypto::leaf_hash(crypto::hasher_of(suite), checked.leaf);
+  auto head = *envelope::sign_tree_head(relay, 1, root_hash, clock.now_ns());
+  auto delivered = *envelope::countersign(relay, checked.envelope, 0, head, {});
+  auto tampered = delivered;
+  tampered[tampered.size() / 2] ^= 0x01;
+  {
+    auto link_key = *crypto::read_link_key_file(keys + "us-sy.link");
+    link::SenderOptions so;
+    so.settings.link_id = 2;
+    auto tx = *link::UdpSender::open(so, "127.0.0.1:" + std::to_string(cell_.receiver_link_in_port),
+                                     link_key, clock);
+    ASSERT_TRUE(tx->submit_control(epoch.announcement, 3).ok());
+    ASSERT_TRUE(tx->submit(1, tampered).ok());
+    ASSERT_TRUE(tx->submit(2, delivered).ok());
+    ASSERT_TRUE(tx->submit(3, delivered).ok());
+    const std::string rx = "{node=\"sy-rx-1\"}";
+    for (int i = 0; i < 300 && metric("sy-rx-1", "cellgate_receiver_duplicates_total" + rx) < 1;
+         ++i)
+      std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(metric("sy-rx-1", "cellgate_receiver_refused_total" + rx), 1.0) << "the altered one";
+    EXPECT_EQ(metric("sy-rx-1", "cellgate_receiver_stored_total" + rx), 1.0) << "the valid one";
+    EXPECT_EQ(metric("sy-rx-1", "cellgate_receiver_duplicates_total" + rx), 1.0) << "its replay";
+    tx->stop();
+  }
+
+  // A bundle v2 signed by one reviewer (threshold 2): refused on SIGHUP, v1 stays in use.
+  {
+    auto text = *crypto::read_file(cell_.policy_file, 1u << 20);
+    const auto prev = bundle.root();
+    auto v2 = *approval::propose("il", {reinterpret_cast<const char*>(text.data()), text.size()},
+                                 &prev, clock.now_ns() - 1'000'000'000,
+                                 clock.now_ns() + 86'400LL * 1'000'000'000, verifier);
+    auto alice = *crypto::load_signing_key_file(cell_.reviewer_key_files[0], nullptr, true);
+    v2 = *approval::add_signature(v2.root(), crypto::key_id(suite.id(), alice->public_key()),
+                                  [&](approval::Bytes m) -> Result<std::vector<std::uint8_t>> {
+                                    std::vector<std::uint8_t> sig(suite.signature_bytes());
+                                    CG_RETURN_IF_ERROR(alice->sign(m, sig));
+                                    return sig;
+                                  });
+    ASSERT_TRUE(crypto::write_file(cell_.rules_bundle_file, wire::to_flat_bytes(v2), 0644).ok());
+    ::kill(nodes_["il-gw-1"]->pid(), SIGHUP);
+    const std::string s =
+        "cellgate_rules_bundle_refused_total{node=\"il-gw-1\",reason=\"below_threshold\"}";
+    for (int i = 0; i < 300 && metric("il-gw-1", s) < 1; ++i) std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(metric("il-gw-1", s), 1.0);
+    EXPECT_EQ(metric("il-gw-1", "cellgate_rules_bundle_version{node=\"il-gw-1\"}"), 1.0);
+  }
   stop_all();
 }
 
