@@ -319,8 +319,8 @@ int demo(const DemoOptions& options) {
         auto root = size.ok() ? log->root(*size) : Result<crypto::Hash>(io_error("size"));
         if (size.ok() && root.ok()) {
           std::printf(
-              "relay log:    tree size %llu, root %s\n              (the head us-relay signed "
-              "last; sy checked every envelope's inclusion under it)\n",
+              "relay log:    tree size %llu, root %s\n              (what us-relay's last signed "
+              "tree head says; sy checked each envelope's inclusion proof under its head)\n",
               static_cast<unsigned long long>(*size), to_hex(*root).c_str());
           log_matches = *size == relayed;
         }
