@@ -135,6 +135,32 @@ Status Inbox::prune_through(std::uint64_t seq) {
   return txn.commit();
 }
 
+Result<std::size_t> Inbox::prune_before(std::int64_t cutoff_ns, std::size_t max) {
+  CG_ASSIGN_OR_RETURN(auto txn, env_->begin_write());
+  CG_ASSIGN_OR_RETURN(std::uint64_t consumed, read_counter(txn, meta_, kConsumed));
+  std::vector<std::pair<std::uint64_t, std::vector<std::uint8_t>>> doomed;  // seq, item id
+  {
+    CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(items_));
+    while (doomed.size() < max) {
+      CG_ASSIGN_OR_RETURN(auto e, cursor.next());
+      if (!e) break;
+      auto s = store::from_be64(e->first);
+      if (!s) return io_error("inbox: corrupt key");
+      if (*s > consumed) break;  // never prune what is not consumed
+      CG_ASSIGN_OR_RETURN(auto decoded, decode_entry(*s, e->second));
+      if (decoded.entry.received_ns >= cutoff_ns) break;
+      doomed.emplace_back(*s, std::move(decoded.id));
+    }
+  }
+  if (doomed.empty()) return std::size_t{0};
+  for (const auto& [s, id] : doomed) {
+    CG_RETURN_IF_ERROR(txn.erase(items_, store::be64(s)).status());
+    CG_RETURN_IF_ERROR(txn.erase(ids_, id).status());
+  }
+  CG_RETURN_IF_ERROR(txn.commit());
+  return doomed.size();
+}
+
 Result<std::uint64_t> Inbox::pending() const {
   CG_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
   CG_ASSIGN_OR_RETURN(std::uint64_t last, read_counter(txn, meta_, kNextSeq));

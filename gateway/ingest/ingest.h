@@ -64,6 +64,10 @@ class Inbox final {
   Status consume_through(store::WriteTxn& txn, std::uint64_t seq);
   // Deletes consumed entries with seq ≤ `seq` and their id index entries.
   Status prune_through(std::uint64_t seq);
+  // Deletes consumed entries received before `cutoff_ns`, oldest first, at most `max` per
+  // call (bounded work), with their id index entries: a source retrying such an old item
+  // after this is no longer recognised. Returns how many went.
+  Result<std::size_t> prune_before(std::int64_t cutoff_ns, std::size_t max);
 
   // Items appended and not consumed.
   Result<std::uint64_t> pending() const;

@@ -569,6 +569,9 @@ Status GatewayNode::Impl::housekeeping() {
       clock->now_ns() - std::int64_t{config.pipeline->sent_retention_seconds} * ns_per_s;
   CG_ASSIGN_OR_RETURN(const auto pruned, sent->prune_before(cutoff, prune_per_pass_max));
   counters.sent_pruned.fetch_add(pruned);
+  // Consumed inbox entries, whose ids answer a source's late retry, for as long.
+  CG_ASSIGN_OR_RETURN(const auto pruned_in, inbox->prune_before(cutoff, prune_per_pass_max));
+  counters.inbox_pruned.fetch_add(pruned_in);
   return {};
 }
 

@@ -49,6 +49,7 @@ struct GatewayCounters {
   std::atomic<std::uint64_t> pipeline_errors{0};
   std::atomic<std::uint64_t> resent_after_restart{0};  // committed before a crash, sent again
   std::atomic<std::uint64_t> sent_pruned{0};           // sent envelopes past their retention
+  std::atomic<std::uint64_t> inbox_pruned{0};          // consumed inbox entries past it
   std::atomic<std::uint64_t> bundles_sent{0};
   std::atomic<std::uint64_t> released_by_reviewer{0};  // quarantined, then released (signed)
   std::atomic<std::uint64_t> releases_refused{0};  // release requests that did not verify // times

@@ -212,6 +212,30 @@ TEST_F(IngestTest, BackPressureHoldsItemsUntilPipelineConsumes) {
   EXPECT_EQ(server_->counters().accepted.load(), static_cast<std::uint64_t>(total));
 }
 
+// Pruning by age: only consumed entries received before the cutoff, oldest first, bounded.
+TEST(Inbox, PrunesConsumedEntriesByAgeInBoundedSteps) {
+  TempDir dir;
+  auto env = store::Env::open({.path = dir.path()});
+  auto inbox = Inbox::open(**env);
+  const std::vector<std::uint8_t> item = {1, 2, 3};
+  {
+    auto txn = (*env)->begin_write();
+    for (std::uint8_t i = 1; i <= 6; ++i)
+      ASSERT_TRUE(inbox->append(*txn, std::vector<std::uint8_t>(16, i), "s", i * 10, item).ok());
+    ASSERT_TRUE(inbox->consume_through(*txn, 4).ok());
+    ASSERT_TRUE(txn->commit().ok());
+  }
+  EXPECT_EQ(*inbox->prune_before(35, 2), 2u) << "received at 10 and 20; bounded to 2";
+  EXPECT_EQ(*inbox->prune_before(35, 100), 1u) << "30; 40 is not older than the cutoff";
+  EXPECT_EQ(*inbox->prune_before(1000, 100), 1u) << "40; 50 and 60 are not consumed";
+  EXPECT_EQ(*inbox->prune_before(1000, 100), 0u);
+  EXPECT_EQ(*inbox->pending(), 2u);
+  // A pruned id is no longer recognised as a retry; a kept one still is.
+  auto txn = (*env)->begin_write();
+  EXPECT_TRUE(inbox->append(*txn, std::vector<std::uint8_t>(16, 1), "s", 70, item)->fresh);
+  EXPECT_FALSE(inbox->append(*txn, std::vector<std::uint8_t>(16, 5), "s", 70, item)->fresh);
+}
+
 TEST(Inbox, PersistsAcrossReopenAndPrunesOnlyConsumed) {
   TempDir dir;
   std::vector<std::uint8_t> id_a(16, 1), id_b(16, 2), item = {1, 2, 3};
