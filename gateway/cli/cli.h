@@ -35,6 +35,11 @@ int item_show(const std::string& file);
 // `cellgate audit verify --store DIR`: walks the node's audit hash chain and names the first
 // record that does not fit. Exit 0 intact, 1 broken, 3 store unreadable.
 int audit_verify(const std::string& store_dir, bool json);
+// `cellgate audit prove --store DIR INDEX [--size N] [--suite S]`: the inclusion proof of the
+// relay's log entry INDEX (the `log_index` a consumer sees with each delivery) in the tree of
+// N entries (default: all), checked before it is printed, as JSON.
+int audit_prove(const std::string& store_dir, std::uint64_t index, std::uint64_t size,
+                crypto::SuiteId suite);
 
 // `cellgate config check FILE`: loads a node config as `run` would. Exit 0 valid, 2 invalid
 // (the reason names file:line:col), 3 unreadable.

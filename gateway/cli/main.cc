@@ -36,6 +36,17 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingDirectory);
   audit_verify->add_flag("--json", audit_json, "JSON output");
+  std::uint64_t prove_index = 0, prove_size = 0;
+  std::string prove_suite = "modern";
+  auto* audit_prove = audit->add_subcommand(
+      "prove", "Print (and check) the inclusion proof of a relay log entry, as JSON");
+  audit_prove->add_option("--store", store_dir, "The relay's store directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  audit_prove->add_option("index", prove_index, "Log index (a delivery's log_index)")->required();
+  audit_prove->add_option("--size", prove_size, "Tree size to prove against (default: all)");
+  audit_prove->add_option("--suite", prove_suite, "The deployment's suite")
+      ->check(CLI::IsMember({"modern", "cnsa"}));
 
   std::string config_file;
   bool config_json = false;
@@ -279,6 +290,11 @@ int main(int argc, char** argv) {
   if (*config_check) return cg::cli::config_check(config_file, config_json);
   if (*curve_keygen) return cg::cli::curve_keygen(curve_out);
   if (*audit_verify) return cg::cli::audit_verify(store_dir, audit_json);
+  if (*audit_prove) {
+    return cg::cli::audit_prove(
+        store_dir, prove_index, prove_size,
+        prove_suite == "cnsa" ? cg::crypto::SuiteId::cnsa : cg::crypto::SuiteId::modern);
+  }
   if (*keygen) {
     if (keygen_options.link ? keygen_options.out.empty() : keygen_options.node.empty()) {
       std::fprintf(stderr, "keygen: give --node ID (node keys) or --link --out FILE (link key)\n");

@@ -113,6 +113,20 @@ class CellTest : public ::testing::Test {
     nodes_.clear();
   }
 
+  // Runs the cellgate command to completion; its output (stdout and stderr), with the exit
+  // status checked to be 0.
+  std::string run_cellgate(std::vector<std::string> args) {
+    args.insert(args.begin(), CG_CELLGATE_BINARY);
+    const std::string out = dir_.file("cmd-" + std::to_string(++commands_) + ".out");
+    auto p = deploy::NodeProcess::start_argv(args, out);
+    EXPECT_TRUE(p.ok());
+    if (!p.ok()) return {};
+    for (int i = 0; i < 3000 && (*p)->running(); ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ((*p)->exit_status(), 0);
+    auto b = crypto::read_file(out, 1u << 20);
+    return b.ok() ? std::string(b->begin(), b->end()) : std::string();
+  }
+
   traffic::SourceOptions source_options(std::uint64_t items, std::uint64_t seed) const {
     traffic::SourceOptions so;
     so.endpoint = cell_.ingest_endpoint;
@@ -188,6 +202,7 @@ class CellTest : public ::testing::Test {
   std::atomic<bool> stop_source_{false}, stop_consumer_{false};
   std::thread consumer_;
   Status consumer_status_;
+  int commands_ = 0;
 };
 
 // The full path, and every node's metrics endpoint agrees with what the source sent.
@@ -228,6 +243,14 @@ TEST_F(CellTest, DeliversExactlyWhatThePolicyReleasesAndTheMetricsAddUp) {
             static_cast<double>(t.released));
   stop_consumer();
   stop_all();
+  // The relay's log, checked offline with the operator's commands.
+  const auto verify = run_cellgate({"audit", "verify", "--store", cell_.relay_store});
+  EXPECT_NE(verify.find("transparency log ok: " + std::to_string(t.released) + " entries"),
+            std::string::npos)
+      << verify;
+  const auto prove = run_cellgate({"audit", "prove", "--store", cell_.relay_store, "3"});
+  EXPECT_NE(prove.find("\"verified\":true"), std::string::npos) << prove;
+  EXPECT_NE(prove.find("\"tree_size\":" + std::to_string(t.released)), std::string::npos);
 }
 
 // What must be refused, each under its own reason, with the three nodes running as processes:
