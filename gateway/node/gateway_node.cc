@@ -195,66 +195,57 @@ Status GatewayNode::Impl::load() {
 }
 
 Status GatewayNode::Impl::register_metrics() {
-  const metrics::Labels node{{"node", config.id}};
-  auto with = [&](std::string k, std::string v) {
-    auto l = node;
-    l.emplace_back(std::move(k), std::move(v));
-    return l;
-  };
+  metrics.set_node(config.id);
   const char* items_help = "Items judged per destination, by decision.";
-  metrics.counter("cellgate_gateway_decisions_total", items_help, with("decision", "released"),
+  metrics.counter("cellgate_gateway_decisions_total", items_help, {"decision", "released"},
                   counters.released);
-  metrics.counter("cellgate_gateway_decisions_total", items_help, with("decision", "blocked"),
+  metrics.counter("cellgate_gateway_decisions_total", items_help, {"decision", "blocked"},
                   counters.blocked);
-  metrics.counter("cellgate_gateway_decisions_total", items_help, with("decision", "quarantined"),
+  metrics.counter("cellgate_gateway_decisions_total", items_help, {"decision", "quarantined"},
                   counters.quarantined);
   metrics.counter("cellgate_gateway_redacted_total",
-                  "Released items that were redacted on the way (a subset of released).", node,
+                  "Released items that were redacted on the way (a subset of released).",
                   counters.redacted);
   metrics.counter("cellgate_gateway_items_judged_total", "Items taken from the inbox and judged.",
-                  node, counters.items_judged);
+                  counters.items_judged);
   metrics.counter("cellgate_gateway_envelopes_sent_total", "Envelopes handed to the one-way link.",
-                  node, counters.envelopes_sent);
-  metrics.counter("cellgate_gateway_batches_total", "Batch signatures made.", node,
-                  counters.batches);
-  metrics.counter("cellgate_gateway_epochs_started_total", "Epoch keys started.", node,
+                  counters.envelopes_sent);
+  metrics.counter("cellgate_gateway_batches_total", "Batch signatures made.", counters.batches);
+  metrics.counter("cellgate_gateway_epochs_started_total", "Epoch keys started.",
                   counters.epochs_started);
   metrics.counter("cellgate_gateway_waits_no_bundle_total",
-                  "Pipeline passes that judged nothing: no usable approved rules bundle.", node,
+                  "Pipeline passes that judged nothing: no usable approved rules bundle.",
                   counters.waits_no_bundle);
-  metrics.counter("cellgate_gateway_pipeline_errors_total", "Pipeline passes that failed.", node,
+  metrics.counter("cellgate_gateway_pipeline_errors_total", "Pipeline passes that failed.",
                   counters.pipeline_errors);
   metrics.counter("cellgate_gateway_resent_after_restart_total",
-                  "Envelopes sent again after a restart.", node, counters.resent_after_restart);
+                  "Envelopes sent again after a restart.", counters.resent_after_restart);
   metrics.gauge("cellgate_rules_bundle_version", "Version of the approved rules bundle in use.",
-                node, rules_version_in_use);
+                rules_version_in_use);
   const auto& ic = ingest_server->counters();
-  metrics.counter("cellgate_ingest_received_total", "Items received from sources.", node,
-                  ic.received);
-  metrics.counter("cellgate_ingest_accepted_total", "Items stored and acknowledged.", node,
-                  ic.accepted);
+  metrics.counter("cellgate_ingest_received_total", "Items received from sources.", ic.received);
+  metrics.counter("cellgate_ingest_accepted_total", "Items stored and acknowledged.", ic.accepted);
   const char* rej = "Items refused at ingest, by reason.";
-  metrics.counter("cellgate_ingest_rejected_total", rej, with("reason", "malformed"),
+  metrics.counter("cellgate_ingest_rejected_total", rej, {"reason", "malformed"},
                   ic.rejected_malformed);
-  metrics.counter("cellgate_ingest_rejected_total", rej, with("reason", "too_large"),
+  metrics.counter("cellgate_ingest_rejected_total", rej, {"reason", "too_large"},
                   ic.rejected_too_large);
-  metrics.counter("cellgate_ingest_rejected_total", rej, with("reason", "unknown_source"),
+  metrics.counter("cellgate_ingest_rejected_total", rej, {"reason", "unknown_source"},
                   ic.rejected_unknown_source);
-  metrics.counter("cellgate_ingest_rejected_total", rej, with("reason", "overloaded"),
+  metrics.counter("cellgate_ingest_rejected_total", rej, {"reason", "overloaded"},
                   ic.rejected_overloaded);
   metrics.counter("cellgate_ingest_auth_failures_total",
-                  "Source connections refused: CURVE key not configured.", node, ic.auth_failures);
+                  "Source connections refused: CURVE key not configured.", ic.auth_failures);
   const auto& ac = approver->counters();
-  metrics.counter("cellgate_rules_bundle_accepted_total", "Rules bundles accepted.", node,
-                  ac.accepted);
+  metrics.counter("cellgate_rules_bundle_accepted_total", "Rules bundles accepted.", ac.accepted);
   for (std::size_t i = 0; i < approval::refusal_count; ++i) {
     std::string reason(approval::to_string(static_cast<approval::Refusal>(i)));
     std::replace(reason.begin(), reason.end(), ' ', '_');  // "below threshold" → below_threshold
     metrics.counter("cellgate_rules_bundle_refused_total", "Rules bundles refused, by reason.",
-                    with("reason", reason), ac.refused[i]);
+                    {"reason", reason}, ac.refused[i]);
   }
   metrics.counter("cellgate_ingest_backpressure_waits_total",
-                  "Times ingest stopped reading because the inbox was full.", node,
+                  "Times ingest stopped reading because the inbox was full.",
                   ic.backpressure_waits);
   link::register_metrics(metrics.registry(), config.links_out[0].name, &link_tx->counters(),
                          nullptr);

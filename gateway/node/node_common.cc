@@ -145,16 +145,21 @@ Result<std::optional<std::vector<std::uint8_t>>> BundleAssembler::add(
   return std::optional<std::vector<std::uint8_t>>(std::move(whole));
 }
 
-void NodeMetrics::counter(const std::string& name, const std::string& help, metrics::Labels labels,
+metrics::Labels NodeMetrics::labels(const Label& extra) const {
+  auto l = node_;
+  if (!extra.first.empty()) l.push_back(extra);
+  return l;
+}
+
+void NodeMetrics::counter(const std::string& name, const std::string& help, const Label& label,
                           const std::atomic<std::uint64_t>& value) {
-  registry_.counter(name, help, std::move(labels),
+  registry_.counter(name, help, labels(label),
                     [&value] { return static_cast<double>(value.load()); });
 }
 
-void NodeMetrics::gauge(const std::string& name, const std::string& help, metrics::Labels labels,
+void NodeMetrics::gauge(const std::string& name, const std::string& help,
                         const std::atomic<std::uint64_t>& value) {
-  registry_.gauge(name, help, std::move(labels),
-                  [&value] { return static_cast<double>(value.load()); });
+  registry_.gauge(name, help, labels({}), [&value] { return static_cast<double>(value.load()); });
 }
 
 Status NodeMetrics::start(const config::NodeConfig& config) {

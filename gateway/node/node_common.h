@@ -89,17 +89,27 @@ class BundleAssembler final {
 // start() serves it. Without [metrics] nothing listens.
 class NodeMetrics final {
  public:
+  using Label = std::pair<std::string, std::string>;
+  // Every sample carries node="<id>".
+  void set_node(const std::string& id) { node_ = {{"node", id}}; }
   metrics::Registry& registry() { return registry_; }
-  // A counter read from `value` at scrape time; `value` must outlive this object.
-  void counter(const std::string& name, const std::string& help, metrics::Labels labels,
+  // A counter read from `value` at scrape time (`value` must outlive this object), labelled
+  // with the node and, if given, one more label.
+  void counter(const std::string& name, const std::string& help,
+               const std::atomic<std::uint64_t>& value) {
+    counter(name, help, {}, value);
+  }
+  void counter(const std::string& name, const std::string& help, const Label& label,
                const std::atomic<std::uint64_t>& value);
-  void gauge(const std::string& name, const std::string& help, metrics::Labels labels,
+  void gauge(const std::string& name, const std::string& help,
              const std::atomic<std::uint64_t>& value);
   Status start(const config::NodeConfig& config);
   void stop() { server_.stop(); }
   std::uint16_t port() const { return server_.port(); }
 
  private:
+  metrics::Labels labels(const Label& extra) const;
+  metrics::Labels node_;
   metrics::Registry registry_;
   metrics::Server server_{registry_};
 };

@@ -125,29 +125,29 @@ Status ReceiverNode::Impl::load() {
 }
 
 Status ReceiverNode::Impl::register_metrics() {
-  const metrics::Labels node{{"node", config.id}};
+  metrics.set_node(config.id);
   metrics.counter("cellgate_receiver_received_total", "Envelopes received from the relay's link.",
-                  node, counters.received);
+                  counters.received);
   metrics.counter("cellgate_receiver_stored_total",
-                  "Envelopes verified, opened and stored for consumers.", node, counters.stored);
+                  "Envelopes verified, opened and stored for consumers.", counters.stored);
   metrics.counter("cellgate_receiver_refused_total",
-                  "Envelopes refused: countersignature, origin or opening failed.", node,
+                  "Envelopes refused: countersignature, origin or opening failed.",
                   counters.refused);
   metrics.counter("cellgate_receiver_duplicates_total", "Envelopes already received (refused).",
-                  node, counters.duplicates);
+                  counters.duplicates);
   metrics.gauge("cellgate_receiver_waiting_for_epoch", "Envelopes held until their epoch key.",
-                node, counters.waiting_for_epoch);
-  metrics.counter("cellgate_receiver_epochs_total", "Epoch announcements accepted.", node,
+                counters.waiting_for_epoch);
+  metrics.counter("cellgate_receiver_epochs_total", "Epoch announcements accepted.",
                   counters.epochs);
-  metrics.counter("cellgate_receiver_lost_on_link_total", "Envelopes the link reported lost.", node,
+  metrics.counter("cellgate_receiver_lost_on_link_total", "Envelopes the link reported lost.",
                   counters.lost_on_link);
-  metrics.counter("cellgate_receiver_errors_total", "Processing errors.", node, counters.errors);
+  metrics.counter("cellgate_receiver_errors_total", "Processing errors.", counters.errors);
   const auto& dc = server->counters();
   metrics.counter("cellgate_deliver_delivered_total",
-                  "Deliveries sent to consumers (redeliveries included).", node, dc.delivered);
+                  "Deliveries sent to consumers (redeliveries included).", dc.delivered);
   metrics.counter("cellgate_deliver_redelivered_total", "Deliveries sent again (no ack in time).",
-                  node, dc.redelivered);
-  metrics.counter("cellgate_deliver_acknowledged_total", "Deliveries consumers acknowledged.", node,
+                  dc.redelivered);
+  metrics.counter("cellgate_deliver_acknowledged_total", "Deliveries consumers acknowledged.",
                   dc.acknowledged);
   link::register_metrics(metrics.registry(), config.links_in[0].name, nullptr,
                          &rx->receiver().counters());

@@ -177,48 +177,40 @@ Status RelayNode::Impl::load() {
 }
 
 Status RelayNode::Impl::register_metrics() {
-  const metrics::Labels node{{"node", config.id}};
-  auto with = [&](std::string k, std::string v) {
-    auto l = node;
-    l.emplace_back(std::move(k), std::move(v));
-    return l;
-  };
+  metrics.set_node(config.id);
   metrics.counter("cellgate_relay_received_total", "Envelopes received from the parties' links.",
-                  node, counters.received);
+                  counters.received);
   metrics.counter("cellgate_relay_relayed_total", "Envelopes logged, countersigned and forwarded.",
-                  node, counters.relayed);
+                  counters.relayed);
   const char* refused = "Envelopes refused, by reason.";
-  metrics.counter("cellgate_relay_refused_total", refused, with("reason", "origin"),
+  metrics.counter("cellgate_relay_refused_total", refused, {"reason", "origin"},
                   counters.refused_origin);
-  metrics.counter("cellgate_relay_refused_total", refused, with("reason", "replay"),
+  metrics.counter("cellgate_relay_refused_total", refused, {"reason", "replay"},
                   counters.refused_replay);
-  metrics.counter("cellgate_relay_refused_total", refused, with("reason", "oversight"),
+  metrics.counter("cellgate_relay_refused_total", refused, {"reason", "oversight"},
                   counters.refused_oversight);
-  metrics.counter("cellgate_relay_refused_total", refused, with("reason", "no_route"),
+  metrics.counter("cellgate_relay_refused_total", refused, {"reason", "no_route"},
                   counters.refused_no_route);
-  metrics.counter("cellgate_relay_refused_total", refused, with("reason", "bundle"),
+  metrics.counter("cellgate_relay_refused_total", refused, {"reason", "bundle"},
                   counters.refused_bundle);
   metrics.counter("cellgate_relay_bundles_accepted_total",
-                  "Rules bundles received, verified and recorded as approved.", node,
+                  "Rules bundles received, verified and recorded as approved.",
                   counters.bundles_accepted);
   metrics.counter("cellgate_relay_bundles_refused_total", "Rules bundles (or chunks) refused.",
-                  node, counters.bundles_refused);
+                  counters.bundles_refused);
   metrics.gauge("cellgate_relay_held_for_bundle",
-                "Envelopes waiting for the rules bundle they name.", node,
-                counters.held_for_bundle);
+                "Envelopes waiting for the rules bundle they name.", counters.held_for_bundle);
   metrics.counter("cellgate_relay_announcements_forwarded_total",
-                  "Epoch announcements verified and forwarded.", node,
-                  counters.announcements_forwarded);
+                  "Epoch announcements verified and forwarded.", counters.announcements_forwarded);
   metrics.counter("cellgate_relay_announcements_refused_total", "Epoch announcements refused.",
-                  node, counters.announcements_refused);
+                  counters.announcements_refused);
   metrics.counter("cellgate_relay_lost_on_links_total",
-                  "Envelopes the inbound links reported lost.", node, counters.lost_on_links);
+                  "Envelopes the inbound links reported lost.", counters.lost_on_links);
   metrics.counter("cellgate_relay_forwarded_after_restart_total",
-                  "Logged envelopes forwarded again after a restart.", node,
+                  "Logged envelopes forwarded again after a restart.",
                   counters.forwarded_after_restart);
-  metrics.counter("cellgate_relay_errors_total", "Processing errors.", node, counters.errors);
-  metrics.gauge("cellgate_relay_tree_size", "Entries in the transparency log.", node,
-                counters.tree_size);
+  metrics.counter("cellgate_relay_errors_total", "Processing errors.", counters.errors);
+  metrics.gauge("cellgate_relay_tree_size", "Entries in the transparency log.", counters.tree_size);
   for (std::size_t i = 0; i < ins.size(); ++i)
     link::register_metrics(metrics.registry(), config.links_in[i].name, nullptr,
                            &ins[i]->rx->receiver().counters());

@@ -204,6 +204,17 @@ class GatewayNodeTest : public ::testing::Test {
     return ro;
   }
 
+  // The epoch keys of every announcement the far end received (bundle chunks skipped); each
+  // must be accepted.
+  void epoch_keys(const Collect& far_end, std::map<std::uint64_t, crypto::EpochKey>& keys) {
+    for (const auto& a : far_end.controls) {
+      if (is_bundle_chunk(a)) continue;
+      auto k = envelope::accept_epoch(a, *root_, suite_, *rx_kx_, nullptr);
+      ASSERT_TRUE(k.ok()) << k.status().reason();
+      keys.emplace(k->epoch(), std::move(*k));
+    }
+  }
+
   // Sends `n` synthetic items from the configured source; returns how many were accepted.
   std::size_t send(const std::string& endpoint, std::uint64_t seed, std::size_t n) {
     auto client =
@@ -388,12 +399,7 @@ TEST_F(GatewayNodeTest, RelayVerifiesLogsCountersignsAndRefusesReplays) {
   EXPECT_EQ((*relay)->counters().refused_origin.load(), 0u);
   EXPECT_GT((*relay)->counters().announcements_forwarded.load(), 0u);
   std::map<std::uint64_t, crypto::EpochKey> keys;
-  for (const auto& a : far_end.controls) {
-    if (is_bundle_chunk(a)) continue;
-    auto k = envelope::accept_epoch(a, *root_, suite_, *rx_kx_, nullptr);
-    ASSERT_TRUE(k.ok()) << k.status().reason();
-    keys.emplace(k->epoch(), std::move(*k));
-  }
+  ASSERT_NO_FATAL_FAILURE(epoch_keys(far_end, keys));
   std::set<std::uint64_t> log_indexes;
   for (const auto& e : far_end.envelopes) {
     auto a = envelope::verify_delivery(e, *root_, suite_);
@@ -567,12 +573,7 @@ TEST_F(GatewayNodeTest, AfterARestartWhatMayNotHaveLeftIsSentAgainUnchanged) {
   };
   ASSERT_EQ(sorted(far_end.envelopes), sorted(first));
   std::map<std::uint64_t, crypto::EpochKey> keys;
-  for (const auto& a : far_end.controls) {
-    if (is_bundle_chunk(a)) continue;
-    auto k = envelope::accept_epoch(a, *root_, suite_, *rx_kx_, nullptr);
-    ASSERT_TRUE(k.ok()) << k.status().reason();
-    keys.emplace(k->epoch(), std::move(*k));
-  }
+  ASSERT_NO_FATAL_FAILURE(epoch_keys(far_end, keys));
   for (const auto& e : far_end.envelopes) {
     auto checked = envelope::verify_origin(e, *root_, suite_);
     ASSERT_TRUE(checked.ok());
@@ -650,12 +651,7 @@ TEST_F(GatewayNodeTest, AReviewersSignedReleaseSendsTheHeldItem) {
   EXPECT_FALSE((*q.get(hold.id)).has_value()) << "released: no longer held";
   // The envelope carries exactly the held bytes.
   std::map<std::uint64_t, crypto::EpochKey> keys;
-  for (const auto& a : far_end.controls) {
-    if (is_bundle_chunk(a)) continue;
-    auto k = envelope::accept_epoch(a, *root_, suite_, *rx_kx_, nullptr);
-    ASSERT_TRUE(k.ok());
-    keys.emplace(k->epoch(), std::move(*k));
-  }
+  ASSERT_NO_FATAL_FAILURE(epoch_keys(far_end, keys));
   auto checked = envelope::verify_origin(far_end.envelopes[0], *root_, suite_);
   ASSERT_TRUE(checked.ok());
   auto key = keys.find(checked->envelope.root().getHeader().getEpoch());
