@@ -33,6 +33,7 @@ struct ReceiverCounters {
   std::atomic<std::uint64_t> epochs{0};
   std::atomic<std::uint64_t> lost_on_link{0};
   std::atomic<std::uint64_t> errors{0};
+  std::atomic<std::uint64_t> missing{0};  // gauge: seqs below the highest received not here
 };
 
 class ReceiverNode final {
