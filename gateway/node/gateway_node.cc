@@ -96,7 +96,8 @@ struct GatewayNode::Impl {
     std::vector<std::uint8_t> announcement;
   };
 
-  NodeMetrics metrics;  // last: destroyed (its server stopped) before what it reads
+  std::optional<ErrorLog> errors;  // the pipeline thread's
+  NodeMetrics metrics;             // last: destroyed (its server stopped) before what it reads
 
   Status load();
   Status register_metrics();
@@ -567,22 +568,23 @@ Status GatewayNode::Impl::housekeeping() {
 }
 
 void GatewayNode::Impl::run() {
+  errors.emplace(config.id);
   while (!stopping.load()) {
     auto s = resend_unsent();
     if (s.ok()) break;
     counters.pipeline_errors.fetch_add(1);
-    log_line(config.id, "re-sending after restart: " + s.reason());
+    errors->report("re-sending after restart: " + s.reason(), clock->monotonic_ns());
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   while (!stopping.load()) {
     if (auto s = housekeeping(); !s.ok()) {
       counters.pipeline_errors.fetch_add(1);
-      log_line(config.id, "housekeeping: " + s.reason());
+      errors->report("housekeeping: " + s.reason(), clock->monotonic_ns());
     }
     auto did = pass();
     if (!did.ok()) {
       counters.pipeline_errors.fetch_add(1);
-      log_line(config.id, "pipeline: " + did.status().reason());
+      errors->report("pipeline: " + did.status().reason(), clock->monotonic_ns());
       // Seqs reserved in the aborted transaction will be reserved again: new epochs, so no
       // (key, nonce) pair is ever used twice.
       for (auto& [party, s] : streams) s.epoch.reset();

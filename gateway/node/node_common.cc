@@ -43,6 +43,21 @@ std::uint64_t WireMark::on_wire(std::uint64_t unsent_floor) {
   return mark_;
 }
 
+void ErrorLog::report(const std::string& what, std::int64_t now) {
+  if (what == last_ && now - last_ns_ < 10 * ns_per_s) {
+    ++repeats_;
+    return;
+  }
+  if (repeats_ > 0) {
+    std::fprintf(stderr, "[%s] (the last error repeated %llu more times)\n", node_.c_str(),
+                 static_cast<unsigned long long>(repeats_));
+  }
+  std::fprintf(stderr, "[%s] %s\n", node_.c_str(), what.c_str());
+  last_ = what;
+  last_ns_ = now;
+  repeats_ = 0;
+}
+
 namespace {
 
 constexpr std::uint8_t bundle_magic[4] = {'C', 'G', 'R', 'B'};

@@ -48,6 +48,19 @@ class WireMark final {
   std::uint64_t last_submitted_ = 0, mark_ = 0;
 };
 
+// Error lines of a node's loop, without flooding the log: the same message again within 10 s
+// is counted, not printed; the count goes out with the next line. Not thread-safe.
+class ErrorLog final {
+ public:
+  explicit ErrorLog(std::string node) : node_(std::move(node)) {}
+  void report(const std::string& what, std::int64_t monotonic_ns);
+
+ private:
+  std::string node_, last_;
+  std::int64_t last_ns_ = 0;
+  std::uint64_t repeats_ = 0;
+};
+
 // How a node compiles the policy of a rules bundle it is offered (gateway and relay alike).
 approval::CompilePolicy policy_compiler();
 

@@ -250,6 +250,7 @@ Status ReceiverNode::Impl::process() {
 }
 
 void ReceiverNode::Impl::run() {
+  ErrorLog errors(config.id);
   while (!stopping.load()) {
     if (auto s = rx->poll_once(10); !s.ok()) {
       counters.errors.fetch_add(1);
@@ -258,11 +259,11 @@ void ReceiverNode::Impl::run() {
     }
     if (auto s = process(); !s.ok()) {
       counters.errors.fetch_add(1);
-      std::fprintf(stderr, "[%s] %s\n", config.id.c_str(), s.reason().c_str());
+      errors.report(s.reason(), clock->monotonic_ns());
     }
     if (auto s = count_gaps(); !s.ok()) {
       counters.errors.fetch_add(1);
-      std::fprintf(stderr, "[%s] gaps: %s\n", config.id.c_str(), s.reason().c_str());
+      errors.report("gaps: " + s.reason(), clock->monotonic_ns());
     }
   }
 }

@@ -455,6 +455,7 @@ Status RelayNode::Impl::forward_unsent() {
 }
 
 void RelayNode::Impl::run(In& in) {
+  ErrorLog errors(config.id);
   while (!stopping.load()) {
     if (auto s = in.rx->poll_once(10); !s.ok()) {
       counters.errors.fetch_add(1);
@@ -463,7 +464,7 @@ void RelayNode::Impl::run(In& in) {
     }
     if (auto s = process(in); !s.ok()) {
       counters.errors.fetch_add(1);
-      std::fprintf(stderr, "[%s] %s\n", config.id.c_str(), s.reason().c_str());
+      errors.report(s.reason(), clock->monotonic_ns());
     }
   }
 }

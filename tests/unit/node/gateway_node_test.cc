@@ -717,5 +717,20 @@ TEST(BundleChunks, ReassembleInAnyOrderAndRefuseWhatDoesNotFit) {
   EXPECT_FALSE(is_bundle_chunk(std::vector<std::uint8_t>{0, 0, 0, 0, 1}));
 }
 
+TEST(ErrorLog, RepeatsWithinTenSecondsAreCountedNotPrinted) {
+  ErrorLog log("n1");
+  ::testing::internal::CaptureStderr();
+  log.report("store full", 0);
+  for (int i = 1; i <= 50; ++i) log.report("store full", i * 100'000'000LL);  // 5 s
+  log.report("other", 6'000'000'000LL);
+  log.report("other", 17'000'000'000LL);  // 11 s later: printed again
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(out,
+            "[n1] store full\n"
+            "[n1] (the last error repeated 50 more times)\n"
+            "[n1] other\n"
+            "[n1] other\n");
+}
+
 }  // namespace
 }  // namespace cg::node
