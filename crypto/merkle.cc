@@ -217,7 +217,8 @@ Result<SignedBatch> sign_batch(const Suite& suite, const SigningKey& key, std::s
 
 Status verify_batch_item(const Suite& suite, Bytes public_key, std::string_view origin,
                          std::uint64_t batch_id, Bytes leaf, std::uint32_t index,
-                         std::uint32_t tree_size, std::span<const Hash> path, Bytes signature) {
+                         std::uint32_t tree_size, std::span<const Hash> path, Bytes signature,
+                         VerifiedSignatures* verified) {
   if (tree_size == 0 || tree_size > limits::batch_items_max || index >= tree_size ||
       path.size() > limits::merkle_path_len_max || origin.size() > 255) {
     return unauthenticated("batch proof: position out of range");
@@ -228,7 +229,9 @@ Status verify_batch_item(const Suite& suite, Bytes public_key, std::string_view 
   const auto r = root_from_path(h, leaf, index, tree_size, path);
   if (!r) return unauthenticated("batch proof: path of the wrong length or malformed");
   const auto msg = batch_root_message(suite.id(), origin, batch_id, tree_size, *r);
-  if (auto s = suite.verify(public_key, msg, signature); !s.ok()) {
+  if (auto s = verified ? verified->verify(suite, public_key, msg, signature)
+                        : suite.verify(public_key, msg, signature);
+      !s.ok()) {
     return unauthenticated("batch proof: root signature does not verify (" + s.reason() + ")");
   }
   return {};

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "crypto/suite.h"
+#include "crypto/verify_cache.h"
 
 namespace cg::crypto {
 
@@ -76,9 +77,11 @@ struct SignedBatch {
 Result<SignedBatch> sign_batch(const Suite& suite, const SigningKey& key, std::string_view origin,
                                std::uint64_t batch_id, std::span<const Hash> leaves);
 // Verifies one item of a batch alone: its leaf hash, position, path and the root signature.
-// Errors: unauthenticated (saying whether the path or the signature failed).
+// With `verified`, a root signature that verified before is not checked again (the path
+// always is). Errors: unauthenticated (saying whether the path or the signature failed).
 Status verify_batch_item(const Suite& suite, Bytes public_key, std::string_view origin,
                          std::uint64_t batch_id, Bytes leaf, std::uint32_t index,
-                         std::uint32_t tree_size, std::span<const Hash> path, Bytes signature);
+                         std::uint32_t tree_size, std::span<const Hash> path, Bytes signature,
+                         VerifiedSignatures* verified = nullptr);
 
 }  // namespace cg::crypto

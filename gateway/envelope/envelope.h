@@ -75,8 +75,13 @@ crypto::Hash digest_leaf(const crypto::Suite& suite, Bytes header, Bytes ciphert
 // the released item's banner. Errors: rejected (seq not above the epoch's last), malformed.
 Result<Sealed> seal(const Signer& origin, const HeaderFields& fields, crypto::EpochKey& epoch,
                     Bytes canonical_item);
+// As above for a caller that holds the released item decoded already (the gateway): its
+// banner is the release label, and the bytes are not decoded again. `canonical_item` must be
+// the canonical encoding of the item whose banner is `release_label`.
+Result<Sealed> seal(const Signer& origin, const HeaderFields& fields, crypto::EpochKey& epoch,
+                    Bytes canonical_item, schema::Label::Reader release_label);
 
-// Signs one batch (1..limits::batch_items_max sealed envelopes; a batch of one is a plain
+// Signs one batch (1..limits::batch_items_max sealed envelopes, each made by seal(); a batch of one is a plain
 // signature over its leaf) and returns each envelope's bytes (canonical, standard framing).
 Result<std::vector<std::vector<std::uint8_t>>> sign_batch(const Signer& origin,
                                                           std::uint64_t batch_id,
@@ -96,8 +101,10 @@ Result<wire::Message<schema::Envelope>> decode(Bytes bytes);
 
 // Verifies the origin: the node is a gateway in the trust root, the key id is its signing
 // key's, the suite is the deployment's, and the batch proof holds. Errors: unauthenticated.
+// With `verified`, a batch signature already verified is not checked again.
 Result<Checked> verify_origin(Bytes bytes, const approval::TrustRoot& root,
-                              const crypto::Suite& suite);
+                              const crypto::Suite& suite,
+                              crypto::VerifiedSignatures* verified = nullptr);
 
 struct TreeHead {
   std::uint64_t tree_size = 0;
@@ -130,8 +137,10 @@ struct Accepted {
 // Verifies the origin (as the relay does), then the relay's countersignature: a relay node of
 // the trust root, its tree head signature, and the inclusion of the leaf at log_index.
 // Errors: unauthenticated (the reason names which check failed), malformed.
+// With `verified`, batch and tree head signatures already verified are not checked again.
 Result<Accepted> verify_delivery(Bytes bytes, const approval::TrustRoot& root,
-                                 const crypto::Suite& suite);
+                                 const crypto::Suite& suite,
+                                 crypto::VerifiedSignatures* verified = nullptr);
 
 // Opens the item of an accepted envelope under its epoch key. Errors: unauthenticated,
 // malformed (the plaintext is not a valid canonical item).

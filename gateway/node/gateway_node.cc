@@ -304,7 +304,8 @@ Result<bool> GatewayNode::Impl::pass() {
   // Seals `released` for `party` under a fresh seq and records `ev` (its event set by the
   // caller) with that seq; FLASH items are signed alone.
   auto seal_one = [&](const std::string& party, std::span<const std::uint8_t> released,
-                      schema::Item::Reader item, audit::Event& ev) -> Status {
+                      schema::Label::Reader release_label, schema::Item::Reader item,
+                      audit::Event& ev) -> Status {
     const sentlog::StreamId sid{party, 0};
     CG_ASSIGN_OR_RETURN(const std::uint64_t seq, sent->next_seq(txn, sid));
     CG_ASSIGN_OR_RETURN(auto* epoch, epoch_for(party, seq, announcements));
@@ -316,7 +317,7 @@ Result<bool> GatewayNode::Impl::pass() {
     f.kind = item.getKind();
     f.rules_version = (*bundle)->version;
     f.rules_hash = (*bundle)->hash;
-    CG_ASSIGN_OR_RETURN(auto sealed, envelope::seal(signer, f, *epoch, released));
+    CG_ASSIGN_OR_RETURN(auto sealed, envelope::seal(signer, f, *epoch, released, release_label));
     ev.seq = seq;
     CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
     if (f.precedence == schema::Precedence::FLASH)
@@ -374,7 +375,8 @@ Result<bool> GatewayNode::Impl::pass() {
       CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
       continue;
     }
-    CG_RETURN_IF_ERROR(seal_one(dest->party, h->item, item->root(), ev));
+    CG_RETURN_IF_ERROR(
+        seal_one(dest->party, h->item, item->root().getBanner(), item->root(), ev));
     counters.released_by_reviewer.fetch_add(1);
     counters.released.fetch_add(1);
   }
@@ -411,18 +413,18 @@ Result<bool> GatewayNode::Impl::pass() {
         counters.quarantined.fetch_add(1);
         continue;
       }
-      std::vector<std::uint8_t> released;
+      ev.event = d.changed ? schema::AuditEvent::REDACTED : schema::AuditEvent::RELEASED;
       if (d.changed) {
         capnp::MallocMessageBuilder mb;
         policy::build_released(rules, item->root(), d, mb.initRoot<schema::Item>());
-        auto c = wire::canonical(mb.getRoot<schema::Item>().asReader());
-        released.assign(c.canonical_bytes().begin(), c.canonical_bytes().end());
+        const auto redacted = wire::canonical(mb.getRoot<schema::Item>().asReader());
         counters.redacted.fetch_add(1);
+        CG_RETURN_IF_ERROR(seal_one(dest.party, redacted.canonical_bytes(),
+                                    redacted.root().getBanner(), item->root(), ev));
       } else {
-        released = entry.item;
+        CG_RETURN_IF_ERROR(
+            seal_one(dest.party, entry.item, item->root().getBanner(), item->root(), ev));
       }
-      ev.event = d.changed ? schema::AuditEvent::REDACTED : schema::AuditEvent::RELEASED;
-      CG_RETURN_IF_ERROR(seal_one(dest.party, released, item->root(), ev));
       counters.released.fetch_add(1);
     }
   }

@@ -46,6 +46,7 @@ struct RelayNode::Impl {
   std::unique_ptr<crypto::SigningKey> signing_key;
   envelope::Signer signer;
   std::optional<approval::TrustRoot> root;
+  crypto::VerifiedSignatures verified;  // batch and tree head signatures, checked once each
   std::optional<relay::Oversight> oversight;
   std::unique_ptr<store::Env> env;
   std::optional<translog::Log> log;
@@ -178,6 +179,13 @@ Status RelayNode::Impl::load() {
 
 Status RelayNode::Impl::register_metrics() {
   metrics.set_node(config.id);
+  const char* sig_help =
+      "Batch and tree head signature checks: computed by the suite, or remembered (the same "
+      "signature verified before).";
+  metrics.counter("cellgate_signature_checks_total", sig_help, {"how", "computed"},
+                  verified.misses());
+  metrics.counter("cellgate_signature_checks_total", sig_help, {"how", "remembered"},
+                  verified.hits());
   metrics.counter("cellgate_relay_received_total", "Envelopes received from the parties' links.",
                   counters.received);
   metrics.counter("cellgate_relay_relayed_total", "Envelopes logged, countersigned and forwarded.",
@@ -277,7 +285,7 @@ Status RelayNode::Impl::process(In& in) {
   for (auto& [arrived, bytes] : work) {
     if (arrived == now) counters.received.fetch_add(1);
     audit::Event ev{.time_ns = now, .event = schema::AuditEvent::RELAY_DROPPED};
-    auto c = envelope::verify_origin(bytes, *root, *suite);
+    auto c = envelope::verify_origin(bytes, *root, *suite, &verified);
     if (!c.ok() || c->origin_party != in.party) {
       counters.refused_origin.fetch_add(1);
       const std::string why =
@@ -426,7 +434,7 @@ Status RelayNode::Impl::forward_unsent() {
   std::uint64_t from = 0, to = 0;
   for (const auto& [index, bytes] : stored) {
     // Verified when it arrived; verified again, since the store is not trusted blindly.
-    auto c = envelope::verify_origin(bytes, *root, *suite);
+    auto c = envelope::verify_origin(bytes, *root, *suite, &verified);
     if (!c.ok()) {
       counters.errors.fetch_add(1);
       std::fprintf(stderr, "[%s] stored envelope at log index %llu: %s\n", config.id.c_str(),
