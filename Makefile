@@ -3,7 +3,7 @@
 #
 #   make demo      run the cell on loopback with synthetic traffic and print what happened
 #   make test      build with ASan+UBSan and run every test (what CI runs)
-#   make bench     release build, run the benchmarks, write bench/out/*.json
+#   make bench     release build, `cellgate bench`, then the module benchmarks; bench/out/*.json
 #   make fuzz      short run of every fuzz target (FUZZ_SECONDS each, default 60)
 #   make format    apply .clang-format to the sources
 #   make clean     remove build directories
@@ -53,8 +53,11 @@ test: asan
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 900
 
+# `cellgate bench` is the operator's benchmark (stages, baselines, the whole cell, goals as
+# ratios within one run); the per-module Google Benchmark programs follow, for developers.
 bench: release
 	@mkdir -p bench/out
+	$(RELEASE_DIR)/gateway/cli/cellgate bench --json bench/out/cellgate-bench.json
 	@for b in $(RELEASE_DIR)/bench/*_bench; do \
 	  echo "== $$b"; \
 	  $$b --benchmark_out=bench/out/$$(basename $$b).json --benchmark_out_format=json || exit 1; \

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "crypto/keys.h"
+#include "gateway/cli/cell_util.h"
 #include "gateway/cli/cli.h"
 #include "gateway/common/hex.h"
 #include "gateway/deploy/deploy.h"
@@ -30,51 +31,6 @@
 #include "gateway/translog/translog.h"
 
 namespace cg::cli {
-namespace {
-
-using SteadyClock = std::chrono::steady_clock;
-
-double seconds_since(SteadyClock::time_point t) {
-  return std::chrono::duration<double>(SteadyClock::now() - t).count();
-}
-
-std::string self_binary() {
-  std::error_code ec;
-  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("cellgate") : p.string();
-}
-
-// One sample of a node's exposition; 0 when the node did not answer or lacks it.
-double sample(const std::string& exposition, const std::string& name, const std::string& node,
-              const std::string& label = "", const std::string& value = "") {
-  std::string s = name + "{node=\"" + node + "\"";
-  if (!label.empty()) s += "," + label + "=\"" + value + "\"";
-  s += "}";
-  return deploy::metric(exposition, s).value_or(0);
-}
-
-std::string scrape_or_empty(std::uint16_t port) {
-  auto s = deploy::scrape("127.0.0.1:" + std::to_string(port), 2000);
-  return s.ok() ? *s : std::string();
-}
-
-const char* precedence_name(schema::Precedence p) {
-  switch (p) {
-    case schema::Precedence::ROUTINE:
-      return "routine";
-    case schema::Precedence::PRIORITY:
-      return "priority";
-    case schema::Precedence::IMMEDIATE:
-      return "immediate";
-    case schema::Precedence::FLASH:
-      return "flash";
-    case schema::Precedence::UNSPECIFIED:
-      break;
-  }
-  return "?";
-}
-
-}  // namespace
 
 int demo(const DemoOptions& options) {
   std::printf(

@@ -3,6 +3,7 @@
 // arguments and hands over to the subcommand; no globals, no self-registration.
 #include <CLI/CLI.hpp>
 
+#include "gateway/cli/bench.h"
 #include "gateway/cli/cli.h"
 
 int main(int argc, char** argv) {
@@ -145,6 +146,23 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
 
+  cg::cli::BenchOptions bench_options;
+  auto* bench = app.add_subcommand(
+      "bench", "Measure throughput on this machine: stages, baselines, the whole cell");
+  bench->add_option("--policy", bench_options.policy, "Policy for the stage benchmarks")
+      ->check(CLI::ExistingFile);
+  bench->add_option("--json", bench_options.json, "Write the results as JSON here (\"\": none)");
+  bench->add_option("--filter", bench_options.filter, "Only micro-benchmarks matching this regex");
+  bench->add_option("--min-time", bench_options.min_time, "Seconds per micro-benchmark")
+      ->check(CLI::Range(0.01, 60.0));
+  bench->add_option("--items", bench_options.e2e_items, "Items through the cell end to end")
+      ->check(CLI::Range(1000, 100'000'000));
+  bench->add_option("--body-bytes", bench_options.body_bytes, "Text bytes per item (end to end)")
+      ->check(CLI::Range(16, 524288));
+  bench->add_flag("!--no-micro", bench_options.micro, "Skip the micro-benchmarks");
+  bench->add_flag("!--no-cell", bench_options.cell, "Skip the end-to-end runs");
+  bench->add_flag("!--no-progress", bench_options.progress, "No progress line");
+
   cg::cli::DemoOptions demo_options;
   auto* demo = app.add_subcommand("demo", "Run the cell on synthetic traffic and report");
   demo->add_option("--items", demo_options.items, "Items to send")
@@ -280,6 +298,7 @@ int main(int argc, char** argv) {
   if (*encode) return cg::cli::item_encode(in_file, out_file);
   if (*show) return cg::cli::item_show(in_file);
   if (*demo) return cg::cli::demo(demo_options);
+  if (*bench) return cg::cli::bench(bench_options);
   if (*run) return cg::cli::run(run_config);
   if (*q_list) return cg::cli::quarantine_list(q_store, q_json);
   if (*q_show) return cg::cli::quarantine_show(q_store, q_hold);

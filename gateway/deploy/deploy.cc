@@ -270,7 +270,8 @@ std::string gateway_toml(const Options& o, const Deployment& d, std::uint16_t in
   t += "batch_items_max = " + std::to_string(o.pipeline_batch_items_max) + "\n\n";
   t += "[ingest]\n";
   t += "listen = \"tcp://" + loopback(ingest_port) + "\"\n";
-  t += "curve_secret_file = \"../keys/il-gw-1.curve\"\n\n";
+  t += "curve_secret_file = \"../keys/il-gw-1.curve\"\n";
+  t += "inbox_items_max = " + std::to_string(o.ingest_inbox_items_max) + "\n\n";
   t += "[[ingest.source]]\n";
   t += "id = \"" + d.source_id + "\"\n";
   t += "curve_public = \"" + d.source.public_z85 + "\"\n\n";

@@ -50,6 +50,7 @@ struct Options {
   // link_in port (a test puts a loss proxy in between).
   std::optional<std::uint16_t> gateway_link_peer_port;
   std::uint32_t pipeline_batch_items_max = 256;  // [pipeline] batch_items_max
+  std::uint64_t ingest_inbox_items_max = 100'000;  // [ingest] inbox_items_max
   // [node] store_bytes_max of every node. A gateway's store grew by about 4 KB per item in
   // the multi-process tests (inbox, audit record with its explanation, sent log, holds):
   // 2 GiB hold some 500,000 items.

@@ -169,7 +169,10 @@ Status run_source(const SourceOptions& o, Expectations& expect, SourceCounters& 
       pending.erase(it);
       return {};
     }
-    if (ack.reason == "overloaded") return {};  // stays pending: re-sent when quiet
+    if (ack.reason == "overloaded") {  // stays pending: re-sent when quiet
+      counters.refused_overloaded.fetch_add(1);
+      return {};
+    }
     counters.rejected_other.fetch_add(1);
     return rejected("the gateway refused a valid item: " + ack.reason + " " + ack.detail);
   };

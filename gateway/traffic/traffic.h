@@ -114,6 +114,7 @@ struct SourceOptions {
 struct SourceCounters {
   std::atomic<std::uint64_t> sent{0}, accepted{0}, resent{0};
   std::atomic<std::uint64_t> rejected_malformed{0}, rejected_other{0};
+  std::atomic<std::uint64_t> refused_overloaded{0};  // kept and re-sent: back-pressure, not loss
 };
 
 // Sends `items` items and waits for every ack; records each accepted item in `expect`.

@@ -1,0 +1,593 @@
+// `cellgate bench`: what this machine can carry, measured the way an operator would before a
+// deployment — and every figure next to a baseline from the same run, because the machines
+// are shared and noisy.
+//
+//   micro      the stage micro-benchmarks, the crypto floor, the naive baseline, raw ZeroMQ and
+//              UDP (bench_stages.cc), run by Google Benchmark with a reporter that keeps the
+//              numbers for the goals below and prints progress;
+//   cell       the whole cell as separate processes on loopback (gateway/deploy), a source
+//              saturating the gateway with a mix of precedences and a consumer checking every
+//              delivery (gateway/traffic): items/s, MB/s, CPU per item and peak RSS per node,
+//              latency per precedence, loss. Then 10x overload: the links paced at a tenth of
+//              what the cell just carried, the source offering as much as it can.
+//   goals      issue 8's goals as ratios of figures from this run.
+//
+// The cell runs under a bench policy that releases every item it may (destination sy, all
+// levels and categories; markings still apply), so the figures are for items that cross.
+#include "gateway/cli/bench.h"
+
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "crypto/keys.h"
+#include "gateway/cli/cell_util.h"
+#include "gateway/cli/cli.h"
+#include "gateway/common/limits.h"
+#include "gateway/deploy/deploy.h"
+#include "gateway/traffic/traffic.h"
+
+namespace cg::cli {
+namespace {
+
+bool tty() { return ::isatty(STDERR_FILENO) == 1; }
+
+struct Micro {
+  std::string name;
+  double items_per_s = 0, bytes_per_s = 0;
+  std::string error;
+  std::map<std::string, double> counters;
+};
+
+// Keeps every run's rates and shows which benchmark is running.
+class Collector final : public benchmark::BenchmarkReporter {
+ public:
+  explicit Collector(bool progress) : progress_(progress) {}
+  bool ReportContext(const Context&) override { return true; }
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const auto& r : runs) {
+      Micro m;
+      m.name = r.benchmark_name();
+      const auto suffix = std::string("/real_time");
+      if (m.name.size() > suffix.size() &&
+          m.name.compare(m.name.size() - suffix.size(), suffix.size(), suffix) == 0)
+        m.name.resize(m.name.size() - suffix.size());
+      if (r.error_occurred) m.error = r.error_message;
+      for (const auto& [k, c] : r.counters) {
+        if (k == "items_per_second")
+          m.items_per_s = c.value;
+        else if (k == "bytes_per_second")
+          m.bytes_per_s = c.value;
+        else
+          m.counters[k] = c.value;
+      }
+      results.push_back(m);
+      if (progress_) {
+        std::fprintf(stderr, "\r\033[K  micro %3zu done  %-34s %12.0f items/s", results.size(),
+                     m.name.c_str(), m.items_per_s);
+      }
+    }
+  }
+  void Finalize() override {
+    if (progress_) std::fprintf(stderr, "\n");
+  }
+  const Micro* find(const std::string& name) const {
+    for (const auto& m : results)
+      if (m.name == name && m.error.empty() && m.items_per_s > 0) return &m;
+    return nullptr;
+  }
+  std::vector<Micro> results;
+
+ private:
+  bool progress_;
+};
+
+// The bench policy: everything the markings allow goes to sy.
+constexpr const char* bench_policy = R"([policy]
+id = "bench-release-all"
+party = "il"
+labels = "cell-2026"
+levels = ["OPEN", "RESTRICTED", "SECRET", "TOP SECRET"]
+text_types = ["text/*", "application/json", "application/stix+json"]
+
+[[destination]]
+id = "sy"
+party = "sy"
+country = "SY"
+level_max = "TOP SECRET"
+categories = ["DECON", "OPS", "HUMINT", "SIGINT"]
+
+[[rule]]
+id = "everything"
+to = ["sy"]
+action = "release"
+)";
+
+struct CellRun {
+  std::string error;  // empty when it ran to the end
+  double seconds = 0;
+  std::uint64_t sent = 0, accepted = 0, releasable = 0, delivered = 0;
+  std::uint64_t differing = 0, unexpected = 0, duplicates = 0, lost = 0, overloaded = 0;
+  std::uint64_t backpressure_waits = 0, envelope_bytes = 0;
+  std::map<std::string, deploy::ProcessUsage> usage;
+  std::map<schema::Precedence, std::vector<double>> latencies;
+  bool lossless() const {
+    return error.empty() && delivered == releasable && releasable > 0 && differing == 0 &&
+           unexpected == 0 && duplicates == 0 && lost == 0;
+  }
+  double items_per_s() const { return seconds > 0 ? static_cast<double>(delivered) / seconds : 0; }
+};
+
+const char* const node_ids[] = {"sy-rx-1", "us-relay", "il-gw-1"};
+
+CellRun run_cell(const std::string& label, const std::string& dir,
+                 const std::string& policy_file, std::uint64_t items, std::size_t body_bytes,
+                 std::uint64_t link_rate, std::uint64_t inbox_items_max, bool progress) {
+  CellRun run;
+  deploy::Options dopt;
+  dopt.dir = dir;
+  dopt.ingest_inbox_items_max = inbox_items_max;
+  dopt.policy_file = policy_file;
+  dopt.link_rate_bytes_per_s = link_rate;
+  auto cell = deploy::create(dopt);
+  if (!cell.ok()) {
+    run.error = cell.status().reason();
+    return run;
+  }
+  auto expect = traffic::Expectations::create(bench_policy, "sy");
+  if (!expect.ok()) {
+    run.error = expect.status().reason();
+    return run;
+  }
+  const std::string binary = self_binary();
+  struct Node {
+    const char* id;
+    std::string config;
+    std::uint16_t port;
+    std::unique_ptr<deploy::NodeProcess> process;
+  };
+  Node nodes[] = {{node_ids[0], cell->receiver_config, cell->receiver_metrics_port, nullptr},
+                  {node_ids[1], cell->relay_config, cell->relay_metrics_port, nullptr},
+                  {node_ids[2], cell->gateway_config, cell->gateway_metrics_port, nullptr}};
+  for (auto& n : nodes) {
+    auto p = deploy::NodeProcess::start(binary, n.config, cell->dir + "/" + n.id + ".log");
+    if (!p.ok()) {
+      run.error = std::string(n.id) + ": " + p.status().reason();
+      return run;
+    }
+    n.process = std::move(*p);
+    if (auto s = deploy::wait_for_tcp("127.0.0.1:" + std::to_string(n.port), 60'000); !s.ok()) {
+      run.error = std::string(n.id) + " did not come up: " + s.reason();
+      return run;
+    }
+  }
+  traffic::SourceOptions so;
+  so.endpoint = cell->ingest_endpoint;
+  so.server_public_z85 = cell->gateway_curve_public;
+  so.keys = cell->source;
+  so.source_id = cell->source_id;
+  so.body_bytes = body_bytes;
+  so.items = items;
+  so.window = 1024;
+  traffic::ConsumerOptions co;
+  co.endpoint = cell->deliver_endpoint;
+  co.server_public_z85 = cell->receiver_curve_public;
+  co.keys = cell->consumer;
+  co.window = 2048;
+  traffic::SourceCounters sc;
+  traffic::ConsumerCounters cc;
+  std::atomic<bool> stop_source{false}, stop_consumer{false}, source_done{false};
+  Status source_status, consumer_status;
+  const auto start = SteadyClock::now();
+  std::thread consumer(
+      [&] { consumer_status = traffic::run_consumer(co, **expect, cc, stop_consumer); });
+  std::thread source([&] {
+    source_status = traffic::run_source(so, **expect, sc, stop_source);
+    source_done.store(true);
+  });
+  auto show = [&] {
+    if (!progress) return;
+    const double frac = static_cast<double>(cc.verified.load()) / static_cast<double>(items);
+    const int width = 30, filled = static_cast<int>(std::min(1.0, frac) * width);
+    std::fprintf(stderr, "\r\033[K  %-10s [%s%s] %5.1f s  sent %llu  delivered %llu", label.c_str(),
+                 std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                 std::string(static_cast<std::size_t>(width - filled), '.').c_str(),
+                 seconds_since(start), static_cast<unsigned long long>(sc.sent.load()),
+                 static_cast<unsigned long long>(cc.verified.load()));
+  };
+  auto last_change = SteadyClock::now();
+  std::uint64_t last_verified = 0;
+  auto last_delivery = start;
+  for (;;) {
+    show();
+    const std::uint64_t v = cc.verified.load() + cc.differing.load();
+    if (v != last_verified) {
+      last_verified = v;
+      last_change = last_delivery = SteadyClock::now();
+    }
+    if (source_done.load()) {
+      if (!source_status.ok()) break;
+      if (v >= (*expect)->totals().accepted_releasable) break;
+    }
+    if (seconds_since(last_change) > 30) break;  // no progress: report what arrived
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  run.seconds = std::chrono::duration<double>(last_delivery - start).count();
+  if (progress) std::fprintf(stderr, "\n");
+  std::map<std::string, std::string> expo;
+  for (auto& n : nodes) {
+    expo[n.id] = scrape_or_empty(n.port);
+    if (auto u = n.process->usage(); u.ok()) run.usage[n.id] = *u;
+  }
+  stop_source.store(true);
+  source.join();
+  stop_consumer.store(true);
+  consumer.join();
+  for (auto& n : nodes) n.process->terminate(10'000);
+  const auto t = (*expect)->totals();
+  run.sent = sc.sent.load();
+  run.accepted = t.accepted;
+  run.releasable = t.accepted_releasable;
+  run.delivered = cc.verified.load();
+  run.differing = cc.differing.load();
+  run.unexpected = cc.unexpected.load();
+  run.duplicates = cc.duplicates.load();
+  run.overloaded = sc.refused_overloaded.load();
+  run.lost = static_cast<std::uint64_t>(
+      sample(expo["us-relay"], "cellgate_relay_lost_on_links_total", "us-relay") +
+      sample(expo["sy-rx-1"], "cellgate_receiver_lost_on_link_total", "sy-rx-1"));
+  run.backpressure_waits = static_cast<std::uint64_t>(
+      sample(expo["il-gw-1"], "cellgate_ingest_backpressure_waits_total", "il-gw-1"));
+  run.envelope_bytes = static_cast<std::uint64_t>(
+      deploy::metric(expo["il-gw-1"], "cellgate_link_envelope_bytes_submitted_total{link=\"to-us\"}")
+          .value_or(0));
+  run.latencies = (*expect)->latencies();
+  if (!source_status.ok()) run.error = "source: " + source_status.reason();
+  if (run.error.empty() && !consumer_status.ok()) run.error = "consumer: " + consumer_status.reason();
+  if (run.error.empty() && run.delivered < run.releasable)
+    run.error = std::to_string(run.releasable - run.delivered) +
+                " releasable items not delivered within 30 s of the last delivery";
+  return run;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      o += '\\';
+      o += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      o += b;
+    } else {
+      o += c;
+    }
+  }
+  return o;
+}
+
+std::string machine() {
+  std::string model = "?";
+  std::ifstream cpu("/proc/cpuinfo");
+  for (std::string line; std::getline(cpu, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  long mem_kb = 0;
+  std::ifstream mem("/proc/meminfo");
+  for (std::string line; std::getline(mem, line);) {
+    if (line.rfind("MemTotal:", 0) == 0) mem_kb = std::atol(line.c_str() + 9);
+  }
+  double load = 0;
+  std::ifstream la("/proc/loadavg");
+  la >> load;
+  char b[256];
+  std::snprintf(b, sizeof b, "%u cores (%s), %.1f GiB, load average %.2f at the start",
+                std::thread::hardware_concurrency(), model.c_str(),
+                static_cast<double>(mem_kb) / 1048576.0, load);
+  return b;
+}
+
+struct Goal {
+  std::string what, measured, target;
+  std::optional<bool> met;  // nullopt: not measured in this run
+};
+
+}  // namespace
+
+int bench(const BenchOptions& o) {
+  const bool progress = o.progress && tty();
+  std::printf("cellgate bench — %s\n\n", machine().c_str());
+  std::ostringstream json;
+  json << "{\"machine\":\"" << json_escape(machine()) << "\"";
+  std::vector<Goal> goals;
+  bool failed = false;
+
+  // --- Micro ------------------------------------------------------------------------------
+  Collector collector(progress);
+  if (o.micro) {
+    auto text = crypto::read_file(o.policy, limits::policy_bytes_max);
+    if (!text.ok()) {
+      std::fprintf(stderr, "bench: %s (run from the repository root or pass --policy)\n",
+                   text.status().reason().c_str());
+      return exit_io;
+    }
+    if (auto s = micro::register_micro(
+            {reinterpret_cast<const char*>(text->data()), text->size()});
+        !s.ok()) {
+      std::fprintf(stderr, "bench: %s\n", s.reason().c_str());
+      return exit_usage;
+    }
+    std::string min_time = "--benchmark_min_time=" + std::to_string(o.min_time);
+    std::string filter = "--benchmark_filter=" + (o.filter.empty() ? std::string(".") : o.filter);
+    std::string prog = "cellgate-bench";
+    char* argv[] = {prog.data(), min_time.data(), filter.data(), nullptr};
+    int argc = 3;
+    benchmark::Initialize(&argc, argv);
+    benchmark::RunSpecifiedBenchmarks(&collector);
+    micro::clear_micro();
+    std::printf("%-34s %14s %12s %12s\n", "micro-benchmark (one core)", "items/s", "µs/item",
+                "MB/s");
+    json << ",\"micro\":[";
+    bool first = true;
+    for (const auto& m : collector.results) {
+      if (!m.error.empty()) {
+        std::printf("%-34s  failed: %s\n", m.name.c_str(), m.error.c_str());
+        failed = true;
+      } else {
+        std::printf("%-34s %14.0f %12.2f %12.1f\n", m.name.c_str(), m.items_per_s,
+                    m.items_per_s > 0 ? 1e6 / m.items_per_s : 0, m.bytes_per_s / 1e6);
+      }
+      json << (first ? "" : ",") << "{\"name\":\"" << json_escape(m.name)
+           << "\",\"items_per_second\":" << m.items_per_s
+           << ",\"bytes_per_second\":" << m.bytes_per_s;
+      for (const auto& [k, v] : m.counters) json << ",\"" << json_escape(k) << "\":" << v;
+      if (!m.error.empty()) json << ",\"error\":\"" << json_escape(m.error) << "\"";
+      json << "}";
+      first = false;
+    }
+    json << "]";
+    std::printf("\n");
+  }
+  auto rate = [&](const std::string& name) -> std::optional<double> {
+    const Micro* m = collector.find(name);
+    return m ? std::optional<double>(m->items_per_s) : std::nullopt;
+  };
+  // The crypto floor: per item, hash + AEAD + Cap'n Proto build/parse + 1/256 of a signature.
+  auto floor_of = [&](const std::string& suite, const std::string& size) -> std::optional<double> {
+    auto h = rate("floor_hash/" + suite + "/" + size), a = rate("floor_aead/" + suite + "/" + size),
+         c = rate("floor_capnp/" + size), s = rate("floor_sign/" + suite);
+    if (!h || !a || !c || !s) return std::nullopt;
+    return 1.0 / (1.0 / *h + 1.0 / *a + 1.0 / *c + 1.0 / (*s * 256.0));
+  };
+  char buf[256];
+  {
+    const auto hot = rate("hot_path/modern/1KiB");
+    const auto fl = floor_of("modern", "1KiB");
+    const auto naive = rate("naive/1KiB");
+    Goal g{"gateway hot path, 1 KiB, modern: ≥ 75% of the crypto floor", "", ">= 0.75", {}};
+    if (hot && fl) {
+      std::snprintf(buf, sizeof buf, "%.0f / %.0f items/s = %.2f", *hot, *fl, *hot / *fl);
+      g.measured = buf;
+      g.met = *hot / *fl >= 0.75;
+    }
+    goals.push_back(g);
+    Goal n{"gateway hot path, 1 KiB, modern: ≥ 6x the naive baseline", "", ">= 6", {}};
+    if (hot && naive) {
+      std::snprintf(buf, sizeof buf, "%.0f / %.0f items/s = %.1fx", *hot, *naive, *hot / *naive);
+      n.measured = buf;
+      n.met = *hot / *naive >= 6;
+    }
+    goals.push_back(n);
+    const Micro* big = collector.find("hot_path/modern/64KiB");
+    Goal b{"gateway hot path, 64 KiB items: ≥ 3 Gb/s per core", "", ">= 3 Gb/s", {}};
+    if (big) {
+      std::snprintf(buf, sizeof buf, "%.2f Gb/s", big->bytes_per_s * 8 / 1e9);
+      b.measured = buf;
+      b.met = big->bytes_per_s * 8 / 1e9 >= 3;
+    }
+    goals.push_back(b);
+    const auto r10 = rate("rules/10/modern/1KiB"), r10k = rate("rules/10000/modern/1KiB");
+    Goal r{"10,000 rules within 3x of 10 (hot path, 1 KiB)", "", "<= 3x", {}};
+    if (r10 && r10k) {
+      std::snprintf(buf, sizeof buf, "%.0f vs %.0f items/s = %.2fx slower", *r10k, *r10,
+                    *r10 / *r10k);
+      r.measured = buf;
+      r.met = *r10 / *r10k <= 3;
+    }
+    goals.push_back(r);
+    for (const char* s : {"modern", "cnsa"}) {
+      for (const char* z : {"256B", "1KiB", "64KiB"}) {
+        const auto f = floor_of(s, z);
+        const auto h = rate(std::string("hot_path/") + s + "/" + z);
+        if (f && h)
+          std::printf("crypto floor %-6s %-5s %10.0f items/s; hot path %10.0f items/s = %.2f of it\n",
+                      s, z, *f, *h, *h / *f);
+      }
+    }
+    std::printf("\n");
+  }
+
+  // --- The cell ---------------------------------------------------------------------------
+  if (o.cell) {
+    std::string dir = (std::filesystem::temp_directory_path() / "cellgate-bench-XXXXXX").string();
+    if (::mkdtemp(dir.data()) == nullptr) {
+      std::fprintf(stderr, "bench: cannot create a temporary folder\n");
+      return exit_io;
+    }
+    struct Cleanup {
+      std::string d;
+      ~Cleanup() {
+        std::error_code ec;
+        if (!d.empty()) std::filesystem::remove_all(d, ec);
+      }
+    } cleanup{dir};
+    const std::string policy_file = dir + "/bench-policy.toml";
+    std::ofstream(policy_file) << bench_policy;
+    std::printf("end to end: source → il-gw-1 → us-relay → sy-rx-1 → consumer, each node its own "
+                "process,\n%llu items of %zu text bytes, mixed precedences, bench policy "
+                "(releases all that markings allow)\n",
+                static_cast<unsigned long long>(o.e2e_items), o.body_bytes);
+    auto report = [&](const char* name, const CellRun& r) {
+      std::printf("  %-10s %s\n", name,
+                  r.error.empty() ? "" : ("stopped: " + r.error).c_str());
+      std::printf("    %llu sent, %llu acknowledged, %llu releasable, %llu delivered "
+                  "byte-identical, %llu differing, %llu unexpected, %llu twice, %llu lost on "
+                  "links; %llu refused as overloaded and re-sent\n",
+                  static_cast<unsigned long long>(r.sent),
+                  static_cast<unsigned long long>(r.accepted),
+                  static_cast<unsigned long long>(r.releasable),
+                  static_cast<unsigned long long>(r.delivered),
+                  static_cast<unsigned long long>(r.differing),
+                  static_cast<unsigned long long>(r.unexpected),
+                  static_cast<unsigned long long>(r.duplicates),
+                  static_cast<unsigned long long>(r.lost),
+                  static_cast<unsigned long long>(r.overloaded));
+      std::printf("    %.0f items/s delivered, %.1f MB/s of envelopes, in %.2f s; nothing lost: %s\n",
+                  r.items_per_s(), r.seconds > 0 ? static_cast<double>(r.envelope_bytes) / r.seconds / 1e6 : 0,
+                  r.seconds, r.lossless() ? "yes" : "NO");
+      for (const auto* id : node_ids) {
+        auto u = r.usage.find(id);
+        if (u == r.usage.end()) continue;
+        std::printf("    %-9s cpu %6.2f s = %6.1f µs per item, peak RSS %6.1f MiB\n", id,
+                    u->second.cpu_seconds,
+                    r.delivered ? u->second.cpu_seconds * 1e6 / static_cast<double>(r.delivered) : 0,
+                    static_cast<double>(u->second.peak_rss_kb) / 1024.0);
+      }
+      for (const auto& [p, v] : r.latencies) {
+        std::printf("    latency %-9s p50 %8.2f ms  p99 %8.2f ms  p99.9 %8.2f ms  (%zu items)\n",
+                    precedence_name(p), traffic::percentile(v, 0.5),
+                    traffic::percentile(v, 0.99), traffic::percentile(v, 0.999), v.size());
+      }
+      json << ",\"" << name << "\":{\"items\":" << r.delivered << ",\"seconds\":" << r.seconds
+           << ",\"items_per_second\":" << r.items_per_s()
+           << ",\"envelope_bytes\":" << r.envelope_bytes << ",\"lossless\":"
+           << (r.lossless() ? "true" : "false") << ",\"refused_overloaded\":" << r.overloaded
+           << ",\"backpressure_waits\":" << r.backpressure_waits << ",\"nodes\":{";
+      bool first = true;
+      for (const auto& [id, u] : r.usage) {
+        json << (first ? "" : ",") << "\"" << id << "\":{\"cpu_seconds\":" << u.cpu_seconds
+             << ",\"peak_rss_kb\":" << u.peak_rss_kb << "}";
+        first = false;
+      }
+      json << "},\"latency_ms\":{";
+      first = true;
+      for (const auto& [p, v] : r.latencies) {
+        json << (first ? "" : ",") << "\"" << precedence_name(p)
+             << "\":{\"p50\":" << traffic::percentile(v, 0.5)
+             << ",\"p99\":" << traffic::percentile(v, 0.99)
+             << ",\"p999\":" << traffic::percentile(v, 0.999) << ",\"n\":" << v.size() << "}";
+        first = false;
+      }
+      json << "}";
+      if (!r.error.empty()) json << ",\"error\":\"" << json_escape(r.error) << "\"";
+      json << "}";
+    };
+    const auto sat = run_cell("saturated", dir + "/saturated", policy_file, o.e2e_items,
+                              o.body_bytes, 400'000'000, 100'000, progress);
+    report("saturated", sat);
+    failed |= !sat.lossless();
+    const auto zmq = rate("zmq/" + std::string(o.body_bytes == 1024 ? "1KiB" : "?"));
+    Goal e{"end to end, 1 KiB: ≥ 100k items/s and ≥ 1/8 of raw ZeroMQ, nothing lost", "",
+           ">= 100000 and >= 0.125", {}};
+    if (sat.error.empty()) {
+      std::snprintf(buf, sizeof buf, "%.0f items/s%s", sat.items_per_s(), "");
+      e.measured = buf;
+      if (zmq) {
+        std::snprintf(buf, sizeof buf, "%.0f items/s = %.3f of raw ZeroMQ (%.0f/s)",
+                      sat.items_per_s(), sat.items_per_s() / *zmq, *zmq);
+        e.measured = buf;
+      }
+      e.met = sat.lossless() && sat.items_per_s() >= 100000 &&
+              (!zmq || sat.items_per_s() / *zmq >= 0.125);
+    }
+    goals.push_back(e);
+    Goal f{"FLASH under saturating load: end-to-end p99 ≤ 5 ms", "", "<= 5 ms", {}};
+    if (auto it = sat.latencies.find(schema::Precedence::FLASH); it != sat.latencies.end()) {
+      const double p99 = traffic::percentile(it->second, 0.99);
+      std::snprintf(buf, sizeof buf, "p99 %.2f ms (%zu flash items)", p99, it->second.size());
+      f.measured = buf;
+      f.met = p99 <= 5.0;
+    }
+    goals.push_back(f);
+
+    // 10x overload: the links carry a tenth of what the saturated run carried (the pace
+    // counts datagram bytes: envelopes plus about a third for parity and headers), the source
+    // offers as fast as it can, and the gateway's inbox is small enough (2,000 items) that
+    // back-pressure reaches the source within seconds.
+    constexpr std::uint64_t overload_inbox = 2000;
+    const double bytes_per_s =
+        sat.seconds > 0 ? static_cast<double>(sat.envelope_bytes) / sat.seconds : 1e7;
+    const auto slow = static_cast<std::uint64_t>(std::max(1e6, bytes_per_s / 10 * 4 / 3));
+    const std::uint64_t items = std::max<std::uint64_t>(3 * overload_inbox, o.e2e_items / 10);
+    std::printf("  overload: links paced at %.2f MB/s (a tenth of the saturated run's rate), "
+                "inbox of %llu items, %llu items offered as fast as the source can\n",
+                static_cast<double>(slow) / 1e6, static_cast<unsigned long long>(overload_inbox),
+                static_cast<unsigned long long>(items));
+    const auto over = run_cell("overload", dir + "/overload", policy_file, items, o.body_bytes,
+                               slow, overload_inbox, progress);
+    report("overload", over);
+    failed |= !over.lossless();
+    Goal ov{"10x overload: peak RSS ≤ 512 MiB per node, back-pressure, nothing dropped", "",
+            "<= 512 MiB, lossless", {}};
+    if (over.error.empty()) {
+      std::uint64_t peak = 0;
+      for (const auto& [id, u] : over.usage) peak = std::max(peak, u.peak_rss_kb);
+      std::snprintf(buf, sizeof buf,
+                    "peak RSS %.0f MiB; %llu ingest back-pressure waits, %llu refusals as "
+                    "overloaded (re-sent); lossless: %s",
+                    static_cast<double>(peak) / 1024.0,
+                    static_cast<unsigned long long>(over.backpressure_waits),
+                    static_cast<unsigned long long>(over.overloaded),
+                    over.lossless() ? "yes" : "no");
+      ov.measured = buf;
+      ov.met = peak <= 512 * 1024 && over.lossless();
+    }
+    goals.push_back(ov);
+    if (failed) cleanup.d.clear();  // keep the deployments and node logs for a look
+    if (failed) std::printf("  node logs kept in %s\n", dir.c_str());
+  }
+  goals.push_back({"growth: 10^7 items within 10% of 10^5 (store growing)",
+                   "not run by cellgate bench (see bench/RESULTS.md)", "<= 10%", std::nullopt});
+
+  std::printf("\n%-70s %s\n", "goal", "measured in this run");
+  json << ",\"goals\":[";
+  bool first = true;
+  for (const auto& g : goals) {
+    const char* verdict = !g.met ? "not measured" : *g.met ? "met" : "NOT met";
+    std::printf("%-70s %s — %s\n", g.what.c_str(), g.measured.empty() ? "-" : g.measured.c_str(),
+                verdict);
+    json << (first ? "" : ",") << "{\"goal\":\"" << json_escape(g.what) << "\",\"measured\":\""
+         << json_escape(g.measured) << "\",\"target\":\"" << json_escape(g.target)
+         << "\",\"met\":" << (!g.met ? "null" : *g.met ? "true" : "false") << "}";
+    first = false;
+  }
+  json << "]}\n";
+  if (!o.json.empty()) {
+    std::error_code ec;
+    const auto parent = std::filesystem::path(o.json).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    std::ofstream out(o.json);
+    out << json.str();
+    if (!out) {
+      std::fprintf(stderr, "bench: cannot write %s\n", o.json.c_str());
+      return exit_io;
+    }
+    std::printf("\nJSON: %s\n", o.json.c_str());
+  }
+  return failed ? exit_failed : exit_ok;
+}
+
+}  // namespace cg::cli
