@@ -17,6 +17,7 @@
 #include "gateway/cli/bench.h"
 
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +41,13 @@ namespace cg::cli {
 namespace {
 
 bool tty() { return ::isatty(STDERR_FILENO) == 1; }
+
+double self_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 struct Micro {
   std::string name;
@@ -119,6 +127,7 @@ struct CellRun {
   std::uint64_t differing = 0, unexpected = 0, duplicates = 0, lost = 0, overloaded = 0;
   std::uint64_t backpressure_waits = 0, envelope_bytes = 0;
   std::map<std::string, deploy::ProcessUsage> usage;
+  double clients_cpu_seconds = 0;  // the source and consumer (this process) during the run
   std::map<schema::Precedence, std::vector<double>> latencies;
   bool lossless() const {
     return error.empty() && delivered == releasable && releasable > 0 && differing == 0 &&
@@ -188,6 +197,7 @@ CellRun run_cell(const std::string& label, const std::string& dir,
   std::atomic<bool> stop_source{false}, stop_consumer{false}, source_done{false};
   Status source_status, consumer_status;
   const auto start = SteadyClock::now();
+  const double cpu_at_start = self_cpu_seconds();
   std::thread consumer(
       [&] { consumer_status = traffic::run_consumer(co, **expect, cc, stop_consumer); });
   std::thread source([&] {
@@ -223,6 +233,7 @@ CellRun run_cell(const std::string& label, const std::string& dir,
   }
   run.seconds = std::chrono::duration<double>(last_delivery - start).count();
   if (progress) std::fprintf(stderr, "\n");
+  run.clients_cpu_seconds = self_cpu_seconds() - cpu_at_start;
   std::map<std::string, std::string> expo;
   for (auto& n : nodes) {
     expo[n.id] = scrape_or_empty(n.port);
@@ -466,6 +477,10 @@ int bench(const BenchOptions& o) {
                     r.delivered ? u->second.cpu_seconds * 1e6 / static_cast<double>(r.delivered) : 0,
                     static_cast<double>(u->second.peak_rss_kb) / 1024.0);
       }
+      std::printf("    clients   cpu %6.2f s = %6.1f µs per item (source and consumer, this "
+                  "process: generating, judging, checking)\n",
+                  r.clients_cpu_seconds,
+                  r.delivered ? r.clients_cpu_seconds * 1e6 / static_cast<double>(r.delivered) : 0);
       for (const auto& [p, v] : r.latencies) {
         std::printf("    latency %-9s p50 %8.2f ms  p99 %8.2f ms  p99.9 %8.2f ms  (%zu items)\n",
                     precedence_name(p), traffic::percentile(v, 0.5),
@@ -482,7 +497,7 @@ int bench(const BenchOptions& o) {
              << ",\"peak_rss_kb\":" << u.peak_rss_kb << "}";
         first = false;
       }
-      json << "},\"latency_ms\":{";
+      json << "},\"clients_cpu_seconds\":" << r.clients_cpu_seconds << ",\"latency_ms\":{";
       first = true;
       for (const auto& [p, v] : r.latencies) {
         json << (first ? "" : ",") << "\"" << precedence_name(p)

@@ -65,12 +65,14 @@ Result<Inbox> Inbox::open(store::Env& env) {
   CG_ASSIGN_OR_RETURN(auto items, env.table("inbox.items"));
   CG_ASSIGN_OR_RETURN(auto ids, env.table("inbox.ids"));
   CG_ASSIGN_OR_RETURN(auto meta, env.table("inbox.meta"));
-  return Inbox(&env, items, ids, meta);
+  CG_ASSIGN_OR_RETURN(auto flash, env.table("inbox.flash"));
+  return Inbox(&env, items, ids, meta, flash);
 }
 
 Result<Inbox::Appended> Inbox::append(store::WriteTxn& txn, std::span<const std::uint8_t> item_id,
                                       std::string_view source, std::int64_t received_ns,
-                                      std::span<const std::uint8_t> canonical_item) {
+                                      std::span<const std::uint8_t> canonical_item,
+                                      bool flash) {
   CG_ASSIGN_OR_RETURN(auto existing, txn.get(ids_, item_id));
   if (existing) {
     auto seq = store::from_be64(*existing);
@@ -84,6 +86,7 @@ Result<Inbox::Appended> Inbox::append(store::WriteTxn& txn, std::span<const std:
       txn.put(items_, key, encode_entry(item_id, source, received_ns, canonical_item)));
   CG_RETURN_IF_ERROR(txn.put(ids_, item_id, key));
   CG_RETURN_IF_ERROR(txn.put(meta_, store::as_bytes(kNextSeq), key));
+  if (flash) CG_RETURN_IF_ERROR(txn.put(flash_, key, std::vector<std::uint8_t>{0}));
   return Appended{seq, true};
 }
 
@@ -99,15 +102,54 @@ Result<std::vector<InboxEntry>> Inbox::read_pending(std::size_t max) const {
     auto seq = store::from_be64((*e)->first);
     if (!seq) return io_error("inbox: corrupt key");
     CG_ASSIGN_OR_RETURN(auto decoded, decode_entry(*seq, (*e)->second));
+    CG_ASSIGN_OR_RETURN(auto lane, txn.get(flash_, (*e)->first));
+    decoded.entry.taken = lane && !lane->empty() && (*lane)[0] == 1;
     out.push_back(std::move(decoded.entry));
   }
   return out;
+}
+
+Result<std::vector<InboxEntry>> Inbox::read_flash(std::size_t max) const {
+  CG_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+  CG_ASSIGN_OR_RETURN(std::uint64_t consumed, read_counter(txn, meta_, kConsumed));
+  CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(flash_));
+  std::vector<InboxEntry> out;
+  auto seek = store::be64(consumed + 1);
+  for (auto e = cursor.next(seek); out.size() < max; e = cursor.next()) {
+    if (!e.ok()) return e.status();
+    if (!e->has_value()) break;
+    if ((*e)->second.empty() || (*e)->second[0] != 0) continue;  // taken
+    auto seq = store::from_be64((*e)->first);
+    if (!seq) return io_error("inbox: corrupt FLASH lane key");
+    CG_ASSIGN_OR_RETURN(auto value, txn.get(items_, (*e)->first));
+    if (!value) return io_error("inbox: FLASH lane names a missing entry " + std::to_string(*seq));
+    CG_ASSIGN_OR_RETURN(auto decoded, decode_entry(*seq, *value));
+    out.push_back(std::move(decoded.entry));
+  }
+  return out;
+}
+
+Status Inbox::take(store::WriteTxn& txn, std::uint64_t seq) {
+  return txn.put(flash_, store::be64(seq), std::vector<std::uint8_t>{1});
 }
 
 Status Inbox::consume_through(store::WriteTxn& txn, std::uint64_t seq) {
   CG_ASSIGN_OR_RETURN(std::uint64_t consumed, read_counter(txn, meta_, kConsumed));
   CG_ASSIGN_OR_RETURN(std::uint64_t last, read_counter(txn, meta_, kNextSeq));
   CG_ASSERT_MSG(seq >= consumed && seq <= last, "inbox consumed out of order");
+  // The FLASH lane keeps only what is not consumed: at most the FLASH items in flight.
+  std::vector<std::vector<std::uint8_t>> done;
+  {
+    CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(flash_));
+    for (auto e = cursor.next();; e = cursor.next()) {
+      if (!e.ok()) return e.status();
+      if (!e->has_value()) break;
+      auto s = store::from_be64((*e)->first);
+      if (!s || *s > seq) break;
+      done.emplace_back((*e)->first.begin(), (*e)->first.end());
+    }
+  }
+  for (const auto& k : done) CG_RETURN_IF_ERROR(txn.erase(flash_, k).status());
   return txn.put(meta_, store::as_bytes(kConsumed), store::be64(seq));
 }
 

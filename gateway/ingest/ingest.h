@@ -41,6 +41,7 @@ struct InboxEntry {
   std::string source;
   std::int64_t received_ns = 0;
   std::vector<std::uint8_t> item;  // canonical Item bytes
+  bool taken = false;  // a FLASH item already judged out of order (read_flash): skip it
 };
 
 class Inbox final {
@@ -52,13 +53,20 @@ class Inbox final {
     std::uint64_t seq;
     bool fresh;  // false when the item id was already in the inbox (a retry)
   };
-  // Appends an item inside the caller's transaction; durable when the caller commits.
+  // Appends an item inside the caller's transaction; durable when the caller commits. A
+  // `flash` item is also listed in the FLASH lane (read_flash), so it need not wait behind
+  // the routine items received before it.
   Result<Appended> append(store::WriteTxn& txn, std::span<const std::uint8_t> item_id,
                           std::string_view source, std::int64_t received_ns,
-                          std::span<const std::uint8_t> canonical_item);
+                          std::span<const std::uint8_t> canonical_item, bool flash = false);
 
-  // Up to `max` entries after the last consumed one, in order (copies).
+  // Up to `max` entries after the last consumed one, in order (copies). FLASH items already
+  // taken out of order come back with `taken` set: skip them, and consume through them.
   Result<std::vector<InboxEntry>> read_pending(std::size_t max) const;
+  // Up to `max` FLASH items not consumed and not taken, in order (copies).
+  Result<std::vector<InboxEntry>> read_flash(std::size_t max) const;
+  // Marks a FLASH item from read_flash judged, inside the caller's transaction.
+  Status take(store::WriteTxn& txn, std::uint64_t seq);
   // Marks every entry up to and including `seq` consumed, inside the caller's transaction
   // (so the pipeline's own output and the consumption commit together).
   Status consume_through(store::WriteTxn& txn, std::uint64_t seq);
@@ -74,10 +82,12 @@ class Inbox final {
   Result<std::uint64_t> consumed_through() const;
 
  private:
-  Inbox(store::Env* env, store::Table items, store::Table ids, store::Table meta)
-      : env_(env), items_(items), ids_(ids), meta_(meta) {}
+  Inbox(store::Env* env, store::Table items, store::Table ids, store::Table meta,
+        store::Table flash)
+      : env_(env), items_(items), ids_(ids), meta_(meta), flash_(flash) {}
   store::Env* env_;
   store::Table items_, ids_, meta_;
+  store::Table flash_;  // be64(seq) → 0 waiting / 1 taken, for FLASH items not yet consumed
 };
 
 // --- Server -------------------------------------------------------------------------------

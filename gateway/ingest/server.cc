@@ -147,7 +147,8 @@ void Server::Impl::handle_batch(std::vector<std::pair<zmq::message_t, zmq::messa
     }
     v.valid = true;
     if (txn == nullptr) continue;  // the transaction failed; reported below
-    auto appended = inbox.append(*txn, v.id, source, now, item->canonical_bytes());
+    auto appended = inbox.append(*txn, v.id, source, now, item->canonical_bytes(),
+                                 root.getPrecedence() == schema::Precedence::FLASH);
     if (!appended.ok()) {
       // One failed append poisons the transaction: every valid item of the batch is refused.
       txn_status = appended.status();

@@ -286,10 +286,19 @@ Result<bool> GatewayNode::Impl::pass() {
     return false;
   }
   const auto& rules = *std::static_pointer_cast<const policy::Policy>((*bundle)->policy);
+  // FLASH items first, whatever routine items were received before them; then the oldest
+  // pending items in order (skipping FLASH items judged already).
+  CG_ASSIGN_OR_RETURN(auto flash, inbox->read_flash(config.pipeline->batch_items_max));
   CG_ASSIGN_OR_RETURN(auto pending, inbox->read_pending(config.pipeline->batch_items_max));
   CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
   CG_ASSIGN_OR_RETURN(auto requests, held->release_requests(txn, release_requests_per_pass));
-  if (pending.empty() && requests.empty()) return false;
+  if (pending.empty() && requests.empty() && flash.empty()) return false;
+  std::set<std::uint64_t> taken_now;
+  for (const auto& f : flash) taken_now.insert(f.seq);
+  std::vector<const ingest::InboxEntry*> work;
+  for (const auto& f : flash) work.push_back(&f);
+  for (const auto& p : pending)
+    if (!p.taken && !taken_now.count(p.seq)) work.push_back(&p);
   CG_ASSIGN_OR_RETURN(auto evaluator, policy::Evaluator::create(rules));
   struct Out {
     std::string party;
@@ -381,7 +390,8 @@ Result<bool> GatewayNode::Impl::pass() {
     counters.released.fetch_add(1);
   }
   policy::Decision d;
-  for (const auto& entry : pending) {
+  for (const auto* e : work) {
+    const auto& entry = *e;
     auto item = wire::decode_canonical_item(entry.item);
     if (!item.ok()) {  // stored by ingest after validation: a store fault, not input
       return io_error("inbox entry " + std::to_string(entry.seq) + ": " + item.status().reason());
@@ -451,6 +461,7 @@ Result<bool> GatewayNode::Impl::pass() {
   }
   for (const auto& a : announcements)
     CG_RETURN_IF_ERROR(txn.put(epochs_out, epoch_key_of(a.party, a.epoch), a.announcement));
+  for (const auto seq : taken_now) CG_RETURN_IF_ERROR(inbox->take(txn, seq));
   if (!pending.empty()) CG_RETURN_IF_ERROR(inbox->consume_through(txn, pending.back().seq));
   CG_RETURN_IF_ERROR(txn.commit());
   // Durable: now it may cross. Announcements first, repeated so a receiver that lost one

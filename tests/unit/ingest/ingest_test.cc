@@ -236,6 +236,61 @@ TEST(Inbox, PrunesConsumedEntriesByAgeInBoundedSteps) {
   EXPECT_FALSE(inbox->append(*txn, std::vector<std::uint8_t>(16, 5), "s", 70, item)->fresh);
 }
 
+// FLASH items are read ahead of the routine items received before them, judged once, and
+// consumed with the rest; nothing is skipped and nothing judged twice.
+TEST(Inbox, FlashLaneGoesFirstAndIsConsumedInOrderWithTheRest) {
+  TempDir dir;
+  auto env = store::Env::open({.path = dir.path()});
+  auto inbox = Inbox::open(**env);
+  const std::vector<std::uint8_t> item = {1, 2, 3};
+  {
+    auto txn = (*env)->begin_write();
+    for (std::uint8_t i = 1; i <= 6; ++i) {  // 4 and 6 are FLASH
+      ASSERT_TRUE(
+          inbox->append(*txn, std::vector<std::uint8_t>(16, i), "s", i, item, i == 4 || i == 6)
+              .ok());
+    }
+    ASSERT_TRUE(txn->commit().ok());
+  }
+  auto flash = *inbox->read_flash(1);
+  ASSERT_EQ(flash.size(), 1u) << "bounded";
+  EXPECT_EQ(flash[0].seq, 4u);
+  flash = *inbox->read_flash(10);
+  ASSERT_EQ(flash.size(), 2u);
+  EXPECT_EQ(flash[1].seq, 6u);
+  {  // a pass judges both FLASH items and the two oldest routine ones
+    auto pending = *inbox->read_pending(2);
+    ASSERT_EQ(pending.size(), 2u);
+    EXPECT_FALSE(pending[0].taken);
+    auto txn = (*env)->begin_write();
+    ASSERT_TRUE(inbox->take(*txn, 4).ok());
+    ASSERT_TRUE(inbox->take(*txn, 6).ok());
+    ASSERT_TRUE(inbox->consume_through(*txn, pending.back().seq).ok());
+    ASSERT_TRUE(txn->commit().ok());
+  }
+  EXPECT_TRUE(inbox->read_flash(10)->empty()) << "taken: not offered again";
+  auto pending = *inbox->read_pending(10);
+  ASSERT_EQ(pending.size(), 4u);
+  EXPECT_EQ(pending[0].seq, 3u);
+  EXPECT_FALSE(pending[0].taken);
+  EXPECT_TRUE(pending[1].taken) << "seq 4 was judged out of order";
+  EXPECT_FALSE(pending[2].taken);
+  EXPECT_TRUE(pending[3].taken);
+  {
+    auto txn = (*env)->begin_write();
+    ASSERT_TRUE(inbox->consume_through(*txn, 6).ok());
+    ASSERT_TRUE(txn->commit().ok());
+  }
+  EXPECT_EQ(*inbox->pending(), 0u);
+  // A FLASH item after everything was consumed is offered again by the lane.
+  auto txn = (*env)->begin_write();
+  ASSERT_TRUE(inbox->append(*txn, std::vector<std::uint8_t>(16, 9), "s", 9, item, true).ok());
+  ASSERT_TRUE(txn->commit().ok());
+  flash = *inbox->read_flash(10);
+  ASSERT_EQ(flash.size(), 1u);
+  EXPECT_EQ(flash[0].seq, 7u);
+}
+
 TEST(Inbox, PersistsAcrossReopenAndPrunesOnlyConsumed) {
   TempDir dir;
   std::vector<std::uint8_t> id_a(16, 1), id_b(16, 2), item = {1, 2, 3};
