@@ -159,6 +159,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1000, 100'000'000));
   bench->add_option("--body-bytes", bench_options.body_bytes, "Text bytes per item (end to end)")
       ->check(CLI::Range(16, 524288));
+  bench->add_option("--growth-items", bench_options.growth_items,
+                    "Store growth up to this many items (0: skip; 10000000 for the goal)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{100'000'000}));
   bench->add_flag("!--no-micro", bench_options.micro, "Skip the micro-benchmarks");
   bench->add_flag("!--no-cell", bench_options.cell, "Skip the end-to-end runs");
   bench->add_flag("!--no-progress", bench_options.progress, "No progress line");

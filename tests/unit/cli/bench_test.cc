@@ -21,6 +21,7 @@ TEST(Bench, MicroBenchmarksReportRatesAndGoalsAsJson) {
              "floor_sign/modern|naive/1KiB)$";
   o.min_time = 0.01;
   o.cell = false;
+  o.growth_items = 0;
   o.progress = false;
   ASSERT_EQ(bench(o), 0);
 
