@@ -11,6 +11,7 @@
 #include "crypto/keys.h"
 #include "gateway/approval/approval.h"
 #include "gateway/cli/cli.h"
+#include "gateway/cli/progress.h"
 #include "gateway/common/hex.h"
 #include "gateway/policy/policy.h"
 
@@ -241,9 +242,12 @@ int rules_impact(const std::string& old_file, const std::string& new_file,
   for (const auto& d : (*b)->destinations()) destinations.insert(d.id);
   std::size_t items = 0, unreadable = 0, changed = 0, decisions = 0;
   policy::Decision da, db;
+  Progress progress("rules impact: items", files.size(), /*json=*/false);
   for (const auto& f : files) {
+    progress.update(items + unreadable, std::to_string(changed) + " changed");
     auto item = load_item(f);
     if (!item.ok()) {
+      progress.finish();
       std::fprintf(stderr, "%s: %s (skipped)\n", f.c_str(), item.status().reason().c_str());
       ++unreadable;
       continue;
@@ -273,6 +277,7 @@ int rules_impact(const std::string& old_file, const std::string& new_file,
                         da.transforms == db.transforms && rule_id(**a, da) == rule_id(**b, db);
       if (same || (!ia && !ib)) continue;
       ++changed;
+      progress.finish();
       std::printf(
           "== %s -> %s (%s)\n   old: %s\n   new: %s\n-- old explanation:\n%s\n-- new "
           "explanation:\n%s\n",
@@ -283,6 +288,7 @@ int rules_impact(const std::string& old_file, const std::string& new_file,
           new_text.c_str());
     }
   }
+  progress.finish();
   std::printf("%zu items x %zu destinations: %zu decisions, %zu changed; %zu files unreadable\n",
               items, destinations.size(), decisions, changed, unreadable);
   return changed == 0 ? exit_ok : exit_failed;
