@@ -13,6 +13,7 @@
 #include "gateway/cli/cli.h"
 #include "gateway/cli/progress.h"
 #include "gateway/common/hex.h"
+#include "gateway/common/text.h"
 #include "gateway/policy/policy.h"
 
 namespace cg::cli {
@@ -222,7 +223,7 @@ int rules_diff(const std::string& old_file, const std::string& new_file) {
 }
 
 int rules_impact(const std::string& old_file, const std::string& new_file,
-                 const std::string& items_dir) {
+                 const std::string& items_dir, bool json) {
   auto a = load_policy(old_file);
   if (!a.ok()) return fail("rules impact", a.status());
   auto b = load_policy(new_file);
@@ -242,7 +243,7 @@ int rules_impact(const std::string& old_file, const std::string& new_file,
   for (const auto& d : (*b)->destinations()) destinations.insert(d.id);
   std::size_t items = 0, unreadable = 0, changed = 0, decisions = 0;
   policy::Decision da, db;
-  Progress progress("rules impact: items", files.size(), /*json=*/false);
+  Progress progress("rules impact: items", files.size(), json);
   for (const auto& f : files) {
     progress.update(items + unreadable, std::to_string(changed) + " changed");
     auto item = load_item(f);
@@ -278,6 +279,18 @@ int rules_impact(const std::string& old_file, const std::string& new_file,
       if (same || (!ia && !ib)) continue;
       ++changed;
       progress.finish();
+      if (json) {
+        // One object per changed decision; "old"/"new" are `policy explain --json` objects,
+        // null when the destination is not in that policy (blocked).
+        std::printf("{\"item\":\"%s\",\"destination\":\"%s\",\"file\":\"%s\",\"old\":%s,\"new\":%s}\n",
+                    to_hex(std::span<const std::uint8_t>(item->root().getId().begin(),
+                                                         item->root().getId().size()))
+                        .c_str(),
+                    json_escape(dest).c_str(), json_escape(f).c_str(),
+                    ia ? policy::explain_json(**a, item->root(), da).c_str() : "null",
+                    ib ? policy::explain_json(**b, item->root(), db).c_str() : "null");
+        continue;
+      }
       std::printf(
           "== %s -> %s (%s)\n   old: %s\n   new: %s\n-- old explanation:\n%s\n-- new "
           "explanation:\n%s\n",
@@ -289,8 +302,14 @@ int rules_impact(const std::string& old_file, const std::string& new_file,
     }
   }
   progress.finish();
-  std::printf("%zu items x %zu destinations: %zu decisions, %zu changed; %zu files unreadable\n",
-              items, destinations.size(), decisions, changed, unreadable);
+  if (json) {
+    std::printf("{\"items\":%zu,\"destinations\":%zu,\"decisions\":%zu,\"changed\":%zu,"
+                "\"unreadable\":%zu}\n",
+                items, destinations.size(), decisions, changed, unreadable);
+  } else {
+    std::printf("%zu items x %zu destinations: %zu decisions, %zu changed; %zu files unreadable\n",
+                items, destinations.size(), decisions, changed, unreadable);
+  }
   return changed == 0 ? exit_ok : exit_failed;
 }
 
