@@ -170,10 +170,11 @@ int rules_verify(const std::string& file, const std::string& trust_root);
 // `cellgate rules diff OLD NEW` (bundles or policy files): rule-level differences. Exit 0 none,
 // 1 some.
 int rules_diff(const std::string& old_file, const std::string& new_file);
-// `cellgate rules impact OLD NEW --items DIR`: every item × destination whose decision changes,
-// with both explanations. Exit 0 none changed, 1 some.
+// `cellgate rules impact OLD NEW --items DIR [--json]`: every item × destination whose
+// decision changes, with both explanations (as text, or one JSON object per change and a
+// summary object last). Exit 0 none changed, 1 some.
 int rules_impact(const std::string& old_file, const std::string& new_file,
-                 const std::string& items_dir);
+                 const std::string& items_dir, bool json = false);
 // `cellgate policy explain --policy P --item I [--destination D] [--json]`.
 int policy_explain(const std::string& policy_file, const std::string& item_file,
                    const std::string& destination, bool json);

@@ -276,6 +276,9 @@ int main(int argc, char** argv) {
   rules_impact->add_option("--items", impact_items, "Directory of item files")
       ->required()
       ->check(CLI::ExistingDirectory);
+  bool impact_json = false;
+  rules_impact->add_flag("--json", impact_json,
+                         "One JSON object per changed decision, then a summary object");
 
   auto* policy = app.add_subcommand("policy", "Releasability policies");
   policy->require_subcommand(1);
@@ -331,7 +334,7 @@ int main(int argc, char** argv) {
   if (*rules_approve) return cg::cli::rules_approve(bundle_file, approve_key, bundle_out);
   if (*rules_verify) return cg::cli::rules_verify(bundle_file, bundle_root);
   if (*rules_diff) return cg::cli::rules_diff(diff_old, diff_new);
-  if (*rules_impact) return cg::cli::rules_impact(diff_old, diff_new, impact_items);
+  if (*rules_impact) return cg::cli::rules_impact(diff_old, diff_new, impact_items, impact_json);
   if (*policy_explain) {
     return cg::cli::policy_explain(explain_policy, explain_item, explain_destination, explain_json);
   }

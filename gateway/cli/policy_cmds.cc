@@ -11,7 +11,9 @@
 #include "crypto/keys.h"
 #include "gateway/approval/approval.h"
 #include "gateway/cli/cli.h"
+#include "gateway/cli/progress.h"
 #include "gateway/common/hex.h"
+#include "gateway/common/text.h"
 #include "gateway/policy/policy.h"
 
 namespace cg::cli {
@@ -221,7 +223,7 @@ int rules_diff(const std::string& old_file, const std::string& new_file) {
 }
 
 int rules_impact(const std::string& old_file, const std::string& new_file,
-                 const std::string& items_dir) {
+                 const std::string& items_dir, bool json) {
   auto a = load_policy(old_file);
   if (!a.ok()) return fail("rules impact", a.status());
   auto b = load_policy(new_file);
@@ -241,9 +243,12 @@ int rules_impact(const std::string& old_file, const std::string& new_file,
   for (const auto& d : (*b)->destinations()) destinations.insert(d.id);
   std::size_t items = 0, unreadable = 0, changed = 0, decisions = 0;
   policy::Decision da, db;
+  Progress progress("rules impact: items", files.size(), json);
   for (const auto& f : files) {
+    progress.update(items + unreadable, std::to_string(changed) + " changed");
     auto item = load_item(f);
     if (!item.ok()) {
+      progress.finish();
       std::fprintf(stderr, "%s: %s (skipped)\n", f.c_str(), item.status().reason().c_str());
       ++unreadable;
       continue;
@@ -273,6 +278,19 @@ int rules_impact(const std::string& old_file, const std::string& new_file,
                         da.transforms == db.transforms && rule_id(**a, da) == rule_id(**b, db);
       if (same || (!ia && !ib)) continue;
       ++changed;
+      progress.finish();
+      if (json) {
+        // One object per changed decision; "old"/"new" are `policy explain --json` objects,
+        // null when the destination is not in that policy (blocked).
+        std::printf("{\"item\":\"%s\",\"destination\":\"%s\",\"file\":\"%s\",\"old\":%s,\"new\":%s}\n",
+                    to_hex(std::span<const std::uint8_t>(item->root().getId().begin(),
+                                                         item->root().getId().size()))
+                        .c_str(),
+                    json_escape(dest).c_str(), json_escape(f).c_str(),
+                    ia ? policy::explain_json(**a, item->root(), da).c_str() : "null",
+                    ib ? policy::explain_json(**b, item->root(), db).c_str() : "null");
+        continue;
+      }
       std::printf(
           "== %s -> %s (%s)\n   old: %s\n   new: %s\n-- old explanation:\n%s\n-- new "
           "explanation:\n%s\n",
@@ -283,8 +301,15 @@ int rules_impact(const std::string& old_file, const std::string& new_file,
           new_text.c_str());
     }
   }
-  std::printf("%zu items x %zu destinations: %zu decisions, %zu changed; %zu files unreadable\n",
-              items, destinations.size(), decisions, changed, unreadable);
+  progress.finish();
+  if (json) {
+    std::printf("{\"items\":%zu,\"destinations\":%zu,\"decisions\":%zu,\"changed\":%zu,"
+                "\"unreadable\":%zu}\n",
+                items, destinations.size(), decisions, changed, unreadable);
+  } else {
+    std::printf("%zu items x %zu destinations: %zu decisions, %zu changed; %zu files unreadable\n",
+                items, destinations.size(), decisions, changed, unreadable);
+  }
   return changed == 0 ? exit_ok : exit_failed;
 }
 

@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "gateway/cli/cli.h"
+#include "gateway/cli/progress.h"
 #include "gateway/common/hex.h"
 #include "gateway/common/text.h"
 #include "gateway/ingest/ingest.h"
@@ -111,16 +112,25 @@ int send(const SendOptions& o) {
 
   Tally tally;
   std::uint64_t in_flight = 0, unreadable = 0;
+  // On a terminal (never with --json): acknowledged so far, out of the files given when each
+  // file is one item.
+  const bool one_item_per_file =
+      !o.stix && std::find(o.files.begin(), o.files.end(), "-") == o.files.end();
+  Progress progress("send: acknowledged", one_item_per_file ? o.files.size() : 0, o.json);
   auto drain = [&](std::uint64_t down_to) -> bool {
     while (in_flight > down_to) {
       auto ack = (*client)->receive_ack(o.timeout_ms);
       if (!ack.ok()) {
+        progress.finish();
         std::fprintf(stderr, "send: %s (%llu items unacknowledged)\n",
                      ack.status().reason().c_str(), static_cast<unsigned long long>(in_flight));
         return false;
       }
       --in_flight;
+      progress.finish();  // the ack line goes where the indicator was
       print_ack(*ack, o.json, tally);
+      progress.update(tally.accepted + tally.rejected,
+                      tally.rejected ? std::to_string(tally.rejected) + " rejected" : "");
     }
     return true;
   };
@@ -181,6 +191,7 @@ int send(const SendOptions& o) {
     if (!ok) break;
   }
   if (ok) ok = drain(0);
+  progress.finish();
   std::fprintf(stderr, "send: %llu accepted, %llu rejected, %llu not sent (invalid locally)\n",
                static_cast<unsigned long long>(tally.accepted),
                static_cast<unsigned long long>(tally.rejected),

@@ -78,7 +78,7 @@ struct Pipeline {            // gateway
   std::uint32_t epoch_seconds = 3600;        // and by age
   // Sent envelopes are kept this long (re-sent after a crash, or to fill a reported gap).
   std::uint32_t sent_retention_seconds = 86'400;
-  std::string psk_file;  // optional pre-shared key mixed into epoch keys (per destination)
+  std::string psk_file;  // always empty: `psk_file` is refused until the nodes use one
 };
 struct Relay {
   std::uint32_t freshness_seconds = 600;  // envelopes older than this are dropped as stale

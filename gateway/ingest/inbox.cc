@@ -207,7 +207,16 @@ Result<std::uint64_t> Inbox::pending() const {
   CG_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
   CG_ASSIGN_OR_RETURN(std::uint64_t last, read_counter(txn, meta_, kNextSeq));
   CG_ASSIGN_OR_RETURN(std::uint64_t consumed, read_counter(txn, meta_, kConsumed));
-  return last - consumed;
+  // FLASH items judged ahead of the in-order pass are not pending (the lane holds only what
+  // is not consumed: at most the FLASH items in flight).
+  std::uint64_t taken = 0;
+  CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(flash_));
+  for (auto e = cursor.next();; e = cursor.next()) {
+    if (!e.ok()) return e.status();
+    if (!e->has_value()) break;
+    if (!(*e)->second.empty() && (*e)->second[0] == 1) ++taken;
+  }
+  return last - consumed - taken;
 }
 
 Result<std::uint64_t> Inbox::consumed_through() const {

@@ -211,6 +211,13 @@ class Sender final {
   // UINT64_MAX when none is waiting. Assumes submit() is called with increasing sequence
   // numbers within each precedence (what the nodes do).
   std::uint64_t unsent_floor() const;
+  // Envelopes submitted and not yet entirely cut into blocks (the staging queue, bounded by
+  // staging_bytes_max), and their bytes not yet cut. Blocks being sent (at most
+  // interleave_depth per precedence) are not counted.
+  struct Queued {
+    std::uint64_t envelopes = 0, bytes = 0;
+  };
+  Queued queued() const;
 
   std::uint64_t session() const { return session_; }
   const SenderCounters& counters() const { return counters_; }
@@ -405,6 +412,8 @@ class UdpSender final {
   // what a node re-sends after a crash starts there. Exact, not timed: it counts datagrams
   // produced but not yet passed to sendmmsg as unsent.
   std::uint64_t unsent_floor();
+  // Sender::queued(), under the sender's lock (for a metrics scrape, not a hot path).
+  Sender::Queued queued();
   std::uint64_t session();
   const SenderCounters& counters();
   // The sending socket (tests check that nothing ever arrives on it).
@@ -468,5 +477,10 @@ class UdpReceiver final {
 // link="<name>". Keeps references to the counters, which must outlive the registry.
 void register_metrics(metrics::Registry& registry, const std::string& link_name,
                       const SenderCounters* sender, const ReceiverCounters* receiver);
+// Registers the sender's queue as gauges cellgate_link_queued_envelopes and
+// cellgate_link_queued_bytes with link="<name>", read at scrape time. Keeps a reference to
+// `sender`, which must outlive the registry's use.
+void register_queue_metrics(metrics::Registry& registry, const std::string& link_name,
+                            UdpSender& sender);
 
 }  // namespace cg::link

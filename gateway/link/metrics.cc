@@ -84,4 +84,16 @@ void register_metrics(metrics::Registry& registry, const std::string& link_name,
   }
 }
 
+void register_queue_metrics(metrics::Registry& registry, const std::string& link_name,
+                            UdpSender& sender) {
+  registry.gauge("cellgate_link_queued_envelopes",
+                 "Envelopes submitted to the link sender and not yet cut into blocks",
+                 {{"link", link_name}},
+                 [&sender] { return static_cast<double>(sender.queued().envelopes); });
+  registry.gauge("cellgate_link_queued_bytes",
+                 "Envelope bytes submitted to the link sender and not yet cut into blocks",
+                 {{"link", link_name}},
+                 [&sender] { return static_cast<double>(sender.queued().bytes); });
+}
+
 }  // namespace cg::link

@@ -364,6 +364,10 @@ std::uint64_t Sender::unsent_floor() const {
   return floor;
 }
 
+Sender::Queued Sender::queued() const {
+  return {bulk_.items.size() + flash_.items.size(), bulk_.bytes + flash_.bytes};
+}
+
 bool Sender::idle() const {
   return bulk_.items.empty() && flash_.items.empty() && active_.empty() && flash_active_.empty() &&
          controls_.empty();

@@ -103,6 +103,11 @@ std::uint64_t UdpSender::unsent_floor() {
   return std::min(sender_.unsent_floor(), in_transit_floor_);
 }
 
+Sender::Queued UdpSender::queued() {
+  MutexLock lock(mu_);
+  return sender_.queued();
+}
+
 bool UdpSender::idle() {
   MutexLock lock(mu_);
   return sender_.idle() && !in_transit_;

@@ -97,7 +97,9 @@ struct GatewayNode::Impl {
   };
 
   std::optional<ErrorLog> errors;  // the pipeline thread's
-  NodeMetrics metrics;             // last: destroyed (its server stopped) before what it reads
+  // From the start of the pass that judged an item to its envelope's hand-off to the link.
+  metrics::Histogram judged_to_sent = metrics::Histogram::latency();
+  NodeMetrics metrics;  // last: destroyed (its server stopped) before what it reads
 
   Status load();
   Status register_metrics();
@@ -250,6 +252,17 @@ Status GatewayNode::Impl::register_metrics() {
                   ic.backpressure_waits);
   link::register_metrics(metrics.registry(), config.links_out[0].name, &link_tx->counters(),
                          nullptr);
+  link::register_queue_metrics(metrics.registry(), config.links_out[0].name, *link_tx);
+  metrics.registry().gauge("cellgate_gateway_inbox_pending",
+                           "Items stored by ingest and not yet judged.", {{"node", config.id}},
+                           [this] {
+                             auto n = inbox->pending();
+                             return n.ok() ? static_cast<double>(*n) : -1.0;
+                           });
+  metrics.registry().histogram(
+      "cellgate_gateway_judged_to_sent_seconds",
+      "From the pipeline pass that judged an item to its envelope's hand-off to the link.",
+      {{"node", config.id}}, judged_to_sent);
   return metrics.start(config);
 }
 
@@ -279,6 +292,7 @@ Result<crypto::EpochKey*> GatewayNode::Impl::epoch_for(const std::string& party,
 
 Result<bool> GatewayNode::Impl::pass() {
   const std::int64_t now = clock->now_ns();
+  const std::int64_t judged_ns = clock->monotonic_ns();
   auto bundle = approver->usable(now);
   if (!bundle.ok()) {
     if (counters.waits_no_bundle.fetch_add(1) % 100 == 0)
@@ -475,6 +489,7 @@ Result<bool> GatewayNode::Impl::pass() {
   for (const auto& o : out) {
     CG_RETURN_IF_ERROR(submit_blocking(o.seq, o.bytes, o.precedence));
     counters.envelopes_sent.fetch_add(1);
+    judged_to_sent.observe(clock->monotonic_ns() - judged_ns);
     through[o.party] = std::max(through[o.party], o.seq);
   }
   for (const auto& [party, seq] : through) streams[party].mark.submitted(seq);

@@ -1,5 +1,6 @@
 #include "gateway/node/receiver_node.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -50,6 +51,9 @@ struct ReceiverNode::Impl {
   std::map<std::pair<std::string, std::uint64_t>, crypto::EpochKey> keys;  // thread only
   std::vector<std::vector<std::uint8_t>> waiting;                          // thread only
   ReceiverCounters counters;
+  // From sealing at the origin gateway (the envelope header's time) to stored here: two hosts'
+  // wall clocks, so their skew is in it (clamped at 0).
+  metrics::Histogram arrival = metrics::Histogram::latency();
   NodeMetrics metrics;  // last: destroyed (its server stopped) before what it reads
 
   Status load();
@@ -167,6 +171,16 @@ Status ReceiverNode::Impl::register_metrics() {
                   dc.acknowledged);
   link::register_metrics(metrics.registry(), config.links_in[0].name, nullptr,
                          &rx->receiver().counters());
+  metrics.registry().gauge("cellgate_deliver_outbox_items",
+                           "Items stored for consumers and not yet acknowledged.",
+                           {{"node", config.id}}, [this] {
+                             auto n = outbox->size();
+                             return n.ok() ? static_cast<double>(*n) : -1.0;
+                           });
+  metrics.registry().histogram(
+      "cellgate_receiver_arrival_seconds",
+      "From sealing at the origin gateway (envelope time) to stored at this receiver.",
+      {{"node", config.id}}, arrival);
   return metrics.start(config);
 }
 
@@ -250,6 +264,7 @@ Status ReceiverNode::Impl::process() {
     ev.reason = "stored";
     CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
     counters.stored.fetch_add(1);
+    arrival.observe(std::max<std::int64_t>(0, now - h.getTime()));
   }
   CG_RETURN_IF_ERROR(txn.commit());
   waiting = std::move(still);

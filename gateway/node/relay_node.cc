@@ -222,8 +222,19 @@ Status RelayNode::Impl::register_metrics() {
   for (std::size_t i = 0; i < ins.size(); ++i)
     link::register_metrics(metrics.registry(), config.links_in[i].name, nullptr,
                            &ins[i]->rx->receiver().counters());
-  for (const auto& lo : config.links_out)
+  for (const auto& lo : config.links_out) {
     link::register_metrics(metrics.registry(), lo.name, &outs[lo.party]->counters(), nullptr);
+    link::register_queue_metrics(metrics.registry(), lo.name, *outs[lo.party]);
+  }
+  metrics.registry().gauge(
+      "cellgate_relay_unsent",
+      "Logged envelopes not yet surely on an outbound wire (forwarded again after a crash).",
+      {{"node", config.id}}, [this] {
+        auto txn = env->begin_read();
+        if (!txn.ok()) return -1.0;
+        auto n = txn->count(unsent);
+        return n.ok() ? static_cast<double>(*n) : -1.0;
+      });
   return metrics.start(config);
 }
 

@@ -68,11 +68,20 @@ const std::map<std::string_view, std::vector<std::string_view>>& known_types() {
   return types;
 }
 
-// Properties carried as attributes rather than portions.
-constexpr std::array<std::string_view, 6> kEnvelope = {"type",    "id",       "spec_version",
-                                                       "created", "modified", "created_by_ref"};
+// Properties that identify the object: carried together in the envelope portion.
+constexpr std::array<std::string_view, 5> kEnvelope = {"type", "id", "spec_version", "created",
+                                                       "modified"};
 bool is_envelope(std::string_view key) {
   return std::find(kEnvelope.begin(), kEnvelope.end(), key) != kEnvelope.end();
+}
+
+// STIX 2.1 §3.1: property names are a-z, 0-9 and '_'. Anything else (in particular the '.' of
+// the envelope portion's name) cannot be a property.
+bool valid_property_name(std::string_view name) {
+  if (name.empty() || name.size() > 250) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
 }
 
 // TLP marking definitions by their published ids (TLP 1.0 in STIX 2.1 §7.2.1.4; TLP 2.0 by
@@ -254,10 +263,22 @@ void apply_marking(const Context& ctx, std::string_view ref, LabelSpec& label,
   }
 }
 
-std::array<std::uint8_t, 16> item_id_for(std::string_view stix_id) {
+// One version of one object: STIX versions an object by (id, modified), so a newer version is
+// a new item, while the same version sent twice (by a retry, or by two bundles that both
+// carry it) is the same item and the gateway's inbox takes it once.
+std::array<std::uint8_t, 16> item_id_for(std::string_view stix_id, std::string_view modified) {
   std::array<std::uint8_t, 16> id{};
-  crypto_generichash(id.data(), id.size(), reinterpret_cast<const unsigned char*>(stix_id.data()),
-                     stix_id.size(), nullptr, 0);
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, nullptr, 0, id.size());
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(stix_id.data()),
+                            stix_id.size());
+  if (!modified.empty()) {
+    const unsigned char sep = 0;
+    crypto_generichash_update(&st, &sep, 1);
+    crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(modified.data()),
+                              modified.size());
+  }
+  crypto_generichash_final(&st, id.data(), id.size());
   return id;
 }
 
@@ -326,9 +347,11 @@ wire::Message<schema::Item> map_object(const Context& ctx, object o) {
     }
   }
 
+  std::string_view modified;
+  if (o["modified"].error() == simdjson::SUCCESS) modified = str(o["modified"], where, "modified");
   capnp::MallocMessageBuilder message;
   auto item = message.initRoot<schema::Item>();
-  auto id = item_id_for(sid);
+  auto id = item_id_for(sid, modified);
   item.setId(kj::arrayPtr(id.data(), id.size()));
   item.setSource(ctx.options.source);
   item.setKind(type == "incident" ? schema::Kind::INCIDENT : schema::Kind::INTELLIGENCE);
@@ -348,28 +371,45 @@ wire::Message<schema::Item> map_object(const Context& ctx, object o) {
   }
   item.initTopics(1).set(0, std::string(type));
 
-  // Portions and attributes.
+  // Portions: first the envelope, then one per property.
   std::vector<std::pair<std::string, std::string>> attrs;
-  std::size_t portion_count = 0;
+  std::size_t portion_count = 1;
   for (auto [key, value] : o) {
     if (!is_envelope(key) && key != "object_marking_refs" && key != "granular_markings") ++portion_count;
   }
-  if (portion_count == 0) fail(where, "has no properties to carry");
+  if (portion_count == 1) fail(where, "has no properties to carry");
   if (portion_count > limits::portions_per_item_max) fail(where, "has too many properties");
   auto portions = item.initPortions(static_cast<unsigned>(portion_count));
   LabelSpec banner = object_label;
-  unsigned pi = 0;
+  // The envelope portion: what identifies the object, under the object's own markings (and
+  // any granular marking that selects one of these properties). It is required: an object
+  // that may not be identified to the destination does not cross at all. Kept out of the
+  // attributes on purpose: attributes travel under the banner, which a granular marking on
+  // one property raises, so they would be lost whenever any one property is redacted.
+  std::string envelope = "{";
+  LabelSpec envelope_label = object_label;
+  for (std::string_view k : kEnvelope) {
+    element v;
+    if (o[k].get(v) != simdjson::SUCCESS) continue;
+    if (envelope.size() > 1) envelope += ',';
+    envelope += "\"" + std::string(k) + "\":\"" + json_escape(str(v, where, std::string(k).c_str())) + "\"";
+    if (auto g = granular.find(std::string(k)); g != granular.end()) raise(envelope_label, g->second);
+  }
+  envelope += "}";
+  raise(banner, envelope_label);
+  auto env = portions[0];
+  fill_label(env.initLabel(), ctx.options.policy_id, envelope_label);
+  env.setName(envelope_portion);
+  env.setContentType("application/json");
+  env.setBody(kj::arrayPtr(reinterpret_cast<const kj::byte*>(envelope.data()), envelope.size()));
+  env.setRequired(true);
+  unsigned pi = 1;
   for (auto [key, value] : o) {
     const std::string k(key);
-    if (!wire::is_clean_name(k)) fail(where, "property name is not a valid name");
-    if (is_envelope(key)) {
-      if (key == "created_by_ref" || key == "type" || key == "id" || key == "spec_version" ||
-          key == "created" || key == "modified") {
-        attrs.emplace_back("stix." + k, std::string(str(value, where, k.c_str())));
-      }
-      continue;
+    if (is_envelope(key) || key == "object_marking_refs" || key == "granular_markings") continue;
+    if (!valid_property_name(k)) {
+      fail(where, "property name '" + json_escape(k.substr(0, 64)) + "' is not a STIX property name");
     }
-    if (key == "object_marking_refs" || key == "granular_markings") continue;
     auto p = portions[pi++];
     LabelSpec label = object_label;
     if (auto g = granular.find(k); g != granular.end()) raise(label, g->second);
@@ -496,25 +536,45 @@ Result<Mapped> to_items(std::string_view json, const Options& options) {
 
 Result<std::vector<std::string>> from_item(schema::Item::Reader item,
                                            const std::vector<std::string>& levels) {
-  std::map<std::string, std::string> attrs;
-  std::vector<std::string> statements;
-  for (auto a : item.getAttributes()) {
-    std::string name(wire::view(a.getName()));
-    if (name == "stix.statement") statements.emplace_back(wire::view(a.getValue()));
-    else if (name.rfind("stix.", 0) == 0) attrs[name.substr(5)] = std::string(wire::view(a.getValue()));
-  }
-  if (!attrs.count("type") || !attrs.count("id")) return malformed("stix: item did not come from STIX");
-  std::string obj = "{\"type\":\"" + json_escape(attrs["type"]) + "\",\"id\":\"" +
-                    json_escape(attrs["id"]) + "\"";
-  // spec_version as it came in (optional on cyber-observables, where 2.1 is implied).
-  for (const char* k : {"spec_version", "created", "modified", "created_by_ref"}) {
-    if (attrs.count(k)) obj += std::string(",\"") + k + "\":\"" + json_escape(attrs[k]) + "\"";
+  auto portions = item.getPortions();
+  if (portions.size() == 0 || wire::view(portions[0].getName()) != envelope_portion) {
+    return malformed("stix: item did not come from STIX (no " + std::string(envelope_portion) +
+                     " portion)");
   }
   simdjson::dom::parser parser;
-  for (auto p : item.getPortions()) {
-    if (p.getName().size() == 0) return malformed("stix: portion without a property name");
-    std::string_view body(reinterpret_cast<const char*>(p.getBody().begin()), p.getBody().size());
-    obj += ",\"" + json_escape(wire::view(p.getName())) + "\":";
+  auto body_of = [](schema::Portion::Reader p) {
+    return std::string_view(reinterpret_cast<const char*>(p.getBody().begin()), p.getBody().size());
+  };
+  simdjson::padded_string envelope_text(body_of(portions[0]));
+  object envelope;
+  if (parser.parse(envelope_text).get_object().get(envelope) != simdjson::SUCCESS) {
+    return malformed("stix: the envelope portion is not a JSON object");
+  }
+  std::map<std::string, std::string> fields;
+  for (auto [key, value] : envelope) {
+    std::string_view v;
+    if (!is_envelope(key) || value.get_string().get(v) != simdjson::SUCCESS) {
+      return malformed("stix: the envelope portion holds an unexpected property");
+    }
+    fields[std::string(key)] = std::string(v);
+  }
+  if (!fields.count("type") || !fields.count("id")) {
+    return malformed("stix: the envelope portion has no type or id");
+  }
+  std::string obj = "{\"type\":\"" + json_escape(fields["type"]) + "\",\"id\":\"" +
+                    json_escape(fields["id"]) + "\"";
+  // spec_version as it came in (optional on cyber-observables, where 2.1 is implied).
+  for (const char* k : {"spec_version", "created", "modified"}) {
+    if (fields.count(k)) obj += std::string(",\"") + k + "\":\"" + json_escape(fields[k]) + "\"";
+  }
+  for (unsigned i = 1; i < portions.size(); ++i) {
+    auto p = portions[i];
+    if (!valid_property_name(wire::view(p.getName()))) {
+      return malformed("stix: portion '" + json_escape(wire::view(p.getName()).substr(0, 64)) +
+                       "' is not a STIX property");
+    }
+    std::string_view body = body_of(p);
+    obj += ",\"" + std::string(wire::view(p.getName())) + "\":";
     if (wire::view(p.getContentType()) == "text/plain") {
       obj += "\"" + json_escape(body) + "\"";
     } else {

@@ -2,17 +2,22 @@
 // already speak — mapped to and from cellgate items so that markings drive releasability.
 //
 // In: each STIX Domain/Cyber-observable/Relationship Object of a bundle becomes one Item.
-//   * Every top-level property (except the envelope properties below) becomes one portion
-//     named after it: strings as text/plain (content-inspected), anything else as
-//     application/json. Properties the STIX 2.1 spec requires for the object's type are
-//     `required` portions, so an object is blocked rather than sent without them.
-//   * Envelope properties (type, id, spec_version, created, modified, created_by_ref) travel
-//     as attributes `stix.<name>`; created_by_ref is provenance, removable by the policy's
-//     strip-source transform. The item's `source` is the submitting system, as ingest requires.
+//   * The envelope properties (type, id, spec_version, created, modified) travel together as
+//     the first portion, named `stix.envelope` (a name no STIX property can have), a required
+//     application/json portion under the object's markings. They are not attributes: the
+//     policy judges attributes under the banner, which any granular marking raises, so an
+//     object with one redacted property would lose its identity on the way.
+//   * Every other top-level property (created_by_ref included: provenance is removable by
+//     marking it) becomes one portion named after it: strings as text/plain
+//     (content-inspected), anything else as application/json. Properties the STIX 2.1 spec
+//     requires for the object's type are `required` portions, so an object is blocked rather
+//     than sent without them. The item's `source` is the submitting system, as ingest
+//     requires; its id is a hash of the object's id and `modified` (one item per version).
 //   * Labels: every portion starts from the deployment's default label, raised by the
 //     object's object_marking_refs, then by granular_markings whose selector starts with the
 //     portion's property (a selector into a sub-property marks the whole property: the
-//     conservative reading). The banner is the roll-up of the portions.
+//     conservative reading; one selecting an envelope property marks the envelope portion).
+//     The banner is the roll-up of the portions.
 //   * Markings understood: TLP 1.0 and 2.0 marking definitions (by their published ids), and
 //     the cellgate extension (extension-definition--6a0ed6f6-9d7e-5e8a-a0e3-8f3c2b7c1e21,
 //     property-extension on a marking-definition with `classification` (a level name of the
@@ -38,6 +43,7 @@ namespace cg::stix {
 
 inline constexpr std::size_t bundle_bytes_max = 16u << 20;
 inline constexpr std::size_t objects_per_bundle_max = 10'000;
+inline constexpr const char* envelope_portion = "stix.envelope";
 inline constexpr const char* cellgate_extension_id =
     "extension-definition--6a0ed6f6-9d7e-5e8a-a0e3-8f3c2b7c1e21";
 
@@ -69,7 +75,7 @@ Result<Mapped> to_items(std::string_view json, const Options& options);
 
 // The STIX 2.1 objects for one released item: the object itself, then the marking
 // definitions it references that are not predefined. Errors: malformed when the item did not
-// come from STIX (no stix.type / stix.id attributes).
+// come from STIX (no envelope portion with a type and an id).
 Result<std::vector<std::string>> from_item(schema::Item::Reader item,
                                            const std::vector<std::string>& levels);
 

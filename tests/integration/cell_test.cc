@@ -241,6 +241,28 @@ TEST_F(CellTest, DeliversExactlyWhatThePolicyReleasesAndTheMetricsAddUp) {
             static_cast<double>(t.released));
   EXPECT_EQ(metric("sy-rx-1", "cellgate_deliver_acknowledged_total{node=\"sy-rx-1\"}"),
             static_cast<double>(t.released));
+  // Latency histograms: one observation per envelope sent by the gateway and per item stored
+  // by the receiver. Queue gauges: present, and empty once everything has crossed.
+  EXPECT_EQ(gw("cellgate_gateway_judged_to_sent_seconds_count" + n + "}"),
+            static_cast<double>(t.released));
+  EXPECT_EQ(gw("cellgate_gateway_judged_to_sent_seconds_bucket" + n + ",le=\"+Inf\"}"),
+            static_cast<double>(t.released));
+  EXPECT_EQ(metric("sy-rx-1", "cellgate_receiver_arrival_seconds_count{node=\"sy-rx-1\"}"),
+            static_cast<double>(t.released));
+  EXPECT_GE(metric("sy-rx-1", "cellgate_receiver_arrival_seconds_sum{node=\"sy-rx-1\"}"), 0.0);
+  for (int i = 0; i < 500 && gw("cellgate_gateway_items_judged_total" + n + "}") <
+                                 static_cast<double>(t.accepted);
+       ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(gw("cellgate_gateway_items_judged_total" + n + "}"), static_cast<double>(t.accepted));
+  EXPECT_EQ(gw("cellgate_gateway_inbox_pending" + n + "}"), 0.0) << "every accepted item judged";
+  EXPECT_EQ(gw("cellgate_link_queued_envelopes{link=\"to-us\"}"), 0.0);
+  EXPECT_EQ(gw("cellgate_link_queued_bytes{link=\"to-us\"}"), 0.0);
+  EXPECT_EQ(metric("us-relay", "cellgate_link_queued_envelopes{link=\"to-sy\"}"), 0.0);
+  EXPECT_GE(metric("us-relay", "cellgate_relay_unsent{node=\"us-relay\"}"), 0.0);
+  EXPECT_EQ(metric("sy-rx-1", "cellgate_deliver_outbox_items{node=\"sy-rx-1\"}"), 0.0)
+      << "every delivery acknowledged";
   stop_consumer();
   stop_all();
   // The relay's log, checked offline with the operator's commands.

@@ -2,6 +2,7 @@
 // root signed by 2 root keys, a bundle approved by 2 of 3 reviewers, a change with its diff
 // and its impact on a corpus, an explanation.
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include <filesystem>
 #include <fstream>
@@ -142,6 +143,29 @@ agreement_key = "il-gw-1.kx.pub"
   EXPECT_NE(out.find("2 items x 2 destinations: 4 decisions, 2 changed"), std::string::npos) << out;
   EXPECT_NE(out.find("old: release by incident-reports"), std::string::npos) << out;
   EXPECT_NE(out.find("new: block by (none) (no_rule)"), std::string::npos) << out;
+  // The same for a script: one object per changed decision, each line valid JSON, then the
+  // summary; no progress line (stderr is not a terminal here, and --json never draws it).
+  EXPECT_EQ(captured([&] { return rules_impact(p.out, p2.out, dir_.file("items"), true); }, out),
+            exit_failed);
+  {
+    simdjson::dom::parser parser;
+    std::vector<std::string> lines;
+    for (std::size_t start = 0, nl; (nl = out.find('\n', start)) != std::string::npos;
+         start = nl + 1) {
+      lines.push_back(out.substr(start, nl - start));
+    }
+    ASSERT_EQ(lines.size(), 3u) << out;
+    for (const auto& l : lines) {
+      simdjson::dom::element e;
+      EXPECT_EQ(parser.parse(l).get(e), simdjson::SUCCESS) << l;
+    }
+    EXPECT_NE(lines[0].find(R"("item":"00112233445566778899aabbccddeeff","destination":")"),
+              std::string::npos)
+        << lines[0];
+    EXPECT_NE(lines[0].find(R"("outcome":"release")"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find(R"("reason":"no_rule")"), std::string::npos) << lines[0];
+    EXPECT_EQ(lines[2], R"({"items":2,"destinations":2,"decisions":4,"changed":2,"unreadable":0})");
+  }
 
   EXPECT_EQ(
       captured([&] { return policy_explain(p.out, dir_.file("items/economic.json"), "sy", false); },

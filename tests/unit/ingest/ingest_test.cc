@@ -269,6 +269,7 @@ TEST(Inbox, FlashLaneGoesFirstAndIsConsumedInOrderWithTheRest) {
     ASSERT_TRUE(txn->commit().ok());
   }
   EXPECT_TRUE(inbox->read_flash(10)->empty()) << "taken: not offered again";
+  EXPECT_EQ(*inbox->pending(), 2u) << "3 and 5; 4 and 6 were judged ahead";
   auto pending = *inbox->read_pending(10);
   ASSERT_EQ(pending.size(), 4u);
   EXPECT_EQ(pending[0].seq, 3u);

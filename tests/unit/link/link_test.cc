@@ -445,6 +445,28 @@ TEST(LinkSim, SubmitSaysOverloadedInsteadOfGrowing) {
   EXPECT_TRUE(s.submit(seq, envelope_bytes(seq, 1000)).ok());
 }
 
+// The queue depth a node exposes (cellgate_link_queued_*): what was submitted and not yet
+// cut into blocks, exactly; zero once everything has been produced.
+TEST(LinkSim, QueuedCountsWhatIsNotYetCutIntoBlocks) {
+  FakeClock clock;
+  auto key = testing::test_key();
+  Sender s(sender_options(), key, clock);
+  EXPECT_EQ(s.queued().envelopes, 0u);
+  EXPECT_EQ(s.queued().bytes, 0u);
+  for (std::uint64_t seq = 1; seq <= 3; ++seq) ASSERT_TRUE(s.submit(seq, envelope_bytes(seq, 700)).ok());
+  ASSERT_TRUE(s.submit(4, envelope_bytes(4, 300), Precedence::flash).ok());
+  EXPECT_EQ(s.queued().envelopes, 4u);
+  EXPECT_EQ(s.queued().bytes, 3u * 700 + 300);
+  std::vector<std::span<const std::uint8_t>> out(256);
+  for (int i = 0; i < 100 && !s.idle(); ++i) {
+    clock.advance_ns(ns_per_ms);
+    s.produce(out);
+  }
+  EXPECT_TRUE(s.idle());
+  EXPECT_EQ(s.queued().envelopes, 0u);
+  EXPECT_EQ(s.queued().bytes, 0u);
+}
+
 TEST(LinkSim, PacingHoldsTheConfiguredRate) {
   FakeClock clock;
   auto key = testing::test_key();

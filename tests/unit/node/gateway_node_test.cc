@@ -7,6 +7,7 @@
 #include <capnp/message.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <thread>
@@ -307,13 +308,12 @@ TEST_F(GatewayNodeTest, JudgesSealsSignsAndSendsAndRulesChangeUnderLoad) {
   EXPECT_EQ(bundle_versions, (std::set<std::uint64_t>{1, 2}));
   const auto hash_v1 = verifier_.hash(approval::body_bytes(approval::decode_bundle(v1)->root()));
   std::map<std::uint64_t, int> by_version;
-  std::uint64_t last_seq = 0;
+  std::vector<std::uint64_t> seqs;
   for (const auto& e : far_end.envelopes) {
     auto checked = envelope::verify_origin(e, *root_, suite_);
     ASSERT_TRUE(checked.ok()) << checked.status().reason();
     const auto h = checked->envelope.root().getHeader();
-    EXPECT_EQ(h.getSeq(), last_seq + 1) << "consecutive seqs, nothing lost";
-    last_seq = h.getSeq();
+    seqs.push_back(h.getSeq());
     by_version[h.getRulesVersion()]++;
     if (h.getRulesVersion() == 1) {
       EXPECT_TRUE(std::equal(hash_v1.begin(), hash_v1.end(), h.getRulesHash().begin(),
@@ -325,6 +325,12 @@ TEST_F(GatewayNodeTest, JudgesSealsSignsAndSendsAndRulesChangeUnderLoad) {
                          checked->origin_party, 0};
     auto item = envelope::open(a, key->second);
     ASSERT_TRUE(item.ok()) << item.status().reason();
+  }
+  // Consecutive seqs, nothing lost, none twice. Arrival order is not seq order: a FLASH
+  // envelope goes out in a block of its own ahead of routine blocks still being sent.
+  std::sort(seqs.begin(), seqs.end());
+  for (std::size_t i = 0; i < seqs.size(); ++i) {
+    EXPECT_EQ(seqs[i], i + 1) << "consecutive seqs, nothing lost, none twice";
   }
   EXPECT_GE(by_version[1], static_cast<int>(first_wave));
   EXPECT_GT(by_version[2], 0) << "items after the swap are judged by v2";

@@ -120,6 +120,17 @@ TEST(Stix, GranularMarkingsLabelTheirPropertyAlone) {
   EXPECT_EQ(mapped->marking_definitions, 2u);
   ASSERT_EQ(mapped->items.size(), 1u);
   auto item = mapped->items[0].root();
+  // The envelope comes first, required, under the object's markings alone: the SECRET
+  // description raises the banner, not what identifies the object.
+  auto envelope = item.getPortions()[0];
+  EXPECT_EQ(std::string(envelope.getName().cStr()), envelope_portion);
+  EXPECT_TRUE(envelope.getRequired());
+  EXPECT_EQ(envelope.getLabel().getClassification(), 0);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(envelope.getBody().begin()),
+                        envelope.getBody().size()),
+            R"({"type":"indicator","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",)"
+            R"("spec_version":"2.1","created":"2026-11-20T10:00:00.000Z",)"
+            R"("modified":"2026-11-20T10:00:00.000Z"})");
   bool saw_description = false;
   for (auto p : item.getPortions()) {
     auto l = p.getLabel();
@@ -141,6 +152,7 @@ TEST(Stix, GranularMarkingsLabelTheirPropertyAlone) {
   EXPECT_EQ(item.getBanner().getClassification(), 3);
   EXPECT_EQ(item.getBanner().getTlp(), schema::Tlp::GREEN);
   bool statement = false;
+  ASSERT_EQ(item.getAttributes().size(), 1u);  // only the statement: identity is a portion
   for (auto a : item.getAttributes()) {
     if (std::string(a.getName().cStr()) == "stix.statement") {
       statement = true;
@@ -165,6 +177,37 @@ TEST(Stix, GranularMarkingsLabelTheirPropertyAlone) {
   EXPECT_EQ(parser.parse(b).get(parsed), simdjson::SUCCESS) << b;
 }
 
+// A granular marking on an envelope property marks the envelope portion, and with it the
+// whole object (it is required).
+TEST(Stix, AGranularMarkingOnAnEnvelopePropertyMarksTheEnvelope) {
+  std::string text = kMarked;
+  const std::string sel = R"("selectors": ["description"])";
+  text.replace(text.find(sel), sel.size(), R"("selectors": ["description", "created"])");
+  auto mapped = to_items(text, options());
+  ASSERT_TRUE(mapped.ok()) << mapped.status().to_string();
+  auto envelope = mapped->items[0].root().getPortions()[0];
+  EXPECT_EQ(envelope.getLabel().getClassification(), 3);
+  EXPECT_EQ(envelope.getLabel().getRestrictive().size(), 1u);
+}
+
+// STIX versions an object by (id, modified): a new version is a new item; the same version
+// from two bundles is the same item (the gateway's inbox takes it once).
+TEST(Stix, ItemIdsNameOneVersionOfOneObject) {
+  const std::string v1 =
+      R"({"type": "campaign", "spec_version": "2.1", "id": "campaign--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+          "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z", "name": "x"})";
+  std::string v2 = v1;
+  v2.replace(v2.rfind("2026-01-01"), 10, "2026-02-01");
+  auto a = to_items(v1, options()), b = to_items(v1, options()), c = to_items(v2, options());
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  auto id = [](const Result<Mapped>& m) {
+    auto i = m->items[0].root().getId();
+    return std::string(i.begin(), i.end());
+  };
+  EXPECT_EQ(id(a), id(b));
+  EXPECT_NE(id(a), id(c));
+}
+
 TEST(Stix, MistakesNameTheObject) {
   struct Case {
     std::string json;
@@ -180,6 +223,8 @@ TEST(Stix, MistakesNameTheObject) {
        "stix: object campaign--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f: spec_version must be 2.1"},
       {R"({"type": "campaign", "id": "campaign--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "name": "x", "granular_markings": [{"marking_ref": "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da", "selectors": ["aliases"]}]})",
        "stix: object campaign--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f: selector 'aliases' selects nothing"},
+      {R"({"type": "campaign", "id": "campaign--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "name": "x", "stix.envelope": "y"})",
+       "stix: object campaign--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f: property name 'stix.envelope' is not a STIX property name"},
       {R"({"type": "bundle", "id": "bundle--1", "objects": []})", "stix: stix: no objects to carry"},
       {"[1,2", "stix: "},
   };
