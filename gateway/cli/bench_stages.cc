@@ -151,8 +151,7 @@ struct Items {
     if (!d.changed) return {canonical.begin(), canonical.end()};
     capnp::MallocMessageBuilder mb;
     policy::build_released(p, item, d, mb.initRoot<schema::Item>());
-    auto c = wire::canonical(mb.getRoot<schema::Item>().asReader());
-    return {c.canonical_bytes().begin(), c.canonical_bytes().end()};
+    return wire::canonical_bytes_of(mb.getRoot<schema::Item>().asReader(), /*framed=*/false);
   }
 };
 
@@ -222,9 +221,9 @@ void hot_path(benchmark::State& state, Keys& k, const Items& it, const policy::P
       if (d.changed) {  // what the gateway does: build, canonicalise, seal under its banner
         capnp::MallocMessageBuilder mb;
         policy::build_released(p, m.root(), d, mb.initRoot<schema::Item>());
-        const auto out = wire::canonical(mb.getRoot<schema::Item>().asReader());
-        s = envelope::seal(k.signer, k.fields(), *k.seal_epoch, out.canonical_bytes(),
-                           out.root().getBanner());
+        const auto built = mb.getRoot<schema::Item>().asReader();
+        const auto out = wire::canonical_bytes_of(built, /*framed=*/false);
+        s = envelope::seal(k.signer, k.fields(), *k.seal_epoch, out, built.getBanner());
       } else {
         s = envelope::seal(k.signer, k.fields(), *k.seal_epoch, m.canonical_bytes(),
                            m.root().getBanner());

@@ -157,7 +157,7 @@ Result<Sealed> seal(const Signer& origin, const HeaderFields& f, crypto::EpochKe
   h.setEpoch(epoch.epoch());
   CG_RETURN_IF_ERROR(validate_header(h.asReader()));
   Sealed out;
-  out.header = bytes_of(wire::canonical(h.asReader()).canonical_bytes());
+  out.header = wire::canonical_bytes_of(h.asReader(), /*framed=*/false);
   out.seq = f.seq;
   out.ciphertext.reserve(canonical_item.size() + crypto::aead_tag_bytes);
   CG_RETURN_IF_ERROR(epoch.seal(f.seq, out.header, canonical_item, out.ciphertext));
@@ -194,7 +194,7 @@ Result<std::vector<std::vector<std::uint8_t>>> sign_batch(const Signer& origin,
     auto path = b.initPath(static_cast<unsigned>(signed_batch.paths[i].size()));
     for (unsigned j = 0; j < path.size(); ++j) path.set(j, data_of(signed_batch.paths[i][j]));
     b.setRootSignature(data_of(signed_batch.signature));
-    out.push_back(wire::to_flat_bytes(wire::canonical(e.asReader())));
+    out.push_back(wire::canonical_bytes_of(e.asReader(), /*framed=*/true));
   }
   return out;
 }
@@ -269,7 +269,7 @@ Result<std::vector<std::uint8_t>> countersign(const Signer& relay,
   c.setTreeHeadTime(head.time_ns);
   auto path = c.initInclusionPath(static_cast<unsigned>(inclusion_path.size()));
   for (unsigned i = 0; i < path.size(); ++i) path.set(i, data_of(inclusion_path[i]));
-  return wire::to_flat_bytes(wire::canonical(e.asReader()));
+  return wire::canonical_bytes_of(e.asReader(), /*framed=*/true);
 }
 
 Result<Accepted> verify_delivery(Bytes bytes, const approval::TrustRoot& root,

@@ -441,10 +441,10 @@ Result<bool> GatewayNode::Impl::pass() {
       if (d.changed) {
         capnp::MallocMessageBuilder mb;
         policy::build_released(rules, item->root(), d, mb.initRoot<schema::Item>());
-        const auto redacted = wire::canonical(mb.getRoot<schema::Item>().asReader());
+        const auto built = mb.getRoot<schema::Item>().asReader();
+        const auto redacted = wire::canonical_bytes_of(built, /*framed=*/false);
         counters.redacted.fetch_add(1);
-        CG_RETURN_IF_ERROR(seal_one(dest.party, redacted.canonical_bytes(),
-                                    redacted.root().getBanner(), item->root(), ev));
+        CG_RETURN_IF_ERROR(seal_one(dest.party, redacted, built.getBanner(), item->root(), ev));
       } else {
         CG_RETURN_IF_ERROR(
             seal_one(dest.party, entry.item, item->root().getBanner(), item->root(), ev));

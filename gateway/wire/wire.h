@@ -147,6 +147,14 @@ auto canonical(Reader reader) -> Message<capnp::FromReader<Reader>> {
   return Message<capnp::FromReader<Reader>>::from_canonical(capnp::canonicalize(reader));
 }
 
+// The canonical encoding of `reader` written once, for messages this process builds: what
+// canonical(reader) gives (raw words, no segment table: `framed` false) or
+// to_flat_bytes(canonical(reader)) (standard framing: `framed` true), without the two extra
+// copies and the isCanonical re-walk capnp::canonicalize makes (bench: most of the gateway's
+// hot path was such copies).
+template <typename Reader>
+std::vector<std::uint8_t> canonical_bytes_of(Reader reader, bool framed);
+
 // Serializes a message in standard framing for transport (what decode_message accepts).
 std::vector<std::uint8_t> to_flat_bytes(capnp::MessageBuilder& builder);
 // Serializes a canonical Message in standard framing.

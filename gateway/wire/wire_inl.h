@@ -1,6 +1,7 @@
 // Template definitions for wire.h. Include wire.h, not this file.
 #pragma once
 
+#include <capnp/any.h>
 #include <kj/exception.h>
 
 #include <string>
@@ -27,6 +28,28 @@ Message<T> Message<T>::from_canonical(kj::Array<capnp::word> words) {
   m.reader_ = std::make_unique<capnp::SegmentArrayMessageReader>(
       kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>>(m.segment_.get(), 1), options);
   return m;
+}
+
+template <typename Reader>
+std::vector<std::uint8_t> canonical_bytes_of(Reader reader, bool framed) {
+  // As capnp::canonicalize (layout.c++): a flat builder over zeroed words as large as the
+  // message, the root set in canonical mode; but the words live in the output vector, behind
+  // room for a one-segment table.
+  const auto internal = capnp::_::PointerHelpers<capnp::FromReader<Reader>>::getInternalReader(reader);
+  const std::size_t words = reader.totalSize().wordCount + 1;  // + the root pointer
+  const std::size_t table = framed ? sizeof(capnp::word) : 0;
+  std::vector<std::uint8_t> out(table + words * sizeof(capnp::word), 0);
+  kj::ArrayPtr<capnp::word> space(reinterpret_cast<capnp::word*>(out.data() + table), words);
+  capnp::FlatMessageBuilder builder(space);
+  capnp::_::PointerHelpers<capnp::AnyPointer>::getInternalBuilder(
+      builder.initRoot<capnp::AnyPointer>())
+      .setStruct(internal, /*canonical=*/true);
+  const std::size_t used = builder.getSegmentsForOutput()[0].size();
+  out.resize(table + used * sizeof(capnp::word));
+  if (framed) {  // segment count - 1 = 0, then the segment's size in words (little-endian)
+    for (int i = 0; i < 4; ++i) out[4 + i] = static_cast<std::uint8_t>(used >> (8 * i));
+  }
+  return out;
 }
 
 template <typename T>
