@@ -23,6 +23,7 @@ enum AuditEvent {
   bundleRefused @15;
   trustRootLoaded @16;
   trustRootRefused @17;
+  equivocation @18;   # a receiver found the relay showing the parties different histories
 }
 
 struct AuditRecord {

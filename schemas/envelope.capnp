@@ -56,6 +56,7 @@ struct RelayCountersignature {
   treeHeadSignature @5 :Data;    # relay signature over (treeSize, rootHash, time)
   treeHeadTime @6 :Int64;
   inclusionPath @7 :List(Data);  # RFC 9162 inclusion proof for logIndex in treeSize
+  treeHeadSerial @8 :UInt64;     # the tree head's serial (see PublishedHead); signed with it
 }
 
 struct Envelope {
@@ -92,4 +93,60 @@ struct TreeHead {
   time @3 :Int64;
   keyId @4 :Data;
   signature @5 :Data;            # over the canonical form of this struct with signature empty
+  serial @6 :UInt64;             # every head the relay signs has its own serial, never reused
+}
+
+struct HeadLink {
+  # A consistency proof from an earlier published head to the one that carries this link.
+  serial @0 :UInt64;             # the earlier head's serial
+  treeSize @1 :UInt64;           # and its size; Rule: ≤ the carrying head's size
+  proof @2 :List(Data);          # RFC 9162 PROOF(treeSize, D[0:carrying head's size])
+}
+
+struct PublishedHead {
+  # Every tree head the relay signs goes, as one of these, to EVERY outbound link (so both
+  # parties see the same sequence of serials), with consistency proofs from earlier heads.
+  # Framed on the link as "CGTH" 0x01 0 0 0 || this message (schemas/FORMATS.md).
+  head @0 :TreeHead;
+  links @1 :List(HeadLink);      # Rule: ≤ 4 (the previous head, and a checkpoint)
+}
+
+struct SeqRange {
+  first @0 :UInt64;
+  last @1 :UInt64;               # inclusive; Rule: first ≥ 1, first ≤ last
+}
+
+struct StreamGaps {
+  origin @0 :Text;               # the origin gateway whose stream has gaps
+  destination @1 :Text;          # the reporter's party
+  stream @2 :UInt32;
+  ranges @3 :List(SeqRange);     # Rule: ≤ gap_ranges_max, sorted, not overlapping
+}
+
+struct ReceiverReport {
+  # A receiver's signed report (item kind gapReport): the sequence ranges it could not
+  # recover, and the latest tree head it verified, for the other party to compare with its own
+  # (detecting a relay that shows the parties different histories). It travels as the body of
+  # an item on the reporter's own party's outbound path; it carries no content.
+  suite @0 :Suite;
+  reporter @1 :Text;             # receiver node id
+  keyId @2 :Data;                # its signing key id
+  time @3 :Int64;
+  gaps @4 :List(StreamGaps);     # Rule: ≤ gap_streams_max
+  head @5 :TreeHead;             # latest verified (absent: none yet)
+  signature @6 :Data;            # over "cellgate receiver report v1" 0 || canonical(this, signature empty)
+}
+
+struct StreamHead {
+  # The origin's signed statement of the last seq it committed on (origin, destination,
+  # stream), repeated on the link every second: a receiver that lost the newest envelopes of a
+  # quiet stream still learns they exist. Framed as "CGSH" 0x01 0 0 0 || this message.
+  suite @0 :Suite;
+  origin @1 :Text;
+  destination @2 :Text;
+  stream @3 :UInt32;
+  lastSeq @4 :UInt64;
+  time @5 :Int64;
+  keyId @6 :Data;
+  signature @7 :Data;            # over "cellgate stream head v1" 0 || canonical(this, signature empty)
 }

@@ -22,7 +22,7 @@ Hash hash_of(std::span<const std::uint8_t> bytes) {
 
 bool known_event(schema::AuditEvent e) {
   auto v = static_cast<unsigned>(e);
-  return v >= 1 && v <= static_cast<unsigned>(schema::AuditEvent::TRUST_ROOT_REFUSED);
+  return v >= 1 && v <= static_cast<unsigned>(schema::AuditEvent::EQUIVOCATION);
 }
 
 }  // namespace
@@ -65,6 +65,8 @@ std::string_view event_name(schema::AuditEvent event) {
       return "trustRootLoaded";
     case schema::AuditEvent::TRUST_ROOT_REFUSED:
       return "trustRootRefused";
+    case schema::AuditEvent::EQUIVOCATION:
+      return "equivocation";
   }
   return "unknown";
 }

@@ -37,6 +37,18 @@ inline constexpr std::size_t merkle_path_len_max = 32;
 // Batches of envelopes signed under one root.
 inline constexpr std::size_t batch_items_max = 4096;
 
+// --- Gap recovery and published tree heads (issue 10) ------------------------------------
+// A receiver report names at most this many streams, each with at most this many ranges: one
+// report stays a small item; a receiver with more gaps reports the oldest first.
+inline constexpr std::size_t gap_streams_max = 16;
+inline constexpr std::size_t gap_ranges_max = 64;
+// Sequence numbers one report may ask for in all: the most one report can cost the origin.
+inline constexpr std::uint64_t gap_report_seqs_max = 65'536;
+// Consistency links per published tree head (the previous head and a checkpoint, with room).
+inline constexpr std::size_t head_links_max = 4;
+// RFC 9162 consistency proofs are at most about 2·log2(size) hashes; 64 covers 2^32 entries.
+inline constexpr std::size_t consistency_proof_len_max = 64;
+
 // --- Rules and trust ---------------------------------------------------------------------
 inline constexpr std::size_t rules_per_policy_max = 100'000;
 inline constexpr std::size_t deny_patterns_max = 100'000;

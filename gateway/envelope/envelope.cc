@@ -4,35 +4,15 @@
 
 #include "gateway/common/byte_reader.h"
 #include "gateway/common/limits.h"
+#include "gateway/envelope/internal.h"
 
 namespace cg::envelope {
+using namespace detail;
 namespace {
 
 constexpr std::string_view envelope_context = "cellgate envelope v1";
 constexpr std::string_view tree_head_context = "cellgate tree head v1";
 constexpr std::string_view announcement_context = "cellgate epoch announcement v1";
-constexpr std::size_t small_bytes_max = 256;  // key ids, hashes, signatures, public keys
-
-Bytes span_of(capnp::Data::Reader d) { return {d.begin(), d.size()}; }
-capnp::Data::Reader data_of(Bytes b) { return {b.data(), b.size()}; }
-
-std::vector<std::uint8_t> context_message(std::string_view context, Bytes body) {
-  std::vector<std::uint8_t> m(context.begin(), context.end());
-  m.push_back(0);
-  m.insert(m.end(), body.begin(), body.end());
-  return m;
-}
-
-Status check_small(capnp::Data::Reader d, const char* what, bool required = true) {
-  if ((required && d.size() == 0) || d.size() > small_bytes_max) {
-    return malformed(std::string("envelope: ") + what + ": size out of bounds");
-  }
-  return {};
-}
-
-bool known_suite(schema::Suite s) {
-  return s == schema::Suite::MODERN || s == schema::Suite::MODERN_AES || s == schema::Suite::CNSA;
-}
 
 Status validate_header(schema::EnvelopeHeader::Reader h) {
   if (h.getFormatVersion() != format_version) return malformed("envelope: unknown format version");
@@ -95,10 +75,9 @@ Status validate_envelope(schema::Envelope::Reader e) {
   return {};
 }
 
-std::vector<std::uint8_t> bytes_of(Bytes b) { return {b.begin(), b.end()}; }
+}  // namespace
 
-// A node of `role` in the trust root whose signing key has `key_id` and the deployment suite.
-Result<schema::Node::Reader> signer_node(const approval::TrustRoot& root, std::string_view id,
+Result<schema::Node::Reader> detail::signer_node(const approval::TrustRoot& root, std::string_view id,
                                          schema::Role role, Bytes key_id,
                                          const crypto::Suite& suite, const char* what) {
   const auto node = root.node(id);
@@ -120,7 +99,6 @@ Result<schema::Node::Reader> signer_node(const approval::TrustRoot& root, std::s
   return *node;
 }
 
-}  // namespace
 
 crypto::Hash digest_leaf(const crypto::Suite& suite, Bytes header, Bytes ciphertext) {
   std::vector<std::uint8_t> prefix(envelope_context.begin(), envelope_context.end());
@@ -230,8 +208,8 @@ Result<Checked> verify_origin(Bytes bytes, const approval::TrustRoot& root,
 }
 
 std::vector<std::uint8_t> tree_head_message(std::string_view relay, Bytes key_id,
-                                            std::uint64_t tree_size, Bytes root_hash,
-                                            std::int64_t time_ns) {
+                                            std::uint64_t serial, std::uint64_t tree_size,
+                                            Bytes root_hash, std::int64_t time_ns) {
   capnp::MallocMessageBuilder mb;
   auto t = mb.initRoot<schema::TreeHead>();
   t.setRelay(capnp::Text::Reader(relay.data(), relay.size()));
@@ -239,15 +217,17 @@ std::vector<std::uint8_t> tree_head_message(std::string_view relay, Bytes key_id
   t.setRootHash(data_of(root_hash));
   t.setTime(time_ns);
   t.setKeyId(data_of(key_id));
+  t.setSerial(serial);
   return context_message(tree_head_context, wire::canonical(t.asReader()).canonical_bytes());
 }
 
-Result<TreeHead> sign_tree_head(const Signer& relay, std::uint64_t tree_size, Bytes root_hash,
-                                std::int64_t time_ns) {
+Result<TreeHead> sign_tree_head(const Signer& relay, std::uint64_t serial, std::uint64_t tree_size,
+                                Bytes root_hash, std::int64_t time_ns) {
   TreeHead t{tree_size, bytes_of(root_hash), time_ns,
-             std::vector<std::uint8_t>(relay.suite->signature_bytes())};
+             std::vector<std::uint8_t>(relay.suite->signature_bytes()), serial};
   CG_RETURN_IF_ERROR(relay.key->sign(
-      tree_head_message(relay.node, relay.key_id, tree_size, root_hash, time_ns), t.signature));
+      tree_head_message(relay.node, relay.key_id, serial, tree_size, root_hash, time_ns),
+      t.signature));
   return t;
 }
 
@@ -267,6 +247,7 @@ Result<std::vector<std::uint8_t>> countersign(const Signer& relay,
   c.setRootHash(data_of(head.root_hash));
   c.setTreeHeadSignature(data_of(head.signature));
   c.setTreeHeadTime(head.time_ns);
+  c.setTreeHeadSerial(head.serial);
   auto path = c.initInclusionPath(static_cast<unsigned>(inclusion_path.size()));
   for (unsigned i = 0; i < path.size(); ++i) path.set(i, data_of(inclusion_path[i]));
   return wire::canonical_bytes_of(e.asReader(), /*framed=*/true);
@@ -281,8 +262,9 @@ Result<Accepted> verify_delivery(Bytes bytes, const approval::TrustRoot& root,
   const std::string relay(wire::view(c.getRelay()));
   CG_ASSIGN_OR_RETURN(auto node, signer_node(root, relay, schema::Role::RELAY,
                                              span_of(c.getKeyId()), suite, "relay"));
-  const auto msg = tree_head_message(relay, span_of(c.getKeyId()), c.getTreeSize(),
-                                     span_of(c.getRootHash()), c.getTreeHeadTime());
+  const auto msg =
+      tree_head_message(relay, span_of(c.getKeyId()), c.getTreeHeadSerial(), c.getTreeSize(),
+                        span_of(c.getRootHash()), c.getTreeHeadTime());
   const auto relay_key = span_of(node.getSigningKey().getKey());
   const auto head_signature = span_of(c.getTreeHeadSignature());
   if (auto s = verified ? verified->verify(suite, relay_key, msg, head_signature)
@@ -301,8 +283,10 @@ Result<Accepted> verify_delivery(Bytes bytes, const approval::TrustRoot& root,
                            std::to_string(c.getLogIndex()) + " does not verify");
   }
   const auto index = c.getLogIndex();
+  TreeHead head{c.getTreeSize(), bytes_of(span_of(c.getRootHash())), c.getTreeHeadTime(),
+                bytes_of(head_signature), c.getTreeHeadSerial()};
   return Accepted{std::move(checked.envelope), std::move(checked.leaf),
-                  std::move(checked.origin_party), index};
+                  std::move(checked.origin_party), index, relay, std::move(head)};
 }
 
 Result<wire::Message<schema::Item>> open(const Accepted& accepted, const crypto::EpochKey& epoch) {

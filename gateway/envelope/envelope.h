@@ -111,13 +111,18 @@ struct TreeHead {
   crypto::Hash root_hash;
   std::int64_t time_ns = 0;
   std::vector<std::uint8_t> signature;
+  // Every head a relay signs has its own serial (1, 2, ...; gaps allowed, never reused), and
+  // every head goes to every party (PublishedHead): two heads with one serial must be equal.
+  std::uint64_t serial = 0;
 };
 // The relay signs a tree head of its transparency log.
-Result<TreeHead> sign_tree_head(const Signer& relay, std::uint64_t tree_size, Bytes root_hash,
-                                std::int64_t time_ns);
+Result<TreeHead> sign_tree_head(const Signer& relay, std::uint64_t serial, std::uint64_t tree_size,
+                                Bytes root_hash, std::int64_t time_ns);
+// What a tree head signature covers: "cellgate tree head v1" 0 || canonical(TreeHead, signature
+// empty).
 std::vector<std::uint8_t> tree_head_message(std::string_view relay, Bytes key_id,
-                                            std::uint64_t tree_size, Bytes root_hash,
-                                            std::int64_t time_ns);
+                                            std::uint64_t serial, std::uint64_t tree_size,
+                                            Bytes root_hash, std::int64_t time_ns);
 
 // The envelope with the relay's countersignature: its log index and the inclusion proof of
 // its leaf in the signed tree head. Returns the new envelope bytes.
@@ -133,6 +138,8 @@ struct Accepted {
   crypto::Hash leaf;
   std::string origin_party;
   std::uint64_t log_index = 0;
+  std::string relay;  // the countersigning relay node
+  TreeHead head;      // the signed tree head the inclusion was proven against
 };
 // Verifies the origin (as the relay does), then the relay's countersignature: a relay node of
 // the trust root, its tree head signature, and the inclusion of the leaf at log_index.
@@ -181,5 +188,63 @@ Result<crypto::EpochKey> accept_epoch(Bytes announcement, const approval::TrustR
                                       const crypto::Suite& suite,
                                       const crypto::AgreementKey& recipient,
                                       const crypto::Secret* psk, Announcement* fields = nullptr);
+
+// Verifies `signature` over `message` by node `id` of the trust root: it must have `role`, a
+// signing key with `key_id`, of the deployment suite. Errors: unauthenticated, naming `what`.
+Status verify_node_signature(const approval::TrustRoot& root, std::string_view id,
+                             schema::Role role, Bytes key_id, const crypto::Suite& suite,
+                             Bytes message, Bytes signature, const char* what);
+
+// --- Records that cross the links beside envelopes (issue 10) -------------------------------
+//
+// Framed "CGTH" / "CGSH", then u8 format = 1 and 3 zero bytes, then the Cap'n Proto message in
+// standard framing (schemas/FORMATS.md). A framed Cap'n Proto message starts with its segment
+// count - 1, so neither prefix can be mistaken for an envelope or an announcement.
+
+// A consistency proof from an earlier published head (serial, size) to the carrying head.
+struct HeadLinkProof {
+  std::uint64_t serial = 0;
+  std::uint64_t tree_size = 0;
+  std::vector<crypto::Hash> proof;
+};
+
+// A published head as the relay sends it on every outbound link (as a link envelope).
+Result<std::vector<std::uint8_t>> published_head(const Signer& relay, const TreeHead& head,
+                                                 std::span<const HeadLinkProof> links);
+bool is_published_head(Bytes record);
+
+struct VerifiedHead {
+  std::string relay;
+  std::vector<std::uint8_t> key_id;  // the relay's signing key id
+  TreeHead head;
+  std::vector<HeadLinkProof> links;  // NOT checked: the receiver checks them against its heads
+};
+// Decodes a published head and verifies its signature (a relay of the trust root). Errors:
+// malformed (framing, structure, a link above the head), unauthenticated.
+Result<VerifiedHead> verify_published_head(Bytes record, const approval::TrustRoot& root,
+                                           const crypto::Suite& suite,
+                                           crypto::VerifiedSignatures* verified = nullptr);
+// Verifies a tree head's signature by `relay` (a relay of the trust root) — a head quoted in
+// a receiver report, say. Errors: unauthenticated.
+Status verify_tree_head(std::string_view relay, Bytes key_id, const TreeHead& head,
+                        const approval::TrustRoot& root, const crypto::Suite& suite,
+                        crypto::VerifiedSignatures* verified = nullptr);
+
+// The origin's signed statement of the last seq it committed on (destination, stream): sent as
+// a control record every second, forwarded by the relay, so that a receiver learns of
+// envelopes it never saw at the tail of a stream.
+struct StreamHeadFields {
+  std::string origin, destination;
+  std::uint32_t stream = 0;
+  std::uint64_t last_seq = 0;
+  std::int64_t time_ns = 0;
+};
+Result<std::vector<std::uint8_t>> stream_head(const Signer& origin, std::string_view destination,
+                                              std::uint32_t stream, std::uint64_t last_seq,
+                                              std::int64_t time_ns);
+bool is_stream_head(Bytes record);
+// Errors: malformed, unauthenticated (origin not a gateway of the trust root, bad signature).
+Result<StreamHeadFields> verify_stream_head(Bytes record, const approval::TrustRoot& root,
+                                            const crypto::Suite& suite);
 
 }  // namespace cg::envelope

@@ -94,6 +94,13 @@ Result<std::uint64_t> ReadTxn::count(Table table) const {
 
 // --- WriteTxn -----------------------------------------------------------------------------
 
+Result<std::uint64_t> WriteTxn::count(Table table) const {
+  MDB_stat stat{};
+  int rc = mdb_stat(txn_, table.handle(), &stat);
+  if (rc != 0) return lmdb_error("stat", rc);
+  return static_cast<std::uint64_t>(stat.ms_entries);
+}
+
 WriteTxn::~WriteTxn() {
   if (txn_ != nullptr) mdb_txn_abort(txn_);
 }

@@ -113,6 +113,8 @@ class WriteTxn final {
   Result<bool> erase(Table table, Bytes key);
   Result<std::optional<Bytes>> get(Table table, Bytes key) const;
   Result<Cursor> cursor(Table table) const;
+  // Number of entries in the table, this transaction's changes included (O(1)).
+  Result<std::uint64_t> count(Table table) const;
 
   // Makes every change durable atomically. After commit (ok or not) the txn is finished.
   Status commit();

@@ -340,7 +340,7 @@ TEST_F(CellTest, ForgeriesReplaysAndUnapprovedRulesAreRefusedUnderTheirReasons) 
   auto checked = *envelope::verify_origin(signed_env[0], root, suite);
   // A one-entry log: its root is the entry's leaf hash (RFC 9162).
   const auto root_hash = crypto::leaf_hash(crypto::hasher_of(suite), checked.leaf);
-  auto head = *envelope::sign_tree_head(relay, 1, root_hash, clock.now_ns());
+  auto head = *envelope::sign_tree_head(relay, /*serial=*/1, 1, root_hash, clock.now_ns());
   auto delivered = *envelope::countersign(relay, checked.envelope, 0, head, {});
   auto tampered = delivered;
   tampered[tampered.size() / 2] ^= 0x01;

@@ -128,7 +128,7 @@ TEST_P(EnvelopeTest, GatewayRelayReceiverRoundTripAndTampering) {
   }
   const Signer relay = relay_.signer("us-relay", suite_);
   const auto size = *log.size();
-  auto head = *sign_tree_head(relay, size, *log.root(size), now);
+  auto head = *sign_tree_head(relay, /*serial=*/1, size, *log.root(size), now);
   std::vector<std::vector<std::uint8_t>> delivered;
   for (std::uint64_t i = 0; i < checked.size(); ++i) {
     auto out = countersign(relay, checked[i].envelope, i, head, *log.inclusion_proof(i, size));
