@@ -104,24 +104,31 @@ Result<std::uint64_t> DedupeWindow::floor(std::string_view origin, std::uint32_t
 }
 
 Result<std::vector<SeqRange>> DedupeWindow::missing(std::string_view origin, std::uint32_t stream,
-                                                    std::size_t max_ranges) const {
+                                                    std::size_t max_ranges,
+                                                    std::uint64_t* highest) const {
   CG_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
   const auto prefix = stream_key(origin, stream);
   CG_ASSIGN_OR_RETURN(std::uint64_t floor, read_floor(txn, floors_, prefix));
   CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(seen_));
   std::vector<SeqRange> out;
   std::uint64_t expected = floor + 1;
-  for (auto e = cursor.next(seen_key(prefix, floor + 1)); out.size() < max_ranges;
-       e = cursor.next()) {
+  for (auto e = cursor.next(seen_key(prefix, floor + 1));; e = cursor.next()) {
     if (!e.ok()) return e.status();
     if (!e->has_value()) break;
     auto k = (*e)->first;
     if (k.size() != prefix.size() + 8 || !std::equal(prefix.begin(), prefix.end(), k.begin()))
       break;
     const std::uint64_t seq = *store::from_be64(k.subspan(prefix.size()));
-    if (seq > expected) out.push_back({expected, seq - 1});
+    if (seq > expected) {
+      if (out.size() == max_ranges) {  // more ranges than asked for: the listing is cut
+        expected = 0;
+        break;
+      }
+      out.push_back({expected, seq - 1});
+    }
     expected = seq + 1;
   }
+  if (highest) *highest = expected == 0 ? 0 : expected - 1;
   return out;
 }
 

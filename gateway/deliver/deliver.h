@@ -58,9 +58,11 @@ class DedupeWindow final {
                                  std::uint32_t stream, std::uint64_t seq);
 
   // Every seq of (origin, stream) below the highest seen that has not been seen (and is not
-  // written off), as ranges. At most `max_ranges`.
+  // written off), as ranges. At most `max_ranges`. With `highest`: the highest seq seen (or
+  // written off; 0 for none) when every range was listed, else 0.
   Result<std::vector<SeqRange>> missing(std::string_view origin, std::uint32_t stream,
-                                        std::size_t max_ranges = 1024) const;
+                                        std::size_t max_ranges = 1024,
+                                        std::uint64_t* highest = nullptr) const;
   // Highest seq such that it and all below it are seen or written off.
   Result<std::uint64_t> floor(std::string_view origin, std::uint32_t stream) const;
 
