@@ -254,6 +254,8 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
   }
   if (root.contains("relay") && c.role != Role::relay)
     top.fail("relay", "only a relay has [relay]");
+  if (root.contains("recovery") && c.role != Role::receiver)
+    top.fail("recovery", "only a receiver has [recovery]");
   if (root.contains("link_out") && c.role == Role::receiver) {
     top.fail("link_out", "a receiver never sends: it has no [[link_out]]");
   }
@@ -363,6 +365,34 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
     r.kinds = string_list(s, "kinds");
     s.finish();
     c.relay = std::move(r);
+  }
+
+  if (const toml::table* t = top.table("recovery")) {
+    Section s(*t, "recovery", file);
+    Recovery r;
+    r.gateway = *s.string("gateway", true);
+    check_listen(s, "gateway", r.gateway, c.allow_non_loopback);
+    if (!r.gateway.starts_with("tcp://")) s.fail("gateway", "must be tcp://host:port");
+    r.gateway_curve_public = *s.string("gateway_curve_public", true);
+    if (r.gateway_curve_public.size() != 40)
+      s.fail("gateway_curve_public", "must be a 40-character Z85 key");
+    r.curve_secret_file = s.path("curve_secret_file");
+    r.source_id = s.string("source_id", false).value_or(c.id);
+    if (!is_identifier(r.source_id)) s.fail("source_id", "must be 1-128 of [A-Za-z0-9._-]");
+    r.label_policy = *s.string("label_policy", true);
+    if (!is_identifier(r.label_policy)) s.fail("label_policy", "must be 1-128 of [A-Za-z0-9._-]");
+    r.report_interval_ms = static_cast<std::uint32_t>(
+        s.integer("report_interval_ms", 100, 600'000).value_or(r.report_interval_ms));
+    r.report_after_ms = static_cast<std::uint32_t>(
+        s.integer("report_after_ms", 100, 3'600'000).value_or(r.report_after_ms));
+    r.rereport_after_ms = static_cast<std::uint32_t>(
+        s.integer("rereport_after_ms", 100, 3'600'000).value_or(r.rereport_after_ms));
+    r.give_up_seconds = static_cast<std::uint32_t>(
+        s.integer("give_up_seconds", 10, 30 * 86'400).value_or(r.give_up_seconds));
+    r.gossip_interval_ms = static_cast<std::uint32_t>(
+        s.integer("gossip_interval_ms", 100, 3'600'000).value_or(r.gossip_interval_ms));
+    s.finish();
+    c.recovery = std::move(r);
   }
 
   std::set<std::string> link_names;

@@ -86,6 +86,23 @@ struct Relay {
   std::vector<std::string> kinds;         // kinds the oversight policy lets through (empty: all)
 };
 
+// Receiver (issue 10): gap recovery and relay audit through this party's own outbound path.
+// The receiver is a source of its party's gateway: it submits its signed reports (gap ranges
+// and the latest tree head it verified) and hands on the other party's reports about that
+// gateway's envelopes.
+struct Recovery {
+  std::string gateway;               // the gateway's ingest endpoint, tcp://host:port
+  std::string gateway_curve_public;  // its CURVE public key (Z85)
+  std::string curve_secret_file;     // this receiver's CURVE secret key as a source
+  std::string source_id;             // as the gateway's [[ingest.source]] names it (default: node id)
+  std::string label_policy;          // labelling policy of the gateway's rules ("cell-2026")
+  std::uint32_t report_interval_ms = 1000;  // how often due gaps are reported
+  std::uint32_t report_after_ms = 3000;     // missing this long before it is reported
+  std::uint32_t rereport_after_ms = 5000;   // not asked again sooner
+  std::uint32_t give_up_seconds = 3600;     // then abandoned, with an alarm
+  std::uint32_t gossip_interval_ms = 10'000;  // a report without gaps, to share the tree head
+};
+
 struct Metrics {
   std::string listen;  // host:port on loopback; empty = no metrics endpoint
 };
@@ -104,6 +121,7 @@ struct NodeConfig {
   std::optional<Keys> keys;
   std::optional<Pipeline> pipeline;
   std::optional<Relay> relay;
+  std::optional<Recovery> recovery;  // receiver
   std::vector<LinkOut> links_out;
   std::vector<LinkIn> links_in;
 };

@@ -21,6 +21,7 @@
 #include "gateway/node/node_common.h"
 #include "gateway/policy/policy.h"
 #include "gateway/quarantine/quarantine.h"
+#include "gateway/recovery/recovery.h"
 #include "gateway/sentlog/sentlog.h"
 
 namespace cg::node {
@@ -35,6 +36,8 @@ constexpr std::int64_t reannounce_every_ns = 2 * ns_per_s;
 constexpr std::int64_t bundle_resend_every_ns = 30 * ns_per_s;
 constexpr std::size_t prune_per_pass_max = 4096;
 constexpr std::size_t release_requests_per_pass = 16;
+constexpr std::int64_t stream_head_every_ns = 1 * ns_per_s;
+constexpr std::size_t resends_per_turn_max = 1024;
 
 std::vector<std::uint8_t> epoch_key_of(std::string_view party, std::uint64_t epoch) {
   std::vector<std::uint8_t> k(party.begin(), party.end());
@@ -85,8 +88,9 @@ struct GatewayNode::Impl {
     std::optional<crypto::EpochKey> epoch;
     std::vector<std::uint8_t> announcement;  // of `epoch`, repeated every reannounce_every_ns
     std::int64_t announced_ns = 0;           // monotonic
-    WireMark mark;  // in the link's seqs, which are this party's (one destination per link)
+    WireMark mark;  // this party's seqs, mapped from the link's own numbering
     std::uint64_t mark_stored = 0;
+    std::int64_t head_sent_ns = 0;  // the last stream head (monotonic)
   };
   std::map<std::string, Stream> streams;  // pipeline thread only
 
@@ -96,6 +100,10 @@ struct GatewayNode::Impl {
     std::vector<std::uint8_t> announcement;
   };
 
+  std::uint64_t link_seq = 0;  // the link's numbering: first sends and re-sends alike
+  // Envelopes a receiver of another party reported missing, waiting to be re-sent (rate-limited).
+  recovery::ResendQueue resends;
+  std::atomic<std::uint64_t> resends_queued{0};  // resends.queued(), for the metrics thread
   std::optional<ErrorLog> errors;  // the pipeline thread's
   // From the start of the pass that judged an item to its envelope's hand-off to the link.
   metrics::Histogram judged_to_sent = metrics::Histogram::latency();
@@ -116,8 +124,17 @@ struct GatewayNode::Impl {
   // the current epochs' announcements, prunes sent envelopes past their retention.
   Status housekeeping();
   Status submit_control_blocking(std::span<const std::uint8_t> payload, std::uint32_t repeats);
-  Status submit_blocking(std::uint64_t seq, std::span<const std::uint8_t> bytes,
-                         schema::Precedence p);
+  // Hands one envelope to the link under the next link seq (waiting while the link is full)
+  // and returns that link seq.
+  Result<std::uint64_t> submit_blocking(std::span<const std::uint8_t> bytes, schema::Precedence p);
+  // A receiver report (item of kind gapReport) from the source `entry` came from: verified,
+  // then either about this gateway (another party's receiver lost some of our envelopes: they
+  // are queued for re-sending) or not (audited and consumed). Returns false when the report
+  // is this party's own receiver's, which is judged and released like any item.
+  Result<bool> take_report(store::WriteTxn& txn, schema::Item::Reader item, std::int64_t now,
+                           std::uint64_t rules_version);
+  // Re-sends what the queue allows now, unchanged, from the sent log.
+  Status resend_some();
 };
 
 Status GatewayNode::Impl::load() {
@@ -147,7 +164,8 @@ Status GatewayNode::Impl::load() {
     return unauthenticated(config.id + ": not a gateway with this signing key in the trust root");
   }
   for (const auto n : root->body().getNodes()) {
-    if (n.getRole() == schema::Role::RECEIVER && n.hasAgreementKey()) {
+    if (n.getRole() == schema::Role::RECEIVER && n.hasAgreementKey() &&
+        wire::view(n.getParty()) != config.party) {
       const auto key = n.getAgreementKey().getKey();
       streams[std::string(wire::view(n.getParty()))].receiver_public.assign(key.begin(), key.end());
     }
@@ -223,6 +241,22 @@ Status GatewayNode::Impl::register_metrics() {
                   counters.pipeline_errors);
   metrics.counter("cellgate_gateway_resent_after_restart_total",
                   "Envelopes sent again after a restart.", counters.resent_after_restart);
+  metrics.counter("cellgate_gateway_gap_reports_total",
+                  "Other parties' receiver reports about this gateway's envelopes, verified.",
+                  counters.gap_reports_received);
+  metrics.counter("cellgate_gateway_gap_reports_refused_total",
+                  "Receiver reports refused (malformed, unknown reporter, bad signature).",
+                  counters.gap_reports_refused);
+  metrics.counter("cellgate_gateway_gap_seqs_requested_total",
+                  "Sequence numbers receivers reported missing.", counters.gap_seqs_requested);
+  metrics.counter("cellgate_gateway_resent_for_gaps_total",
+                  "Envelopes re-sent, unchanged, to fill receivers' gaps.", counters.resent_for_gaps);
+  metrics.counter("cellgate_gateway_gap_unrecoverable_total",
+                  "Reported-missing envelopes older than the sent log keeps (alarm).",
+                  counters.gap_unrecoverable);
+  metrics.registry().gauge("cellgate_gateway_resends_queued",
+                           "Envelopes waiting to be re-sent for a gap.", {{"node", config.id}},
+                           [this] { return static_cast<double>(resends_queued.load()); });
   metrics.gauge("cellgate_rules_bundle_version", "Version of the approved rules bundle in use.",
                 rules_version_in_use);
   const auto& ic = ingest_server->counters();
@@ -411,6 +445,10 @@ Result<bool> GatewayNode::Impl::pass() {
       return io_error("inbox entry " + std::to_string(entry.seq) + ": " + item.status().reason());
     }
     counters.items_judged.fetch_add(1);
+    if (item->root().getKind() == schema::Kind::GAP_REPORT) {
+      CG_ASSIGN_OR_RETURN(const bool taken, take_report(txn, item->root(), now, (*bundle)->version));
+      if (taken) continue;  // else: this party's receiver's report, judged below
+    }
     for (std::uint32_t di = 0; di < rules.destinations().size(); ++di) {
       const auto& dest = rules.destinations()[di];
       if (!streams.count(dest.party)) continue;  // no receiver: nothing can be sealed for it
@@ -485,14 +523,12 @@ Result<bool> GatewayNode::Impl::pass() {
   // The link's sequence numbers must be consecutive per link; envelopes of one party are.
   std::stable_sort(out.begin(), out.end(),
                    [](const Out& a, const Out& b) { return a.seq < b.seq; });
-  std::map<std::string, std::uint64_t> through;
   for (const auto& o : out) {
-    CG_RETURN_IF_ERROR(submit_blocking(o.seq, o.bytes, o.precedence));
+    CG_ASSIGN_OR_RETURN(const std::uint64_t at, submit_blocking(o.bytes, o.precedence));
+    streams[o.party].mark.submitted(at, o.seq);
     counters.envelopes_sent.fetch_add(1);
     judged_to_sent.observe(clock->monotonic_ns() - judged_ns);
-    through[o.party] = std::max(through[o.party], o.seq);
   }
-  for (const auto& [party, seq] : through) streams[party].mark.submitted(seq);
   return true;
 }
 
@@ -506,15 +542,113 @@ Status GatewayNode::Impl::submit_control_blocking(std::span<const std::uint8_t> 
   }
 }
 
-Status GatewayNode::Impl::submit_blocking(std::uint64_t seq, std::span<const std::uint8_t> bytes,
-                                          schema::Precedence p) {
+Result<std::uint64_t> GatewayNode::Impl::submit_blocking(std::span<const std::uint8_t> bytes,
+                                                         schema::Precedence p) {
+  const std::uint64_t seq = ++link_seq;
   for (;;) {  // back-pressure: the pipeline waits for the paced link
     Status s = link_tx->submit(
         seq, bytes,
         p == schema::Precedence::FLASH ? link::Precedence::flash : link::Precedence::routine);
-    if (s.ok() || s.code() != Code::overloaded || stopping.load()) return s;
+    if (s.ok()) return seq;
+    if (s.code() != Code::overloaded || stopping.load()) return s;
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
+}
+
+Result<bool> GatewayNode::Impl::take_report(store::WriteTxn& txn, schema::Item::Reader item,
+                                            std::int64_t now, std::uint64_t rules_version) {
+  audit::Event ev{.time_ns = now,
+                  .event = schema::AuditEvent::REJECTED_INPUT,
+                  .item_id = {item.getId().begin(), item.getId().size()},
+                  .origin = config.id,
+                  .rules_version = rules_version,
+                  .reason = "gap report"};
+  auto bytes = recovery::report_of(item);
+  auto report = bytes.ok() ? recovery::verify_report(*bytes, *root, *suite)
+                           : Result<recovery::Report>(bytes.status());
+  if (!report.ok()) {
+    counters.gap_reports_refused.fetch_add(1);
+    const std::string why = report.status().reason();
+    ev.detail = why;
+    log_line(config.id, "gap report refused: " + why);
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    return true;
+  }
+  if (report->reporter_party == config.party) return false;  // ours, on its way out
+  std::uint64_t asked = 0, queued = 0, gone = 0;
+  std::string unrecoverable;
+  for (const auto& g : report->gaps) {
+    if (g.key.origin != config.id || !streams.count(g.key.destination) || g.key.stream != 0)
+      continue;
+    const sentlog::StreamId sid{g.key.destination, 0};
+    CG_ASSIGN_OR_RETURN(const std::uint64_t last, sent->last_seq(sid));
+    CG_ASSIGN_OR_RETURN(const auto first_kept, sent->first_kept(sid));
+    const std::uint64_t kept_from = first_kept.value_or(last + 1);
+    std::vector<recovery::SeqRange> wanted;
+    for (auto r : g.ranges) {
+      if (r.first > last) continue;  // never sent: nothing to re-send
+      r.last = std::min(r.last, last);
+      asked += r.last - r.first + 1;
+      if (r.first < kept_from) {  // older than this gateway keeps: lost for good
+        const std::uint64_t end = std::min(r.last, kept_from - 1);
+        gone += end - r.first + 1;
+        if (unrecoverable.size() < 200)
+          unrecoverable += " " + std::to_string(r.first) + ".." + std::to_string(end);
+        if (end == r.last) continue;
+        r.first = end + 1;
+      }
+      wanted.push_back(r);
+    }
+    queued += resends.request(g.key.destination, wanted, clock->monotonic_ns());
+  }
+  resends_queued.store(resends.queued());
+  counters.gap_reports_received.fetch_add(1);
+  counters.gap_seqs_requested.fetch_add(asked);
+  ev.event = schema::AuditEvent::GAP;
+  ev.destination = report->reporter_party;
+  ev.reason = "gap report";
+  std::string detail = "from " + report->reporter + ": " + std::to_string(asked) +
+                       " seq(s) asked, " + std::to_string(queued) + " queued for re-sending";
+  if (gone > 0) {
+    counters.gap_unrecoverable.fetch_add(gone);
+    detail += ", " + std::to_string(gone) + " older than the sent log keeps (" +
+              std::to_string(config.pipeline->sent_retention_seconds) + " s):" + unrecoverable;
+    log_line(config.id, "ALARM: " + report->reporter + " is missing " + std::to_string(gone) +
+                            " envelope(s) this gateway no longer keeps:" + unrecoverable);
+  }
+  ev.detail = detail;
+  if (asked > 0) log_line(config.id, "gap report " + detail);
+  CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+  return true;
+}
+
+Status GatewayNode::Impl::resend_some() {
+  const auto due = resends.take(resends_per_turn_max, clock->monotonic_ns());
+  resends_queued.store(resends.queued());
+  std::set<std::pair<std::string, std::uint64_t>> announced;
+  for (const auto& [party, seq] : due) {
+    const sentlog::StreamId sid{party, 0};
+    CG_ASSIGN_OR_RETURN(auto bytes, sent->get(sid, seq));
+    if (!bytes) {  // pruned since it was asked for
+      counters.gap_unrecoverable.fetch_add(1);
+      continue;
+    }
+    CG_ASSIGN_OR_RETURN(auto e, envelope::decode(*bytes));
+    const auto h = e.root().getHeader();
+    auto& s = streams[party];
+    const bool current = s.epoch && s.epoch->epoch() == h.getEpoch();
+    if (!current && announced.insert({party, h.getEpoch()}).second) {
+      CG_ASSIGN_OR_RETURN(auto rtxn, env->begin_read());
+      CG_ASSIGN_OR_RETURN(auto a, rtxn.get(epochs_out, epoch_key_of(party, h.getEpoch())));
+      if (a) {
+        const std::vector<std::uint8_t> copy(a->begin(), a->end());
+        CG_RETURN_IF_ERROR(submit_control_blocking(copy, 3));
+      }
+    }
+    CG_RETURN_IF_ERROR(submit_blocking(*bytes, h.getPrecedence()).status());
+    counters.resent_for_gaps.fetch_add(1);
+  }
+  return {};
 }
 
 Status GatewayNode::Impl::resend_unsent() {
@@ -540,10 +674,10 @@ Status GatewayNode::Impl::resend_unsent() {
         const std::vector<std::uint8_t> copy(a->begin(), a->end());
         CG_RETURN_IF_ERROR(submit_control_blocking(copy, 20));
       }
-      CG_RETURN_IF_ERROR(submit_blocking(seq, *bytes, h.getPrecedence()));
+      CG_ASSIGN_OR_RETURN(const std::uint64_t at, submit_blocking(*bytes, h.getPrecedence()));
+      s.mark.submitted(at, seq);
       ++n;
     }
-    s.mark.submitted(last);
     counters.resent_after_restart.fetch_add(n);
     log_line(config.id, "re-sent " + std::to_string(n) + " envelope(s) to " + party + " (seq " +
                             std::to_string(from) + ".." + std::to_string(last) +
@@ -566,6 +700,16 @@ Status GatewayNode::Impl::housekeeping() {
       // it started still gets its key.
       s.announced_ns = mono;
       CG_RETURN_IF_ERROR(submit_control_blocking(s.announcement, 2));
+    }
+    if (mono - s.head_sent_ns >= stream_head_every_ns) {
+      // The last seq committed, so a receiver learns of envelopes lost at a stream's tail.
+      s.head_sent_ns = mono;
+      CG_ASSIGN_OR_RETURN(const std::uint64_t last, sent->last_seq({party, 0}));
+      if (last > 0) {
+        CG_ASSIGN_OR_RETURN(auto head,
+                            envelope::stream_head(signer, party, 0, last, clock->now_ns()));
+        CG_RETURN_IF_ERROR(submit_control_blocking(head, 3));
+      }
     }
   }
   if (auto b = approver->current();
@@ -609,6 +753,10 @@ void GatewayNode::Impl::run() {
       counters.pipeline_errors.fetch_add(1);
       errors->report("housekeeping: " + s.reason(), clock->monotonic_ns());
     }
+    if (auto s = resend_some(); !s.ok()) {
+      counters.pipeline_errors.fetch_add(1);
+      errors->report("re-sending for a gap: " + s.reason(), clock->monotonic_ns());
+    }
     auto did = pass();
     if (!did.ok()) {
       counters.pipeline_errors.fetch_add(1);
@@ -617,7 +765,7 @@ void GatewayNode::Impl::run() {
       // (key, nonce) pair is ever used twice.
       for (auto& [party, s] : streams) s.epoch.reset();
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    } else if (!*did) {
+    } else if (!*did && resends.queued() == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   }

@@ -19,6 +19,16 @@
 // announcement is repeated every 2 s and the approved bundle every 30 s, so a relay or
 // receiver restarted meanwhile can still open and check what follows.
 //
+// Gap recovery (issue 10): the link numbers what it carries itself, so envelopes can be sent
+// again. Every second the gateway sends a signed stream head (the last seq committed per
+// destination), so a receiver also learns of envelopes lost at the tail of a stream. Items of
+// kind gapReport are receiver reports (gateway/recovery): one from another party's receiver
+// (handed on by this party's receiver, a source of this gateway) asking for envelopes of this
+// gateway is verified, audited, and the envelopes are re-sent unchanged from the sent log,
+// rate-limited (recovery::ResendQueue); what the sent log no longer keeps raises an alarm
+// (counted, logged, audited). This party's own receiver's reports are judged and released
+// like any item (the policy must allow kind gap_report).
+//
 // Rules hot swap: reload_rules() (SIGHUP in `cellgate run`) offers the bundle file again; an
 // accepted bundle is used from the next pipeline batch on, and every envelope names the
 // version and hash of the bundle that judged it.
@@ -52,8 +62,13 @@ struct GatewayCounters {
   std::atomic<std::uint64_t> inbox_pruned{0};          // consumed inbox entries past it
   std::atomic<std::uint64_t> bundles_sent{0};
   std::atomic<std::uint64_t> released_by_reviewer{0};  // quarantined, then released (signed)
-  std::atomic<std::uint64_t> releases_refused{0};  // release requests that did not verify // times
-                                                   // the bundle in use went to the relay
+  std::atomic<std::uint64_t> releases_refused{0};  // release requests that did not verify
+  // Gap recovery (issue 10): other parties' receiver reports about this gateway's envelopes.
+  std::atomic<std::uint64_t> gap_reports_received{0};
+  std::atomic<std::uint64_t> gap_reports_refused{0};
+  std::atomic<std::uint64_t> gap_seqs_requested{0};
+  std::atomic<std::uint64_t> resent_for_gaps{0};
+  std::atomic<std::uint64_t> gap_unrecoverable{0};  // older than the sent log keeps: alarm
 };
 
 class GatewayNode final {

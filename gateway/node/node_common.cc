@@ -37,9 +37,17 @@ link::Settings link_settings(const config::LinkCommon& l) {
   return s;
 }
 
+void WireMark::submitted(std::uint64_t link_seq, std::uint64_t seq) {
+  if (seq <= last_submitted_) return;  // not a first send
+  last_submitted_ = seq;
+  in_flight_.emplace_back(link_seq, seq);
+}
+
 std::uint64_t WireMark::on_wire(std::uint64_t unsent_floor) {
-  const std::uint64_t below = unsent_floor == 0 ? 0 : unsent_floor - 1;
-  mark_ = std::max(mark_, std::min(last_submitted_, below));
+  while (!in_flight_.empty() && in_flight_.front().first < unsent_floor) {
+    mark_ = std::max(mark_, in_flight_.front().second);
+    in_flight_.pop_front();
+  }
   return mark_;
 }
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <span>
@@ -31,20 +32,21 @@ Result<std::optional<crypto::Secret>> passphrase(const config::Keys& keys);
 link::Settings link_settings(const config::LinkCommon& link);
 
 // How far the envelopes a node handed to its link sender are surely on the wire, so that
-// after a crash it re-sends from its durable store exactly what may not have left: everything
-// submitted below the sender's unsent floor (link::UdpSender::unsent_floor) has been handed
-// to the kernel. Callers submit in increasing order and call submitted() after each submit.
-// Not thread-safe: one owner.
+// after a crash it re-sends from its durable store exactly what may not have left. The link
+// numbers what it carries itself (link seqs: first sends, and re-sends for gaps, interleaved),
+// so the mark maps link seqs to the stream's seqs: everything submitted below the sender's
+// unsent floor (link::UdpSender::unsent_floor) has been handed to the kernel. Callers report
+// each first send with submitted(), in increasing order of both numbers. Not thread-safe.
 class WireMark final {
  public:
-  // Everything up to `through` has been submitted.
-  void submitted(std::uint64_t through) { last_submitted_ = std::max(last_submitted_, through); }
-  // The highest submitted number surely on the wire, given the sender's unsent floor read
-  // AFTER the submissions this mark knows of; never decreases.
+  void submitted(std::uint64_t link_seq, std::uint64_t seq);
+  // The highest stream seq surely on the wire, given the sender's unsent floor read AFTER the
+  // submissions this mark knows of; never decreases.
   std::uint64_t on_wire(std::uint64_t unsent_floor);
   std::uint64_t last_submitted() const { return last_submitted_; }
 
  private:
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> in_flight_;  // (link seq, seq)
   std::uint64_t last_submitted_ = 0, mark_ = 0;
 };
 

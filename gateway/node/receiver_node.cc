@@ -4,21 +4,38 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <condition_variable>
+#include <deque>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "crypto/keys.h"
+#include "gateway/common/limits.h"
+#include "gateway/ingest/ingest.h"
 #include "gateway/approval/approval.h"
 #include "gateway/audit/audit.h"
 #include "gateway/deliver/deliver.h"
 #include "gateway/envelope/envelope.h"
 #include "gateway/link/link.h"
 #include "gateway/node/node_common.h"
+#include "gateway/recovery/recovery.h"
 
 namespace cg::node {
 namespace {
 
 constexpr std::size_t waiting_max = 100'000;  // envelopes held for a missing epoch key
+constexpr std::size_t to_gateway_max = 64;     // reports waiting to be submitted to the gateway
+constexpr std::uint64_t heads_kept_max = 65'536;  // published heads kept in the store
+constexpr std::int64_t gaps_every_ns = 1 * ns_per_s;
+
+std::vector<std::uint8_t> head_key(std::string_view relay, std::uint64_t serial) {
+  std::vector<std::uint8_t> k(relay.begin(), relay.end());
+  k.push_back(0);
+  const auto s = store::be64(serial);
+  k.insert(k.end(), s.begin(), s.end());
+  return k;
+}
 
 std::vector<std::uint8_t> epoch_key_of(std::string_view origin, std::uint64_t epoch) {
   std::vector<std::uint8_t> k(origin.begin(), origin.end());
@@ -50,6 +67,22 @@ struct ReceiverNode::Impl {
   std::atomic<bool> stopping{false};
   std::map<std::pair<std::string, std::uint64_t>, crypto::EpochKey> keys;  // thread only
   std::vector<std::vector<std::uint8_t>> waiting;                          // thread only
+  // Gap recovery and the relay's history (issue 10); thread only.
+  std::optional<recovery::GapTracker> gaps;
+  std::optional<recovery::HeadChain> chain;
+  std::map<recovery::StreamKey, std::uint64_t> stream_heads;  // origins' signed last seqs
+  std::vector<std::string> origins;  // gateways of other parties (whose streams come here)
+  std::int64_t reported_ns = 0, gossiped_ns = 0;
+  std::unique_ptr<crypto::SigningKey> signing_key;  // for reports ([recovery])
+  envelope::Signer signer;
+  store::Table heads_table;        // relay \0 be64(serial) → published head record
+  store::Table evidence_table;     // be64(n) → evidence text, as found
+  // Reports for this party's gateway: submitted by their own thread (bounded, oldest dropped:
+  // a newer report supersedes it).
+  std::mutex to_gateway_mu;
+  std::condition_variable to_gateway_cv;
+  std::deque<std::vector<std::uint8_t>> to_gateway;  // guarded by to_gateway_mu
+  std::thread reporter;
   ReceiverCounters counters;
   // From sealing at the origin gateway (the envelope header's time) to stored here: two hosts'
   // wall clocks, so their skew is in it (clamped at 0).
@@ -65,6 +98,20 @@ struct ReceiverNode::Impl {
   // until gap recovery (issue 10) fills them.
   Status count_gaps();
   std::int64_t gaps_counted_ns = 0;
+  // Evidence of equivocation: alarm, counter, audit record and a durable copy.
+  Status found(store::WriteTxn& txn, const std::vector<recovery::Evidence>& evidence,
+               std::int64_t now);
+  // A published head on the link: checked against the chain and kept.
+  Status take_head(store::WriteTxn& txn, std::span<const std::uint8_t> record, std::int64_t now);
+  // An opened gapReport item from another party: its quoted head compared with ours, and
+  // when it asks this party's gateway for envelopes, handed to it.
+  Status take_report(store::WriteTxn& txn, schema::Item::Reader item, audit::Event& ev,
+                     std::int64_t now);
+  // Every report_interval: what is due, signed, for this party's gateway.
+  Status report(std::int64_t now);
+  void queue_for_gateway(std::vector<std::uint8_t> item);
+  void run_reporter();
+  std::vector<std::uint8_t> fresh_id();
   void run();
 };
 
@@ -101,6 +148,31 @@ Status ReceiverNode::Impl::load() {
   outbox.emplace(std::move(o));
   CG_ASSIGN_OR_RETURN(auto a, audit::AuditLog::open(*env, config.id));
   audit_log.emplace(std::move(a));
+  CG_ASSIGN_OR_RETURN(heads_table, env->table("heads"));
+  CG_ASSIGN_OR_RETURN(evidence_table, env->table("equivocation"));
+  chain.emplace(crypto::hasher_of(*suite));
+  for (const auto n : root->body().getNodes()) {
+    if (n.getRole() == schema::Role::GATEWAY && wire::view(n.getParty()) != config.party)
+      origins.emplace_back(wire::view(n.getId()));
+  }
+  if (config.recovery) {
+    const auto& rc = *config.recovery;
+    CG_ASSIGN_OR_RETURN(signing_key,
+                        crypto::load_signing_key_file(config.keys->signing_key,
+                                                      pass ? &*pass : nullptr, !pass));
+    signer = {config.id, suite, signing_key.get(),
+              crypto::key_id(suite->id(), signing_key->public_key())};
+    if (!crypto::ct_equal({me->getSigningKey().getKeyId().begin(),
+                           me->getSigningKey().getKeyId().size()},
+                          signer.key_id)) {
+      return unauthenticated(config.id + ": the signing key is not this receiver's in the trust root");
+    }
+    recovery::GapOptions go;
+    go.report_after_ns = std::int64_t{rc.report_after_ms} * ns_per_ms;
+    go.rereport_after_ns = std::int64_t{rc.rereport_after_ms} * ns_per_ms;
+    go.give_up_after_ns = std::int64_t{rc.give_up_seconds} * ns_per_s;
+    gaps.emplace(go);
+  }
   // Epoch keys announced before a restart.
   {
     std::vector<std::vector<std::uint8_t>> stored;
@@ -160,8 +232,48 @@ Status ReceiverNode::Impl::register_metrics() {
                   counters.lost_on_link);
   metrics.counter("cellgate_receiver_errors_total", "Processing errors.", counters.errors);
   metrics.gauge("cellgate_receiver_missing",
-                "Sequence numbers below the highest received that have not arrived.",
+                "Sequence numbers below the highest received (or the origin's stream head) that "
+                "have not arrived.",
                 counters.missing);
+  metrics.counter("cellgate_receiver_written_off_total",
+                  "Sequence numbers written off: their stream ran past the dedupe window (alarm).",
+                  counters.written_off);
+  metrics.counter("cellgate_receiver_gap_reports_total",
+                  "Reports (gap ranges, tree head) sent towards this party's gateway.",
+                  counters.reports_sent);
+  metrics.counter("cellgate_receiver_gap_seqs_requested_total",
+                  "Sequence numbers asked for again in reports.", counters.seqs_requested);
+  metrics.counter("cellgate_receiver_recovered_total",
+                  "Envelopes that arrived after this receiver reported them missing.",
+                  counters.recovered);
+  metrics.counter("cellgate_receiver_gaps_abandoned_total",
+                  "Sequence numbers given up after give_up_seconds (alarm).", counters.abandoned);
+  metrics.counter("cellgate_receiver_reports_handed_on_total",
+                  "Other parties' reports about this party's gateway, handed to it.",
+                  counters.reports_handed_on);
+  metrics.counter("cellgate_receiver_reports_refused_total",
+                  "Other parties' reports refused (malformed, bad signature).",
+                  counters.reports_refused);
+  metrics.counter("cellgate_receiver_reports_dropped_total",
+                  "Reports superseded before the gateway took them (queue full).",
+                  counters.reports_dropped);
+  metrics.counter("cellgate_receiver_heads_total", "Published tree heads verified and kept.",
+                  counters.heads);
+  metrics.counter("cellgate_receiver_heads_linked_total",
+                  "Published tree heads proven consistent with an earlier one.",
+                  counters.heads_linked);
+  metrics.counter("cellgate_receiver_heads_unlinked_total",
+                  "Published tree heads whose earlier heads were lost (no proof could be checked).",
+                  counters.heads_unlinked);
+  metrics.counter("cellgate_receiver_heads_matched_total",
+                  "The other party's quoted tree heads equal to this receiver's.",
+                  counters.heads_matched);
+  metrics.counter("cellgate_receiver_heads_unverifiable_total",
+                  "The other party's quoted tree heads this receiver never held.",
+                  counters.heads_unverifiable);
+  metrics.counter("cellgate_receiver_equivocation_total",
+                  "Evidence that the relay showed the parties different histories (alarm).",
+                  counters.equivocation);
   const auto& dc = server->counters();
   metrics.counter("cellgate_deliver_delivered_total",
                   "Deliveries sent to consumers (redeliveries included).", dc.delivered);
@@ -202,10 +314,24 @@ Status ReceiverNode::Impl::accept(std::span<const std::uint8_t> announcement, bo
 }
 
 Status ReceiverNode::Impl::process() {
-  for (auto& c : handler->controls)
+  for (auto& c : handler->controls) {
+    if (envelope::is_stream_head(c)) {
+      auto h = envelope::verify_stream_head(c, *root, *suite);
+      if (h.ok() && h->destination == config.party) {
+        auto& last = stream_heads[{h->origin, h->destination, h->stream}];
+        last = std::max(last, h->last_seq);
+      }
+      continue;
+    }
     (void)accept(c, /*persist=*/true);  // others' announcements: refused
+  }
   handler->controls.clear();
+  std::vector<std::vector<std::uint8_t>> heads;
   for (auto& e : handler->envelopes) {
+    if (envelope::is_published_head(e)) {
+      heads.push_back(std::move(e));
+      continue;
+    }
     counters.received.fetch_add(1);
     if (waiting.size() < waiting_max)
       waiting.push_back(std::move(e));
@@ -213,17 +339,19 @@ Status ReceiverNode::Impl::process() {
       counters.refused.fetch_add(1);
   }
   handler->envelopes.clear();
-  if (waiting.empty()) return {};
+  if (waiting.empty() && heads.empty()) return {};
   const std::int64_t now = clock->now_ns();
   std::vector<std::vector<std::uint8_t>> still;
   CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
+  for (const auto& h : heads) CG_RETURN_IF_ERROR(take_head(txn, h, now));
   for (auto& bytes : waiting) {
     audit::Event ev{.time_ns = now, .event = schema::AuditEvent::REJECTED_INPUT};
     auto a = envelope::verify_delivery(bytes, *root, *suite, &verified);
     if (!a.ok()) {
       counters.refused.fetch_add(1);
       ev.reason = "verify";
-      ev.detail = a.status().reason();
+      const std::string why = a.status().reason();
+      ev.detail = why;
       CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
       continue;
     }
@@ -234,6 +362,8 @@ Status ReceiverNode::Impl::process() {
       still.push_back(std::move(bytes));  // its announcement has not arrived yet
       continue;
     }
+    // The head this envelope was countersigned under must be the one of its serial.
+    CG_RETURN_IF_ERROR(found(txn, chain->add_countersigned(a->relay, a->head, now), now));
     ev.origin = origin;
     ev.destination = wire::view(h.getDestination());
     ev.stream = h.getStream();
@@ -243,11 +373,21 @@ Status ReceiverNode::Impl::process() {
     if (!item.ok()) {
       counters.refused.fetch_add(1);
       ev.reason = "open";
-      ev.detail = item.status().reason();
+      const std::string why = item.status().reason();
+      ev.detail = why;
       CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
       continue;
     }
     CG_ASSIGN_OR_RETURN(auto verdict, seen->check_and_mark(txn, origin, h.getStream(), h.getSeq()));
+    if (verdict.written_off) {
+      const auto& w = *verdict.written_off;
+      counters.written_off.fetch_add(w.last - w.first + 1);
+      std::fprintf(stderr,
+                   "[%s] ALARM: %s seqs %llu..%llu written off: the stream ran more than the "
+                   "dedupe window ahead of them\n",
+                   config.id.c_str(), origin.c_str(), static_cast<unsigned long long>(w.first),
+                   static_cast<unsigned long long>(w.last));
+    }
     if (verdict.verdict != deliver::DedupeWindow::Verdict::fresh) {
       counters.duplicates.fetch_add(1);
       ev.event = schema::AuditEvent::DUPLICATE;
@@ -255,21 +395,235 @@ Status ReceiverNode::Impl::process() {
       CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
       continue;
     }
+    const std::string destination(wire::view(h.getDestination()));
+    if (gaps && gaps->arrived({origin, destination, h.getStream()}, h.getSeq()))
+      counters.recovered.fetch_add(1);
+    ev.item_id = {item->root().getId().begin(), item->root().getId().size()};
+    if (item->root().getKind() == schema::Kind::GAP_REPORT) {
+      CG_RETURN_IF_ERROR(take_report(txn, item->root(), ev, now));
+      counters.stored.fetch_add(1);
+      continue;  // link bookkeeping: not for consumers
+    }
     CG_RETURN_IF_ERROR(
         outbox
             ->enqueue(txn, origin, h.getStream(), h.getSeq(), a->log_index, item->canonical_bytes())
             .status());
     ev.event = schema::AuditEvent::DELIVERED;  // stored for delivery; consumers ack it later
-    ev.item_id = {item->root().getId().begin(), item->root().getId().size()};
     ev.reason = "stored";
     CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
     counters.stored.fetch_add(1);
     arrival.observe(std::max<std::int64_t>(0, now - h.getTime()));
   }
+  CG_RETURN_IF_ERROR(found(txn, chain->tick(now), now));
   CG_RETURN_IF_ERROR(txn.commit());
   waiting = std::move(still);
   counters.waiting_for_epoch.store(waiting.size());
+  const auto& c = chain->counters();
+  counters.heads.store(c.heads);
+  counters.heads_linked.store(c.linked);
+  counters.heads_unlinked.store(c.unlinked);
+  counters.heads_matched.store(c.matched);
+  counters.heads_unverifiable.store(c.unverifiable);
   return {};
+}
+
+Status ReceiverNode::Impl::take_head(store::WriteTxn& txn, std::span<const std::uint8_t> record,
+                                     std::int64_t now) {
+  auto v = envelope::verify_published_head(record, *root, *suite, &verified);
+  if (!v.ok()) {
+    counters.refused.fetch_add(1);
+    const std::string why = v.status().reason();
+    audit::Event ev{.time_ns = now,
+                    .event = schema::AuditEvent::REJECTED_INPUT,
+                    .reason = "tree head",
+                    .detail = why};
+    return audit_log->append(txn, ev).status();
+  }
+  CG_RETURN_IF_ERROR(found(txn, chain->add_published(*v, now), now));
+  // Kept durably (bounded) for `cellgate audit check-consistency` and an exchange of heads.
+  CG_RETURN_IF_ERROR(txn.put(heads_table, head_key(v->relay, v->head.serial), record));
+  CG_ASSIGN_OR_RETURN(const std::uint64_t kept, txn.count(heads_table));
+  if (kept > heads_kept_max) {
+    std::vector<std::uint8_t> oldest;
+    {
+      CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(heads_table));
+      CG_ASSIGN_OR_RETURN(auto first, cursor.next());
+      if (first) oldest.assign(first->first.begin(), first->first.end());
+    }
+    if (!oldest.empty()) CG_RETURN_IF_ERROR(txn.erase(heads_table, oldest).status());
+  }
+  return {};
+}
+
+Status ReceiverNode::Impl::found(store::WriteTxn& txn,
+                                 const std::vector<recovery::Evidence>& evidence,
+                                 std::int64_t now) {
+  for (const auto& e : evidence) {
+    counters.equivocation.fetch_add(1);
+    std::fprintf(stderr, "[%s] ALARM: equivocation (%s): %s\n", config.id.c_str(),
+                 std::string(recovery::evidence_name(e.kind)).c_str(), e.text.c_str());
+    const std::string detail = std::string(recovery::evidence_name(e.kind)) + ": " + e.text;
+    audit::Event ev{.time_ns = now,
+                    .event = schema::AuditEvent::EQUIVOCATION,
+                    .origin = e.relay,
+                    .reason = recovery::evidence_name(e.kind),
+                    .detail = detail};
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    CG_ASSIGN_OR_RETURN(const std::uint64_t n, txn.count(evidence_table));
+    CG_RETURN_IF_ERROR(txn.put(evidence_table, store::be64(n + 1),
+                               {reinterpret_cast<const std::uint8_t*>(detail.data()), detail.size()}));
+  }
+  return {};
+}
+
+Status ReceiverNode::Impl::take_report(store::WriteTxn& txn, schema::Item::Reader item,
+                                       audit::Event& ev, std::int64_t now) {
+  ev.event = schema::AuditEvent::GAP;
+  ev.reason = "gap report";
+  auto bytes = recovery::report_of(item);
+  auto report = bytes.ok() ? recovery::verify_report(*bytes, *root, *suite)
+                           : Result<recovery::Report>(bytes.status());
+  if (!report.ok()) {
+    counters.reports_refused.fetch_add(1);
+    ev.event = schema::AuditEvent::REJECTED_INPUT;
+    const std::string why = report.status().reason();
+    ev.detail = why;
+    return audit_log->append(txn, ev).status();
+  }
+  if (report->head) {
+    CG_RETURN_IF_ERROR(
+        found(txn, chain->compare_quoted(*report->head, "report of " + report->reporter, now),
+              now));
+  }
+  // Gaps of this party's gateways' streams: for the gateway to fill.
+  bool ours = false;
+  for (const auto& g : report->gaps) {
+    const auto n = root->node(g.key.origin);
+    if (n && wire::view(n->getParty()) == config.party) ours = true;
+  }
+  std::string detail = "from " + report->reporter + (report->head ? ", quoting tree head " +
+                                                                        std::to_string(report->head->head.serial)
+                                                                  : std::string());
+  if (ours && config.recovery) {
+    recovery::ReportItem how{config.recovery->source_id, config.recovery->label_policy,
+                             clock->now_ns(), fresh_id()};
+    CG_ASSIGN_OR_RETURN(auto wrapped, recovery::report_item(*bytes, how));
+    queue_for_gateway(std::move(wrapped));
+    counters.reports_handed_on.fetch_add(1);
+    detail += "; handed to this party's gateway";
+  }
+  ev.detail = detail;
+  return audit_log->append(txn, ev).status();
+}
+
+std::vector<std::uint8_t> ReceiverNode::Impl::fresh_id() {
+  const crypto::Secret r = crypto::Secret::random(limits::item_id_bytes);
+  return {r.bytes().begin(), r.bytes().end()};
+}
+
+void ReceiverNode::Impl::queue_for_gateway(std::vector<std::uint8_t> item) {
+  {
+    std::lock_guard lock(to_gateway_mu);
+    if (to_gateway.size() >= to_gateway_max) {
+      to_gateway.pop_front();  // superseded by newer reports
+      counters.reports_dropped.fetch_add(1);
+    }
+    to_gateway.push_back(std::move(item));
+  }
+  to_gateway_cv.notify_one();
+}
+
+Status ReceiverNode::Impl::report(std::int64_t mono) {
+  if (!gaps || mono - reported_ns < std::int64_t{config.recovery->report_interval_ms} * ns_per_ms)
+    return {};
+  reported_ns = mono;
+  auto due = gaps->due(mono);
+  for (const auto& a : gaps->take_abandoned()) {
+    const std::uint64_t n = a.range.last - a.range.first + 1;
+    counters.abandoned.fetch_add(n);
+    std::fprintf(stderr,
+                 "[%s] ALARM: gave up on %s seqs %llu..%llu, missing for %lld s (give_up_seconds)\n",
+                 config.id.c_str(), a.key.origin.c_str(),
+                 static_cast<unsigned long long>(a.range.first),
+                 static_cast<unsigned long long>(a.range.last),
+                 static_cast<long long>((mono - a.since_ns) / ns_per_s));
+  }
+  const bool gossip =
+      mono - gossiped_ns >= std::int64_t{config.recovery->gossip_interval_ms} * ns_per_ms;
+  if (due.empty() && !gossip) return {};
+  gossiped_ns = mono;
+  recovery::Report r;
+  r.time_ns = clock->now_ns();
+  std::uint64_t asked = 0;
+  for (const auto& g : due)
+    for (const auto& range : g.ranges) asked += range.last - range.first + 1;
+  r.gaps = std::move(due);
+  if (auto q = chain->latest()) {
+    if (const auto relay = root->node(q->relay)) {
+      const auto id = relay->getSigningKey().getKeyId();
+      q->key_id.assign(id.begin(), id.end());
+      r.head = std::move(*q);
+    }
+  }
+  CG_ASSIGN_OR_RETURN(auto signed_report, recovery::sign_report(signer, r));
+  recovery::ReportItem how{config.recovery->source_id, config.recovery->label_policy,
+                           clock->now_ns(), fresh_id()};
+  CG_ASSIGN_OR_RETURN(auto item, recovery::report_item(signed_report, how));
+  queue_for_gateway(std::move(item));
+  counters.reports_sent.fetch_add(1);
+  counters.seqs_requested.fetch_add(asked);
+  return {};
+}
+
+void ReceiverNode::Impl::run_reporter() {
+  const auto& r = *config.recovery;
+  ErrorLog errors(config.id);
+  std::unique_ptr<ingest::SourceClient> client;
+  while (!stopping.load()) {
+    std::vector<std::uint8_t> item;
+    {
+      std::unique_lock lock(to_gateway_mu);
+      to_gateway_cv.wait_for(lock, std::chrono::milliseconds(200),
+                             [this] { return !to_gateway.empty() || stopping.load(); });
+      if (to_gateway.empty()) continue;
+      item = to_gateway.front();
+    }
+    Status s;
+    if (!client) {
+      auto secret = read_first_line(r.curve_secret_file);
+      auto pub = secret.ok() ? ingest::curve_public(*secret) : Result<std::string>(secret.status());
+      auto c = pub.ok() ? ingest::SourceClient::connect(r.gateway, r.gateway_curve_public,
+                                                         {*pub, *secret}, 5000)
+                        : Result<std::unique_ptr<ingest::SourceClient>>(pub.status());
+      if (c.ok())
+        client = std::move(*c);
+      else
+        s = c.status();
+    }
+    if (client && s.ok()) s = client->send(item, 5000);
+    if (s.ok()) {
+      auto ack = client->receive_ack(10'000);
+      if (!ack.ok()) {
+        s = ack.status();
+      } else if (!ack->accepted && ack->reason != "overloaded") {
+        // Refused for good (malformed, unknown source): say so, and do not retry it.
+        errors.report("gateway refused a report: " + ack->reason + " " + ack->detail,
+                      clock->monotonic_ns());
+        counters.reports_dropped.fetch_add(1);
+      } else if (!ack->accepted) {
+        s = Status(overloaded("gateway overloaded"));
+      }
+    }
+    if (!s.ok()) {
+      errors.report("reports to " + r.gateway + ": " + s.reason(), clock->monotonic_ns());
+      client.reset();  // reconnect; the report stays queued
+      std::unique_lock lock(to_gateway_mu);
+      to_gateway_cv.wait_for(lock, std::chrono::seconds(1), [this] { return stopping.load(); });
+      continue;
+    }
+    std::lock_guard lock(to_gateway_mu);
+    if (!to_gateway.empty() && to_gateway.front() == item) to_gateway.pop_front();
+  }
 }
 
 void ReceiverNode::Impl::run() {
@@ -288,28 +642,37 @@ void ReceiverNode::Impl::run() {
       counters.errors.fetch_add(1);
       errors.report("gaps: " + s.reason(), clock->monotonic_ns());
     }
+    if (auto s = report(clock->monotonic_ns()); !s.ok()) {
+      counters.errors.fetch_add(1);
+      errors.report("reports: " + s.reason(), clock->monotonic_ns());
+    }
   }
 }
 
 Status ReceiverNode::Impl::count_gaps() {
   const std::int64_t mono = clock->monotonic_ns();
-  if (mono - gaps_counted_ns < ns_per_s) return {};
+  if (mono - gaps_counted_ns < gaps_every_ns) return {};
   gaps_counted_ns = mono;
   std::uint64_t missing = 0;
   std::string ranges;
-  for (const auto n : root->body().getNodes()) {
-    if (n.getRole() != schema::Role::GATEWAY) continue;
-    const std::string origin(wire::view(n.getId()));
-    CG_ASSIGN_OR_RETURN(auto gaps, seen->missing(origin, 0, 64));
-    for (const auto& g : gaps) {
+  for (const auto& origin : origins) {
+    const recovery::StreamKey key{origin, config.party, 0};
+    std::uint64_t highest = 0;
+    CG_ASSIGN_OR_RETURN(auto open, seen->missing(origin, 0, 1024, &highest));
+    // Beyond the highest received, up to what the origin says it committed: lost at the tail.
+    const auto head = stream_heads.find(key);
+    if (head != stream_heads.end() && open.size() < 1024 && head->second > highest)
+      open.push_back({highest + 1, head->second});
+    for (const auto& g : open) {
       missing += g.last - g.first + 1;
       if (ranges.size() < 200)
         ranges += " " + origin + ":" + std::to_string(g.first) + ".." + std::to_string(g.last);
     }
+    if (gaps) gaps->update(key, open, mono);
   }
   if (missing != counters.missing.exchange(missing) && missing != 0) {
-    std::fprintf(stderr, "[%s] %llu envelope(s) missing below the highest received:%s\n",
-                 config.id.c_str(), static_cast<unsigned long long>(missing), ranges.c_str());
+    std::fprintf(stderr, "[%s] %llu envelope(s) missing:%s\n", config.id.c_str(),
+                 static_cast<unsigned long long>(missing), ranges.c_str());
   }
   return {};
 }
@@ -326,6 +689,7 @@ Result<std::unique_ptr<ReceiverNode>> ReceiverNode::start(const config::NodeConf
   std::unique_ptr<ReceiverNode> node(new ReceiverNode(std::move(impl)));
   Impl* i = node->impl_.get();
   node->impl_->thread = std::thread([i] { i->run(); });
+  if (config.recovery) node->impl_->reporter = std::thread([i] { i->run_reporter(); });
   return node;
 }
 
@@ -333,6 +697,8 @@ void ReceiverNode::stop() {
   if (!impl_ || impl_->stopping.exchange(true)) return;
   impl_->metrics.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->to_gateway_cv.notify_all();
+  if (impl_->reporter.joinable()) impl_->reporter.join();
   if (impl_->server) impl_->server->stop();
 }
 

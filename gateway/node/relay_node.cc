@@ -28,6 +28,13 @@ constexpr std::size_t forgotten_per_pass_max = 4096;
 // chunks may still be on the way), at most held_max of them per link; then they are refused.
 constexpr std::int64_t bundle_wait_ns = 10 * ns_per_s;
 constexpr std::size_t held_max = 20'000;
+// Logged envelopes are remembered by (origin, destination, stream, seq) for this many seqs of
+// their stream, so that one re-sent to fill a receiver's gap is recognised and forwarded again.
+constexpr std::uint64_t logged_window_seqs = 1u << 16;
+// Tree head serials are reserved durably this many at a time (a restart skips the rest).
+constexpr std::uint64_t serial_block = 4096;
+// Every this many serials, a published head becomes the checkpoint later heads also link to.
+constexpr std::uint64_t checkpoint_every = 64;
 
 std::vector<std::uint8_t> seen_key(std::string_view party, std::uint64_t version) {
   std::vector<std::uint8_t> k(party.begin(), party.end());
@@ -35,6 +42,43 @@ std::vector<std::uint8_t> seen_key(std::string_view party, std::uint64_t version
   const auto v = store::be64(version);
   k.insert(k.end(), v.begin(), v.end());
   return k;
+}
+
+std::vector<std::uint8_t> logged_key(std::string_view origin, std::string_view destination,
+                                     std::uint32_t stream, std::uint64_t seq) {
+  std::vector<std::uint8_t> k(origin.begin(), origin.end());
+  k.push_back(0);
+  k.insert(k.end(), destination.begin(), destination.end());
+  k.push_back(0);
+  for (int i = 3; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(stream >> (8 * i)));
+  const auto s = store::be64(seq);
+  k.insert(k.end(), s.begin(), s.end());
+  return k;
+}
+
+struct HeadRef {
+  std::uint64_t serial = 0, tree_size = 0;
+};
+std::vector<std::uint8_t> encode_ref(const HeadRef& r) {
+  auto a = store::be64(r.serial);
+  const auto b = store::be64(r.tree_size);
+  std::vector<std::uint8_t> out(a.begin(), a.end());
+  out.insert(out.end(), b.begin(), b.end());
+  return out;
+}
+std::optional<HeadRef> decode_ref(std::span<const std::uint8_t> v) {
+  if (v.size() != 16) return std::nullopt;
+  auto s = store::from_be64(v.first(8));
+  auto n = store::from_be64(v.subspan(8));
+  if (!s || !n) return std::nullopt;
+  return HeadRef{*s, *n};
+}
+
+constexpr std::string_view meta_serial = "serial_reserved";
+constexpr std::string_view meta_last_head = "last_head";
+constexpr std::string_view meta_checkpoint = "checkpoint";
+std::span<const std::uint8_t> key_of(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
 }  // namespace
@@ -72,6 +116,17 @@ struct RelayNode::Impl {
   store::Table unsent;
   // (party, bundle version) → bundle hash of every bundle seen approved.
   store::Table bundles_seen;
+  // (origin, destination, stream, seq) → be64(log index) || leaf hash, for the last
+  // logged_window_seqs seqs of each stream: a re-sent envelope is forwarded again, not logged twice.
+  store::Table logged;
+  // Tree head serials reserved, and the last head and checkpoint published (for the links of
+  // the first head after a restart).
+  store::Table meta;
+  // Guarded by write_mu: the next serial, the end of the reserved block, the last published
+  // head and the checkpoint, and whether the stored ones are behind.
+  std::uint64_t next_serial = 1, serial_reserved = 0;
+  std::optional<HeadRef> last_head, checkpoint;
+  bool heads_dirty = false;
   // Per destination: (link seq, log index) of what was submitted and may not have left yet.
   // Bounded by the link's staging (its submit() refuses beyond it). Guarded by write_mu.
   std::map<std::string, std::deque<std::pair<std::uint64_t, std::uint64_t>>> in_flight;
@@ -94,8 +149,17 @@ struct RelayNode::Impl {
   struct Accepted {
     envelope::Checked checked;
     std::uint64_t index;
+    bool again = false;  // logged before: a re-send that fills a receiver's gap
   };
   Status forward(std::vector<Accepted>& accepted);
+  // The next tree head serial, reserving a new block durably when the last one is used up.
+  // Caller holds write_mu.
+  Result<std::uint64_t> take_serial();
+  // Sends `head` to every outbound link with its consistency links (from the last published
+  // head and the checkpoint). Caller holds write_mu.
+  Status publish(const envelope::TreeHead& head);
+  Status submit_blocking(link::UdpSender& tx, std::uint64_t seq, std::span<const std::uint8_t> bytes,
+                         link::Precedence p);
   // After a restart: forwards again what was logged but perhaps not sent.
   Status forward_unsent();
   // Drops from `unsent` what is surely on the wire. Caller holds write_mu.
@@ -138,6 +202,18 @@ Status RelayNode::Impl::load() {
   audit_log.emplace(std::move(a));
   CG_ASSIGN_OR_RETURN(unsent, env->table("unsent"));
   CG_ASSIGN_OR_RETURN(bundles_seen, env->table("bundles_seen"));
+  CG_ASSIGN_OR_RETURN(logged, env->table("logged"));
+  CG_ASSIGN_OR_RETURN(meta, env->table("meta"));
+  {
+    CG_ASSIGN_OR_RETURN(auto rtxn, env->begin_read());
+    CG_ASSIGN_OR_RETURN(auto reserved, rtxn.get(meta, key_of(meta_serial)));
+    if (reserved) serial_reserved = store::from_be64(*reserved).value_or(0);
+    next_serial = serial_reserved + 1;  // the rest of the last block may have been used
+    CG_ASSIGN_OR_RETURN(auto last, rtxn.get(meta, key_of(meta_last_head)));
+    if (last) last_head = decode_ref(*last);
+    CG_ASSIGN_OR_RETURN(auto cp, rtxn.get(meta, key_of(meta_checkpoint)));
+    if (cp) checkpoint = decode_ref(*cp);
+  }
   for (const auto& lo : config.links_out) {
     CG_ASSIGN_OR_RETURN(auto k, crypto::read_link_key_file(lo.key_file));
     keys_out.push_back(std::move(k));
@@ -218,6 +294,15 @@ Status RelayNode::Impl::register_metrics() {
                   "Logged envelopes forwarded again after a restart.",
                   counters.forwarded_after_restart);
   metrics.counter("cellgate_relay_errors_total", "Processing errors.", counters.errors);
+  metrics.counter("cellgate_relay_reforwarded_total",
+                  "Logged envelopes re-sent by their origin (a receiver's gap) and forwarded again.",
+                  counters.reforwarded);
+  metrics.counter("cellgate_relay_heads_published_total",
+                  "Signed tree heads sent to every outbound link.", counters.heads_published);
+  metrics.counter("cellgate_relay_stream_heads_forwarded_total",
+                  "Origins' stream heads verified and forwarded.", counters.stream_heads_forwarded);
+  metrics.counter("cellgate_relay_stream_heads_refused_total", "Origins' stream heads refused.",
+                  counters.stream_heads_refused);
   metrics.gauge("cellgate_relay_tree_size", "Entries in the transparency log.", counters.tree_size);
   for (std::size_t i = 0; i < ins.size(); ++i)
     link::register_metrics(metrics.registry(), config.links_in[i].name, nullptr,
@@ -271,6 +356,17 @@ Status RelayNode::Impl::process(In& in) {
     if (is_bundle_chunk(c)) {
       if (auto s = offer_bundle(in, c); !s.ok())
         std::fprintf(stderr, "[%s] %s\n", config.id.c_str(), s.reason().c_str());
+      continue;
+    }
+    if (envelope::is_stream_head(c)) {  // the origin's last seq: forwarded like announcements
+      auto sh = envelope::verify_stream_head(c, *root, *suite);
+      auto out = sh.ok() ? outs.find(sh->destination) : outs.end();
+      if (!sh.ok() || out == outs.end() ||
+          wire::view(root->node(sh->origin)->getParty()) != in.party) {
+        counters.stream_heads_refused.fetch_add(1);
+        continue;
+      }
+      if (out->second->submit_control(c, 3).ok()) counters.stream_heads_forwarded.fetch_add(1);
       continue;
     }
     auto a = envelope::verify_announcement(c, *root, *suite);
@@ -335,6 +431,30 @@ Status RelayNode::Impl::process(In& in) {
       CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
       continue;
     }
+    // Logged before under this seq: a re-send that fills a receiver's gap is forwarded again
+    // under a fresh tree head (its oversight was applied when it was logged); any other
+    // envelope under that seq is a replay.
+    const auto lkey = logged_key(origin, destination, h.getStream(), h.getSeq());
+    CG_ASSIGN_OR_RETURN(auto prior, txn.get(logged, lkey));
+    if (prior) {
+      const auto leaf_hash = crypto::leaf_hash(log->hasher(), c->leaf);
+      const auto index = store::from_be64(prior->first(std::min<std::size_t>(8, prior->size())));
+      if (index && prior->size() == 8 + leaf_hash.size() &&
+          crypto::ct_equal(prior->subspan(8), leaf_hash) && outs.count(destination)) {
+        ev.event = schema::AuditEvent::RELAYED;
+        ev.reason = "re-forwarded";
+        const std::string detail = "re-sent by the origin; log index " + std::to_string(*index);
+        ev.detail = detail;
+        CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+        accepted.push_back({std::move(*c), *index, true});
+        continue;
+      }
+      counters.refused_replay.fetch_add(1);
+      ev.reason = "replay";
+      ev.detail = "another envelope under a seq already logged";
+      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+      continue;
+    }
     relay::Drop drop{};
     if (auto s = oversight->check(c->origin_party, h, now, &drop); !s.ok()) {
       counters.refused_oversight.fetch_add(1);
@@ -359,6 +479,18 @@ Status RelayNode::Impl::process(In& in) {
     }
     CG_ASSIGN_OR_RETURN(const auto index, log->append(txn, c->leaf));
     CG_RETURN_IF_ERROR(txn.put(unsent, store::be64(index), bytes));
+    {
+      auto value = store::be64(index);
+      std::vector<std::uint8_t> v(value.begin(), value.end());
+      const auto leaf_hash = crypto::leaf_hash(log->hasher(), c->leaf);
+      v.insert(v.end(), leaf_hash.begin(), leaf_hash.end());
+      CG_RETURN_IF_ERROR(txn.put(logged, lkey, v));
+      if (h.getSeq() > logged_window_seqs) {  // bounded: the oldest of the stream goes
+        CG_RETURN_IF_ERROR(txn.erase(logged, logged_key(origin, destination, h.getStream(),
+                                                         h.getSeq() - logged_window_seqs))
+                               .status());
+      }
+    }
     ev.event = schema::AuditEvent::RELAYED;
     ev.reason = "relayed";
     CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
@@ -369,13 +501,55 @@ Status RelayNode::Impl::process(In& in) {
   return forward(accepted);
 }
 
+Status RelayNode::Impl::submit_blocking(link::UdpSender& tx, std::uint64_t seq,
+                                        std::span<const std::uint8_t> bytes, link::Precedence p) {
+  for (;;) {  // back-pressure: wait for the paced link
+    Status s = tx.submit(seq, bytes, p);
+    if (s.ok() || s.code() != Code::overloaded || stopping.load()) return s;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+Result<std::uint64_t> RelayNode::Impl::take_serial() {
+  if (next_serial > serial_reserved) {
+    const std::uint64_t reserved = next_serial - 1 + serial_block;
+    CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
+    CG_RETURN_IF_ERROR(txn.put(meta, key_of(meta_serial), store::be64(reserved)));
+    CG_RETURN_IF_ERROR(txn.commit());
+    serial_reserved = reserved;
+  }
+  return next_serial++;
+}
+
+Status RelayNode::Impl::publish(const envelope::TreeHead& head) {
+  std::vector<envelope::HeadLinkProof> links;
+  for (const auto& from : {last_head, checkpoint}) {
+    if (!from || from->serial >= head.serial || from->tree_size > head.tree_size) continue;
+    if (!links.empty() && links.back().serial == from->serial) continue;
+    CG_ASSIGN_OR_RETURN(auto proof, log->consistency_proof(from->tree_size, head.tree_size));
+    links.push_back({from->serial, from->tree_size, std::move(proof)});
+  }
+  CG_ASSIGN_OR_RETURN(auto record, envelope::published_head(signer, head, links));
+  for (auto& [party, tx] : outs) {
+    CG_RETURN_IF_ERROR(submit_blocking(*tx, ++out_seq[party], record, link::Precedence::routine));
+  }
+  counters.heads_published.fetch_add(1);
+  last_head = HeadRef{head.serial, head.tree_size};
+  if (head.serial % checkpoint_every == 0 || !checkpoint) checkpoint = last_head;
+  heads_dirty = true;
+  return {};
+}
+
 Status RelayNode::Impl::forward(std::vector<Accepted>& accepted) {
   if (accepted.empty()) return {};
   CG_ASSIGN_OR_RETURN(const auto size, log->size());
   counters.tree_size.store(size);
   CG_ASSIGN_OR_RETURN(const auto root_hash, log->root(size));
+  CG_ASSIGN_OR_RETURN(const std::uint64_t serial, take_serial());
   CG_ASSIGN_OR_RETURN(auto head,
-                      envelope::sign_tree_head(signer, size, root_hash, clock->now_ns()));
+                      envelope::sign_tree_head(signer, serial, size, root_hash, clock->now_ns()));
+  // Before the envelopes it covers, on every link: both parties see every head.
+  CG_RETURN_IF_ERROR(publish(head));
   for (auto& a : accepted) {
     const auto h = a.checked.envelope.root().getHeader();
     const std::string destination(wire::view(h.getDestination()));
@@ -386,11 +560,10 @@ Status RelayNode::Impl::forward(std::vector<Accepted>& accepted) {
     const std::uint64_t seq = ++out_seq[destination];  // consecutive per outbound link
     const auto p = h.getPrecedence() == schema::Precedence::FLASH ? link::Precedence::flash
                                                                   : link::Precedence::routine;
-    for (;;) {
-      Status s = tx.submit(seq, bytes, p);
-      if (s.ok()) break;
-      if (s.code() != Code::overloaded || stopping.load()) return s;
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    CG_RETURN_IF_ERROR(submit_blocking(tx, seq, bytes, p));
+    if (a.again) {
+      counters.reforwarded.fetch_add(1);
+      continue;  // not in `unsent`: after a crash the origin's next re-send brings it again
     }
     counters.relayed.fetch_add(1);
     in_flight[destination].emplace_back(seq, a.index);
@@ -413,10 +586,10 @@ Status RelayNode::Impl::housekeeping() {
   }
   on_wire_below =
       std::max(on_wire_below, lowest_unsent == UINT64_MAX ? forwarded_below : lowest_unsent);
-  if (on_wire_below == 0) return {};
+  if (on_wire_below == 0 && !heads_dirty) return {};
   CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
   std::vector<std::vector<std::uint8_t>> keys;
-  {
+  if (on_wire_below != 0) {
     CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(unsent));
     while (keys.size() < forgotten_per_pass_max) {
       CG_ASSIGN_OR_RETURN(auto e, cursor.next());
@@ -425,6 +598,13 @@ Status RelayNode::Impl::housekeeping() {
     }
   }
   for (const auto& k : keys) CG_RETURN_IF_ERROR(txn.erase(unsent, k).status());
+  // The heads the first published head after a restart links from.
+  if (heads_dirty) {
+    if (last_head) CG_RETURN_IF_ERROR(txn.put(meta, key_of(meta_last_head), encode_ref(*last_head)));
+    if (checkpoint)
+      CG_RETURN_IF_ERROR(txn.put(meta, key_of(meta_checkpoint), encode_ref(*checkpoint)));
+    heads_dirty = false;
+  }
   return txn.commit();
 }
 

@@ -7,8 +7,19 @@
 // (routes, kinds, freshness), appends the accepted envelopes' digest leaves to the RFC 9162
 // transparency log — all in one transaction — then signs a tree head and forwards each
 // envelope, countersigned with its inclusion proof, on the [[link_out]] of its destination
-// party. Epoch announcements are verified and forwarded to their destination's link.
-// Every refusal is counted and audited with its reason.
+// party. Epoch announcements and the origins' stream heads are verified and forwarded to their
+// destination's link. Every refusal is counted and audited with its reason.
+//
+// Gap recovery (issue 10): an envelope the relay logged before — (origin, destination, stream,
+// seq) remembered for the last 2^16 seqs of each stream, with its leaf — that arrives again
+// unchanged is an origin's re-send for a receiver's gap: it is countersigned under a fresh tree
+// head and forwarded again, not logged twice (and not checked for freshness again). Another
+// envelope under a logged seq is refused as a replay.
+//
+// Non-equivocation: every tree head the relay signs has a serial (reserved durably in blocks,
+// never reused) and is sent, before the envelopes it covers, to EVERY outbound link as a
+// published head with consistency proofs from the previous head and the latest checkpoint,
+// so both parties see the same sequence of heads and can compare them (gateway/recovery).
 //
 // Crashes: each accepted envelope is stored with its log entry, in the same transaction, and
 // dropped once its link sender has handed it to the kernel (unsent floor); after a restart whatever
@@ -51,6 +62,10 @@ struct RelayCounters {
   std::atomic<std::uint64_t> forwarded_after_restart{0};  // logged before a crash, sent again
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::uint64_t> tree_size{0};  // gauge: entries in the transparency log
+  std::atomic<std::uint64_t> reforwarded{0};      // logged before, re-sent for a gap
+  std::atomic<std::uint64_t> heads_published{0};  // tree heads sent to every link
+  std::atomic<std::uint64_t> stream_heads_forwarded{0};
+  std::atomic<std::uint64_t> stream_heads_refused{0};
 };
 
 class RelayNode final {

@@ -20,6 +20,7 @@
 #include "gateway/ingest/ingest.h"
 #include "gateway/link/link.h"
 #include "gateway/node/node_common.h"
+#include "gateway/recovery/recovery.h"
 #include "gateway/node/receiver_node.h"
 #include "gateway/node/relay_node.h"
 #include "gateway/quarantine/quarantine.h"
@@ -29,14 +30,17 @@
 namespace cg::node {
 namespace {
 
+// What a link delivers, sorted: envelopes, the relay's published tree heads, announcements and
+// bundle chunks (controls), and the gateway's stream heads.
 struct Collect final : link::Handler {
-  std::vector<std::vector<std::uint8_t>> envelopes, controls;
+  std::vector<std::vector<std::uint8_t>> envelopes, controls, heads, stream_heads;
   void on_envelope(const link::Delivered& d) override {
-    envelopes.emplace_back(d.bytes.begin(), d.bytes.end());
+    (envelope::is_published_head(d.bytes) ? heads : envelopes).emplace_back(d.bytes.begin(),
+                                                                            d.bytes.end());
   }
   void on_loss(const link::Loss&) override { ++losses; }
   void on_control(std::uint64_t, std::span<const std::uint8_t> p) override {
-    controls.emplace_back(p.begin(), p.end());
+    (envelope::is_stream_head(p) ? stream_heads : controls).emplace_back(p.begin(), p.end());
   }
   void on_alert(const link::Alert&) override {}
   int losses = 0;
@@ -273,9 +277,23 @@ TEST_F(GatewayNodeTest, JudgesSealsSignsAndSendsAndRulesChangeUnderLoad) {
   ASSERT_TRUE(v.ok()) << v.status().reason();
   EXPECT_EQ(*v, 2u);
   more.join();
+  // Until every envelope is here and v2's chunks too (they follow the swap within a
+  // housekeeping turn).
+  auto bundle_v2_arrived = [&] {
+    BundleAssembler a;
+    for (const auto& c : far_end.controls) {
+      if (!is_bundle_chunk(c)) continue;
+      auto whole = a.add(c);
+      if (whole.ok() && *whole &&
+          approval::decode_bundle(**whole)->root().getBody().getVersion() == 2)
+        return true;
+    }
+    return false;
+  };
   pump_until([&] {
     return (*node)->counters().items_judged.load() == 300 &&
-           far_end.envelopes.size() == (*node)->counters().released.load();
+           far_end.envelopes.size() == (*node)->counters().released.load() &&
+           bundle_v2_arrived();
   });
   const auto& c = (*node)->counters();
   EXPECT_EQ(c.items_judged.load(), 300u);
@@ -379,7 +397,7 @@ TEST_F(GatewayNodeTest, WithoutAnApprovedBundleNothingIsJudgedAndNothingIsLost) 
 // forwards; every envelope verifies with the relay's inclusion proof and opens; a replay sent
 // to the relay is refused.
 TEST_F(GatewayNodeTest, RelayVerifiesLogsCountersignsAndRefusesReplays) {
-  write_bundle(nullptr, "");
+  const auto v1 = write_bundle(nullptr, "");
   Collect far_end;
   link::ReceiverOptions ro;
   ro.settings.link_id = 8;
@@ -407,6 +425,16 @@ TEST_F(GatewayNodeTest, RelayVerifiesLogsCountersignsAndRefusesReplays) {
   std::map<std::uint64_t, crypto::EpochKey> keys;
   ASSERT_NO_FATAL_FAILURE(epoch_keys(far_end, keys));
   std::set<std::uint64_t> log_indexes;
+  // Every envelope's countersignature names a head the relay also published, in one
+  // append-only history.
+  recovery::HeadChain chain(crypto::hasher_of(suite_));
+  for (const auto& h : far_end.heads) {
+    auto v = envelope::verify_published_head(h, *root_, suite_);
+    ASSERT_TRUE(v.ok()) << v.status().reason();
+    EXPECT_TRUE(chain.add_published(*v, 0).empty());
+  }
+  EXPECT_EQ(far_end.heads.size(), (*relay)->counters().heads_published.load());
+  EXPECT_EQ(chain.counters().linked + 1, far_end.heads.size()) << "each head linked to the last";
   for (const auto& e : far_end.envelopes) {
     auto a = envelope::verify_delivery(e, *root_, suite_);
     ASSERT_TRUE(a.ok()) << a.status().reason();
@@ -414,20 +442,67 @@ TEST_F(GatewayNodeTest, RelayVerifiesLogsCountersignsAndRefusesReplays) {
     auto key = keys.find(a->envelope.root().getHeader().getEpoch());
     ASSERT_NE(key, keys.end());
     ASSERT_TRUE(envelope::open(*a, key->second).ok());
+    EXPECT_TRUE(chain.add_countersigned(a->relay, a->head, 0).empty());
   }
+  EXPECT_EQ(chain.counters().evidence, 0u);
+  EXPECT_EQ(chain.counters().heads, far_end.heads.size()) << "no head that was not published";
   EXPECT_EQ(log_indexes.size(), released) << "one log entry per envelope";
-  // A replay: the first envelope sent to the relay again on its inbound link.
+  // The first envelope sent to the relay again, unchanged (what a gateway does to fill a
+  // receiver's gap): forwarded again under a fresh head, with the same log index, not logged
+  // twice.
   link::SenderOptions so;
   so.settings.link_id = 7;
   auto replayer = *link::UdpSender::open(
       so, "127.0.0.1:" + std::to_string((*relay)->link_in_ports()[0]), *link_key_, clock_);
+  auto first = envelope::verify_delivery(far_end.envelopes[0], *root_, suite_);
+  ASSERT_TRUE(first.ok());
+  const std::uint64_t tree_before = (*relay)->counters().tree_size.load();
   ASSERT_TRUE(replayer->submit(1, far_end.envelopes[0]).ok());
-  for (int i = 0; i < 300 && (*relay)->counters().refused_replay.load() == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_EQ((*relay)->counters().refused_replay.load(), 1u);
-  EXPECT_EQ((*relay)->counters().relayed.load(), released) << "nothing forwarded for the replay";
+  for (int i = 0; i < 300 && far_end.envelopes.size() == released; ++i)
+    ASSERT_TRUE(rx->poll_once(10).ok());
+  ASSERT_EQ(far_end.envelopes.size(), released + 1);
+  EXPECT_EQ((*relay)->counters().reforwarded.load(), 1u);
+  EXPECT_EQ((*relay)->counters().relayed.load(), released) << "not logged twice";
+  EXPECT_EQ((*relay)->counters().tree_size.load(), tree_before);
+  auto again = envelope::verify_delivery(far_end.envelopes.back(), *root_, suite_);
+  ASSERT_TRUE(again.ok()) << again.status().reason();
+  EXPECT_EQ(again->log_index, first->log_index);
+  EXPECT_GT(again->head.serial, first->head.serial);
+  EXPECT_EQ(again->leaf, first->leaf);
   EXPECT_EQ((*relay)->counters().bundles_accepted.load(), 1u) << "v1 arrived from the gateway";
+
+  // Another envelope under that seq, signed by the gateway's key and naming the approved
+  // bundle: a replay (or an origin signing twice), refused and not forwarded.
+  auto gw_key_first = crypto::load_signing_key_file(gw_.signing, nullptr, true);
+  ASSERT_TRUE(gw_key_first.ok());
+  {
+    const envelope::Signer twice{"il-gw-1", &suite_, gw_key_first->get(),
+                                 crypto::key_id(suite_.id(), (*gw_key_first)->public_key())};
+    auto ep = envelope::start_epoch(twice, "sy", 0, 78, 1,
+                                    crypto::read_public_key_file(rx_.agreement_public)->public_key,
+                                    nullptr, clock_.now_ns());
+    ASSERT_TRUE(ep.ok());
+    envelope::HeaderFields f;
+    f.destination = "sy";
+    f.seq = first->envelope.root().getHeader().getSeq();
+    f.time_ns = clock_.now_ns();
+    f.kind = schema::Kind::INTELLIGENCE;
+    f.rules_version = 1;
+    f.rules_hash = verifier_.hash(approval::body_bytes(approval::decode_bundle(v1)->root()));
+    synth::Generator gen({.seed = 98, .source = "il-src-1", .now_ns = clock_.now_ns()});
+    auto item = wire::decode_item(gen.next_bytes());
+    ASSERT_TRUE(item.ok());
+    auto sealed = envelope::seal(twice, f, ep->key, item->canonical_bytes());
+    ASSERT_TRUE(sealed.ok()) << sealed.status().reason();
+    auto other = envelope::sign_batch(twice, 1, std::span(&*sealed, 1));
+    ASSERT_TRUE(other.ok());
+    ASSERT_TRUE(replayer->submit(2, (*other)[0]).ok());
+    for (int i = 0; i < 300 && (*relay)->counters().refused_replay.load() == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ((*relay)->counters().refused_replay.load(), 1u);
+    EXPECT_EQ((*relay)->counters().relayed.load(), released) << "nothing forwarded for it";
+    EXPECT_EQ((*relay)->counters().reforwarded.load(), 1u);
+  }
 
   // An envelope signed by the gateway's key that names bundle v1 with another hash (as if
   // judged by rules nobody approved): refused, under its own reason.
@@ -454,7 +529,7 @@ TEST_F(GatewayNodeTest, RelayVerifiesLogsCountersignsAndRefusesReplays) {
   ASSERT_TRUE(sealed.ok()) << sealed.status().reason();
   auto forged = envelope::sign_batch(forger, 1, std::span(&*sealed, 1));
   ASSERT_TRUE(forged.ok()) << forged.status().reason();
-  ASSERT_TRUE(replayer->submit(2, (*forged)[0]).ok());
+  ASSERT_TRUE(replayer->submit(3, (*forged)[0]).ok());
   for (int i = 0; i < 300 && (*relay)->counters().refused_bundle.load() == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ((*relay)->counters().refused_bundle.load(), 1u);
@@ -674,13 +749,15 @@ TEST_F(GatewayNodeTest, AReviewersSignedReleaseSendsTheHeldItem) {
 TEST(WireMark, OnlyWhatIsBelowTheSendersUnsentFloorHasLeft) {
   WireMark m;
   EXPECT_EQ(m.on_wire(UINT64_MAX), 0u) << "nothing submitted";
-  m.submitted(10);
-  EXPECT_EQ(m.on_wire(4), 3u) << "seq 4 not yet handed to the kernel";
-  EXPECT_EQ(m.on_wire(11), 10u);
-  m.submitted(20);
-  EXPECT_EQ(m.on_wire(UINT64_MAX), 20u) << "an empty sender has sent everything submitted";
-  m.submitted(15);  // not above what was submitted: ignored
+  for (std::uint64_t seq = 1; seq <= 10; ++seq) m.submitted(seq + 100, seq);  // link seqs 101..110
+  EXPECT_EQ(m.on_wire(104), 3u) << "link seq 104 (seq 4) not yet handed to the kernel";
+  EXPECT_EQ(m.on_wire(111), 10u);
+  // Link seqs 111..115 carry re-sends (not reported); 116.. first sends of 11..20.
+  for (std::uint64_t seq = 11; seq <= 20; ++seq) m.submitted(seq + 105, seq);
+  EXPECT_EQ(m.on_wire(118), 12u) << "re-sends in between do not count";
+  m.submitted(200, 15);  // not above what was submitted: not a first send, ignored
   EXPECT_EQ(m.last_submitted(), 20u);
+  EXPECT_EQ(m.on_wire(UINT64_MAX), 20u) << "an empty sender has sent everything submitted";
   EXPECT_EQ(m.on_wire(1), 20u) << "never decreases (a new session starts lower)";
 }
 
