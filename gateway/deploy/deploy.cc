@@ -24,13 +24,18 @@ constexpr std::int64_t day_ns = 86'400LL * 1'000'000'000;
 constexpr std::int64_t valid_ns = 30 * day_ns;  // trust root and rules bundle
 constexpr std::uint32_t link_id_il_us = 1;
 constexpr std::uint32_t link_id_us_sy = 2;
+constexpr std::uint32_t link_id_sy_us = 3;
+constexpr std::uint32_t link_id_us_il = 4;
 constexpr std::size_t passphrase_bytes = 32;  // random bytes, written as hex
 constexpr std::uint64_t rcvbuf_bytes = 8u << 20;
 
 const char* const gateway_id = "il-gw-1";
 const char* const relay_id = "us-relay";
 const char* const receiver_id = "sy-rx-1";
+const char* const sy_gateway_id = "sy-gw-1";
+const char* const il_receiver_id = "il-rx-1";
 const char* const reviewer_names[] = {"alice", "bob", "carol"};
+const char* const sy_reviewer_names[] = {"dana", "erin", "farid"};
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -155,22 +160,33 @@ struct NodeSpec {
   const crypto::NodeKeyPaths* keys;
 };
 
-// The trust root: party il with its three reviewers (threshold 2), the three nodes with their
+struct Reviewers {
+  const char* party;
+  const char* const* names;  // three
+  const std::vector<std::unique_ptr<crypto::SigningKey>>* keys;
+};
+
+// The trust root: each party with its three reviewers (threshold 2), the nodes with their
 // signing and agreement keys, one root key (threshold 1) that signs it.
-Result<std::vector<std::uint8_t>> trust_root(
-    const crypto::Suite& suite, const std::vector<std::unique_ptr<crypto::SigningKey>>& reviewers,
-    const crypto::SigningKey& root_key, std::span<const NodeSpec> nodes, std::int64_t now) {
+Result<std::vector<std::uint8_t>> trust_root(const crypto::Suite& suite,
+                                             std::span<const Reviewers> parties,
+                                             const crypto::SigningKey& root_key,
+                                             std::span<const NodeSpec> nodes, std::int64_t now) {
   capnp::MallocMessageBuilder mb;
   auto body = mb.initRoot<schema::TrustRoot>().initBody();
   body.setVersion(1);
   body.setExpires(now + valid_ns);
-  auto party = body.initParties(1)[0];
-  party.setId("il");
-  party.setReviewerThreshold(2);
-  auto revs = party.initReviewers(static_cast<unsigned>(reviewers.size()));
-  for (unsigned i = 0; i < reviewers.size(); ++i) {
-    approval::fill_public_key(revs[i], suite.id(), reviewers[i]->public_key(),
-                              std::string("il/") + reviewer_names[i]);
+  auto out_parties = body.initParties(static_cast<unsigned>(parties.size()));
+  for (unsigned p = 0; p < parties.size(); ++p) {
+    auto party = out_parties[p];
+    party.setId(parties[p].party);
+    party.setReviewerThreshold(2);
+    const auto& keys = *parties[p].keys;
+    auto revs = party.initReviewers(static_cast<unsigned>(keys.size()));
+    for (unsigned i = 0; i < keys.size(); ++i) {
+      approval::fill_public_key(revs[i], suite.id(), keys[i]->public_key(),
+                                std::string(parties[p].party) + "/" + parties[p].names[i]);
+    }
   }
   auto out = body.initNodes(static_cast<unsigned>(nodes.size()));
   for (unsigned i = 0; i < nodes.size(); ++i) {
@@ -193,13 +209,14 @@ Result<std::vector<std::uint8_t>> trust_root(
   return wire::to_flat_bytes(signed_root);
 }
 
-// Version 1 of il's rules bundle, valid from a second ago for 30 days, approved by alice and
-// carol.
+// Version 1 of a party's rules bundle, valid from a second ago for 30 days, approved by its
+// first and third reviewers.
 Result<std::vector<std::uint8_t>> rules_bundle(
-    const crypto::Suite& suite, const std::vector<std::unique_ptr<crypto::SigningKey>>& reviewers,
-    std::string_view policy, std::int64_t now) {
+    const crypto::Suite& suite, std::string_view party,
+    const std::vector<std::unique_ptr<crypto::SigningKey>>& reviewers, std::string_view policy,
+    std::int64_t now) {
   const approval::SuiteVerifier verifier(suite);
-  CG_ASSIGN_OR_RETURN(auto bundle, approval::propose("il", policy, nullptr, now - 1'000'000'000,
+  CG_ASSIGN_OR_RETURN(auto bundle, approval::propose(party, policy, nullptr, now - 1'000'000'000,
                                                      now + valid_ns, verifier));
   for (std::size_t i : {std::size_t{0}, std::size_t{2}}) {
     const crypto::SigningKey& k = *reviewers[i];
@@ -235,101 +252,171 @@ std::string common_toml(const char* id, const char* party, const char* role,
   return t;
 }
 
-std::string link_out_toml(const char* name, const char* party, std::uint32_t link_id,
-                          const char* key_file, std::uint16_t peer_port,
+// One link: its name, the party it reaches (relay) or comes from, id, key file and port.
+struct LinkSpec {
+  const char* name;
+  const char* party;
+  std::uint32_t link_id;
+  const char* key_file;
+  std::uint16_t port;
+};
+
+std::string link_out_toml(const LinkSpec& l, std::uint16_t peer_port,
                           std::uint64_t rate_bytes_per_s) {
   std::string t = "[[link_out]]\n";
-  t += "name = \"" + std::string(name) + "\"\n";
-  t += "party = \"" + std::string(party) + "\"\n";
-  t += "link_id = " + std::to_string(link_id) + "\n";
-  t += "key_file = \"../keys/" + std::string(key_file) + "\"\n";
+  t += "name = \"" + std::string(l.name) + "\"\n";
+  t += "party = \"" + std::string(l.party) + "\"\n";
+  t += "link_id = " + std::to_string(l.link_id) + "\n";
+  t += "key_file = \"../keys/" + std::string(l.key_file) + "\"\n";
   t += "peer = \"" + loopback(peer_port) + "\"\n";
   t += "rate_bytes_per_s = " + std::to_string(rate_bytes_per_s) + "\n\n";
   return t;
 }
 
-std::string link_in_toml(const char* name, const char* party, std::uint32_t link_id,
-                         const char* key_file, std::uint16_t port) {
+std::string link_in_toml(const LinkSpec& l) {
   std::string t = "[[link_in]]\n";
-  t += "name = \"" + std::string(name) + "\"\n";
-  t += "party = \"" + std::string(party) + "\"\n";
-  t += "link_id = " + std::to_string(link_id) + "\n";
-  t += "key_file = \"../keys/" + std::string(key_file) + "\"\n";
-  t += "listen = \"" + loopback(port) + "\"\n";
+  t += "name = \"" + std::string(l.name) + "\"\n";
+  t += "party = \"" + std::string(l.party) + "\"\n";
+  t += "link_id = " + std::to_string(l.link_id) + "\n";
+  t += "key_file = \"../keys/" + std::string(l.key_file) + "\"\n";
+  t += "listen = \"" + loopback(l.port) + "\"\n";
   t += "rcvbuf_bytes = " + std::to_string(rcvbuf_bytes) + "\n\n";
   return t;
 }
 
-std::string gateway_toml(const Options& o, const Deployment& d, std::uint16_t ingest_port) {
-  std::string t =
-      "# il's gateway: judges il's items under the approved rules bundle and sends\n"
-      "# what is releasable to sy through the relay.\n";
-  t += common_toml(gateway_id, "il", "gateway", d.gateway_metrics_port, false, o);
+struct Peer {
+  std::string id, curve_public;
+};
+
+struct GatewaySpec {
+  const char* id;
+  const char* party;
+  const char* counterpart;  // the party it sends to
+  std::uint16_t metrics_port, ingest_port;
+  std::vector<Peer> sources;
+  LinkSpec link;  // to the relay
+  std::uint16_t peer_port;
+};
+
+std::string gateway_toml(const Options& o, const GatewaySpec& g) {
+  std::string t = "# " + std::string(g.party) + "'s gateway: judges " + g.party +
+                  "'s items under the approved rules bundle and sends\n# what is releasable to " +
+                  g.counterpart + " through the relay.\n";
+  t += common_toml(g.id, g.party, "gateway", g.metrics_port, false, o);
   t += "[pipeline]\n";
-  t += "rules_bundle = \"../rules/il.bundle\"\n";
+  t += "rules_bundle = \"../rules/" + std::string(g.party) + ".bundle\"\n";
   t += "batch_items_max = " + std::to_string(o.pipeline_batch_items_max) + "\n\n";
   t += "[ingest]\n";
-  t += "listen = \"tcp://" + loopback(ingest_port) + "\"\n";
-  t += "curve_secret_file = \"../keys/il-gw-1.curve\"\n";
+  t += "listen = \"tcp://" + loopback(g.ingest_port) + "\"\n";
+  t += "curve_secret_file = \"../keys/" + std::string(g.id) + ".curve\"\n";
   t += "inbox_items_max = " + std::to_string(o.ingest_inbox_items_max) + "\n\n";
-  t += "[[ingest.source]]\n";
-  t += "id = \"" + d.source_id + "\"\n";
-  t += "curve_public = \"" + d.source.public_z85 + "\"\n\n";
-  t += link_out_toml("to-us", "us", link_id_il_us, "il-us.link",
-                     o.gateway_link_peer_port.value_or(d.relay_link_in_port),
-                     o.link_rate_bytes_per_s);
+  for (const auto& src : g.sources) {
+    t += "[[ingest.source]]\n";
+    t += "id = \"" + src.id + "\"\n";
+    t += "curve_public = \"" + src.curve_public + "\"\n\n";
+  }
+  t += link_out_toml(g.link, g.peer_port, o.link_rate_bytes_per_s);
   return t;
 }
 
-std::string relay_toml(const Options& o, const Deployment& d) {
-  std::string t =
-      "# The supervisor's relay: verifies, logs and countersigns il's envelopes and\n"
-      "# forwards them to sy.\n";
-  t += common_toml(relay_id, "us", "relay", d.relay_metrics_port, true, o);
+std::string relay_toml(const Options& o, std::uint16_t metrics_port, std::span<const LinkSpec> ins,
+                       std::span<const std::pair<LinkSpec, std::uint16_t>> outs) {
+  std::string t = o.both_directions
+                      ? "# The supervisor's relay: verifies, logs and countersigns each party's\n"
+                        "# envelopes and forwards them to the other.\n"
+                      : "# The supervisor's relay: verifies, logs and countersigns il's envelopes and\n"
+                        "# forwards them to sy.\n";
+  t += common_toml(relay_id, "us", "relay", metrics_port, true, o);
   t += "[relay]\n";
-  t += "routes = [\"il->sy\"]\n\n";
-  t += link_in_toml("from-il", "il", link_id_il_us, "il-us.link", d.relay_link_in_port);
-  t += link_out_toml("to-sy", "sy", link_id_us_sy, "us-sy.link", d.receiver_link_in_port,
-                     o.link_rate_bytes_per_s);
+  t += o.both_directions ? "routes = [\"il->sy\", \"sy->il\"]\n\n" : "routes = [\"il->sy\"]\n\n";
+  for (const auto& l : ins) t += link_in_toml(l);
+  for (const auto& [l, peer] : outs) t += link_out_toml(l, peer, o.link_rate_bytes_per_s);
   return t;
 }
 
-std::string receiver_toml(const Options& o, const Deployment& d, std::uint16_t deliver_port) {
-  std::string t =
-      "# sy's receiver: checks the relay's proof and il's signatures, opens and hands\n"
-      "# items to sy's consumers.\n";
-  t += common_toml(receiver_id, "sy", "receiver", d.receiver_metrics_port, true, o);
-  t += link_in_toml("from-us", "us", link_id_us_sy, "us-sy.link", d.receiver_link_in_port);
+struct ReceiverSpec {
+  const char* id;
+  const char* party;
+  const char* counterpart;
+  std::uint16_t metrics_port, deliver_port;
+  LinkSpec link;  // from the relay
+  Peer consumer;
+  // [recovery]: this party's gateway.
+  std::optional<std::pair<std::string, std::string>> gateway;  // endpoint, CURVE public
+};
+
+std::string receiver_toml(const Options& o, const ReceiverSpec& r) {
+  std::string t = "# " + std::string(r.party) + "'s receiver: checks the relay's proof and " +
+                  r.counterpart + "'s signatures, opens and hands\n# items to " + r.party +
+                  "'s consumers.\n";
+  t += common_toml(r.id, r.party, "receiver", r.metrics_port, true, o);
+  t += link_in_toml(r.link);
   t += "[deliver]\n";
-  t += "listen = \"tcp://" + loopback(deliver_port) + "\"\n";
-  t += "curve_secret_file = \"../keys/sy-rx-1.curve\"\n\n";
+  t += "listen = \"tcp://" + loopback(r.deliver_port) + "\"\n";
+  t += "curve_secret_file = \"../keys/" + std::string(r.id) + ".curve\"\n\n";
   t += "[[deliver.consumer]]\n";
-  t += "id = \"" + d.consumer_id + "\"\n";
-  t += "curve_public = \"" + d.consumer.public_z85 + "\"\n";
+  t += "id = \"" + r.consumer.id + "\"\n";
+  t += "curve_public = \"" + r.consumer.curve_public + "\"\n\n";
+  if (r.gateway) {
+    t += "# Gap reports and tree heads go out through " + std::string(r.party) +
+         "'s own gateway, of which this receiver is a source.\n";
+    t += "[recovery]\n";
+    t += "gateway = \"" + r.gateway->first + "\"\n";
+    t += "gateway_curve_public = \"" + r.gateway->second + "\"\n";
+    t += "curve_secret_file = \"../keys/" + std::string(r.id) + ".curve\"\n";
+    t += "label_policy = \"cell-2026\"\n";
+    t += "report_after_ms = " + std::to_string(o.report_after_ms) + "\n";
+    t += "rereport_after_ms = " + std::to_string(o.rereport_after_ms) + "\n";
+    t += "gossip_interval_ms = " + std::to_string(o.gossip_interval_ms) + "\n";
+  }
   return t;
 }
 
 std::string readme(const Options& o, const Deployment& d) {
   std::string t =
-      "A loopback deployment of the cell: il-gw-1 (gateway, il) -> us-relay (relay, us)\n"
-      "-> sy-rx-1 (receiver, sy). Run each node with\n"
-      "  cellgate run --config config/<node>.toml\n\n";
-  t += "config/     the three node configs (paths in them are relative to config/)\n";
+      o.both_directions
+          ? "A loopback deployment of the cell, both directions:\n"
+            "  il-gw-1 (gateway, il) -> us-relay (relay, us) -> sy-rx-1 (receiver, sy)\n"
+            "  sy-gw-1 (gateway, sy) -> us-relay            -> il-rx-1 (receiver, il)\n"
+            "Each receiver is a source of its own party's gateway (gap reports, tree heads).\n"
+            "Run each node with\n"
+            "  cellgate run --config config/<node>.toml\n\n"
+          : "A loopback deployment of the cell: il-gw-1 (gateway, il) -> us-relay (relay, us)\n"
+            "-> sy-rx-1 (receiver, sy). Run each node with\n"
+            "  cellgate run --config config/<node>.toml\n\n";
+  t += "config/     the node configs (paths in them are relative to config/)\n";
   t += "keys/       node keys (<node>.sign, <node>.kx, .pub beside them), link MAC keys\n";
-  t += "            (il-us.link, us-sy.link), CURVE secret keys (<id>.curve, one Z85 line)\n";
-  t += "            for the gateway, the receiver, source il-src-1 and consumer sy-consumer-1\n";
+  t += o.both_directions ? "            (il-us.link, us-sy.link, sy-us.link, us-il.link), CURVE secret keys\n"
+                           "            (<id>.curve, one Z85 line) for gateways, receivers, sources and consumers\n"
+                         : "            (il-us.link, us-sy.link), CURVE secret keys (<id>.curve, one Z85 line)\n"
+                           "            for the gateway, the receiver, source il-src-1 and consumer sy-consumer-1\n";
   if (o.encrypt_keys) t += "            passphrase: seals every private key file (keep it 0600)\n";
   t += "keys/root/  the root key that signed trust/root.bin (keep offline in a real cell)\n";
-  t += "keys/reviewers/  il/alice, il/bob, il/carol signing keys (their own workstations in a\n";
-  t += "            real cell); alice and carol approved rules/il.bundle\n";
+  t += "keys/reviewers/  reviewers' signing keys (their own workstations in a real cell):\n";
+  t += "            il/alice, il/bob, il/carol (alice and carol approved rules/il.bundle)\n";
+  if (o.both_directions)
+    t += "            sy/dana, sy/erin, sy/farid (dana and farid approved rules/sy.bundle)\n";
   t += "trust/root.bin      the trust root, valid 30 days\n";
   t += "rules/il.bundle     il's rules bundle v1 (rules/il-policy.toml), valid 30 days\n";
+  if (o.both_directions)
+    t += "rules/sy.bundle     sy's rules bundle v1 (rules/sy-policy.toml), valid 30 days\n";
   t += "state/<node>/       the nodes' stores\n\n";
-  t += "ingest:  " + d.ingest_endpoint + "  gateway CURVE key " + d.gateway_curve_public + "\n";
-  t += "deliver: " + d.deliver_endpoint + "  receiver CURVE key " + d.receiver_curve_public + "\n";
+  t += "ingest:  " + d.ingest_endpoint + "  il-gw-1 CURVE key " + d.gateway_curve_public + "\n";
+  t += "deliver: " + d.deliver_endpoint + "  sy-rx-1 CURVE key " + d.receiver_curve_public + "\n";
+  if (d.reverse) {
+    t += "ingest:  " + d.reverse->ingest_endpoint + "  sy-gw-1 CURVE key " +
+         d.reverse->gateway_curve_public + "\n";
+    t += "deliver: " + d.reverse->deliver_endpoint + "  il-rx-1 CURVE key " +
+         d.reverse->receiver_curve_public + "\n";
+  }
   t += "metrics: 127.0.0.1:" + std::to_string(d.gateway_metrics_port) +
-       " (gateway), :" + std::to_string(d.relay_metrics_port) +
-       " (relay), :" + std::to_string(d.receiver_metrics_port) + " (receiver)\n";
+       " (il-gw-1), :" + std::to_string(d.relay_metrics_port) +
+       " (us-relay), :" + std::to_string(d.receiver_metrics_port) + " (sy-rx-1)";
+  if (d.reverse) {
+    t += ", :" + std::to_string(d.reverse->gateway_metrics_port) + " (sy-gw-1), :" +
+         std::to_string(d.reverse->receiver_metrics_port) + " (il-rx-1)";
+  }
+  t += "\n";
   return t;
 }
 
@@ -356,6 +443,11 @@ Result<std::uint16_t> free_port(int kind) {
 Result<Deployment> create(const Options& o) {
   CG_ASSIGN_OR_RETURN(const crypto::Suite* suite, crypto::suite(o.suite));
   CG_ASSIGN_OR_RETURN(const std::string policy, read_policy(o.policy_file));
+  std::string sy_policy;
+  if (o.both_directions) {
+    if (o.sy_policy_file.empty()) return malformed("deploy: both directions need sy_policy_file");
+    CG_ASSIGN_OR_RETURN(sy_policy, read_policy(o.sy_policy_file));
+  }
   CG_RETURN_IF_ERROR(prepare_dir(o.dir));
   Deployment d;
   d.dir = std::filesystem::absolute(o.dir).lexically_normal().string();
@@ -372,23 +464,35 @@ Result<Deployment> create(const Options& o) {
     CG_ASSIGN_OR_RETURN(pass, write_passphrase(keys + "/passphrase"));
   }
   const crypto::Secret* pp = pass ? &*pass : nullptr;
+  const bool both = o.both_directions;
 
   // Keys: nodes, reviewers, root, links, CURVE.
-  crypto::NodeKeyPaths node_keys[3];
-  const char* ids[] = {gateway_id, relay_id, receiver_id};
-  for (std::size_t i = 0; i < 3; ++i) {
+  std::vector<const char*> ids = {gateway_id, relay_id, receiver_id};
+  if (both) ids.insert(ids.end(), {sy_gateway_id, il_receiver_id});
+  std::vector<crypto::NodeKeyPaths> node_keys(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
     CG_ASSIGN_OR_RETURN(node_keys[i], crypto::write_node_keys(keys, ids[i], o.suite, pp, !pp));
   }
-  std::vector<std::unique_ptr<crypto::SigningKey>> reviewers;
+  std::vector<std::unique_ptr<crypto::SigningKey>> reviewers, sy_reviewers;
   for (const char* name : reviewer_names) {
     reviewers.push_back(suite->generate_signing_key());
     d.reviewer_key_files.push_back(keys + "/reviewers/il-" + name + ".sign");
     CG_RETURN_IF_ERROR(write_signing_key(d.reviewer_key_files.back(), *reviewers.back(), pp));
   }
+  std::vector<std::string> sy_reviewer_files;
+  if (both) {
+    for (const char* name : sy_reviewer_names) {
+      sy_reviewers.push_back(suite->generate_signing_key());
+      sy_reviewer_files.push_back(keys + "/reviewers/sy-" + name + ".sign");
+      CG_RETURN_IF_ERROR(write_signing_key(sy_reviewer_files.back(), *sy_reviewers.back(), pp));
+    }
+  }
   const auto root_key = suite->generate_signing_key();
   CG_RETURN_IF_ERROR(write_signing_key(keys + "/root/root-1.sign", *root_key, pp));
-  CG_RETURN_IF_ERROR(write_link_key(keys + "/il-us.link"));
-  CG_RETURN_IF_ERROR(write_link_key(keys + "/us-sy.link"));
+  for (const char* link : {"il-us", "us-sy", "sy-us", "us-il"}) {
+    if (!both && (std::string_view(link) == "sy-us" || std::string_view(link) == "us-il")) continue;
+    CG_RETURN_IF_ERROR(write_link_key(keys + "/" + link + ".link"));
+  }
   const ingest::KeyPair gateway_curve = ingest::curve_keypair();
   const ingest::KeyPair receiver_curve = ingest::curve_keypair();
   d.source_id = "il-src-1";
@@ -397,29 +501,60 @@ Result<Deployment> create(const Options& o) {
   d.consumer = ingest::curve_keypair();
   d.gateway_curve_public = gateway_curve.public_z85;
   d.receiver_curve_public = receiver_curve.public_z85;
-  const std::pair<std::string, const ingest::KeyPair*> curves[] = {{gateway_id, &gateway_curve},
-                                                                   {receiver_id, &receiver_curve},
-                                                                   {d.source_id, &d.source},
-                                                                   {d.consumer_id, &d.consumer}};
+  std::vector<std::pair<std::string, const ingest::KeyPair*>> curves = {
+      {gateway_id, &gateway_curve},
+      {receiver_id, &receiver_curve},
+      {d.source_id, &d.source},
+      {d.consumer_id, &d.consumer}};
+  ingest::KeyPair sy_gateway_curve, il_receiver_curve;
+  if (both) {
+    auto& r = d.reverse.emplace();
+    sy_gateway_curve = ingest::curve_keypair();
+    il_receiver_curve = ingest::curve_keypair();
+    r.source_id = "sy-src-1";
+    r.source = ingest::curve_keypair();
+    r.consumer_id = "il-consumer-1";
+    r.consumer = ingest::curve_keypair();
+    r.gateway_curve_public = sy_gateway_curve.public_z85;
+    r.receiver_curve_public = il_receiver_curve.public_z85;
+    r.reviewer_key_files = sy_reviewer_files;
+    curves.push_back({sy_gateway_id, &sy_gateway_curve});
+    curves.push_back({il_receiver_id, &il_receiver_curve});
+    curves.push_back({r.source_id, &r.source});
+    curves.push_back({r.consumer_id, &r.consumer});
+  }
   for (const auto& [id, pair] : curves) {
     const std::string base = keys + "/" + id + ".curve";
     CG_RETURN_IF_ERROR(write_text(base, curve_line(pair->secret_z85), 0600));
     CG_RETURN_IF_ERROR(write_text(base + ".pub", curve_line(pair->public_z85), 0644));
   }
 
-  // Trust root and rules bundle.
+  // Trust root and rules bundles.
   const std::int64_t now = now_ns();
-  const NodeSpec nodes[] = {{gateway_id, "il", schema::Role::GATEWAY, &node_keys[0]},
-                            {relay_id, "us", schema::Role::RELAY, &node_keys[1]},
-                            {receiver_id, "sy", schema::Role::RECEIVER, &node_keys[2]}};
-  CG_ASSIGN_OR_RETURN(auto root, trust_root(*suite, reviewers, *root_key, nodes, now));
+  std::vector<NodeSpec> nodes = {{gateway_id, "il", schema::Role::GATEWAY, &node_keys[0]},
+                                 {relay_id, "us", schema::Role::RELAY, &node_keys[1]},
+                                 {receiver_id, "sy", schema::Role::RECEIVER, &node_keys[2]}};
+  std::vector<Reviewers> parties = {{"il", reviewer_names, &reviewers}};
+  if (both) {
+    nodes.push_back({sy_gateway_id, "sy", schema::Role::GATEWAY, &node_keys[3]});
+    nodes.push_back({il_receiver_id, "il", schema::Role::RECEIVER, &node_keys[4]});
+    parties.push_back({"sy", sy_reviewer_names, &sy_reviewers});
+  }
+  CG_ASSIGN_OR_RETURN(auto root, trust_root(*suite, parties, *root_key, nodes, now));
   d.trust_root_file = d.dir + "/trust/root.bin";
   CG_RETURN_IF_ERROR(crypto::write_file(d.trust_root_file, root, 0644));
-  CG_ASSIGN_OR_RETURN(auto bundle, rules_bundle(*suite, reviewers, policy, now));
+  CG_ASSIGN_OR_RETURN(auto bundle, rules_bundle(*suite, "il", reviewers, policy, now));
   d.rules_bundle_file = d.dir + "/rules/il.bundle";
   CG_RETURN_IF_ERROR(crypto::write_file(d.rules_bundle_file, bundle, 0644));
   d.policy_file = d.dir + "/rules/il-policy.toml";
   CG_RETURN_IF_ERROR(write_text(d.policy_file, policy, 0644));
+  if (both) {
+    CG_ASSIGN_OR_RETURN(auto sy_bundle, rules_bundle(*suite, "sy", sy_reviewers, sy_policy, now));
+    d.reverse->rules_bundle_file = d.dir + "/rules/sy.bundle";
+    CG_RETURN_IF_ERROR(crypto::write_file(d.reverse->rules_bundle_file, sy_bundle, 0644));
+    d.reverse->policy_file = d.dir + "/rules/sy-policy.toml";
+    CG_RETURN_IF_ERROR(write_text(d.reverse->policy_file, sy_policy, 0644));
+  }
 
   // Ports, then the configs that name them.
   PortPicker ports;
@@ -432,19 +567,76 @@ Result<Deployment> create(const Options& o) {
   CG_ASSIGN_OR_RETURN(d.receiver_link_in_port, ports.pick(SOCK_DGRAM));
   d.ingest_endpoint = "tcp://" + loopback(ingest_port);
   d.deliver_endpoint = "tcp://" + loopback(deliver_port);
+  std::uint16_t sy_ingest_port = 0, il_deliver_port = 0;
+  if (both) {
+    auto& r = *d.reverse;
+    CG_ASSIGN_OR_RETURN(sy_ingest_port, ports.pick(SOCK_STREAM));
+    CG_ASSIGN_OR_RETURN(il_deliver_port, ports.pick(SOCK_STREAM));
+    CG_ASSIGN_OR_RETURN(r.gateway_metrics_port, ports.pick(SOCK_STREAM));
+    CG_ASSIGN_OR_RETURN(r.receiver_metrics_port, ports.pick(SOCK_STREAM));
+    CG_ASSIGN_OR_RETURN(r.relay_link_in_port, ports.pick(SOCK_DGRAM));
+    CG_ASSIGN_OR_RETURN(r.receiver_link_in_port, ports.pick(SOCK_DGRAM));
+    r.ingest_endpoint = "tcp://" + loopback(sy_ingest_port);
+    r.deliver_endpoint = "tcp://" + loopback(il_deliver_port);
+  }
+  auto peer = [&](const char* link, std::uint16_t port) {
+    const auto it = o.link_peer_ports.find(link);
+    return it == o.link_peer_ports.end() ? port : it->second;
+  };
+  const LinkSpec il_us_in{"from-il", "il", link_id_il_us, "il-us.link", d.relay_link_in_port};
+  const LinkSpec us_sy{"to-sy", "sy", link_id_us_sy, "us-sy.link", d.receiver_link_in_port};
+  LinkSpec sy_us_in{}, us_il{};
+
+  GatewaySpec gw{gateway_id, "il", "sy", d.gateway_metrics_port, ingest_port,
+                 {{d.source_id, d.source.public_z85}},
+                 {"to-us", "us", link_id_il_us, "il-us.link", 0},
+                 o.gateway_link_peer_port.value_or(peer("il-us", d.relay_link_in_port))};
+  ReceiverSpec rx{receiver_id, "sy", "il", d.receiver_metrics_port, deliver_port,
+                  {"from-us", "us", link_id_us_sy, "us-sy.link", d.receiver_link_in_port},
+                  {d.consumer_id, d.consumer.public_z85}, std::nullopt};
+  std::vector<LinkSpec> relay_in = {il_us_in};
+  std::vector<std::pair<LinkSpec, std::uint16_t>> relay_out = {
+      {us_sy, peer("us-sy", d.receiver_link_in_port)}};
+  if (both) {
+    auto& r = *d.reverse;
+    sy_us_in = {"from-sy", "sy", link_id_sy_us, "sy-us.link", r.relay_link_in_port};
+    us_il = {"to-il", "il", link_id_us_il, "us-il.link", r.receiver_link_in_port};
+    relay_in.push_back(sy_us_in);
+    relay_out.push_back({us_il, peer("us-il", r.receiver_link_in_port)});
+    gw.sources.push_back({il_receiver_id, il_receiver_curve.public_z85});
+    rx.gateway = {{r.ingest_endpoint, sy_gateway_curve.public_z85}};
+  }
 
   d.gateway_config = d.dir + "/config/il-gw-1.toml";
   d.relay_config = d.dir + "/config/us-relay.toml";
   d.receiver_config = d.dir + "/config/sy-rx-1.toml";
-  CG_RETURN_IF_ERROR(write_text(d.gateway_config, gateway_toml(o, d, ingest_port), 0644));
-  CG_RETURN_IF_ERROR(write_text(d.relay_config, relay_toml(o, d), 0644));
-  CG_RETURN_IF_ERROR(write_text(d.receiver_config, receiver_toml(o, d, deliver_port), 0644));
+  CG_RETURN_IF_ERROR(write_text(d.gateway_config, gateway_toml(o, gw), 0644));
+  CG_RETURN_IF_ERROR(write_text(d.relay_config, relay_toml(o, d.relay_metrics_port, relay_in, relay_out), 0644));
+  CG_RETURN_IF_ERROR(write_text(d.receiver_config, receiver_toml(o, rx), 0644));
   d.gateway_store = d.dir + "/state/il-gw-1";
   d.relay_store = d.dir + "/state/us-relay";
   d.receiver_store = d.dir + "/state/sy-rx-1";
-  for (const std::string* store : {&d.gateway_store, &d.relay_store, &d.receiver_store}) {
-    CG_RETURN_IF_ERROR(make_dir(*store, 0700));
+  std::vector<const std::string*> stores = {&d.gateway_store, &d.relay_store, &d.receiver_store};
+  if (both) {
+    auto& r = *d.reverse;
+    GatewaySpec sgw{sy_gateway_id, "sy", "il", r.gateway_metrics_port, sy_ingest_port,
+                    {{r.source_id, r.source.public_z85}, {receiver_id, receiver_curve.public_z85}},
+                    {"to-us", "us", link_id_sy_us, "sy-us.link", 0},
+                    peer("sy-us", r.relay_link_in_port)};
+    ReceiverSpec irx{il_receiver_id, "il", "sy", r.receiver_metrics_port, il_deliver_port,
+                     {"from-us", "us", link_id_us_il, "us-il.link", r.receiver_link_in_port},
+                     {r.consumer_id, r.consumer.public_z85},
+                     {{d.ingest_endpoint, gateway_curve.public_z85}}};
+    r.gateway_config = d.dir + "/config/sy-gw-1.toml";
+    r.receiver_config = d.dir + "/config/il-rx-1.toml";
+    CG_RETURN_IF_ERROR(write_text(r.gateway_config, gateway_toml(o, sgw), 0644));
+    CG_RETURN_IF_ERROR(write_text(r.receiver_config, receiver_toml(o, irx), 0644));
+    r.gateway_store = d.dir + "/state/sy-gw-1";
+    r.receiver_store = d.dir + "/state/il-rx-1";
+    stores.push_back(&r.gateway_store);
+    stores.push_back(&r.receiver_store);
   }
+  for (const std::string* store : stores) CG_RETURN_IF_ERROR(make_dir(*store, 0700));
   CG_RETURN_IF_ERROR(write_text(d.dir + "/README.txt", readme(o, d), 0644));
   return d;
 }

@@ -2,7 +2,8 @@
 // way an operator would lay it out, and the supervisor that runs its nodes as processes.
 //
 // create() writes, for il-gw-1 (gateway, party il), us-relay (relay, party us) and sy-rx-1
-// (receiver, party sy):
+// (receiver, party sy) — and with both_directions also sy-gw-1 (gateway, sy) and il-rx-1
+// (receiver, il), each receiver a source of its own party's gateway:
 //   keys/     node key files (crypto::write_node_keys), the root and reviewer signing keys,
 //             the two link MAC keys (il->us, us->sy), CURVE secret keys (one Z85 line), and
 //             with `encrypt_keys` the random passphrase that seals the private key files;
@@ -27,6 +28,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +43,12 @@ namespace cg::deploy {
 struct Options {
   std::string dir;          // created if missing (mode 0700); must be empty if it exists
   std::string policy_file;  // the il policy TOML to propose and approve
+  // Both directions (issue 10): also sy-gw-1 (gateway, sy) and il-rx-1 (receiver, il), the
+  // relay forwarding sy->il too, party sy with its reviewers (sy/dana, sy/erin, sy/farid, 2 of
+  // 3) and `sy_policy_file` as its approved bundle; each receiver is a source of its own
+  // party's gateway ([recovery]), for gap reports and the exchange of tree heads.
+  bool both_directions = false;
+  std::string sy_policy_file;
   crypto::SuiteId suite = crypto::SuiteId::modern;
   // true: private key files sealed under a random passphrase written to keys/passphrase (0600),
   // named by [keys] passphrase_file; false: key files stored unencrypted (and say so).
@@ -49,12 +57,33 @@ struct Options {
   // When set, the gateway's [[link_out]] peer is 127.0.0.1:<this port> instead of the relay's
   // link_in port (a test puts a loss proxy in between).
   std::optional<std::uint16_t> gateway_link_peer_port;
+  // The same for the other links, by name: "us-sy" (relay → sy-rx-1), "sy-us" (sy-gw-1 →
+  // relay), "us-il" (relay → il-rx-1).
+  std::map<std::string, std::uint16_t> link_peer_ports;
+  // [recovery] of the receivers (both directions), for tests that want faster reports.
+  std::uint32_t report_after_ms = 3000, rereport_after_ms = 5000, gossip_interval_ms = 10'000;
   std::uint32_t pipeline_batch_items_max = 256;  // [pipeline] batch_items_max
   std::uint64_t ingest_inbox_items_max = 100'000;  // [ingest] inbox_items_max
   // [node] store_bytes_max of every node. A gateway's store grew by about 4 KB per item in
   // the multi-process tests (inbox, audit record with its explanation, sent log, holds):
   // 2 GiB hold some 500,000 items.
   std::uint64_t store_bytes_max = std::uint64_t{2} << 30;
+};
+
+// The other direction of a deployment with both directions: sy-gw-1 → us-relay → il-rx-1.
+struct ReverseDirection {
+  std::string gateway_config, receiver_config;  // sy-gw-1, il-rx-1
+  std::string gateway_store, receiver_store;
+  std::string rules_bundle_file, policy_file;   // sy's
+  std::string ingest_endpoint, gateway_curve_public;
+  std::string source_id;  // "sy-src-1"
+  ingest::KeyPair source;
+  std::string deliver_endpoint, receiver_curve_public;
+  std::string consumer_id;  // "il-consumer-1"
+  ingest::KeyPair consumer;
+  std::uint16_t relay_link_in_port = 0, receiver_link_in_port = 0;  // from sy; il-rx-1's
+  std::uint16_t gateway_metrics_port = 0, receiver_metrics_port = 0;
+  std::vector<std::string> reviewer_key_files;  // sy/dana, sy/erin, sy/farid
 };
 
 struct Deployment {
@@ -72,6 +101,9 @@ struct Deployment {
   std::uint16_t gateway_metrics_port = 0, relay_metrics_port = 0, receiver_metrics_port = 0;
   // il/alice, il/bob, il/carol signing key files (the bundle is approved by alice and carol).
   std::vector<std::string> reviewer_key_files;
+
+  // The other direction, with Options::both_directions: sy-gw-1 → us-relay → il-rx-1.
+  std::optional<ReverseDirection> reverse;
 };
 
 // Writes the deployment described above into `options.dir`. Errors: rejected when the
