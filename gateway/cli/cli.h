@@ -41,6 +41,16 @@ int audit_verify(const std::string& store_dir, bool json);
 int audit_prove(const std::string& store_dir, std::uint64_t index, std::uint64_t size,
                 crypto::SuiteId suite);
 
+// `cellgate audit heads --store DIR --out FILE`: exports the relay's published tree heads a
+// receiver kept (the last 65,536), for the other party to check against its own.
+int audit_heads(const std::string& store_dir, const std::string& out_file);
+// `cellgate audit check-consistency --store DIR --trust-root FILE [--heads FILE]`: re-checks a
+// receiver's kept heads (signatures, consistency links), lists the equivocation evidence the
+// running receiver recorded, and compares the other party's exported heads with ours serial by
+// serial. Exit 0 one consistent history, 1 equivocation found, 2 bad input, 3 unreadable.
+int audit_check_consistency(const std::string& store_dir, const std::string& trust_root_file,
+                            const std::string& heads_file, bool json);
+
 // `cellgate config check FILE`: loads a node config as `run` would. Exit 0 valid, 2 invalid
 // (the reason names file:line:col), 3 unreadable.
 int config_check(const std::string& file, bool json);
@@ -89,6 +99,7 @@ struct DemoOptions {
   std::uint64_t seed = 1;
   std::size_t body_bytes = 1024;
   std::string policy = "gateway/policy/examples/il-policy.toml";
+  std::string sy_policy = "gateway/policy/examples/sy-policy.toml";
   std::uint64_t link_bytes_per_s = 50'000'000;
 };
 // `cellgate quarantine list --store DIR [--json]`: the items a gateway holds for review.

@@ -49,6 +49,28 @@ int main(int argc, char** argv) {
   audit_prove->add_option("--suite", prove_suite, "The deployment's suite")
       ->check(CLI::IsMember({"modern", "cnsa"}));
 
+  std::string heads_out, heads_in, consistency_root;
+  auto* audit_heads = audit->add_subcommand(
+      "heads", "Export the relay's tree heads a receiver kept, for the other party");
+  audit_heads->add_option("--store", store_dir, "The receiver's store directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  audit_heads->add_option("--out", heads_out, "File to write")->required();
+  auto* audit_consistency = audit->add_subcommand(
+      "check-consistency",
+      "Check that the relay showed this receiver one append-only history, and the same one as "
+      "the other party (exit 1 when it did not)");
+  audit_consistency->add_option("--store", store_dir, "The receiver's store directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  audit_consistency->add_option("--trust-root", consistency_root, "The deployment's trust root")
+      ->required()
+      ->check(CLI::ExistingFile);
+  audit_consistency
+      ->add_option("--heads", heads_in, "The other party's heads (cellgate audit heads)")
+      ->check(CLI::ExistingFile);
+  audit_consistency->add_flag("--json", audit_json, "JSON output");
+
   std::string config_file;
   bool config_json = false;
   auto* config = app.add_subcommand("config", "Node configuration files");
@@ -168,10 +190,12 @@ int main(int argc, char** argv) {
 
   cg::cli::DemoOptions demo_options;
   auto* demo = app.add_subcommand("demo", "Run the cell on synthetic traffic and report");
-  demo->add_option("--items", demo_options.items, "Items to send")
+  demo->add_option("--items", demo_options.items, "Items to send (half each way)")
       ->check(CLI::Range(1, 10'000'000));
   demo->add_option("--seed", demo_options.seed, "Traffic seed");
   demo->add_option("--policy", demo_options.policy, "The il policy the reviewers approve")
+      ->check(CLI::ExistingFile);
+  demo->add_option("--sy-policy", demo_options.sy_policy, "The sy policy its reviewers approve")
       ->check(CLI::ExistingFile);
   demo->add_option("--link-rate", demo_options.link_bytes_per_s, "Pacing of each link, bytes/s")
       ->check(CLI::Range(1'000'000, 1'000'000'000));
@@ -315,6 +339,9 @@ int main(int argc, char** argv) {
   if (*config_check) return cg::cli::config_check(config_file, config_json);
   if (*curve_keygen) return cg::cli::curve_keygen(curve_out);
   if (*audit_verify) return cg::cli::audit_verify(store_dir, audit_json);
+  if (*audit_heads) return cg::cli::audit_heads(store_dir, heads_out);
+  if (*audit_consistency)
+    return cg::cli::audit_check_consistency(store_dir, consistency_root, heads_in, audit_json);
   if (*audit_prove) {
     return cg::cli::audit_prove(
         store_dir, prove_index, prove_size,
