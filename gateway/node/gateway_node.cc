@@ -37,7 +37,8 @@ constexpr std::int64_t bundle_resend_every_ns = 30 * ns_per_s;
 constexpr std::size_t prune_per_pass_max = 4096;
 constexpr std::size_t release_requests_per_pass = 16;
 constexpr std::int64_t stream_head_every_ns = 1 * ns_per_s;
-constexpr std::size_t resends_per_turn_max = 1024;
+constexpr std::size_t resends_per_turn_max = 256;
+constexpr std::uint64_t resend_backlog_bytes_max = 1u << 20;  // of the link's 4 MiB staging
 
 std::vector<std::uint8_t> epoch_key_of(std::string_view party, std::uint64_t epoch) {
   std::vector<std::uint8_t> k(party.begin(), party.end());
@@ -135,6 +136,8 @@ struct GatewayNode::Impl {
                            std::uint64_t rules_version);
   // Re-sends what the queue allows now, unchanged, from the sent log.
   Status resend_some();
+  // How long what waits in the link's queue needs to leave at its pace.
+  std::int64_t link_backlog_ns();
 };
 
 Status GatewayNode::Impl::load() {
@@ -241,6 +244,12 @@ Status GatewayNode::Impl::register_metrics() {
                   counters.pipeline_errors);
   metrics.counter("cellgate_gateway_resent_after_restart_total",
                   "Envelopes sent again after a restart.", counters.resent_after_restart);
+  metrics.counter("cellgate_gateway_reports_out_total",
+                  "This party's receivers' reports judged for release (gap ranges, tree heads).",
+                  counters.reports_out);
+  metrics.counter("cellgate_gateway_reports_released_total",
+                  "Of them released (a subset of the released decisions).",
+                  counters.reports_released);
   metrics.counter("cellgate_gateway_gap_reports_total",
                   "Other parties' receiver reports about this gateway's envelopes, verified.",
                   counters.gap_reports_received);
@@ -445,9 +454,11 @@ Result<bool> GatewayNode::Impl::pass() {
       return io_error("inbox entry " + std::to_string(entry.seq) + ": " + item.status().reason());
     }
     counters.items_judged.fetch_add(1);
-    if (item->root().getKind() == schema::Kind::GAP_REPORT) {
+    const bool report = item->root().getKind() == schema::Kind::GAP_REPORT;
+    if (report) {
       CG_ASSIGN_OR_RETURN(const bool taken, take_report(txn, item->root(), now, (*bundle)->version));
       if (taken) continue;  // else: this party's receiver's report, judged below
+      counters.reports_out.fetch_add(1);
     }
     for (std::uint32_t di = 0; di < rules.destinations().size(); ++di) {
       const auto& dest = rules.destinations()[di];
@@ -488,6 +499,7 @@ Result<bool> GatewayNode::Impl::pass() {
             seal_one(dest.party, entry.item, item->root().getBanner(), item->root(), ev));
       }
       counters.released.fetch_add(1);
+      if (report) counters.reports_released.fetch_add(1);
     }
   }
   auto emit = [&](const std::string& party, std::span<const envelope::Sealed> batch,
@@ -599,7 +611,7 @@ Result<bool> GatewayNode::Impl::take_report(store::WriteTxn& txn, schema::Item::
       }
       wanted.push_back(r);
     }
-    queued += resends.request(g.key.destination, wanted, clock->monotonic_ns());
+    queued += resends.request(g.key.destination, wanted, clock->monotonic_ns(), link_backlog_ns());
   }
   resends_queued.store(resends.queued());
   counters.gap_reports_received.fetch_add(1);
@@ -622,7 +634,17 @@ Result<bool> GatewayNode::Impl::take_report(store::WriteTxn& txn, schema::Item::
   return true;
 }
 
+std::int64_t GatewayNode::Impl::link_backlog_ns() {
+  const auto q = link_tx->queued();
+  const auto rate = std::max<std::uint64_t>(1, config.links_out[0].rate_bytes_per_s);
+  return static_cast<std::int64_t>(static_cast<double>(q.bytes) * 1e9 / static_cast<double>(rate));
+}
+
 Status GatewayNode::Impl::resend_some() {
+  if (resends.queued() == 0) return {};
+  // Re-sends take what room the link has, never its whole queue: first sends keep flowing, and
+  // a re-send does not wait behind seconds of backlog (the receiver would ask again meanwhile).
+  if (link_tx->queued().bytes > resend_backlog_bytes_max) return {};
   const auto due = resends.take(resends_per_turn_max, clock->monotonic_ns());
   resends_queued.store(resends.queued());
   std::set<std::pair<std::string, std::uint64_t>> announced;

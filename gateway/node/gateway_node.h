@@ -63,7 +63,11 @@ struct GatewayCounters {
   std::atomic<std::uint64_t> bundles_sent{0};
   std::atomic<std::uint64_t> released_by_reviewer{0};  // quarantined, then released (signed)
   std::atomic<std::uint64_t> releases_refused{0};  // release requests that did not verify
-  // Gap recovery (issue 10): other parties' receiver reports about this gateway's envelopes.
+  // Gap recovery (issue 10): this party's receivers' reports, judged like items (the released
+  // ones are also counted in `released`)...
+  std::atomic<std::uint64_t> reports_out{0};
+  std::atomic<std::uint64_t> reports_released{0};
+  // ...and other parties' receiver reports about this gateway's envelopes.
   std::atomic<std::uint64_t> gap_reports_received{0};
   std::atomic<std::uint64_t> gap_reports_refused{0};
   std::atomic<std::uint64_t> gap_seqs_requested{0};

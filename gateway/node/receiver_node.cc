@@ -248,6 +248,12 @@ Status ReceiverNode::Impl::register_metrics() {
                   counters.recovered);
   metrics.counter("cellgate_receiver_gaps_abandoned_total",
                   "Sequence numbers given up after give_up_seconds (alarm).", counters.abandoned);
+  metrics.counter("cellgate_receiver_reports_accepted_total",
+                  "Reports this party's gateway acknowledged (its own and handed-on ones).",
+                  counters.reports_accepted);
+  metrics.counter("cellgate_receiver_reports_in_total",
+                  "Other parties' reports that arrived here and verified (not for consumers).",
+                  counters.reports_in);
   metrics.counter("cellgate_receiver_reports_handed_on_total",
                   "Other parties' reports about this party's gateway, handed to it.",
                   counters.reports_handed_on);
@@ -490,6 +496,7 @@ Status ReceiverNode::Impl::take_report(store::WriteTxn& txn, schema::Item::Reade
     ev.detail = why;
     return audit_log->append(txn, ev).status();
   }
+  counters.reports_in.fetch_add(1);
   if (report->head) {
     CG_RETURN_IF_ERROR(
         found(txn, chain->compare_quoted(*report->head, "report of " + report->reporter, now),
@@ -612,6 +619,8 @@ void ReceiverNode::Impl::run_reporter() {
         counters.reports_dropped.fetch_add(1);
       } else if (!ack->accepted) {
         s = Status(overloaded("gateway overloaded"));
+      } else {
+        counters.reports_accepted.fetch_add(1);
       }
     }
     if (!s.ok()) {

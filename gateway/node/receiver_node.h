@@ -54,6 +54,8 @@ struct ReceiverCounters {
   std::atomic<std::uint64_t> seqs_requested{0};
   std::atomic<std::uint64_t> recovered{0};
   std::atomic<std::uint64_t> abandoned{0};
+  std::atomic<std::uint64_t> reports_accepted{0};  // acknowledged by the gateway
+  std::atomic<std::uint64_t> reports_in{0};        // other parties', verified
   std::atomic<std::uint64_t> reports_handed_on{0};
   std::atomic<std::uint64_t> reports_refused{0};
   std::atomic<std::uint64_t> reports_dropped{0};

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "gateway/common/byte_reader.h"
 #include "gateway/common/limits.h"
 #include "gateway/wire/wire.h"
 
@@ -254,6 +255,55 @@ Result<Bytes> report_of(schema::Item::Reader item) {
   return malformed("gap report item without a portion of " + std::string(report_content_type));
 }
 
+// --- Heads exchanged out of band --------------------------------------------------------------
+
+namespace {
+constexpr std::uint8_t export_magic[4] = {'C', 'G', 'H', 'X'};
+}
+
+std::vector<std::uint8_t> export_heads(std::span<const std::vector<std::uint8_t>> records) {
+  std::vector<std::uint8_t> out(export_magic, export_magic + 4);
+  ByteWriter w(out);
+  w.u8(1);
+  w.u8(0);
+  w.u8(0);
+  w.u8(0);
+  const std::size_t n = std::min(records.size(), export_heads_max);
+  w.u32(static_cast<std::uint32_t>(n));
+  for (std::size_t i = 0; i < n; ++i) {
+    w.u32(static_cast<std::uint32_t>(records[i].size()));
+    out.insert(out.end(), records[i].begin(), records[i].end());
+  }
+  return out;
+}
+
+Result<std::vector<Bytes>> parse_heads_export(Bytes file) {
+  ByteReader r(file);
+  const auto magic = r.bytes(4);
+  const auto format = r.u8();
+  const auto pad = r.bytes(3);
+  const auto count = r.u32();
+  if (!r.ok() || !std::equal(magic->begin(), magic->end(), export_magic))
+    return malformed("heads file: not a cellgate heads export");
+  if (*format != 1 || (*pad)[0] != 0 || (*pad)[1] != 0 || (*pad)[2] != 0)
+    return malformed("heads file: unknown format");
+  if (*count > export_heads_max)
+    return malformed("heads file: more than " + std::to_string(export_heads_max) + " heads");
+  std::vector<Bytes> out;
+  out.reserve(*count);
+  for (std::uint32_t i = 0; i < *count; ++i) {
+    const auto len = r.u32();
+    if (!len) return malformed("heads file: cut short in head " + std::to_string(i));
+    if (*len > export_record_bytes_max)
+      return malformed("heads file: head " + std::to_string(i) + " is too large");
+    const auto bytes = r.bytes(*len);
+    if (!bytes) return malformed("heads file: cut short in head " + std::to_string(i));
+    out.push_back(*bytes);
+  }
+  if (!r.at_end()) return malformed("heads file: bytes after the last head");
+  return out;
+}
+
 // --- GapTracker ------------------------------------------------------------------------------
 
 void GapTracker::update(const StreamKey& key, std::span<const SeqRange> missing,
@@ -355,7 +405,8 @@ std::uint64_t GapTracker::open_seqs() const {
 // --- ResendQueue -----------------------------------------------------------------------------
 
 std::uint64_t ResendQueue::request(const std::string& destination, std::span<const SeqRange> ranges,
-                                   std::int64_t now_ns) {
+                                   std::int64_t now_ns, std::int64_t extra_holdoff_ns) {
+  const std::int64_t holdoff = options_.holdoff_ns + std::max<std::int64_t>(0, extra_holdoff_ns);
   if (recent_.size() > options_.holdoff_tracked_max) {  // forget what is past its holdoff
     for (auto it = recent_.begin(); it != recent_.end();)
       it = now_ns - it->second >= options_.holdoff_ns ? recent_.erase(it) : std::next(it);
@@ -365,7 +416,7 @@ std::uint64_t ResendQueue::request(const std::string& destination, std::span<con
     for (std::uint64_t seq = r.first; seq <= r.last && seq != 0; ++seq) {
       auto [it, fresh] = recent_.try_emplace({destination, seq}, now_ns);
       if (!fresh) {
-        if (now_ns - it->second < options_.holdoff_ns) continue;
+        if (now_ns - it->second < holdoff) continue;
         it->second = now_ns;
       }
       if (queue_.size() >= options_.queued_max) {

@@ -99,6 +99,17 @@ Result<std::vector<std::uint8_t>> report_item(Bytes report, const ReportItem& ho
 // of report_content_type).
 Result<Bytes> report_of(schema::Item::Reader item);
 
+// --- Heads exchanged out of band (cellgate audit heads / check-consistency) ----------------
+//
+//   "CGHX" | u8 format = 1 | 3 zero bytes | u32 count | count × (u32 length | published head)
+// (integers little-endian): the published head records a receiver kept, as they came off the
+// link, so the other party can check them against its own (signatures and all).
+inline constexpr std::size_t export_heads_max = 65'536;
+inline constexpr std::size_t export_record_bytes_max = 64u << 10;
+std::vector<std::uint8_t> export_heads(std::span<const std::vector<std::uint8_t>> records);
+// Views into `file`. Errors: malformed (framing, a count or length over its limit, bytes left).
+Result<std::vector<Bytes>> parse_heads_export(Bytes file);
+
 // --- GapTracker (receiver) -----------------------------------------------------------------
 
 struct GapOptions {
@@ -175,9 +186,10 @@ class ResendQueue final {
   explicit ResendQueue(ResendOptions options = {}) : options_(options) {}
 
   // Queues the seqs of `ranges` for `destination` (skipping those already queued or re-sent
-  // within the holdoff). Returns how many were queued.
+  // within the holdoff, lengthened by `extra_holdoff_ns`: the time what is already waiting in
+  // the link's queue needs to leave). Returns how many were queued.
   std::uint64_t request(const std::string& destination, std::span<const SeqRange> ranges,
-                        std::int64_t now_ns);
+                        std::int64_t now_ns, std::int64_t extra_holdoff_ns = 0);
   // Up to `max` (destination, seq) the rate allows now, in request order.
   std::vector<std::pair<std::string, std::uint64_t>> take(std::size_t max, std::int64_t now_ns);
   std::uint64_t queued() const { return queue_.size(); }
