@@ -212,6 +212,61 @@ TEST(Config, LinkAndRoleMistakesAreNamed) {
       << r.status().reason();
 }
 
+// [recovery]: only a receiver has it; its gateway endpoint, key and label policy are checked.
+TEST(Config, RecoveryBelongsToAReceiverAndIsChecked) {
+  const std::string rx = std::string(R"([node]
+id = "sy-rx-1"
+party = "sy"
+role = "receiver"
+store = "s"
+
+[deliver]
+curve_secret_file = "k"
+
+[[deliver.consumer]]
+id = "a"
+curve_public = ")") + kKey + R"("
+
+[recovery]
+gateway = "tcp://127.0.0.1:7101"
+gateway_curve_public = ")" + kKey + R"("
+curve_secret_file = "keys/sy-rx-1.curve"
+label_policy = "cell-2026"
+report_after_ms = 1500
+)";
+  auto c = parse(rx, "/etc/cellgate/rx.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  ASSERT_TRUE(c->recovery.has_value());
+  EXPECT_EQ(c->recovery->source_id, "sy-rx-1") << "defaults to the node id";
+  EXPECT_EQ(c->recovery->curve_secret_file, "/etc/cellgate/keys/sy-rx-1.curve");
+  EXPECT_EQ(c->recovery->report_after_ms, 1500u);
+  EXPECT_EQ(c->recovery->rereport_after_ms, 5000u);
+  EXPECT_EQ(c->recovery->give_up_seconds, 3600u);
+  struct Case {
+    std::string text;
+    const char* reason;
+  } cases[] = {
+      {replace(rx, "tcp://127.0.0.1:7101", "tcp://10.1.1.1:7101"),
+       "rx.toml:15:11: recovery.gateway: 'tcp://10.1.1.1:7101' is not a loopback address (set "
+       "node.allow_non_loopback = true to listen elsewhere)"},
+      {replace(rx, "tcp://127.0.0.1:7101", "127.0.0.1:7101"),
+       "rx.toml:15:11: recovery.gateway: must be tcp://host:port"},
+      {replace(rx, "label_policy = \"cell-2026\"\n", ""),
+       "rx.toml:14:1: recovery.label_policy: missing"},
+      {replace(rx, "report_after_ms = 1500", "report_after_ms = 5"),
+       "rx.toml:19:19: recovery.report_after_ms: must be between 100 and 3600000"},
+      {replace(rx, "report_after_ms = 1500", "reports = 1"),
+       "rx.toml:19:1: recovery.reports: unknown key"},
+      {replace(rx, "role = \"receiver\"", "role = \"relay\""),
+       "rx.toml:7:1: deliver: only a receiver has [deliver]"},
+  };
+  for (const auto& k : cases) {
+    auto r = parse(k.text, "rx.toml");
+    ASSERT_FALSE(r.ok()) << k.reason;
+    EXPECT_EQ(r.status().reason(), k.reason);
+  }
+}
+
 TEST(Config, NonLoopbackNeedsAnExplicitDecision) {
   std::string text = replace(gateway_config(), "listen = \"tcp://127.0.0.1:7001\"",
                              "listen = \"tcp://10.1.2.3:7001\"");

@@ -77,6 +77,25 @@ TEST_F(DedupeTest, OutOfOrderArrivalsFillTheFloor) {
   EXPECT_TRUE(window_->missing("il-gw-1", 1)->empty());
 }
 
+// With `highest`: the highest seq seen when the listing is complete (gap recovery adds what
+// lies beyond it up to the origin's stream head), 0 when the listing was cut.
+TEST_F(DedupeTest, MissingSaysTheHighestSeenWhenItListedEverything) {
+  std::uint64_t highest = 99;
+  EXPECT_TRUE(window_->missing("il-gw-1", 1, 10, &highest)->empty());
+  EXPECT_EQ(highest, 0u) << "nothing seen";
+  EXPECT_TRUE(fresh(1));
+  EXPECT_TRUE(window_->missing("il-gw-1", 1, 10, &highest)->empty());
+  EXPECT_EQ(highest, 1u) << "all below the floor";
+  EXPECT_TRUE(fresh(3));
+  EXPECT_TRUE(fresh(6));
+  EXPECT_EQ(window_->missing("il-gw-1", 1, 10, &highest)->size(), 2u);
+  EXPECT_EQ(highest, 6u);
+  auto cut = *window_->missing("il-gw-1", 1, 1, &highest);
+  ASSERT_EQ(cut.size(), 1u) << "the first range only";
+  EXPECT_EQ(cut[0].last, 2u);
+  EXPECT_EQ(highest, 0u) << "not known: the listing was cut";
+}
+
 TEST_F(DedupeTest, StreamsAndOriginsAreIndependent) {
   EXPECT_TRUE(fresh(1, "il-gw-1", 1));
   EXPECT_TRUE(fresh(1, "il-gw-1", 2));

@@ -132,6 +132,70 @@ TEST_F(DeployTest, ConfigsLoadAndDescribeTheCell) {
   EXPECT_EQ(slurp(d->dir + "/keys/il-src-1.curve"), d->source.secret_z85 + "\n");
 }
 
+// Both directions: five configs that load and fit together — the relay forwards each party's
+// envelopes to the other, each receiver is a source of its own party's gateway.
+TEST_F(DeployTest, BothDirectionsFitTogether) {
+  Options o = options(false);
+  o.both_directions = true;
+  o.sy_policy_file = std::string(CG_SOURCE_DIR) + "/gateway/policy/examples/sy-policy.toml";
+  auto d = create(o);
+  ASSERT_TRUE(d.ok()) << d.status().reason();
+  ASSERT_TRUE(d->reverse);
+  const auto& r = *d->reverse;
+  auto il_gw = *config::load(d->gateway_config);
+  auto sy_gw = config::load(r.gateway_config);
+  ASSERT_TRUE(sy_gw.ok()) << sy_gw.status().reason();
+  auto relay = *config::load(d->relay_config);
+  auto sy_rx = *config::load(d->receiver_config);
+  auto il_rx = config::load(r.receiver_config);
+  ASSERT_TRUE(il_rx.ok()) << il_rx.status().reason();
+  EXPECT_EQ(sy_gw->party, "sy");
+  EXPECT_EQ(il_rx->party, "il");
+  EXPECT_EQ(relay.relay->routes, (std::vector<std::string>{"il->sy", "sy->il"}));
+  ASSERT_EQ(relay.links_in.size(), 2u);
+  ASSERT_EQ(relay.links_out.size(), 2u);
+  EXPECT_EQ(relay.links_in[1].party, "sy");
+  EXPECT_EQ(relay.links_in[1].listen, loopback(r.relay_link_in_port));
+  EXPECT_EQ(relay.links_in[1].link_id, sy_gw->links_out[0].link_id);
+  EXPECT_EQ(relay.links_out[1].party, "il");
+  EXPECT_EQ(relay.links_out[1].peer, loopback(r.receiver_link_in_port));
+  EXPECT_EQ(il_rx->links_in[0].link_id, relay.links_out[1].link_id);
+  // Each receiver is a source of its own party's gateway, under the key it serves with.
+  ASSERT_TRUE(sy_rx.recovery && il_rx->recovery);
+  EXPECT_EQ(sy_rx.recovery->gateway, r.ingest_endpoint);
+  EXPECT_EQ(sy_rx.recovery->gateway_curve_public, r.gateway_curve_public);
+  EXPECT_EQ(il_rx->recovery->gateway, d->ingest_endpoint);
+  ASSERT_EQ(il_gw.ingest->sources.size(), 2u);
+  EXPECT_EQ(il_gw.ingest->sources[1].id, "il-rx-1");
+  EXPECT_EQ(il_gw.ingest->sources[1].curve_public, r.receiver_curve_public);
+  ASSERT_EQ(sy_gw->ingest->sources.size(), 2u);
+  EXPECT_EQ(sy_gw->ingest->sources[1].curve_public, d->receiver_curve_public);
+  // The trust root names both parties with their reviewers, and the five nodes; sy's bundle is
+  // accepted like il's.
+  const approval::SuiteVerifier verifier(crypto::modern_suite());
+  auto root = approval::TrustRoot::bootstrap(*crypto::read_file(d->trust_root_file, 1u << 20),
+                                             verifier, clock_.now_ns());
+  ASSERT_TRUE(root.ok()) << root.status().reason();
+  EXPECT_EQ(root->body().getParties().size(), 2u);
+  EXPECT_EQ(root->body().getNodes().size(), 5u);
+  auto env = *store::Env::open({.path = tmp_.file("approver"), .map_bytes = 16 << 20});
+  auto approver = approval::Approver::open(*env, "sy", *root,
+                                           std::make_shared<approval::SuiteVerifier>(verifier),
+                                           [](std::string_view text) -> Result<approval::CompiledPolicy> {
+                                             CG_ASSIGN_OR_RETURN(auto p, policy::Policy::parse(text, "sy"));
+                                             return approval::CompiledPolicy(
+                                                 std::shared_ptr<const policy::Policy>(std::move(p)));
+                                           });
+  ASSERT_TRUE(approver.ok()) << approver.status().reason();
+  auto b = (*approver)->offer(*crypto::read_file(r.rules_bundle_file, 1u << 20), clock_.now_ns());
+  EXPECT_TRUE(b.ok()) << b.status().reason();
+  // Without its policy, both directions are refused.
+  Options missing = o;
+  missing.dir = tmp_.file("cell2");
+  missing.sy_policy_file.clear();
+  EXPECT_EQ(create(missing).status().code(), Code::malformed);
+}
+
 TEST_F(DeployTest, TrustRootBootstrapsAndTheBundleIsAccepted) {
   auto d = create(options(false));
   ASSERT_TRUE(d.ok()) << d.status().reason();
