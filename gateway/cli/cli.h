@@ -101,6 +101,7 @@ struct DemoOptions {
   std::string policy = "gateway/policy/examples/il-policy.toml";
   std::string sy_policy = "gateway/policy/examples/sy-policy.toml";
   std::uint64_t link_bytes_per_s = 50'000'000;
+  bool keep = false;  // keep the deployment folder (stores, logs) after a successful run
 };
 // `cellgate quarantine list --store DIR [--json]`: the items a gateway holds for review.
 int quarantine_list(const std::string& store_dir, bool json);

@@ -424,6 +424,10 @@ int demo(const DemoOptions& options) {
     std::printf("              node logs: %s/*.log\n", cell->dir.c_str());
     cleanup.d.clear();  // keep the deployment and logs for a look
   }
+  if (adds_up && options.keep) {
+    std::printf("              kept: %s (the nodes' configs, stores and logs)\n", cell->dir.c_str());
+    cleanup.d.clear();
+  }
   return adds_up ? exit_ok : exit_failed;
 }
 

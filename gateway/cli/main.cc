@@ -197,6 +197,8 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   demo->add_option("--sy-policy", demo_options.sy_policy, "The sy policy its reviewers approve")
       ->check(CLI::ExistingFile);
+  demo->add_flag("--keep", demo_options.keep,
+                 "Keep the deployment folder (configs, stores, logs) after a successful run");
   demo->add_option("--link-rate", demo_options.link_bytes_per_s, "Pacing of each link, bytes/s")
       ->check(CLI::Range(1'000'000, 1'000'000'000));
   demo->add_option("--body-bytes", demo_options.body_bytes, "Text bytes per item")
