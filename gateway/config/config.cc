@@ -187,10 +187,15 @@ std::vector<std::string> string_list(Section& s, const std::string& key) {
 bool is_host_port(const std::string& v) {
   const auto colon = v.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 >= v.size()) return false;
+  // At most five digits before converting: a longer run of digits is out of range for any
+  // integer type (std::stoul would throw; the fuzzer found it).
+  if (v.size() - colon - 1 > 5) return false;
+  std::uint32_t port = 0;
   for (std::size_t i = colon + 1; i < v.size(); ++i) {
     if (v[i] < '0' || v[i] > '9') return false;
+    port = port * 10 + static_cast<std::uint32_t>(v[i] - '0');
   }
-  return std::stoul(v.substr(colon + 1)) <= 65535;
+  return port <= 65535;
 }
 
 void read_link_common(Section& s, LinkCommon& l, bool party_required) {

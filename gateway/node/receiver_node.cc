@@ -173,6 +173,22 @@ Status ReceiverNode::Impl::load() {
     go.give_up_after_ns = std::int64_t{rc.give_up_seconds} * ns_per_s;
     gaps.emplace(go);
   }
+  // The relay's heads kept before a restart (the latest 1024): the chain goes on from them.
+  {
+    std::deque<std::vector<std::uint8_t>> recent;
+    CG_ASSIGN_OR_RETURN(auto txn, env->begin_read());
+    CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(heads_table));
+    for (;;) {
+      CG_ASSIGN_OR_RETURN(auto e, cursor.next());
+      if (!e) break;
+      recent.emplace_back(e->second.begin(), e->second.end());
+      if (recent.size() > 1024) recent.pop_front();
+    }
+    for (const auto& record : recent) {
+      auto v = envelope::verify_published_head(record, *root, *suite, &verified);
+      if (v.ok()) (void)chain->add_published(*v, clock->now_ns());
+    }
+  }
   // Epoch keys announced before a restart.
   {
     std::vector<std::vector<std::uint8_t>> stored;

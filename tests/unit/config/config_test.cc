@@ -183,6 +183,10 @@ TEST(Config, LinkAndRoleMistakesAreNamed) {
       {replace(base, "peer = \"127.0.0.1:7200\"", "peer = \"10.0.0.2:7200\""),
        "r.toml:27:8: link_out[0].peer: '10.0.0.2:7200' is not a loopback address (set "
        "node.allow_non_loopback = true to listen elsewhere)"},
+      {replace(base, "peer = \"127.0.0.1:7200\"", "peer = \"127.0.0.1:99999999999999999999999\""),
+       "r.toml:27:8: link_out[0].peer: must be host:port"},  // found by the fuzzer: no throw
+      {replace(base, "peer = \"127.0.0.1:7200\"", "peer = \"127.0.0.1:65536\""),
+       "r.toml:27:8: link_out[0].peer: must be host:port"},
       {replace(base, "parity_fragments = 6", "parity_fragments = 200"),
        "r.toml:22:20: link_in[0].parity_fragments: must be between 0 and 128"},
       {replace(base, "parity_fragments = 6", "data_fragments = 128\nparity_fragments = 128"),
