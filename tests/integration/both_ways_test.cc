@@ -29,6 +29,7 @@
 #include "gateway/deploy/process.h"
 #include "gateway/traffic/traffic.h"
 #include "tests/sim/udp_loss_proxy.h"
+#include "tests/support/cell_items.h"
 #include "tests/support/temp_dir.h"
 
 namespace cg {
@@ -36,10 +37,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::uint64_t items_from_env(std::uint64_t fallback) {
-  const char* v = std::getenv("CG_CELL_ITEMS");
-  return v ? std::strtoull(v, nullptr, 10) : fallback;
-}
+using testing::items_from_env;
 
 std::string read_text(const std::string& path) {
   auto b = crypto::read_file(path, 1u << 20);

@@ -37,6 +37,7 @@
 #include "gateway/traffic/traffic.h"
 #include "gateway/wire/wire.h"
 #include "tests/sim/udp_loss_proxy.h"
+#include "tests/support/cell_items.h"
 #include "tests/support/temp_dir.h"
 
 namespace cg {
@@ -44,10 +45,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::uint64_t items_from_env(std::uint64_t fallback) {
-  const char* v = std::getenv("CG_CELL_ITEMS");
-  return v ? std::strtoull(v, nullptr, 10) : fallback;
-}
+using testing::items_from_env;
 
 class CellTest : public ::testing::Test {
  protected:
