@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "gateway/common/limits.h"
 #include "gateway/recovery/recovery.h"
 #include "tests/support/fixed_cell.h"
 
@@ -79,6 +80,36 @@ TEST(FuzzSeeds, LinkRecords) {
   ASSERT_TRUE(file.ok()) << file.status().reason();
   EXPECT_EQ(file->size(), 2u);
   pin("link_records", seeds);
+}
+
+// A published head carries at most head_links_max links, each proof at most
+// consistency_proof_len_max hashes, each link from a serial below and a size not above its own.
+TEST(PublishedHead, LinksAreBounded) {
+  const testing::FixedCell cell;
+  const auto h = head(cell, 100, 50);
+  std::vector<envelope::HeadLinkProof> links;
+  for (std::uint64_t i = 0; i < limits::head_links_max; ++i) links.push_back({i + 1, 10, {}});
+  EXPECT_TRUE(envelope::published_head(cell.relay(), h, links).ok()) << "at the limit";
+  links.push_back({99, 10, {}});
+  EXPECT_EQ(envelope::published_head(cell.relay(), h, links).status().code(), Code::malformed);
+  std::vector<envelope::HeadLinkProof> one = {
+      {1, 10, std::vector<crypto::Hash>(limits::consistency_proof_len_max, crypto::Hash(32, 1))}};
+  auto at = envelope::published_head(cell.relay(), h, one);
+  ASSERT_TRUE(at.ok()) << "at the limit";
+  EXPECT_TRUE(envelope::verify_published_head(*at, cell.root(), cell.suite()).ok());
+  one[0].proof.push_back(crypto::Hash(32, 2));
+  EXPECT_EQ(envelope::published_head(cell.relay(), h, one).status().code(), Code::malformed);
+  EXPECT_EQ(envelope::published_head(cell.relay(), h, {{{100, 10, {}}}}).status().code(),
+            Code::malformed)
+      << "a link from its own serial";
+  EXPECT_EQ(envelope::published_head(cell.relay(), h, {{{7, 51, {}}}}).status().code(),
+            Code::malformed)
+      << "a link from a larger tree";
+  // A head signed by the gateway's key is not the relay's.
+  auto forged = envelope::published_head(cell.gateway(), h, {});
+  ASSERT_TRUE(forged.ok());
+  EXPECT_EQ(envelope::verify_published_head(*forged, cell.root(), cell.suite()).status().code(),
+            Code::unauthenticated);
 }
 
 // The export format's own limits and framing.
