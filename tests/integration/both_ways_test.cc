@@ -205,6 +205,23 @@ class BothWaysTest : public ::testing::Test {
     EXPECT_EQ(d.cc.duplicates.load(), 0u) << d.name << ": one item under two seqs";
   }
 
+  // `items` each way, both delivered exactly as the policies release them.
+  void exchange(std::uint64_t items) {
+    run_traffic(il_sy_, items);
+    run_traffic(sy_il_, items);
+    finish_sources();
+    wait_delivered(60s);
+    expect_exactly_what_the_policy_releases(il_sy_);
+    expect_exactly_what_the_policy_releases(sy_il_);
+  }
+  // Until both receivers count something under `counter` (at most `polls` × 200 ms).
+  void wait_both(const std::string& counter, int polls) {
+    for (int i = 0; i < polls; ++i) {
+      if (metric("il-rx-1", counter) > 0 && metric("sy-rx-1", counter) > 0) return;
+      std::this_thread::sleep_for(200ms);
+    }
+  }
+
   // Runs `cellgate` to completion; (exit status, output).
   std::pair<int, std::string> cellgate(std::vector<std::string> args) {
     args.insert(args.begin(), CG_CELLGATE_BINARY);
@@ -361,21 +378,10 @@ TEST_F(BothWaysTest, ARelayThatForksItsLogIsDetectedByBothParties) {
   for (const char* id : {"sy-rx-1", "il-rx-1", "us-relay-a", "us-relay-b", "il-gw-1", "sy-gw-1"}) {
     ASSERT_NO_FATAL_FAILURE(start(id));
   }
-  const std::uint64_t items = items_from_env(3000) / 6;
-  run_traffic(il_sy_, items);
-  run_traffic(sy_il_, items);
-  finish_sources();
-  wait_delivered(60s);
   // Each half forwards what it gets: the parties get their items...
-  expect_exactly_what_the_policy_releases(il_sy_);
-  expect_exactly_what_the_policy_releases(sy_il_);
+  exchange(items_from_env(3000) / 6);
   // ...and both find out, from the heads the other quotes in its reports.
-  for (int i = 0; i < 900; ++i) {
-    if (metric("il-rx-1", "cellgate_receiver_equivocation_total") > 0 &&
-        metric("sy-rx-1", "cellgate_receiver_equivocation_total") > 0)
-      break;
-    std::this_thread::sleep_for(200ms);
-  }
+  wait_both("cellgate_receiver_equivocation_total", 900);
   EXPECT_GT(metric("il-rx-1", "cellgate_receiver_equivocation_total"), 0.0) << log_of("il-rx-1");
   EXPECT_GT(metric("sy-rx-1", "cellgate_receiver_equivocation_total"), 0.0) << log_of("sy-rx-1");
   EXPECT_NE(log_of("il-rx-1").find("ALARM: equivocation"), std::string::npos);
@@ -408,19 +414,8 @@ TEST_F(BothWaysTest, ARelayThatForksItsLogIsDetectedByBothParties) {
 TEST_F(BothWaysTest, AnHonestRelayShowsBothPartiesOneHistory) {
   ASSERT_NO_FATAL_FAILURE(create());
   ASSERT_NO_FATAL_FAILURE(start_all());
-  const std::uint64_t items = items_from_env(3000) / 6;
-  run_traffic(il_sy_, items);
-  run_traffic(sy_il_, items);
-  finish_sources();
-  wait_delivered(60s);
-  expect_exactly_what_the_policy_releases(il_sy_);
-  expect_exactly_what_the_policy_releases(sy_il_);
-  for (int i = 0; i < 300; ++i) {
-    if (metric("il-rx-1", "cellgate_receiver_heads_matched_total") > 0 &&
-        metric("sy-rx-1", "cellgate_receiver_heads_matched_total") > 0)
-      break;
-    std::this_thread::sleep_for(200ms);
-  }
+  exchange(items_from_env(3000) / 6);
+  wait_both("cellgate_receiver_heads_matched_total", 300);
   for (const char* rx : {"il-rx-1", "sy-rx-1"}) {
     EXPECT_GT(metric(rx, "cellgate_receiver_heads_matched_total"), 0.0) << rx;
     EXPECT_EQ(metric(rx, "cellgate_receiver_equivocation_total"), 0.0) << rx << log_of(rx);
