@@ -15,7 +15,8 @@ function(cg_test name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
   target_compile_definitions(${name} PRIVATE
     CG_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-    CG_SHARED_DIR="${PROJECT_SOURCE_DIR}/../shared")
+    CG_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
+    CG_TEST_VECTORS_DIR="${PROJECT_SOURCE_DIR}/tests/vectors")
   cg_strict(${name})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 600)

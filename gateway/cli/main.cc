@@ -1,5 +1,5 @@
 #include <cstdio>
-// cellgate: one binary, one role per process (see ../shared/DESIGN.md). main() only parses
+// cellgate: one binary, one role per process (see docs/DESIGN.md). main() only parses
 // arguments and hands over to the subcommand; no globals, no self-registration.
 #include <CLI/CLI.hpp>
 

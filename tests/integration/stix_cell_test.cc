@@ -1,4 +1,4 @@
-// STIX 2.1 through the whole cell: every OASIS sample bundle in ../shared/samples/stix goes
+// STIX 2.1 through the whole cell: every OASIS sample bundle in tests/data/stix goes
 // source → il-gw-1 → us-relay → sy-rx-1 → consumer as separate `cellgate run` processes,
 // sent with `cellgate send --stix` and received with `cellgate tail --format stix`, exactly as
 // an operator would. The rules are gateway/policy/examples/stix-policy.toml.
@@ -135,7 +135,7 @@ class StixCellTest : public ::testing::Test {
     ASSERT_TRUE(c.ok()) << c.status().reason();
     cell_ = std::move(*c);
     for (const auto& e :
-         std::filesystem::directory_iterator(std::string(CG_SHARED_DIR) + "/samples/stix")) {
+         std::filesystem::directory_iterator(std::string(CG_TEST_DATA_DIR) + "/stix")) {
       if (e.path().extension() == ".json") samples_.push_back(e.path());
     }
     std::sort(samples_.begin(), samples_.end());
@@ -268,7 +268,7 @@ class StixCellTest : public ::testing::Test {
 };
 
 TEST_F(StixCellTest, EverySampleCrossesWithItsMarkingsHonouredAndRedactedExactly) {
-  ASSERT_EQ(samples_.size(), 6u) << "the OASIS samples in ../shared/samples/stix";
+  ASSERT_EQ(samples_.size(), 6u) << "the OASIS samples in tests/data/stix";
   ASSERT_NO_FATAL_FAILURE(start("sy-rx-1", cell_.receiver_config, cell_.receiver_metrics_port));
   ASSERT_NO_FATAL_FAILURE(start("us-relay", cell_.relay_config, cell_.relay_metrics_port));
   ASSERT_NO_FATAL_FAILURE(start("il-gw-1", cell_.gateway_config, cell_.gateway_metrics_port));

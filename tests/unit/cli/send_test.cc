@@ -104,7 +104,7 @@ TEST_F(SendTest, WrongKeyIsAnAuthenticationFailure) {
 
 TEST_F(SendTest, StixBundleIsSentObjectByObject) {
   const std::string bundle =
-      std::string(CG_SHARED_DIR) + "/samples/stix/indicators-for-C2-with-COA.json";
+      std::string(CG_TEST_DATA_DIR) + "/stix/indicators-for-C2-with-COA.json";
   std::ifstream in(bundle);
   ASSERT_TRUE(in) << bundle;
   const std::string text((std::istreambuf_iterator<char>(in)), {});
@@ -124,7 +124,7 @@ TEST_F(SendTest, StixBundleIsSentObjectByObject) {
 }
 
 TEST_F(SendTest, StixBundleWithAnUnknownMarkingIsNotSentAtAll) {
-  auto o = options({std::string(CG_SHARED_DIR) + "/samples/stix/interop-objectmarking-test.json"});
+  auto o = options({std::string(CG_TEST_DATA_DIR) + "/stix/interop-objectmarking-test.json"});
   o.stix = true;
   o.stix_source = "il-sigint-1";
   EXPECT_EQ(send(o), exit_failed);

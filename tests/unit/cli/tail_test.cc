@@ -60,8 +60,8 @@ TEST(Tail, DeliversStixBundlesWithTheReleasedMarkings) {
   const std::string dir = ::mkdtemp(tmpl.data());
   auto env = *store::Env::open({.path = dir + "/store"});
   auto outbox = *deliver::Outbox::open(*env);
-  std::ifstream sample(std::string(CG_SHARED_DIR) +
-                       "/samples/stix/indicator-for-c2-ip-address.json");
+  std::ifstream sample(std::string(CG_TEST_DATA_DIR) +
+                       "/stix/indicator-for-c2-ip-address.json");
   ASSERT_TRUE(sample);
   const std::string text((std::istreambuf_iterator<char>(sample)), {});
   stix::Options so;

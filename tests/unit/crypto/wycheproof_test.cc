@@ -1,4 +1,4 @@
-// Every Wycheproof file in ../shared/testvectors/wycheproof/ that applies to a suite primitive,
+// Every Wycheproof file in tests/vectors/wycheproof/ that applies to a suite primitive,
 // through the Suite interface (so what is tested is what the nodes call):
 //   ed25519, x25519, xchacha20_poly1305, hkdf_sha256      → modern
 //   aes_gcm (256-bit keys, 96-bit IVs, 128-bit tags)       → cnsa, and modern_aes where the CPU has
@@ -22,7 +22,7 @@ namespace cg::crypto {
 namespace {
 
 std::string vectors(const std::string& file) {
-  return std::string(CG_SHARED_DIR) + "/testvectors/wycheproof/" + file;
+  return std::string(CG_TEST_VECTORS_DIR) + "/wycheproof/" + file;
 }
 
 std::vector<std::uint8_t> hex(simdjson::dom::element e) {

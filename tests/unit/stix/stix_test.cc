@@ -1,4 +1,4 @@
-// STIX 2.1 ⇄ items, over every OASIS sample bundle in ../shared/samples/stix.
+// STIX 2.1 ⇄ items, over every OASIS sample bundle in tests/data/stix.
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -56,7 +56,7 @@ bool same(simdjson::dom::element a, simdjson::dom::element b) {
 
 std::vector<std::filesystem::path> samples() {
   std::vector<std::filesystem::path> out;
-  for (const auto& e : std::filesystem::directory_iterator(std::string(CG_SHARED_DIR) + "/samples/stix")) {
+  for (const auto& e : std::filesystem::directory_iterator(std::string(CG_TEST_DATA_DIR) + "/stix")) {
     if (e.path().extension() == ".json") out.push_back(e.path());
   }
   std::sort(out.begin(), out.end());
