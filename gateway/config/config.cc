@@ -146,6 +146,38 @@ bool is_identifier(const std::string& s) {
   return true;
 }
 
+// A peer's CURVE public key: given inline (`curve_public`) or as the file `cellgate curve
+// keygen` printed it to (`curve_public_file`: the 40-character key and at most one newline),
+// never both. A file that is not a regular file, or holds anything else, refuses the config.
+void read_curve_public(Section& s, CurvePeer& p) {
+  const bool inline_key = s.string("curve_public", false).has_value();
+  const bool file_key = s.string("curve_public_file", false).has_value();
+  if (inline_key == file_key) {
+    s.fail(inline_key ? "curve_public_file" : "id",
+           "give exactly one of curve_public and curve_public_file");
+  }
+  if (inline_key) {
+    p.curve_public = *s.string("curve_public", true);
+    if (p.curve_public.size() != 40) s.fail("curve_public", "must be a 40-character Z85 key");
+    return;
+  }
+  const std::string file = s.path("curve_public_file");
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) {
+    s.fail("curve_public_file", "'" + file + "' is not a regular file");
+  }
+  std::ifstream in(file, std::ios::binary);
+  std::string text(64, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) s.fail("curve_public_file", "cannot read '" + file + "'");
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() == 41 && text.back() == '\n') text.pop_back();
+  if (text.size() != 40 || text.find_first_of(" \t\r\n") != std::string::npos) {
+    s.fail("curve_public_file", "'" + file + "' does not hold one 40-character Z85 key");
+  }
+  p.curve_public = std::move(text);
+}
+
 std::vector<CurvePeer> read_peers(Section& parent, const std::string& key,
                                   const std::string& name) {
   std::vector<CurvePeer> peers;
@@ -159,8 +191,7 @@ std::vector<CurvePeer> read_peers(Section& parent, const std::string& key,
     CurvePeer p;
     p.id = *s.string("id", true);
     if (!is_identifier(p.id)) s.fail("id", "must be 1-128 of [A-Za-z0-9._-]");
-    p.curve_public = *s.string("curve_public", true);
-    if (p.curve_public.size() != 40) s.fail("curve_public", "must be a 40-character Z85 key");
+    read_curve_public(s, p);
     if (!ids.insert(p.id).second) s.fail("id", "duplicate id '" + p.id + "'");
     if (!keys.insert(p.curve_public).second) s.fail("curve_public", "key listed twice");
     s.finish();

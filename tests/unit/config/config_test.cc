@@ -2,6 +2,11 @@
 #include "gateway/config/config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 namespace cg::config {
 namespace {
@@ -43,6 +48,50 @@ TEST(Config, GatewayLoads) {
   ASSERT_EQ(c->ingest->sources.size(), 1u);
   EXPECT_EQ(c->ingest->sources[0].curve_public, kKey);
   EXPECT_FALSE(c->deliver.has_value());
+}
+
+// A source's key may be the file `curve keygen` printed it to; what is in that file is read
+// whole or the config is refused, and the two ways of giving a key do not mix.
+TEST(Config, CurvePublicFileIsReadWholeOrRefused) {
+  const std::string dir = ::testing::TempDir() + "/cfg-curve-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir + "/keys");
+  const std::string file = dir + "/il-gw-1.toml";
+  auto with = [&](const std::string& peer_lines) {
+    std::string text = gateway_config();
+    const std::string inline_key = std::string("curve_public = \"") + kKey + "\"\n";
+    text.replace(text.find(inline_key), inline_key.size(), peer_lines);
+    return parse(text, file);
+  };
+  auto write = [&](const std::string& name, const std::string& bytes) {
+    std::ofstream(dir + "/keys/" + name, std::ios::binary) << bytes;
+  };
+  write("good.pub", std::string(kKey) + "\n");
+  auto good = with("curve_public_file = \"keys/good.pub\"\n");
+  ASSERT_TRUE(good.ok()) << good.status().to_string();
+  EXPECT_EQ(good->ingest->sources[0].curve_public, kKey);
+
+  write("short.pub", "abc\n");
+  write("long.pub", std::string(kKey) + "x\n");
+  write("two-lines.pub", std::string(kKey) + "\n\n");
+  for (const char* bad : {"short.pub", "long.pub", "two-lines.pub", "missing.pub"}) {
+    auto c = with(std::string("curve_public_file = \"keys/") + bad + "\"\n");
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_NE(c.status().reason().find("curve_public_file"), std::string::npos)
+        << c.status().reason();
+  }
+  ASSERT_EQ(::mkfifo((dir + "/keys/fifo.pub").c_str(), 0600), 0);
+  auto fifo = with("curve_public_file = \"keys/fifo.pub\"\n");  // must not block
+  ASSERT_FALSE(fifo.ok());
+  EXPECT_NE(fifo.status().reason().find("not a regular file"), std::string::npos);
+
+  auto both =
+      with(std::string("curve_public = \"") + kKey + "\"\ncurve_public_file = \"keys/good.pub\"\n");
+  ASSERT_FALSE(both.ok());
+  EXPECT_NE(both.status().reason().find("exactly one"), std::string::npos);
+  auto neither = with("");
+  ASSERT_FALSE(neither.ok());
+  EXPECT_NE(neither.status().reason().find("exactly one"), std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Config, ReceiverLoads) {
@@ -229,11 +278,13 @@ curve_secret_file = "k"
 
 [[deliver.consumer]]
 id = "a"
-curve_public = ")") + kKey + R"("
+curve_public = ")") + kKey +
+                         R"("
 
 [recovery]
 gateway = "tcp://127.0.0.1:7101"
-gateway_curve_public = ")" + kKey + R"("
+gateway_curve_public = ")" +
+                         kKey + R"("
 curve_secret_file = "keys/sy-rx-1.curve"
 label_policy = "cell-2026"
 report_after_ms = 1500
