@@ -18,6 +18,14 @@ RELEASE_DIR := build/release
 ASAN_DIR    := build/asan
 FUZZ_DIR    := build/fuzz
 CMAKE_GEN   := -G Ninja
+# ccache, when the machine has it, makes a second clone or a rebuild compile only what changed
+# (paths are taken relative to the clone, so clones share the cache).
+CCACHE      := $(shell command -v ccache 2>/dev/null)
+ifneq ($(CCACHE),)
+CMAKE_GEN   += -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+endif
 
 .PHONY: all deps demo test bench fuzz format clean release asan fuzz-build
 
