@@ -463,7 +463,7 @@ Result<bool> GatewayNode::Impl::pass() {
     for (std::uint32_t di = 0; di < rules.destinations().size(); ++di) {
       const auto& dest = rules.destinations()[di];
       if (!streams.count(dest.party)) continue;  // no receiver: nothing can be sealed for it
-      evaluator.decide(item->root(), di, d);
+      evaluator.decide(item->root(), di, now, d);
       const std::string why = policy::explain_text(rules, item->root(), d);
       audit::Event ev{.time_ns = now,
                       .item_id = {item->root().getId().begin(), item->root().getId().size()},
