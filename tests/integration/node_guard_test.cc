@@ -11,6 +11,7 @@
 #include "crypto/keys.h"
 #include "gateway/deploy/deploy.h"
 #include "gateway/deploy/process.h"
+#include "gateway/ingest/ingest.h"
 #include "tests/support/temp_dir.h"
 
 namespace cg {
@@ -70,6 +71,31 @@ TEST_F(NodeGuardTest, ASecondNodeOnAStoreInUseRefusesToStartNamingTheHolder) {
   up = deploy::wait_for_tcp("127.0.0.1:" + std::to_string(cell_.gateway_metrics_port), 60'000);
   EXPECT_TRUE(up.ok()) << up.reason() << "\n" << log_of("third.log");
   EXPECT_EQ(third->terminate(30'000), 0) << log_of("third.log");
+}
+
+// Issue 15: a 2 MiB message got no ack and its connection was dropped. The running gateway now
+// answers tooLarge, and the connection stays: a later message gets its own answer on it.
+TEST_F(NodeGuardTest, ATwoMebibyteMessageIsAnsweredTooLarge) {
+  auto gw = start_gateway("gw.log");
+  ASSERT_TRUE(gw);
+  auto up = deploy::wait_for_tcp("127.0.0.1:" + std::to_string(cell_.gateway_metrics_port), 60'000);
+  ASSERT_TRUE(up.ok()) << up.reason() << "\n" << log_of("gw.log");
+  auto client = ingest::SourceClient::connect(cell_.ingest_endpoint, cell_.gateway_curve_public,
+                                              cell_.source, 30'000);
+  ASSERT_TRUE(client.ok()) << client.status().reason();
+  for (std::size_t size : {std::size_t{2} << 20, (std::size_t{2} << 20) + 1000}) {
+    ASSERT_TRUE((*client)->send(std::vector<std::uint8_t>(size, 0x42), 30'000).ok());
+    auto ack = (*client)->receive_ack(30'000);
+    ASSERT_TRUE(ack.ok()) << size << ": " << ack.status().reason() << "\n" << log_of("gw.log");
+    EXPECT_FALSE(ack->accepted);
+    EXPECT_EQ(ack->reason, "tooLarge") << ack->detail;
+  }
+  // Still connected: a small message gets its (malformed) answer on the same connection.
+  ASSERT_TRUE((*client)->send(std::vector<std::uint8_t>(24, 0xff), 30'000).ok());
+  auto ack = (*client)->receive_ack(30'000);
+  ASSERT_TRUE(ack.ok()) << ack.status().reason();
+  EXPECT_EQ(ack->reason, "malformed");
+  EXPECT_EQ(gw->terminate(30'000), 0) << log_of("gw.log");
 }
 
 }  // namespace
