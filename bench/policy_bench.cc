@@ -23,6 +23,10 @@
 
 namespace {
 
+// The judgment time of every bench decision: before any bench item expires (synthetic items
+// have no expiry; generated ones expire far in the future).
+constexpr std::int64_t kJudgedNs = 1'700'000'000'000'000'000;
+
 using cg::policy::Decision;
 using cg::policy::Evaluator;
 using cg::policy::Policy;
@@ -164,7 +168,7 @@ void run(benchmark::State& state, const Fixture& f) {
   std::size_t i = 0, released = 0;
   const std::uint32_t sy = *f.policy->destination_index("sy");
   for (auto _ : state) {
-    eval->decide(f.items[i++ % f.items.size()].root(), sy, d);
+    eval->decide(f.items[i++ % f.items.size()].root(), sy, kJudgedNs, d);
     released += d.outcome == cg::policy::Outcome::release;
     benchmark::DoNotOptimize(d);
   }
@@ -198,7 +202,7 @@ void BM_DecideRulesUnchecked(benchmark::State& state) {
   std::size_t i = 0;
   const std::uint32_t sy = *f.policy->destination_index("sy");
   for (auto _ : state) {
-    eval->decide(readers[i++ % readers.size()], sy, d);
+    eval->decide(readers[i++ % readers.size()], sy, kJudgedNs, d);
     benchmark::DoNotOptimize(d);
   }
   state.SetItemsProcessed(state.iterations());
@@ -228,7 +232,7 @@ void BM_DecideAndBuild(benchmark::State& state) {
   const std::uint32_t sy = *f.policy->destination_index("sy");
   for (auto _ : state) {
     auto item = f.items[i++ % f.items.size()].root();
-    eval->decide(item, sy, d);
+    eval->decide(item, sy, kJudgedNs, d);
     if (d.outcome != cg::policy::Outcome::release) continue;
     if (d.changed) {
       capnp::MallocMessageBuilder out;

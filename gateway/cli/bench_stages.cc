@@ -115,8 +115,8 @@ struct Keys {
 struct Items {
   std::vector<std::vector<std::uint8_t>> bytes;
   std::vector<wire::Message<schema::Item>> decoded;
-  std::vector<std::size_t> released;            // indexes into decoded
-  std::vector<std::vector<std::uint8_t>> out;   // released bytes, per released index
+  std::vector<std::size_t> released;                   // indexes into decoded
+  std::vector<std::vector<std::uint8_t>> out;          // released bytes, per released index
   std::vector<wire::Message<schema::Item>> out_items;  // the same, decoded
 
   static std::unique_ptr<Items> make(std::size_t body_bytes, const policy::Policy& p) {
@@ -131,7 +131,7 @@ struct Items {
       auto b = gen.next_bytes();
       auto m = wire::decode_item(b);
       if (!m.ok()) continue;
-      eval->decide(m->root(), sy, d);
+      eval->decide(m->root(), sy, now_ns, d);
       if (d.outcome == policy::Outcome::release) {
         it->released.push_back(it->decoded.size());
         it->out.push_back(released_bytes(p, m->root(), d, m->canonical_bytes()));
@@ -214,7 +214,7 @@ void hot_path(benchmark::State& state, Keys& k, const Items& it, const policy::P
     sealed.clear();
     for (std::size_t i = 0; i < batch; ++i) {
       const auto& m = it.decoded[it.released[n++ % it.released.size()]];
-      eval->decide(m.root(), sy, d);
+      eval->decide(m.root(), sy, now_ns, d);
       if (d.outcome != policy::Outcome::release) continue;  // a larger policy may hold it back
       ++released;
       Result<envelope::Sealed> s = malformed("unset");
@@ -270,8 +270,7 @@ std::string with_extra_rules(const std::string& text, int n) {
 Status register_micro(const std::string& policy_text) {
   auto& sh = shared();
   CG_ASSIGN_OR_RETURN(sh.policy, policy::Policy::parse(policy_text, "bench policy"));
-  if (!sh.policy->destination_index("sy"))
-    return malformed("bench policy: no destination 'sy'");
+  if (!sh.policy->destination_index("sy")) return malformed("bench policy: no destination 'sy'");
   const std::vector<std::size_t> sizes = {256, 1024, 64 * 1024};
   try {
     for (auto n : sizes) sh.items[n] = Items::make(n, *sh.policy);
@@ -300,7 +299,7 @@ Status register_micro(const std::string& policy_text) {
       policy::Decision d;
       std::size_t i = 0;
       for (auto _ : st) {
-        eval->decide(it.decoded[i++ % it.decoded.size()].root(), sy, d);
+        eval->decide(it.decoded[i++ % it.decoded.size()].root(), sy, now_ns, d);
         benchmark::DoNotOptimize(d);
       }
       per_item(st, st.iterations(), 0);
@@ -312,7 +311,7 @@ Status register_micro(const std::string& policy_text) {
       std::size_t i = 0;
       std::vector<std::pair<std::size_t, policy::Decision>> ds;
       for (auto r : it.released) {
-        eval->decide(it.decoded[r].root(), sy, d);
+        eval->decide(it.decoded[r].root(), sy, now_ns, d);
         ds.emplace_back(r, d);
       }
       for (auto _ : st) {
@@ -442,97 +441,103 @@ Status register_micro(const std::string& policy_text) {
       sodium_memzero(sk, sizeof sk);
       sodium_memzero(bsk, sizeof bsk);
     });
-    register_stage("zmq/" + sz, [n](benchmark::State& st) {
-      // PUSH → PULL over tcp loopback, a sender thread and this one receiving: messages/s.
-      zmq::context_t ctx(1);
-      zmq::socket_t pull(ctx, zmq::socket_type::pull);
-      pull.set(zmq::sockopt::rcvhwm, 10000);
-      pull.bind("tcp://127.0.0.1:*");
-      const std::string ep = pull.get(zmq::sockopt::last_endpoint);
-      constexpr std::size_t per_round = 2000;
-      const auto payload = random_bytes(n);
-      std::atomic<std::int64_t> rounds{0};
-      std::atomic<bool> stop{false};
-      std::thread sender([&] {
-        zmq::socket_t push(ctx, zmq::socket_type::push);
-        push.set(zmq::sockopt::sndhwm, 10000);
-        push.set(zmq::sockopt::linger, 0);
-        push.connect(ep);
-        while (!stop.load()) {
-          if (rounds.load() <= 0) {
-            std::this_thread::yield();
-            continue;
+    register_stage(
+        "zmq/" + sz,
+        [n](benchmark::State& st) {
+          // PUSH → PULL over tcp loopback, a sender thread and this one receiving: messages/s.
+          zmq::context_t ctx(1);
+          zmq::socket_t pull(ctx, zmq::socket_type::pull);
+          pull.set(zmq::sockopt::rcvhwm, 10000);
+          pull.bind("tcp://127.0.0.1:*");
+          const std::string ep = pull.get(zmq::sockopt::last_endpoint);
+          constexpr std::size_t per_round = 2000;
+          const auto payload = random_bytes(n);
+          std::atomic<std::int64_t> rounds{0};
+          std::atomic<bool> stop{false};
+          std::thread sender([&] {
+            zmq::socket_t push(ctx, zmq::socket_type::push);
+            push.set(zmq::sockopt::sndhwm, 10000);
+            push.set(zmq::sockopt::linger, 0);
+            push.connect(ep);
+            while (!stop.load()) {
+              if (rounds.load() <= 0) {
+                std::this_thread::yield();
+                continue;
+              }
+              rounds.fetch_sub(1);
+              for (std::size_t i = 0; i < per_round; ++i)
+                push.send(zmq::buffer(payload), zmq::send_flags::none);
+            }
+          });
+          zmq::message_t msg;
+          for (auto _ : st) {
+            rounds.fetch_add(1);
+            for (std::size_t i = 0; i < per_round; ++i) (void)pull.recv(msg);
           }
-          rounds.fetch_sub(1);
-          for (std::size_t i = 0; i < per_round; ++i)
-            push.send(zmq::buffer(payload), zmq::send_flags::none);
-        }
-      });
-      zmq::message_t msg;
-      for (auto _ : st) {
-        rounds.fetch_add(1);
-        for (std::size_t i = 0; i < per_round; ++i) (void)pull.recv(msg);
-      }
-      stop.store(true);
-      sender.join();
-      per_item(st, st.iterations() * per_round, st.iterations() * per_round * n);
-    }, /*real_time=*/true);
+          stop.store(true);
+          sender.join();
+          per_item(st, st.iterations() * per_round, st.iterations() * per_round * n);
+        },
+        /*real_time=*/true);
   }
-  register_stage("udp/1472B", [](benchmark::State& st) {
-    // sendmmsg batches of 64 datagrams → a receiving thread's recvmmsg over loopback: the
-    // datagrams that arrived per second (the kernel may drop under load: counted, not hidden).
-    const int rx = ::socket(AF_INET, SOCK_DGRAM, 0), tx = ::socket(AF_INET, SOCK_DGRAM, 0);
-    int buf = 32 << 20;
-    ::setsockopt(rx, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-    timeval tv{0, 100'000};
-    ::setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ::bind(rx, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::getsockname(rx, reinterpret_cast<sockaddr*>(&a), &len);
-    ::connect(tx, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    std::atomic<std::uint64_t> received{0};
-    std::atomic<bool> stop{false};
-    std::thread reader([&] {
-      std::vector<std::uint8_t> bufs(64 * 1500);
-      std::vector<iovec> iov(64);
-      std::vector<mmsghdr> h(64);
-      for (int i = 0; i < 64; ++i) {
-        iov[i] = {bufs.data() + i * 1500, 1500};
-        h[i] = {};
-        h[i].msg_hdr.msg_iov = &iov[i];
-        h[i].msg_hdr.msg_iovlen = 1;
-      }
-      while (!stop.load()) {
-        const int got = ::recvmmsg(rx, h.data(), 64, 0, nullptr);
-        if (got > 0) received.fetch_add(static_cast<std::uint64_t>(got));
-      }
-    });
-    std::vector<std::uint8_t> payload = random_bytes(1472);
-    std::vector<iovec> iov(64, iovec{payload.data(), payload.size()});
-    std::vector<mmsghdr> h(64);
-    for (int i = 0; i < 64; ++i) {
-      h[i] = {};
-      h[i].msg_hdr.msg_iov = &iov[i];
-      h[i].msg_hdr.msg_iovlen = 1;
-    }
-    std::uint64_t sent = 0;
-    for (auto _ : st) {
-      const int n = ::sendmmsg(tx, h.data(), 64, 0);
-      if (n > 0) sent += static_cast<std::uint64_t>(n);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    stop.store(true);
-    reader.join();
-    ::close(rx);
-    ::close(tx);
-    per_item(st, static_cast<std::int64_t>(received.load()),
-             static_cast<std::int64_t>(received.load() * 1472));
-    st.counters["sent"] = static_cast<double>(sent);
-    st.counters["received"] = static_cast<double>(received.load());
-  }, /*real_time=*/true);
+  register_stage(
+      "udp/1472B",
+      [](benchmark::State& st) {
+        // sendmmsg batches of 64 datagrams → a receiving thread's recvmmsg over loopback: the
+        // datagrams that arrived per second (the kernel may drop under load: counted, not hidden).
+        const int rx = ::socket(AF_INET, SOCK_DGRAM, 0), tx = ::socket(AF_INET, SOCK_DGRAM, 0);
+        int buf = 32 << 20;
+        ::setsockopt(rx, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+        timeval tv{0, 100'000};
+        ::setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        ::bind(rx, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        ::getsockname(rx, reinterpret_cast<sockaddr*>(&a), &len);
+        ::connect(tx, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        std::atomic<std::uint64_t> received{0};
+        std::atomic<bool> stop{false};
+        std::thread reader([&] {
+          std::vector<std::uint8_t> bufs(64 * 1500);
+          std::vector<iovec> iov(64);
+          std::vector<mmsghdr> h(64);
+          for (int i = 0; i < 64; ++i) {
+            iov[i] = {bufs.data() + i * 1500, 1500};
+            h[i] = {};
+            h[i].msg_hdr.msg_iov = &iov[i];
+            h[i].msg_hdr.msg_iovlen = 1;
+          }
+          while (!stop.load()) {
+            const int got = ::recvmmsg(rx, h.data(), 64, 0, nullptr);
+            if (got > 0) received.fetch_add(static_cast<std::uint64_t>(got));
+          }
+        });
+        std::vector<std::uint8_t> payload = random_bytes(1472);
+        std::vector<iovec> iov(64, iovec{payload.data(), payload.size()});
+        std::vector<mmsghdr> h(64);
+        for (int i = 0; i < 64; ++i) {
+          h[i] = {};
+          h[i].msg_hdr.msg_iov = &iov[i];
+          h[i].msg_hdr.msg_iovlen = 1;
+        }
+        std::uint64_t sent = 0;
+        for (auto _ : st) {
+          const int n = ::sendmmsg(tx, h.data(), 64, 0);
+          if (n > 0) sent += static_cast<std::uint64_t>(n);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        stop.store(true);
+        reader.join();
+        ::close(rx);
+        ::close(tx);
+        per_item(st, static_cast<std::int64_t>(received.load()),
+                 static_cast<std::int64_t>(received.load() * 1472));
+        st.counters["sent"] = static_cast<double>(sent);
+        st.counters["received"] = static_cast<double>(received.load());
+      },
+      /*real_time=*/true);
   register_stage("fec_encode/64+16", [](benchmark::State& st) {
     constexpr int k = 64, m = 16;
     constexpr std::size_t len = 1404;

@@ -12,6 +12,7 @@
 #include "gateway/approval/approval.h"
 #include "gateway/cli/cli.h"
 #include "gateway/cli/progress.h"
+#include "gateway/common/clock.h"
 #include "gateway/common/hex.h"
 #include "gateway/common/text.h"
 #include "gateway/policy/policy.h"
@@ -156,12 +157,14 @@ int policy_explain(const std::string& policy_file, const std::string& item_file,
   if (!item.ok()) return fail("policy explain", item.status());
   auto eval = policy::Evaluator::create(**p);
   if (!eval.ok()) return fail("policy explain", eval.status());
+  // Judged now, as the gateway would judge it now: an expired item is explained as expired.
+  const std::int64_t now_ns = SystemClock().now_ns();
   bool any = false;
   for (std::uint32_t i = 0; i < (*p)->destinations().size(); ++i) {
     if (!destination.empty() && (*p)->destinations()[i].id != destination) continue;
     any = true;
     policy::Decision d;
-    eval->decide(item->root(), i, d);
+    eval->decide(item->root(), i, now_ns, d);
     if (json) {
       std::printf("%s\n", policy::explain_json(**p, item->root(), d).c_str());
     } else {
@@ -230,6 +233,7 @@ int rules_impact(const std::string& old_file, const std::string& new_file,
   if (!b.ok()) return fail("rules impact", b.status());
   auto ea = policy::Evaluator::create(**a);
   auto eb = policy::Evaluator::create(**b);
+  const std::int64_t now_ns = SystemClock().now_ns();  // both policies judge at one time
   if (!ea.ok() || !eb.ok()) return fail("rules impact", ea.ok() ? eb.status() : ea.status());
   std::vector<std::string> files;
   std::error_code ec;
@@ -262,13 +266,13 @@ int rules_impact(const std::string& old_file, const std::string& new_file,
       std::string new_text = "(destination not in the new policy: blocked)";
       std::string old_short = "block", new_short = "block";
       if (ia) {
-        ea->decide(item->root(), *ia, da);
+        ea->decide(item->root(), *ia, now_ns, da);
         old_text = policy::explain_text(**a, item->root(), da);
         old_short = std::string(policy::outcome_name(da.outcome)) + " by " + rule_id(**a, da) +
                     " (" + std::string(policy::reason_name(da.reason)) + ")";
       }
       if (ib) {
-        eb->decide(item->root(), *ib, db);
+        eb->decide(item->root(), *ib, now_ns, db);
         new_text = policy::explain_text(**b, item->root(), db);
         new_short = std::string(policy::outcome_name(db.outcome)) + " by " + rule_id(**b, db) +
                     " (" + std::string(policy::reason_name(db.reason)) + ")";
@@ -282,13 +286,14 @@ int rules_impact(const std::string& old_file, const std::string& new_file,
       if (json) {
         // One object per changed decision; "old"/"new" are `policy explain --json` objects,
         // null when the destination is not in that policy (blocked).
-        std::printf("{\"item\":\"%s\",\"destination\":\"%s\",\"file\":\"%s\",\"old\":%s,\"new\":%s}\n",
-                    to_hex(std::span<const std::uint8_t>(item->root().getId().begin(),
-                                                         item->root().getId().size()))
-                        .c_str(),
-                    json_escape(dest).c_str(), json_escape(f).c_str(),
-                    ia ? policy::explain_json(**a, item->root(), da).c_str() : "null",
-                    ib ? policy::explain_json(**b, item->root(), db).c_str() : "null");
+        std::printf(
+            "{\"item\":\"%s\",\"destination\":\"%s\",\"file\":\"%s\",\"old\":%s,\"new\":%s}\n",
+            to_hex(std::span<const std::uint8_t>(item->root().getId().begin(),
+                                                 item->root().getId().size()))
+                .c_str(),
+            json_escape(dest).c_str(), json_escape(f).c_str(),
+            ia ? policy::explain_json(**a, item->root(), da).c_str() : "null",
+            ib ? policy::explain_json(**b, item->root(), db).c_str() : "null");
         continue;
       }
       std::printf(
@@ -303,9 +308,10 @@ int rules_impact(const std::string& old_file, const std::string& new_file,
   }
   progress.finish();
   if (json) {
-    std::printf("{\"items\":%zu,\"destinations\":%zu,\"decisions\":%zu,\"changed\":%zu,"
-                "\"unreadable\":%zu}\n",
-                items, destinations.size(), decisions, changed, unreadable);
+    std::printf(
+        "{\"items\":%zu,\"destinations\":%zu,\"decisions\":%zu,\"changed\":%zu,"
+        "\"unreadable\":%zu}\n",
+        items, destinations.size(), decisions, changed, unreadable);
   } else {
     std::printf("%zu items x %zu destinations: %zu decisions, %zu changed; %zu files unreadable\n",
                 items, destinations.size(), decisions, changed, unreadable);

@@ -7,8 +7,10 @@
 #include "gateway/common/clock.h"
 #include "gateway/config/config.h"
 #include "gateway/node/gateway_node.h"
+#include "gateway/node/node_common.h"
 #include "gateway/node/receiver_node.h"
 #include "gateway/node/relay_node.h"
+#include "gateway/store/store.h"
 
 namespace cg::cli {
 
@@ -18,6 +20,21 @@ int run(const std::string& config_file) {
     std::fprintf(stderr, "run: %s\n", config.status().reason().c_str());
     return config.status().code() == Code::io ? exit_io : exit_usage;
   }
+  // Exactly what `config check` checks, first: a bad file or address fails here, never later.
+  SystemClock clock;
+  if (Status prepared = node::prepare(*config, clock); !prepared.ok()) {
+    std::fprintf(stderr, "run: %s\n", prepared.reason().c_str());
+    return prepared.code() == Code::io          ? exit_io
+           : prepared.code() == Code::malformed ? exit_usage
+                                                : exit_failed;
+  }
+  // One running node per store, for the node's whole life (this function's): a second `run` on
+  // the same store stops here, naming the holder.
+  auto lock = store::NodeLock::acquire(config->store);
+  if (!lock.ok()) {
+    std::fprintf(stderr, "run: %s\n", lock.status().reason().c_str());
+    return lock.status().code() == Code::io ? exit_io : exit_failed;
+  }
   // Signals are taken synchronously: SIGHUP re-reads the rules bundle, SIGINT/SIGTERM stop.
   sigset_t set;
   sigemptyset(&set);
@@ -25,7 +42,6 @@ int run(const std::string& config_file) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts, so all inherit it
-  SystemClock clock;
   if (config->role == config::Role::receiver) {
     auto receiver = node::ReceiverNode::start(*config, clock);
     if (!receiver.ok()) {

@@ -7,5 +7,6 @@
 #include "gateway/common/clock.h"
 #include "gateway/common/hex.h"
 #include "gateway/common/limits.h"
+#include "gateway/common/rate_log.h"
 #include "gateway/common/status.h"
 #include "gateway/common/text.h"

@@ -19,6 +19,13 @@ inline constexpr int item_nesting_max = 16;
 inline constexpr std::size_t item_id_bytes = 16;
 inline constexpr std::size_t portions_per_item_max = 256;
 inline constexpr std::size_t portion_body_bytes_max = item_bytes_max;
+// The ingest socket's hard cap (ZMQ_MAXMSGSIZE). ZeroMQ drops the connection, without a word,
+// of a peer that sends a message above it; everything up to it is read and, when above
+// item_bytes_max, answered `tooLarge` (and freed at once, never batched). 4 × the item bound:
+// a source that gets an item a few MiB wrong hears why, while what ZeroMQ may queue stays
+// bounded (the socket's receive high-water mark × this, and only CURVE-authenticated sources
+// can send at all); a larger cap would only let a broken source pin more memory.
+inline constexpr std::size_t ingest_message_bytes_max = 4 * item_bytes_max;
 inline constexpr std::size_t attributes_per_item_max = 256;
 inline constexpr std::size_t topics_per_item_max = 64;
 // Short identifiers (source, policy id, categories, topics, content types, attribute names).

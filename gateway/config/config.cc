@@ -1,7 +1,12 @@
 #include "gateway/config/config.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <toml++/toml.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -503,7 +508,50 @@ Result<NodeConfig> parse(std::string_view text, const std::string& source_name) 
   }
 }
 
+Status regular_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return io_error(path + ": cannot read: " + std::strerror(errno));
+  struct stat st {};
+  const int rc = ::fstat(fd, &st);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return io_error(path + ": cannot read: " + std::strerror(err));
+  if (S_ISREG(st.st_mode)) return {};
+  const char* kind = S_ISFIFO(st.st_mode)                           ? "a FIFO"
+                     : S_ISDIR(st.st_mode)                          ? "a directory"
+                     : (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) ? "a device"
+                     : S_ISSOCK(st.st_mode)                         ? "a socket"
+                                                                    : "a special file";
+  return io_error(path + ": not a regular file (" + kind + ")");
+}
+
+Status check_files(const NodeConfig& c) {
+  auto check = [&](const char* key, const std::string& path) -> Status {
+    if (path.empty()) return {};
+    Status s = regular_file(path);
+    return s.ok() ? s : s.with_context(c.source_file + ": " + key);
+  };
+  if (c.keys) {
+    CG_RETURN_IF_ERROR(check("keys.signing_key", c.keys->signing_key));
+    CG_RETURN_IF_ERROR(check("keys.agreement_key", c.keys->agreement_key));
+    CG_RETURN_IF_ERROR(check("keys.passphrase_file", c.keys->passphrase_file));
+    CG_RETURN_IF_ERROR(check("keys.trust_root", c.keys->trust_root));
+  }
+  if (c.ingest) CG_RETURN_IF_ERROR(check("ingest.curve_secret_file", c.ingest->curve_secret_file));
+  if (c.deliver) {
+    CG_RETURN_IF_ERROR(check("deliver.curve_secret_file", c.deliver->curve_secret_file));
+  }
+  if (c.recovery) {
+    CG_RETURN_IF_ERROR(check("recovery.curve_secret_file", c.recovery->curve_secret_file));
+  }
+  if (c.pipeline) CG_RETURN_IF_ERROR(check("pipeline.rules_bundle", c.pipeline->rules_bundle));
+  for (const auto& l : c.links_out) CG_RETURN_IF_ERROR(check("link_out.key_file", l.key_file));
+  for (const auto& l : c.links_in) CG_RETURN_IF_ERROR(check("link_in.key_file", l.key_file));
+  return {};
+}
+
 Result<NodeConfig> load(const std::string& path) {
+  CG_RETURN_IF_ERROR(regular_file(path));
   std::ifstream in(path, std::ios::binary);
   if (!in) return io_error(path + ": cannot read");
   std::string text;

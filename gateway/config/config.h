@@ -94,12 +94,12 @@ struct Recovery {
   std::string gateway;               // the gateway's ingest endpoint, tcp://host:port
   std::string gateway_curve_public;  // its CURVE public key (Z85)
   std::string curve_secret_file;     // this receiver's CURVE secret key as a source
-  std::string source_id;             // as the gateway's [[ingest.source]] names it (default: node id)
-  std::string label_policy;          // labelling policy of the gateway's rules ("cell-2026")
-  std::uint32_t report_interval_ms = 1000;  // how often due gaps are reported
-  std::uint32_t report_after_ms = 3000;     // missing this long before it is reported
-  std::uint32_t rereport_after_ms = 5000;   // not asked again sooner
-  std::uint32_t give_up_seconds = 3600;     // then abandoned, with an alarm
+  std::string source_id;     // as the gateway's [[ingest.source]] names it (default: node id)
+  std::string label_policy;  // labelling policy of the gateway's rules ("cell-2026")
+  std::uint32_t report_interval_ms = 1000;    // how often due gaps are reported
+  std::uint32_t report_after_ms = 3000;       // missing this long before it is reported
+  std::uint32_t rereport_after_ms = 5000;     // not asked again sooner
+  std::uint32_t give_up_seconds = 3600;       // then abandoned, with an alarm
   std::uint32_t gossip_interval_ms = 10'000;  // a report without gaps, to share the tree head
 };
 
@@ -129,7 +129,17 @@ struct NodeConfig {
 // Parses `text` (named `source_name` in errors). Relative paths are resolved against the
 // directory of `source_name`. Errors: malformed, with "file:line:col: what".
 Result<NodeConfig> parse(std::string_view text, const std::string& source_name);
-// Reads and parses a file (at most 1 MiB). Errors: io, malformed.
+// Reads and parses a file (at most 1 MiB). Errors: io, malformed; a FIFO, device or directory
+// is refused (io, "not a regular file") without blocking on it.
 Result<NodeConfig> load(const std::string& path);
+
+// Whether `path` names a readable regular file. Opened with O_NONBLOCK and checked with fstat,
+// so a FIFO is refused instead of blocking the caller. Errors: io naming the path and why
+// ("no such file", "not a regular file (FIFO)", ...).
+Status regular_file(const std::string& path);
+
+// Every file the config names (keys, passphrase, trust root, link keys, CURVE secrets, rules
+// bundle): each must be a readable regular file. Errors: io naming the key and the file.
+Status check_files(const NodeConfig& config);
 
 }  // namespace cg::config

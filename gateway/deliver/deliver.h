@@ -121,6 +121,7 @@ struct ServerOptions {
   std::uint32_t window_max = 1024;  // the most a consumer may ask to hold
   std::int64_t redeliver_after_ms = 10'000;
   int socket_hwm = 2048;
+  RateLimitedLog* log = nullptr;  // refused consumer keys are logged here (may be null); outlives
 };
 
 struct Counters {

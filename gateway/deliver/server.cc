@@ -237,8 +237,8 @@ Status DeliveryServer::start() {
     names[*key] = c.consumer;
   }
   if (s.options.window_max == 0) return malformed("deliver: window_max must be positive");
-  s.zap = std::make_unique<edge::ZapAuthenticator>(s.context, std::move(names),
-                                                   counters_.auth_failures);
+  s.zap = std::make_unique<edge::ZapAuthenticator>(
+      s.context, std::move(names), counters_.auth_failures, s.options.log, "deliver");
   CG_RETURN_IF_ERROR(s.zap->start());
   s.router = std::make_unique<zmq::socket_t>(s.context, zmq::socket_type::router);
   Status curve = edge::make_curve_server(*s.router, s.options.secret_z85, "cellgate.deliver");

@@ -18,9 +18,29 @@ Result<CurveKey> decode_z85_key(std::string_view z85) {
   return out;
 }
 
+// "ingest: refused CURVE client key <z85> from 127.0.0.1 (not configured)", from a ZAP request
+// (version, request id, domain, address, identity, mechanism, credentials...).
+std::string ZapAuthenticator::refusal_text(const std::vector<zmq::message_t>& request) const {
+  std::string out = what_.empty() ? std::string() : what_ + ": ";
+  const std::string address = request.size() > 3 ? request[3].to_string() : "?";
+  if (request.size() >= 7 && request[5].to_string_view() == "CURVE" &&
+      request[6].size() == curve_key_bytes) {
+    char z85[41] = {};
+    zmq_z85_encode(z85, static_cast<const std::uint8_t*>(request[6].data()), curve_key_bytes);
+    return out + "refused CURVE client key " + z85 + " from " + address +
+           " (not a configured peer)";
+  }
+  return out + "refused a client from " + address + " (not a CURVE handshake)";
+}
+
 ZapAuthenticator::ZapAuthenticator(zmq::context_t& context, std::map<CurveKey, std::string> names,
-                                   std::atomic<std::uint64_t>& failures)
-    : context_(context), names_(std::move(names)), failures_(failures) {}
+                                   std::atomic<std::uint64_t>& failures, RateLimitedLog* log,
+                                   std::string what)
+    : context_(context),
+      names_(std::move(names)),
+      failures_(failures),
+      log_(log),
+      what_(std::move(what)) {}
 
 ZapAuthenticator::~ZapAuthenticator() { stop(); }
 
@@ -64,7 +84,10 @@ void ZapAuthenticator::loop() {
         user_id = it->second;
       }
     }
-    if (!ok) failures_.fetch_add(1);
+    if (!ok) {
+      failures_.fetch_add(1);
+      if (log_ != nullptr) log_->log("refused_key", refusal_text(request));
+    }
     std::array<zmq::const_buffer, 6> reply = {
         zmq::str_buffer("1.0"),
         zmq::buffer(request_id),

@@ -14,8 +14,10 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <vector>
 #include <zmq.hpp>
 
+#include "gateway/common/rate_log.h"
 #include "gateway/common/status.h"
 
 namespace cg::edge {
@@ -32,9 +34,12 @@ Result<CurveKey> decode_z85_key(std::string_view z85);
 // is refused and counted. One per context.
 class ZapAuthenticator final {
  public:
-  // Keeps references to `context` and `failures`, which must outlive it.
+  // Keeps references to `context`, `failures` and `log` (may be null), which must outlive it.
+  // Each refused key is counted in `failures` and, when `log` is given, logged (rate-limited,
+  // reason "refused_key") naming `what` ("ingest", "deliver"), the key and the peer address.
   ZapAuthenticator(zmq::context_t& context, std::map<CurveKey, std::string> names,
-                   std::atomic<std::uint64_t>& failures);
+                   std::atomic<std::uint64_t>& failures, RateLimitedLog* log = nullptr,
+                   std::string what = "");
   ~ZapAuthenticator();
   ZapAuthenticator(const ZapAuthenticator&) = delete;
   ZapAuthenticator& operator=(const ZapAuthenticator&) = delete;
@@ -44,9 +49,12 @@ class ZapAuthenticator final {
 
  private:
   void loop();
+  std::string refusal_text(const std::vector<zmq::message_t>& request) const;
   zmq::context_t& context_;
   std::map<CurveKey, std::string> names_;
   std::atomic<std::uint64_t>& failures_;
+  RateLimitedLog* log_;
+  std::string what_;
   std::unique_ptr<zmq::socket_t> socket_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "gateway/common/clock.h"
+#include "gateway/common/rate_log.h"
 #include "gateway/common/status.h"
 #include "gateway/store/store.h"
 
@@ -41,7 +42,7 @@ struct InboxEntry {
   std::string source;
   std::int64_t received_ns = 0;
   std::vector<std::uint8_t> item;  // canonical Item bytes
-  bool taken = false;  // a FLASH item already judged out of order (read_flash): skip it
+  bool taken = false;              // a FLASH item already judged out of order (read_flash): skip it
 };
 
 class Inbox final {
@@ -104,6 +105,7 @@ struct ServerOptions {
   std::size_t batch_items_max = 256;        // items per group commit
   std::uint64_t inbox_items_max = 100'000;  // back-pressure threshold
   int socket_hwm = 1000;                    // ZeroMQ high-water marks (messages)
+  RateLimitedLog* log = nullptr;  // refused source keys are logged here (may be null); outlives
 };
 
 struct Counters {

@@ -14,9 +14,16 @@ namespace cg::ingest {
 namespace {
 
 constexpr int poll_ms = 50;
-// ZeroMQ disconnects a peer that sends a message above ZMQ_MAXMSGSIZE. Allow up to twice the
-// item limit so that "a bit too large" gets an explicit tooLarge ack instead of a silent hang-up.
-constexpr std::int64_t socket_msg_bytes_max = 2 * static_cast<std::int64_t>(limits::item_bytes_max);
+// ZeroMQ disconnects a peer that sends a message above ZMQ_MAXMSGSIZE: the socket allows
+// limits::ingest_message_bytes_max (several times the item bound) so that an over-limit item
+// gets an explicit tooLarge ack instead of a silent hang-up; only a message above that hard cap
+// loses the connection.
+// ZeroMQ checks the limit against the CurveZMQ MESSAGE command that carries the message (its
+// header, nonce, flags and MAC add under 64 bytes): the headroom keeps the cap at the size the
+// source sent.
+constexpr std::int64_t curve_message_overhead_bytes = 4096;
+constexpr std::int64_t socket_msg_bytes_max =
+    static_cast<std::int64_t>(limits::ingest_message_bytes_max) + curve_message_overhead_bytes;
 
 std::vector<std::uint8_t> ack_bytes(std::span<const std::uint8_t> item_id, bool accepted,
                                     schema::RejectReason reason, std::string_view detail,
@@ -29,6 +36,11 @@ std::vector<std::uint8_t> ack_bytes(std::span<const std::uint8_t> item_id, bool 
   ack.setDetail(kj::StringPtr(std::string(detail).c_str()));
   ack.setIngestSeq(seq);
   return wire::to_flat_bytes(message);
+}
+
+std::string too_large_detail(std::size_t bytes) {
+  return "item of " + std::to_string(bytes) + " bytes exceeds the limit of " +
+         std::to_string(limits::item_bytes_max);
 }
 
 }  // namespace
@@ -49,8 +61,22 @@ struct Server::Impl {
       : options(std::move(o)), env(e), inbox(i), clock(c), counters(k) {}
 
   void ingest_loop();
+  // Sends one ack to the peer `routing` names; an ack that cannot be routed is counted.
+  void send_ack(const zmq::message_t& routing, const std::vector<std::uint8_t>& ack);
   void handle_batch(std::vector<std::pair<zmq::message_t, zmq::message_t>>& batch);
 };
+
+void Server::Impl::send_ack(const zmq::message_t& routing, const std::vector<std::uint8_t>& ack) {
+  std::array<zmq::const_buffer, 2> out = {zmq::buffer(routing.data(), routing.size()),
+                                          zmq::buffer(ack)};
+  try {
+    if (!zmq::send_multipart(*router, out, zmq::send_flags::dontwait)) {
+      counters.acks_unroutable.fetch_add(1);
+    }
+  } catch (const zmq::error_t&) {
+    counters.acks_unroutable.fetch_add(1);  // EHOSTUNREACH: the source went away
+  }
+}
 
 void Server::Impl::ingest_loop() {
   std::vector<std::pair<zmq::message_t, zmq::message_t>> batch;
@@ -80,12 +106,16 @@ void Server::Impl::ingest_loop() {
         if (!parts.empty()) {
           auto ack = ack_bytes({}, false, schema::RejectReason::MALFORMED,
                                "expected exactly one message part per item", 0);
-          std::array<zmq::const_buffer, 2> out = {zmq::buffer(parts[0].data(), parts[0].size()),
-                                                  zmq::buffer(ack)};
-          if (!zmq::send_multipart(*router, out, zmq::send_flags::dontwait)) {
-            counters.acks_unroutable.fetch_add(1);
-          }
+          send_ack(parts[0], ack);
         }
+        continue;
+      }
+      if (parts[1].size() > limits::item_bytes_max) {
+        // Answered now and freed: an over-limit message never waits in a batch.
+        counters.rejected_too_large.fetch_add(1);
+        auto ack = ack_bytes({}, false, schema::RejectReason::TOO_LARGE,
+                             too_large_detail(parts[1].size()), 0);
+        send_ack(parts[0], ack);
         continue;
       }
       batch.emplace_back(std::move(parts[0]), std::move(parts[1]));
@@ -115,13 +145,7 @@ void Server::Impl::handle_batch(std::vector<std::pair<zmq::message_t, zmq::messa
     Verdict& v = verdicts[i];
     std::span<const std::uint8_t> bytes(static_cast<const std::uint8_t*>(payload.data()),
                                         payload.size());
-    if (bytes.size() > limits::item_bytes_max) {
-      v.reason = schema::RejectReason::TOO_LARGE;
-      v.detail = "item of " + std::to_string(bytes.size()) + " bytes exceeds the limit of " +
-                 std::to_string(limits::item_bytes_max);
-      counters.rejected_too_large.fetch_add(1);
-      continue;
-    }
+    CG_ASSERT(bytes.size() <= limits::item_bytes_max);  // larger ones are answered on receipt
     auto item = wire::decode_item(bytes);
     if (!item.ok()) {
       v.reason = schema::RejectReason::MALFORMED;
@@ -179,17 +203,7 @@ void Server::Impl::handle_batch(std::vector<std::pair<zmq::message_t, zmq::messa
     } else if (v.accepted) {
       (v.fresh ? counters.accepted : counters.retries).fetch_add(1);
     }
-    auto ack = ack_bytes(v.id, v.accepted, v.reason, v.detail, v.seq);
-    auto& routing = batch[i].first;
-    std::array<zmq::const_buffer, 2> out = {zmq::buffer(routing.data(), routing.size()),
-                                            zmq::buffer(ack)};
-    try {
-      if (!zmq::send_multipart(*router, out, zmq::send_flags::dontwait)) {
-        counters.acks_unroutable.fetch_add(1);
-      }
-    } catch (const zmq::error_t&) {
-      counters.acks_unroutable.fetch_add(1);  // EHOSTUNREACH: the source went away
-    }
+    send_ack(batch[i].first, ack_bytes(v.id, v.accepted, v.reason, v.detail, v.seq));
   }
 }
 
@@ -212,8 +226,8 @@ Status Server::start() {
   if (s.options.batch_items_max == 0 || s.options.batch_items_max > limits::batch_items_max) {
     return malformed("ingest: batch_items_max out of range");
   }
-  s.zap = std::make_unique<edge::ZapAuthenticator>(s.context, std::move(source_by_key),
-                                                   counters_.auth_failures);
+  s.zap = std::make_unique<edge::ZapAuthenticator>(
+      s.context, std::move(source_by_key), counters_.auth_failures, s.options.log, "ingest");
   CG_RETURN_IF_ERROR(s.zap->start());
   s.router = std::make_unique<zmq::socket_t>(s.context, zmq::socket_type::router);
   auto& r = *s.router;

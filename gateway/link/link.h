@@ -178,6 +178,9 @@ class Handler {
   virtual void on_loss(const Loss& loss) = 0;
   virtual void on_control(std::uint64_t id, std::span<const std::uint8_t> payload) = 0;
   virtual void on_alert(const Alert& alert) = 0;
+  // A frame refused before it could be used (it is also counted): `reason` is a fixed key
+  // ("bad_mac", "malformed"), `what` says more for people. For logging; the default ignores it.
+  virtual void on_refused(std::string_view /*reason*/, std::string_view /*what*/) {}
 };
 
 // --- Sender logic ---------------------------------------------------------------------------
@@ -439,6 +442,11 @@ class UdpSender final {
 };
 
 // Reads datagrams with recvmmsg into a Receiver. Never sends: the socket is only bound.
+// Whether `host_port` ("127.0.0.1:7101") is an address the UDP link can use, parsed exactly as
+// UdpSender::open and UdpReceiver::open parse it (numeric IPv4 and port; no name lookup).
+// Errors: malformed ("not an IPv4 address: localhost", "bad port: x").
+Status check_address(const std::string& host_port);
+
 class UdpReceiver final {
  public:
   // `listen` is "host:port" (IPv4 literal; port 0 = ephemeral). Asks for `rcvbuf_bytes` of

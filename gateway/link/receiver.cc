@@ -83,8 +83,12 @@ void Receiver::on_datagram(std::span<const std::uint8_t> datagram) {
   if (datagram.size() < frame_overhead_bytes) return bump(counters_.frames_truncated);
   auto frame = parse_frame(datagram, key_, options_.settings.datagram_bytes);
   if (!frame.ok()) {
-    return bump(frame.status().code() == Code::unauthenticated ? counters_.frames_bad_mac
-                                                               : counters_.frames_malformed);
+    const bool bad_mac = frame.status().code() == Code::unauthenticated;
+    handler_.on_refused(
+        bad_mac ? "bad_mac" : "malformed",
+        (bad_mac ? "refused a frame with a bad MAC (" : "refused a malformed frame (") +
+            std::to_string(datagram.size()) + " bytes): " + frame.status().reason());
+    return bump(bad_mac ? counters_.frames_bad_mac : counters_.frames_malformed);
   }
   const FrameHeader& h = frame->header;
   if (h.link_id != options_.settings.link_id) return bump(counters_.frames_wrong_link);

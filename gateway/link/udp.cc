@@ -34,6 +34,12 @@ Result<sockaddr_in> parse_address(const std::string& text) {
   return addr;
 }
 
+}  // namespace
+
+Status check_address(const std::string& host_port) { return parse_address(host_port).status(); }
+
+namespace {
+
 Status errno_status(const char* what) {
   return io_error(std::string(what) + ": " + std::strerror(errno));
 }

@@ -59,6 +59,9 @@ std::vector<std::uint8_t> mark_key_of(std::string_view party) {
 struct GatewayNode::Impl {
   config::NodeConfig config;
   const Clock* clock = nullptr;
+  // Refusals a peer can cause (bad MACs, refused keys, refused releases), logged rate-limited;
+  // declared before what logs into it, so it is destroyed after.
+  std::optional<RateLimitedLog> events;
   const crypto::Suite* suite = nullptr;
   std::unique_ptr<crypto::SigningKey> signing_key;
   envelope::Signer signer;
@@ -105,7 +108,9 @@ struct GatewayNode::Impl {
   // Envelopes a receiver of another party reported missing, waiting to be re-sent (rate-limited).
   recovery::ResendQueue resends;
   std::atomic<std::uint64_t> resends_queued{0};  // resends.queued(), for the metrics thread
-  std::optional<ErrorLog> errors;  // the pipeline thread's
+  std::optional<ErrorLog> errors;                // the pipeline thread's
+  // Why no rules bundle is usable, as last logged; empty while one is (the pipeline thread's).
+  std::string bundle_refusal;
   // From the start of the pass that judged an item to its envelope's hand-off to the link.
   metrics::Histogram judged_to_sent = metrics::Histogram::latency();
   NodeMetrics metrics;  // last: destroyed (its server stopped) before what it reads
@@ -141,6 +146,7 @@ struct GatewayNode::Impl {
 };
 
 Status GatewayNode::Impl::load() {
+  events.emplace(config.id, *clock, log_interval_ns);
   if (!config.keys || !config.pipeline || !config.ingest || config.links_out.size() != 1) {
     return malformed(config.source_file +
                      ": a gateway needs [keys], [pipeline], [ingest] and one [[link_out]]");
@@ -208,6 +214,7 @@ Status GatewayNode::Impl::load() {
   }
   // Ingest last: nothing is accepted before everything behind it works.
   ingest::ServerOptions io;
+  io.log = &*events;
   io.endpoint = config.ingest->listen;
   CG_ASSIGN_OR_RETURN(io.secret_z85, read_first_line(config.ingest->curve_secret_file));
   for (const auto& s : config.ingest->sources) io.sources.push_back({s.id, s.curve_public});
@@ -259,7 +266,8 @@ Status GatewayNode::Impl::register_metrics() {
   metrics.counter("cellgate_gateway_gap_seqs_requested_total",
                   "Sequence numbers receivers reported missing.", counters.gap_seqs_requested);
   metrics.counter("cellgate_gateway_resent_for_gaps_total",
-                  "Envelopes re-sent, unchanged, to fill receivers' gaps.", counters.resent_for_gaps);
+                  "Envelopes re-sent, unchanged, to fill receivers' gaps.",
+                  counters.resent_for_gaps);
   metrics.counter("cellgate_gateway_gap_unrecoverable_total",
                   "Reported-missing envelopes older than the sent log keeps (alarm).",
                   counters.gap_unrecoverable);
@@ -338,9 +346,18 @@ Result<bool> GatewayNode::Impl::pass() {
   const std::int64_t judged_ns = clock->monotonic_ns();
   auto bundle = approver->usable(now);
   if (!bundle.ok()) {
-    if (counters.waits_no_bundle.fetch_add(1) % 100 == 0)
-      log_line(config.id, bundle.status().reason());
+    // Logged once per change of state (the pipeline asks on every pass), counted every time.
+    counters.waits_no_bundle.fetch_add(1);
+    if (bundle_refusal != bundle.status().reason()) {
+      bundle_refusal = bundle.status().reason();
+      log_line(config.id, bundle_refusal + " (judging nothing until that changes)");
+    }
     return false;
+  }
+  if (!bundle_refusal.empty()) {
+    bundle_refusal.clear();
+    log_line(config.id,
+             "rules bundle v" + std::to_string((*bundle)->version) + " usable: judging again");
   }
   const auto& rules = *std::static_pointer_cast<const policy::Policy>((*bundle)->policy);
   // FLASH items first, whatever routine items were received before them; then the oldest
@@ -410,7 +427,7 @@ Result<bool> GatewayNode::Impl::pass() {
       ev.reason = "release refused";
       const std::string why = "hold " + std::to_string(r.hold) + ": " + h.status().reason();
       ev.detail = why;
-      log_line(config.id, "quarantine release refused: " + why);
+      events->log("release_refused", "quarantine release refused: " + why);
       CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
       continue;
     }
@@ -437,12 +454,11 @@ Result<bool> GatewayNode::Impl::pass() {
                               "again as " +
                               std::to_string(again);
       ev.detail = why;
-      log_line(config.id, "quarantine release refused: " + why);
+      events->log("release_refused", "quarantine release refused: " + why);
       CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
       continue;
     }
-    CG_RETURN_IF_ERROR(
-        seal_one(dest->party, h->item, item->root().getBanner(), item->root(), ev));
+    CG_RETURN_IF_ERROR(seal_one(dest->party, h->item, item->root().getBanner(), item->root(), ev));
     counters.released_by_reviewer.fetch_add(1);
     counters.released.fetch_add(1);
   }
@@ -456,14 +472,15 @@ Result<bool> GatewayNode::Impl::pass() {
     counters.items_judged.fetch_add(1);
     const bool report = item->root().getKind() == schema::Kind::GAP_REPORT;
     if (report) {
-      CG_ASSIGN_OR_RETURN(const bool taken, take_report(txn, item->root(), now, (*bundle)->version));
+      CG_ASSIGN_OR_RETURN(const bool taken,
+                          take_report(txn, item->root(), now, (*bundle)->version));
       if (taken) continue;  // else: this party's receiver's report, judged below
       counters.reports_out.fetch_add(1);
     }
     for (std::uint32_t di = 0; di < rules.destinations().size(); ++di) {
       const auto& dest = rules.destinations()[di];
       if (!streams.count(dest.party)) continue;  // no receiver: nothing can be sealed for it
-      evaluator.decide(item->root(), di, d);
+      evaluator.decide(item->root(), di, now, d);
       const std::string why = policy::explain_text(rules, item->root(), d);
       audit::Event ev{.time_ns = now,
                       .item_id = {item->root().getId().begin(), item->root().getId().size()},

@@ -9,6 +9,7 @@
 
 #include "crypto/keys.h"
 #include "gateway/common/limits.h"
+#include "gateway/ingest/ingest.h"
 #include "gateway/policy/policy.h"
 
 namespace cg::node {
@@ -26,6 +27,59 @@ Result<std::optional<crypto::Secret>> passphrase(const config::Keys& keys) {
   if (keys.passphrase_file.empty()) return std::optional<crypto::Secret>();
   CG_ASSIGN_OR_RETURN(auto p, crypto::read_passphrase_file(keys.passphrase_file));
   return std::optional<crypto::Secret>(std::move(p));
+}
+
+namespace {
+Status curve_secret(const std::string& key, const std::string& path) {
+  auto line = read_first_line(path);
+  if (!line.ok()) return line.status().with_context(key);
+  auto pub = ingest::curve_public(*line);
+  if (!pub.ok()) return pub.status().with_context(key + ": " + path);
+  return {};
+}
+}  // namespace
+
+Status prepare(const config::NodeConfig& config, const Clock& clock) {
+  CG_RETURN_IF_ERROR(config::check_files(config));
+  const std::string& f = config.source_file;
+  if (config.keys) {
+    const auto& k = *config.keys;
+    CG_ASSIGN_OR_RETURN(auto pass, passphrase(k));
+    auto key = crypto::load_signing_key_file(k.signing_key, pass ? &*pass : nullptr,
+                                             /*allow_unencrypted=*/!pass);
+    if (!key.ok()) return key.status().with_context(f + ": keys.signing_key");
+    CG_ASSIGN_OR_RETURN(const crypto::Suite* suite, crypto::suite((*key)->suite()));
+    const approval::SuiteVerifier verifier(*suite);
+    auto root_bytes = crypto::read_file(k.trust_root, limits::trust_root_bytes_max);
+    if (!root_bytes.ok()) return root_bytes.status().with_context(f + ": keys.trust_root");
+    auto root = approval::TrustRoot::bootstrap(*root_bytes, verifier, clock.now_ns());
+    if (!root.ok()) return root.status().with_context(f + ": keys.trust_root");
+  }
+  for (const auto& l : config.links_out) {
+    auto key = crypto::read_link_key_file(l.key_file);
+    if (!key.ok()) return key.status().with_context(f + ": link_out " + l.name + ": key_file");
+    Status a = link::check_address(l.peer);
+    if (!a.ok()) return a.with_context(f + ": link_out " + l.name + ": peer");
+  }
+  for (const auto& l : config.links_in) {
+    auto key = crypto::read_link_key_file(l.key_file);
+    if (!key.ok()) return key.status().with_context(f + ": link_in " + l.name + ": key_file");
+    Status a = link::check_address(l.listen);
+    if (!a.ok()) return a.with_context(f + ": link_in " + l.name + ": listen");
+  }
+  if (config.ingest) {
+    CG_RETURN_IF_ERROR(
+        curve_secret(f + ": ingest.curve_secret_file", config.ingest->curve_secret_file));
+  }
+  if (config.deliver) {
+    CG_RETURN_IF_ERROR(
+        curve_secret(f + ": deliver.curve_secret_file", config.deliver->curve_secret_file));
+  }
+  if (config.recovery && !config.recovery->curve_secret_file.empty()) {
+    CG_RETURN_IF_ERROR(
+        curve_secret(f + ": recovery.curve_secret_file", config.recovery->curve_secret_file));
+  }
+  return {};
 }
 
 link::Settings link_settings(const config::LinkCommon& l) {
@@ -199,6 +253,10 @@ void LinkInbox::on_loss(const link::Loss& l) { lost->fetch_add(l.count); }
 void LinkInbox::on_control(std::uint64_t, std::span<const std::uint8_t> p) {
   controls.emplace_back(p.begin(), p.end());
 }
+void LinkInbox::on_refused(std::string_view reason, std::string_view what) {
+  if (log != nullptr) log->log(reason, "link " + link + ": " + std::string(what));
+}
+
 void LinkInbox::on_alert(const link::Alert& a) {
   std::fprintf(stderr, "[%s] link alert: %s\n", node.c_str(), a.text.c_str());
 }

@@ -14,12 +14,25 @@
 
 #include "crypto/secret.h"
 #include "gateway/approval/approval.h"
+#include "gateway/common/rate_log.h"
 #include "gateway/common/status.h"
 #include "gateway/config/config.h"
 #include "gateway/link/link.h"
 #include "gateway/metrics/metrics.h"
 
 namespace cg::node {
+
+// How often each kind of refusal a peer can cause (bad MAC, refused key, refused release) may
+// be logged; repeats in between are counted and reported with the next line (RateLimitedLog).
+inline constexpr std::int64_t log_interval_ns = 10 * ns_per_s;
+
+// Everything `cellgate run` checks before it takes the store or binds a socket, and all that
+// `cellgate config check` runs (so that a config check calls ok starts): every file the config
+// names is a readable regular file (config::check_files); the key files load, with the
+// passphrase when one is named; the trust root verifies under the node's suite; every link key
+// loads; every CURVE secret key is a Z85 key; every link address parses as the link parses it.
+// Errors: as the loaders (io, malformed, unauthenticated), with the config key in the reason.
+Status prepare(const config::NodeConfig& config, const Clock& clock);
 
 // The first line of a small file (a CURVE secret key in Z85), trailing blanks removed.
 Result<std::string> read_first_line(const std::string& path);
@@ -138,7 +151,10 @@ struct LinkInbox final : link::Handler {
   void on_loss(const link::Loss& l) override;
   void on_control(std::uint64_t id, std::span<const std::uint8_t> payload) override;
   void on_alert(const link::Alert& a) override;
+  void on_refused(std::string_view reason, std::string_view what) override;
 
+  RateLimitedLog* log = nullptr;  // where refused frames are logged (may be null); outlives
+  std::string link;               // the link's name, for those lines
   std::string node;
   std::atomic<std::uint64_t>* lost;
   std::vector<std::vector<std::uint8_t>> envelopes, controls;

@@ -2,21 +2,21 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
-#include <fstream>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
 
 #include "crypto/keys.h"
-#include "gateway/common/limits.h"
-#include "gateway/ingest/ingest.h"
 #include "gateway/approval/approval.h"
 #include "gateway/audit/audit.h"
+#include "gateway/common/limits.h"
 #include "gateway/deliver/deliver.h"
 #include "gateway/envelope/envelope.h"
+#include "gateway/ingest/ingest.h"
 #include "gateway/link/link.h"
 #include "gateway/node/node_common.h"
 #include "gateway/recovery/recovery.h"
@@ -24,8 +24,8 @@
 namespace cg::node {
 namespace {
 
-constexpr std::size_t waiting_max = 100'000;  // envelopes held for a missing epoch key
-constexpr std::size_t to_gateway_max = 64;     // reports waiting to be submitted to the gateway
+constexpr std::size_t waiting_max = 100'000;      // envelopes held for a missing epoch key
+constexpr std::size_t to_gateway_max = 64;        // reports waiting to be submitted to the gateway
 constexpr std::uint64_t heads_kept_max = 65'536;  // published heads kept in the store
 constexpr std::int64_t gaps_every_ns = 1 * ns_per_s;
 
@@ -50,6 +50,9 @@ std::vector<std::uint8_t> epoch_key_of(std::string_view origin, std::uint64_t ep
 struct ReceiverNode::Impl {
   config::NodeConfig config;
   const Clock* clock = nullptr;
+  // Refused frames and keys, logged rate-limited; declared before what logs into it, so it is
+  // destroyed after.
+  std::optional<RateLimitedLog> events;
   const crypto::Suite* suite = nullptr;
   std::unique_ptr<crypto::AgreementKey> kx;
   std::optional<approval::TrustRoot> root;
@@ -75,8 +78,8 @@ struct ReceiverNode::Impl {
   std::int64_t reported_ns = 0, gossiped_ns = 0;
   std::unique_ptr<crypto::SigningKey> signing_key;  // for reports ([recovery])
   envelope::Signer signer;
-  store::Table heads_table;        // relay \0 be64(serial) → published head record
-  store::Table evidence_table;     // be64(n) → evidence text, as found
+  store::Table heads_table;     // relay \0 be64(serial) → published head record
+  store::Table evidence_table;  // be64(n) → evidence text, as found
   // Reports for this party's gateway: submitted by their own thread (bounded, oldest dropped:
   // a newer report supersedes it).
   std::mutex to_gateway_mu;
@@ -116,6 +119,7 @@ struct ReceiverNode::Impl {
 };
 
 Status ReceiverNode::Impl::load() {
+  events.emplace(config.id, *clock, log_interval_ns);
   if (!config.keys || config.keys->agreement_key.empty() || config.links_in.size() != 1 ||
       !config.deliver) {
     return malformed(config.source_file +
@@ -157,15 +161,15 @@ Status ReceiverNode::Impl::load() {
   }
   if (config.recovery) {
     const auto& rc = *config.recovery;
-    CG_ASSIGN_OR_RETURN(signing_key,
-                        crypto::load_signing_key_file(config.keys->signing_key,
-                                                      pass ? &*pass : nullptr, !pass));
+    CG_ASSIGN_OR_RETURN(signing_key, crypto::load_signing_key_file(config.keys->signing_key,
+                                                                   pass ? &*pass : nullptr, !pass));
     signer = {config.id, suite, signing_key.get(),
               crypto::key_id(suite->id(), signing_key->public_key())};
-    if (!crypto::ct_equal({me->getSigningKey().getKeyId().begin(),
-                           me->getSigningKey().getKeyId().size()},
-                          signer.key_id)) {
-      return unauthenticated(config.id + ": the signing key is not this receiver's in the trust root");
+    if (!crypto::ct_equal(
+            {me->getSigningKey().getKeyId().begin(), me->getSigningKey().getKeyId().size()},
+            signer.key_id)) {
+      return unauthenticated(config.id +
+                             ": the signing key is not this receiver's in the trust root");
     }
     recovery::GapOptions go;
     go.report_after_ns = std::int64_t{rc.report_after_ms} * ns_per_ms;
@@ -209,9 +213,12 @@ Status ReceiverNode::Impl::load() {
   ro.block_timeout_ns = std::int64_t{li.block_timeout_ms} * ns_per_ms;
   CG_RETURN_IF_ERROR(link::validate(ro));
   handler.emplace(config.id, &counters.lost_on_link);
+  handler->log = &*events;
+  handler->link = li.name;
   CG_ASSIGN_OR_RETURN(
       rx, link::UdpReceiver::open(ro, li.listen, li.rcvbuf_bytes, *link_key, *clock, *handler));
   deliver::ServerOptions so;
+  so.log = &*events;
   so.endpoint = config.deliver->listen;
   CG_ASSIGN_OR_RETURN(so.secret_z85, read_first_line(config.deliver->curve_secret_file));
   for (const auto& c : config.deliver->consumers) so.consumers.push_back({c.id, c.curve_public});
@@ -492,8 +499,9 @@ Status ReceiverNode::Impl::found(store::WriteTxn& txn,
                     .detail = detail};
     CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
     CG_ASSIGN_OR_RETURN(const std::uint64_t n, txn.count(evidence_table));
-    CG_RETURN_IF_ERROR(txn.put(evidence_table, store::be64(n + 1),
-                               {reinterpret_cast<const std::uint8_t*>(detail.data()), detail.size()}));
+    CG_RETURN_IF_ERROR(
+        txn.put(evidence_table, store::be64(n + 1),
+                {reinterpret_cast<const std::uint8_t*>(detail.data()), detail.size()}));
   }
   return {};
 }
@@ -514,9 +522,8 @@ Status ReceiverNode::Impl::take_report(store::WriteTxn& txn, schema::Item::Reade
   }
   counters.reports_in.fetch_add(1);
   if (report->head) {
-    CG_RETURN_IF_ERROR(
-        found(txn, chain->compare_quoted(*report->head, "report of " + report->reporter, now),
-              now));
+    CG_RETURN_IF_ERROR(found(
+        txn, chain->compare_quoted(*report->head, "report of " + report->reporter, now), now));
   }
   // Gaps of this party's gateways' streams: for the gateway to fill.
   bool ours = false;
@@ -524,9 +531,10 @@ Status ReceiverNode::Impl::take_report(store::WriteTxn& txn, schema::Item::Reade
     const auto n = root->node(g.key.origin);
     if (n && wire::view(n->getParty()) == config.party) ours = true;
   }
-  std::string detail = "from " + report->reporter + (report->head ? ", quoting tree head " +
-                                                                        std::to_string(report->head->head.serial)
-                                                                  : std::string());
+  std::string detail =
+      "from " + report->reporter +
+      (report->head ? ", quoting tree head " + std::to_string(report->head->head.serial)
+                    : std::string());
   if (ours && config.recovery) {
     recovery::ReportItem how{config.recovery->source_id, config.recovery->label_policy,
                              clock->now_ns(), fresh_id()};
@@ -564,12 +572,11 @@ Status ReceiverNode::Impl::report(std::int64_t mono) {
   for (const auto& a : gaps->take_abandoned()) {
     const std::uint64_t n = a.range.last - a.range.first + 1;
     counters.abandoned.fetch_add(n);
-    std::fprintf(stderr,
-                 "[%s] ALARM: gave up on %s seqs %llu..%llu, missing for %lld s (give_up_seconds)\n",
-                 config.id.c_str(), a.key.origin.c_str(),
-                 static_cast<unsigned long long>(a.range.first),
-                 static_cast<unsigned long long>(a.range.last),
-                 static_cast<long long>((mono - a.since_ns) / ns_per_s));
+    std::fprintf(
+        stderr, "[%s] ALARM: gave up on %s seqs %llu..%llu, missing for %lld s (give_up_seconds)\n",
+        config.id.c_str(), a.key.origin.c_str(), static_cast<unsigned long long>(a.range.first),
+        static_cast<unsigned long long>(a.range.last),
+        static_cast<long long>((mono - a.since_ns) / ns_per_s));
   }
   const bool gossip =
       mono - gossiped_ns >= std::int64_t{config.recovery->gossip_interval_ms} * ns_per_ms;
@@ -616,7 +623,7 @@ void ReceiverNode::Impl::run_reporter() {
       auto secret = read_first_line(r.curve_secret_file);
       auto pub = secret.ok() ? ingest::curve_public(*secret) : Result<std::string>(secret.status());
       auto c = pub.ok() ? ingest::SourceClient::connect(r.gateway, r.gateway_curve_public,
-                                                         {*pub, *secret}, 5000)
+                                                        {*pub, *secret}, 5000)
                         : Result<std::unique_ptr<ingest::SourceClient>>(pub.status());
       if (c.ok())
         client = std::move(*c);

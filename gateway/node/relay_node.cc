@@ -86,6 +86,9 @@ std::span<const std::uint8_t> key_of(std::string_view s) {
 struct RelayNode::Impl {
   config::NodeConfig config;
   const Clock* clock = nullptr;
+  // Refusals a peer can cause (bad MACs, refused keys, refused releases), logged rate-limited;
+  // declared before what logs into it, so it is destroyed after.
+  std::optional<RateLimitedLog> events;
   const crypto::Suite* suite = nullptr;
   std::unique_ptr<crypto::SigningKey> signing_key;
   envelope::Signer signer;
@@ -117,7 +120,8 @@ struct RelayNode::Impl {
   // (party, bundle version) → bundle hash of every bundle seen approved.
   store::Table bundles_seen;
   // (origin, destination, stream, seq) → be64(log index) || leaf hash, for the last
-  // logged_window_seqs seqs of each stream: a re-sent envelope is forwarded again, not logged twice.
+  // logged_window_seqs seqs of each stream: a re-sent envelope is forwarded again, not logged
+  // twice.
   store::Table logged;
   // Tree head serials reserved, and the last head and checkpoint published (for the links of
   // the first head after a restart).
@@ -158,8 +162,8 @@ struct RelayNode::Impl {
   // Sends `head` to every outbound link with its consistency links (from the last published
   // head and the checkpoint). Caller holds write_mu.
   Status publish(const envelope::TreeHead& head);
-  Status submit_blocking(link::UdpSender& tx, std::uint64_t seq, std::span<const std::uint8_t> bytes,
-                         link::Precedence p);
+  Status submit_blocking(link::UdpSender& tx, std::uint64_t seq,
+                         std::span<const std::uint8_t> bytes, link::Precedence p);
   // After a restart: forwards again what was logged but perhaps not sent.
   Status forward_unsent();
   // Drops from `unsent` what is surely on the wire. Caller holds write_mu.
@@ -167,6 +171,7 @@ struct RelayNode::Impl {
 };
 
 Status RelayNode::Impl::load() {
+  events.emplace(config.id, *clock, log_interval_ns);
   if (!config.keys || !config.relay || config.links_in.empty() || config.links_out.empty()) {
     return malformed(config.source_file +
                      ": a relay needs [keys], [relay], [[link_in]] and [[link_out]]");
@@ -240,6 +245,8 @@ Status RelayNode::Impl::load() {
                                                  std::make_shared<approval::SuiteVerifier>(*suite),
                                                  policy_compiler()));
     in->handler.emplace(config.id, &counters.lost_on_links);
+    in->handler->log = &*events;
+    in->handler->link = li.name;
     link::ReceiverOptions ro;
     ro.settings = link_settings(li);
     ro.block_timeout_ns = std::int64_t{li.block_timeout_ms} * ns_per_ms;
@@ -294,9 +301,10 @@ Status RelayNode::Impl::register_metrics() {
                   "Logged envelopes forwarded again after a restart.",
                   counters.forwarded_after_restart);
   metrics.counter("cellgate_relay_errors_total", "Processing errors.", counters.errors);
-  metrics.counter("cellgate_relay_reforwarded_total",
-                  "Logged envelopes re-sent by their origin (a receiver's gap) and forwarded again.",
-                  counters.reforwarded);
+  metrics.counter(
+      "cellgate_relay_reforwarded_total",
+      "Logged envelopes re-sent by their origin (a receiver's gap) and forwarded again.",
+      counters.reforwarded);
   metrics.counter("cellgate_relay_heads_published_total",
                   "Signed tree heads sent to every outbound link.", counters.heads_published);
   metrics.counter("cellgate_relay_stream_heads_forwarded_total",
@@ -487,7 +495,7 @@ Status RelayNode::Impl::process(In& in) {
       CG_RETURN_IF_ERROR(txn.put(logged, lkey, v));
       if (h.getSeq() > logged_window_seqs) {  // bounded: the oldest of the stream goes
         CG_RETURN_IF_ERROR(txn.erase(logged, logged_key(origin, destination, h.getStream(),
-                                                         h.getSeq() - logged_window_seqs))
+                                                        h.getSeq() - logged_window_seqs))
                                .status());
       }
     }
@@ -600,7 +608,8 @@ Status RelayNode::Impl::housekeeping() {
   for (const auto& k : keys) CG_RETURN_IF_ERROR(txn.erase(unsent, k).status());
   // The heads the first published head after a restart links from.
   if (heads_dirty) {
-    if (last_head) CG_RETURN_IF_ERROR(txn.put(meta, key_of(meta_last_head), encode_ref(*last_head)));
+    if (last_head)
+      CG_RETURN_IF_ERROR(txn.put(meta, key_of(meta_last_head), encode_ref(*last_head)));
     if (checkpoint)
       CG_RETURN_IF_ERROR(txn.put(meta, key_of(meta_checkpoint), encode_ref(*checkpoint)));
     heads_dirty = false;

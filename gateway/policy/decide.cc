@@ -355,7 +355,8 @@ void Evaluator::judge_content(capnp::List<schema::Portion>::Reader portions,
   }
 }
 
-void Evaluator::decide(schema::Item::Reader item, std::uint32_t destination, Decision& out) {
+void Evaluator::decide(schema::Item::Reader item, std::uint32_t destination, std::int64_t now_ns,
+                       Decision& out) {
   CG_ASSERT(destination < policy_.destinations_.size());
   const Destination& dest = policy_.destinations_[destination];
   auto attributes = item.getAttributes();
@@ -369,6 +370,15 @@ void Evaluator::decide(schema::Item::Reader item, std::uint32_t destination, Dec
   out.transforms = 0;
   out.portions_crossing = 0;
   out.changed = false;
+  // 0. An expired item never crosses, whatever its labels and the rules say.
+  const std::int64_t expires = item.getExpires();
+  if (expires != 0 && expires <= now_ns) {
+    out.portions.assign(portion_count, Verdict::expired);
+    out.attributes.assign(attributes.size(), Verdict::expired);
+    out.outcome = Outcome::block;
+    out.reason = Reason::expired;
+    return;
+  }
   out.portions.assign(portion_count, Verdict::crosses);
   out.attributes.assign(attributes.size(), Verdict::crosses);
 

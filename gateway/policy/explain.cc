@@ -63,6 +63,8 @@ std::string verdict_reason(const Policy& policy, const Destination& dest, schema
     case Verdict::malformed:
       return "malformed label (not dominated by the banner, or not of policy " +
              policy.label_policy() + ")";
+    case Verdict::expired:
+      return "removed: the item expired";
   }
   return "?";
 }
@@ -132,6 +134,10 @@ std::string explain_text(const Policy& policy, schema::Item::Reader item, const 
     case Reason::inspection_failed:
       out += "content inspection failed (fail closed)";
       break;
+    case Reason::expired:
+      out += "the item expired at " + wire::format_rfc3339(item.getExpires()) +
+             ", before it was judged: blocked, whatever the rules say";
+      break;
   }
   out += "\n";
   auto portions = item.getPortions();
@@ -145,7 +151,8 @@ std::string explain_text(const Policy& policy, schema::Item::Reader item, const 
   auto attributes = item.getAttributes();
   for (unsigned i = 0; i < d.attributes.size() && i < attributes.size(); ++i) {
     std::string why = verdict_reason(policy, dest, item.getBanner(), d.attributes[i]);
-    if (d.attributes[i] != Verdict::transform && why.starts_with("removed: ")) {
+    if (d.attributes[i] != Verdict::transform && d.attributes[i] != Verdict::expired &&
+        why.starts_with("removed: ")) {
       why = "removed with the banner's label: " + why.substr(9);
     }
     out += "  attribute \"" + std::string(view(attributes[i].getName())) + "\": " + why + "\n";
@@ -225,6 +232,10 @@ std::string explain_json(const Policy& policy, schema::Item::Reader item, const 
     out += "null";
   }
   if (d.malformed_portion) out += ",\"malformed_portion\":" + std::to_string(*d.malformed_portion);
+  if (d.reason == Reason::expired) {
+    out += ",\"expires\":";
+    json_string(out, wire::format_rfc3339(item.getExpires()));
+  }
   out += ",\"changed\":";
   out += d.changed ? "true" : "false";
   out += "}";
@@ -232,7 +243,7 @@ std::string explain_json(const Policy& policy, schema::Item::Reader item, const 
 }
 
 Result<std::string> explain(const Policy& policy, schema::Item::Reader item,
-                            std::string_view destination, bool json) {
+                            std::string_view destination, bool json, std::int64_t now_ns) {
   std::vector<std::uint32_t> targets;
   if (destination.empty()) {
     for (std::uint32_t i = 0; i < policy.destinations().size(); ++i) targets.push_back(i);
@@ -248,7 +259,7 @@ Result<std::string> explain(const Policy& policy, schema::Item::Reader item,
   std::string out;
   Decision d;
   for (std::uint32_t t : targets) {
-    eval->decide(item, t, d);
+    eval->decide(item, t, now_ns, d);
     out += json ? explain_json(policy, item, d) + "\n" : explain_text(policy, item, d);
   }
   return out;

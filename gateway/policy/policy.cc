@@ -45,6 +45,8 @@ std::string_view reason_name(Reason reason) {
       return "content_hit";
     case Reason::inspection_failed:
       return "inspection_failed";
+    case Reason::expired:
+      return "expired";
   }
   return "?";
 }
@@ -69,6 +71,8 @@ std::string_view verdict_name(Verdict verdict) {
       return "transform";
     case Verdict::malformed:
       return "malformed";
+    case Verdict::expired:
+      return "expired";
   }
   return "?";
 }

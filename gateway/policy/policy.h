@@ -13,7 +13,7 @@
 //   auto policy = cg::policy::Policy::parse(text, "il-policy.toml");      // once
 //   auto eval = cg::policy::Evaluator::create(**policy);                  // once per thread
 //   cg::policy::Decision d;                                               // reused
-//   eval->decide(item, *(*policy)->destination_index("sy"), d);
+//   eval->decide(item, *(*policy)->destination_index("sy"), clock.now_ns(), d);
 //   if (d.outcome == Outcome::release) {
 //     if (d.changed) build_released(**policy, item, d, builder.initRoot<schema::Item>());
 //     else  /* the input item crosses as it is */;
@@ -208,6 +208,7 @@ enum class Reason : std::uint8_t {
   orcon_review,       // a crossing portion (or the banner, with attributes) carries ORCON
   content_hit,        // a deny term or pattern matched what would cross
   inspection_failed,  // the scanner failed (fail closed: quarantine)
+  expired,            // the item's `expires` is at or before the judgment time (block)
 };
 std::string_view reason_name(Reason reason);
 
@@ -222,6 +223,7 @@ enum class Verdict : std::uint8_t {
   orcon,        // ORCON: may cross only after review (the item is quarantined)
   transform,    // dropped by the rule's transform
   malformed,    // label not dominated by the banner or outside the policy
+  expired,      // the whole item expired before it was judged: nothing crosses
 };
 std::string_view verdict_name(Verdict verdict);
 // True for verdicts that let the portion or attribute appear in a released item.
@@ -268,9 +270,13 @@ class Evaluator final {
   Evaluator& operator=(Evaluator&&) = delete;
 
   // Decides for `item` (decoded and validated by gateway/wire) towards destination index
-  // `destination` (< policy.destinations().size(); a bug otherwise). Always yields a decision;
-  // failures inside (a malformed label, a scanner error) are quarantines, never releases.
-  void decide(schema::Item::Reader item, std::uint32_t destination, Decision& out);
+  // `destination` (< policy.destinations().size(); a bug otherwise) at wall time `now_ns`
+  // (nanoseconds since the Unix epoch, from the caller's Clock: decide never reads a clock).
+  // An item whose `expires` is set and not after `now_ns` is blocked with Reason::expired,
+  // whatever the rules say. Always yields a decision; failures inside (a malformed label, a
+  // scanner error) are quarantines, never releases.
+  void decide(schema::Item::Reader item, std::uint32_t destination, std::int64_t now_ns,
+              Decision& out);
 
  private:
   explicit Evaluator(const Policy& policy) : policy_(policy) {}
@@ -309,9 +315,9 @@ std::string explain_text(const Policy& policy, schema::Item::Reader item, const 
 std::string explain_json(const Policy& policy, schema::Item::Reader item, const Decision& d);
 
 // What `cellgate policy explain` prints: decides `item` for `destination` (every destination
-// when empty) and returns the explanations, as text blocks or as JSON lines. Errors: rejected
-// for an unknown destination; overloaded if no evaluator can be made.
+// when empty) at wall time `now_ns` and returns the explanations, as text blocks or as JSON
+// lines. Errors: rejected for an unknown destination; overloaded if no evaluator can be made.
 Result<std::string> explain(const Policy& policy, schema::Item::Reader item,
-                            std::string_view destination, bool json);
+                            std::string_view destination, bool json, std::int64_t now_ns);
 
 }  // namespace cg::policy

@@ -1,7 +1,11 @@
 #include "gateway/store/store.h"
 
+#include <fcntl.h>
 #include <lmdb.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -15,10 +19,32 @@ MDB_val val(Bytes b) {
 }
 Bytes bytes(const MDB_val& v) { return {static_cast<const std::uint8_t*>(v.mv_data), v.mv_size}; }
 
-Status lmdb_error(const char* what, int rc) {
-  std::string reason = std::string("store: ") + what + ": " + mdb_strerror(rc);
-  if (rc == MDB_MAP_FULL) return overloaded(reason + " (raise the store size in the config)");
-  return io_error(std::move(reason));
+// Below this much free space on the store's file system, an I/O error is taken for a full
+// disk (a file system that ran out of blocks during a delayed write reports EIO, not ENOSPC).
+constexpr unsigned long long disk_nearly_full_bytes = 1u << 20;
+
+bool disk_nearly_full(MDB_env* env) {
+  const char* path = nullptr;
+  if (env == nullptr || mdb_env_get_path(env, &path) != 0 || path == nullptr) return false;
+  struct statvfs st {};
+  if (::statvfs(path, &st) != 0) return false;
+  return static_cast<unsigned long long>(st.f_bavail) * st.f_frsize < disk_nearly_full_bytes;
+}
+
+// A full store — the map (store_bytes_max) or the disk (ENOSPC, EDQUOT, or EIO with the file
+// system out of space) — is Code::overloaded with one clear message wherever it is reported;
+// anything else LMDB or the OS says is Code::io. `env` (may be null) locates the store.
+Status lmdb_error(std::string_view what, int rc, MDB_env* env = nullptr) {
+  const std::string detail = std::string(what) + ": " + mdb_strerror(rc);
+  const bool map_full = rc == MDB_MAP_FULL;
+  const bool disk_full = rc == ENOSPC || rc == EDQUOT || (rc == EIO && disk_nearly_full(env));
+  if (map_full || disk_full) {
+    return overloaded(std::string("store full (disk or map size): ") +
+                      (map_full ? "the map is full (MDB_MAP_FULL): raise store_bytes_max"
+                                : "the disk is full: free space on the store's file system") +
+                      " (" + detail + ")");
+  }
+  return io_error("store: " + detail);
 }
 
 Result<std::optional<Bytes>> get_in(MDB_txn* txn, Table table, Bytes key) {
@@ -37,6 +63,8 @@ Result<MDB_cursor*> open_cursor(MDB_txn* txn, Table table) {
 }
 
 }  // namespace
+
+Status error_status(std::string_view what, int rc) { return lmdb_error(what, rc); }
 
 std::optional<std::uint64_t> from_be64(Bytes b) {
   if (b.size() != 8) return std::nullopt;
@@ -144,8 +172,9 @@ Result<Cursor> WriteTxn::cursor(Table table) const {
 
 Status WriteTxn::commit() {
   CG_ASSERT(txn_ != nullptr);
+  MDB_env* env = mdb_txn_env(txn_);
   int rc = mdb_txn_commit(std::exchange(txn_, nullptr));  // frees the txn even on failure
-  if (rc != 0) return lmdb_error("commit", rc);
+  if (rc != 0) return lmdb_error("commit", rc, env);
   return {};
 }
 
@@ -223,5 +252,44 @@ std::size_t Env::used_bytes() const {
   mdb_env_stat(env_, &stat);
   return (info.me_last_pgno + 1) * stat.ms_psize;
 }
+
+// --- NodeLock -----------------------------------------------------------------------------
+
+Result<std::unique_ptr<NodeLock>> NodeLock::acquire(const std::string& store_dir) {
+  if (store_dir.empty()) return io_error("store: no path configured");
+  if (::mkdir(store_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return io_error("store: cannot create " + store_dir + ": " + std::strerror(errno));
+  }
+  const std::string path = store_dir + "/node.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return io_error("store: cannot open " + path + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    std::string holder = "unknown pid";
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+    if (n > 0) {
+      std::string_view text(buf, static_cast<std::size_t>(n));
+      while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+      const bool digits = !text.empty() && text.find_first_not_of("0123456789") == text.npos;
+      if (digits) holder = "pid " + std::string(text);
+    }
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return rejected("store " + store_dir + " is in use by another node (" + holder + ")");
+    }
+    return io_error("store: cannot lock " + path + ": " + std::strerror(err));
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 ||
+      ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    const int err = errno;
+    ::close(fd);
+    return io_error("store: cannot write " + path + ": " + std::strerror(err));
+  }
+  return std::unique_ptr<NodeLock>(new NodeLock(fd));
+}
+
+NodeLock::~NodeLock() { ::close(fd_); }
 
 }  // namespace cg::store

@@ -12,9 +12,10 @@
 // once. Spans returned by get()/Cursor point into the map and are valid until the transaction
 // ends or the next write in it.
 //
-// Errors: Code::overloaded when the map is full (the store's configured size bound, raised by
-// configuration, never silently); Code::io for anything the OS or LMDB reports; a missing key
-// is not an error (nullopt).
+// Errors: Code::overloaded, with a reason starting "store full (disk or map size)", when the
+// map is full (the store's configured size bound, raised by configuration, never silently) or
+// the disk is (ENOSPC, EDQUOT, or EIO with the file system out of space); Code::io for
+// anything else the OS or LMDB reports; a missing key is not an error (nullopt).
 #pragma once
 
 #include <array>
@@ -151,6 +152,27 @@ class Env final {
   bool read_only_;
 };
 
+// The exclusive claim of one running node on its store directory, held for the node's whole
+// life: a second node on the same store would judge and send every item again under other
+// sequence numbers. The claim is flock(LOCK_EX | LOCK_NB) on `<store>/node.lock` (created
+// 0600, O_CLOEXEC | O_NOFOLLOW), which holds the holder's pid as text; the kernel releases it
+// when the process dies, even by kill -9, so a stale file never blocks a restart.
+// Only running nodes take it: reviewer and inspection commands open the store next to a
+// running node (LMDB is multi-process) and do not.
+class NodeLock final {
+ public:
+  // Creates the directory (0700) if missing, then takes the lock. Errors: rejected when
+  // another process holds it ("store DIR is in use by another node (pid N)"); io otherwise.
+  static Result<std::unique_ptr<NodeLock>> acquire(const std::string& store_dir);
+  ~NodeLock();  // releases the lock (closes the file); the file stays
+  NodeLock(const NodeLock&) = delete;
+  NodeLock& operator=(const NodeLock&) = delete;
+
+ private:
+  explicit NodeLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 // Big-endian encoding of an integer key, so numeric order equals byte order.
 inline std::array<std::uint8_t, 8> be64(std::uint64_t v) {
   std::array<std::uint8_t, 8> out{};
@@ -160,6 +182,12 @@ inline std::array<std::uint8_t, 8> be64(std::uint64_t v) {
   }
   return out;
 }
+// The Status the store reports for LMDB or errno code `rc` (non-zero) during `what`: a full map
+// or disk (MDB_MAP_FULL, ENOSPC, EDQUOT) is overloaded, "store full (disk or map size): ...";
+// the rest is io. (An EIO is also taken for a full disk when the store's file system is out of
+// space; that check needs the store and is made where a store error arises.)
+Status error_status(std::string_view what, int rc);
+
 // Inverse of be64; nullopt unless exactly 8 bytes.
 std::optional<std::uint64_t> from_be64(Bytes bytes);
 

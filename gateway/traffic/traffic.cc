@@ -6,6 +6,7 @@
 #include <deque>
 #include <thread>
 
+#include "gateway/common/clock.h"
 #include "gateway/common/hex.h"
 #include "gateway/deliver/deliver.h"
 #include "gateway/synth/synth.h"
@@ -35,7 +36,7 @@ Result<Fate> Expectations::judge(std::span<const std::uint8_t> item_bytes) {
   std::lock_guard lock(mu_);
   if (auto it = records_.find(id); it != records_.end()) return it->second.fate;
   policy::Decision d;
-  evaluator_->decide(item.root(), destination_, d);
+  evaluator_->decide(item.root(), destination_, SystemClock().now_ns(), d);
   ++totals_.judged;
   if (d.outcome == policy::Outcome::block) {
     r.fate = Fate::blocked;

@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   cg::testing::fill_sample_item(item);
   Decision d;
   for (std::uint32_t dest = 0; dest < policy.destinations().size(); ++dest) {
-    eval->decide(item.asReader(), dest, d);
+    eval->decide(item.asReader(), dest, item.getCreated(), d);
     (void)explain_text(policy, item.asReader(), d);
     (void)explain_json(policy, item.asReader(), d);
     if (d.outcome != Outcome::release) continue;

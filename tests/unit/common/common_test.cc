@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <string>
+#include <vector>
 
 namespace cg {
 namespace {
@@ -143,5 +145,43 @@ TEST(JsonEscape, EscapesQuotesBackslashesAndControls) {
   EXPECT_EQ(json_escape("a\"b\\c"), "a\\\"b\\\\c");
   EXPECT_EQ(json_escape("x\ny\x1b"), "x\\ny\\u001b");
 }
+}  // namespace
+}  // namespace cg
+
+namespace cg {
+namespace {
+
+// One line per reason per interval; repeats counted and reported with the next line; reasons
+// independent; time from a FakeClock only.
+TEST(RateLimitedLog, OneLinePerReasonPerIntervalWithTheCountOfSuppressedRepeats) {
+  FakeClock clock;
+  std::vector<std::string> lines;
+  RateLimitedLog log("il-gw-1", clock, 10 * ns_per_s,
+                     [&](const std::string& line) { lines.push_back(line); });
+  EXPECT_TRUE(log.log("bad_mac", "link to-relay: frame with a bad MAC"));
+  for (int i = 0; i < 26; ++i) {
+    clock.advance_ns(100 * ns_per_ms);
+    EXPECT_FALSE(log.log("bad_mac", "link to-relay: frame with a bad MAC"));
+  }
+  EXPECT_EQ(log.suppressed("bad_mac"), 26u);
+  // Another reason is not held back by the first.
+  EXPECT_TRUE(log.log("refused_key", "refused CURVE key X"));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "[il-gw-1] link to-relay: frame with a bad MAC");
+  EXPECT_EQ(lines[1], "[il-gw-1] refused CURVE key X");
+  clock.advance_ns(10 * ns_per_s - 2600 * ns_per_ms - 1);  // 1 ns short of the interval
+  EXPECT_FALSE(log.log("bad_mac", "again"));
+  clock.advance_ns(1);
+  EXPECT_TRUE(log.log("bad_mac", "link to-relay: frame with a bad MAC"));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[2],
+            "[il-gw-1] link to-relay: frame with a bad MAC (and 27 more like it suppressed in the "
+            "last 10 s)");
+  EXPECT_EQ(log.suppressed("bad_mac"), 0u);
+  clock.advance_ns(60 * ns_per_s);
+  EXPECT_TRUE(log.log("bad_mac", "quiet since"));
+  EXPECT_EQ(lines.back(), "[il-gw-1] quiet since");
+}
+
 }  // namespace
 }  // namespace cg

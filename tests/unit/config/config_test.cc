@@ -342,3 +342,33 @@ TEST(Config, OversizedIsRefused) {
 
 }  // namespace
 }  // namespace cg::config
+
+namespace cg::config {
+namespace {
+
+// A FIFO given as the config blocked `config check` and `run` forever; a directory or a device
+// is no config either. Each is refused at once, naming what it is.
+TEST(ConfigLoad, SpecialFilesAreRefusedWithoutBlocking) {
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("cg-config-special-" + std::to_string(::getpid())))
+          .string();
+  std::filesystem::create_directories(dir);
+  const std::string fifo = dir + "/node.toml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto c = load(fifo);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Code::io);
+  EXPECT_NE(c.status().reason().find("not a regular file (a FIFO)"), std::string::npos)
+      << c.status().reason();
+  auto d = load(dir);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().reason().find("not a regular file (a directory)"), std::string::npos);
+  auto n = load("/dev/null");
+  ASSERT_FALSE(n.ok());
+  EXPECT_NE(n.status().reason().find("not a regular file (a device)"), std::string::npos);
+  EXPECT_TRUE(regular_file("/dev/zero").code() == Code::io);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace cg::config

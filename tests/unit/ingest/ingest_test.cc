@@ -146,6 +146,25 @@ TEST_F(IngestTest, OversizedItemRejectedAsTooLarge) {
   EXPECT_TRUE(submit(*client, sample_item()).accepted);
 }
 
+// Issue 15: a 2 MiB message got no ack and lost its connection (the socket's cap was 2 × the
+// item bound). Up to the socket's hard cap every over-limit message is answered tooLarge, and
+// the connection goes on working.
+TEST_F(IngestTest, TwoMebibyteMessageIsAnsweredTooLarge) {
+  auto client = connect(source_keys_);
+  ASSERT_NE(client, nullptr);
+  for (std::size_t size :
+       {std::size_t{2} << 20, (std::size_t{2} << 20) + 4096, limits::ingest_message_bytes_max}) {
+    Ack ack = submit(*client, std::vector<std::uint8_t>(size, 0x5a));
+    EXPECT_FALSE(ack.accepted) << size;
+    EXPECT_EQ(ack.reason, "tooLarge") << size;
+    EXPECT_EQ(ack.detail, "item of " + std::to_string(size) + " bytes exceeds the limit of " +
+                              std::to_string(limits::item_bytes_max));
+  }
+  EXPECT_EQ(server_->counters().rejected_too_large.load(), 3u);
+  EXPECT_TRUE(submit(*client, sample_item()).accepted);
+  EXPECT_EQ(*inbox_->pending(), 1u);
+}
+
 TEST_F(IngestTest, ItemClaimingAnotherSourceIsRejected) {
   auto client = connect(source_keys_);
   ASSERT_NE(client, nullptr);

@@ -65,6 +65,10 @@ class Collector final : public Handler {
     ++control_calls;
   }
   void on_alert(const Alert& alert) override { alerts.push_back(alert); }
+  void on_refused(std::string_view reason, std::string_view what) override {
+    ++refused[std::string(reason)];
+    last_refusal = std::string(what);
+  }
 
   std::uint64_t delivered(std::uint64_t seq) const { return delivered_.at(seq); }
   std::uint64_t lost(std::uint64_t seq) const { return lost_.at(seq); }
@@ -90,6 +94,8 @@ class Collector final : public Handler {
 
   std::vector<Loss> losses;
   std::vector<Alert> alerts;
+  std::map<std::string, std::uint64_t> refused;  // on_refused calls, by reason
+  std::string last_refusal;
   std::map<std::uint64_t, std::vector<std::uint8_t>> controls;
   std::vector<std::uint64_t> flash_seqs;
   std::uint64_t control_calls = 0;

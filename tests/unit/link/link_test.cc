@@ -350,6 +350,11 @@ TEST(LinkSim, HostileDatagramsAreDroppedAndCountedExactly) {
   EXPECT_EQ(c.delivered_total, n);
   const auto& rc = loop.receiver.counters();
   EXPECT_EQ(rc.frames_bad_mac.load(), corrupted + forged + truncated_long);
+  // Each refused frame also reaches the handler, for the node's (rate-limited) log.
+  EXPECT_EQ(c.refused["bad_mac"], corrupted + forged + truncated_long);
+  EXPECT_EQ(c.refused.count("malformed"), 0u);
+  EXPECT_NE(c.last_refusal.find("refused a frame with a bad MAC ("), std::string::npos)
+      << c.last_refusal;
   EXPECT_EQ(rc.frames_truncated.load(), truncated);
   EXPECT_EQ(rc.frames_malformed.load(), 0u);
   EXPECT_EQ(rc.frames_stale_session.load(), replayed);
@@ -453,7 +458,8 @@ TEST(LinkSim, QueuedCountsWhatIsNotYetCutIntoBlocks) {
   Sender s(sender_options(), key, clock);
   EXPECT_EQ(s.queued().envelopes, 0u);
   EXPECT_EQ(s.queued().bytes, 0u);
-  for (std::uint64_t seq = 1; seq <= 3; ++seq) ASSERT_TRUE(s.submit(seq, envelope_bytes(seq, 700)).ok());
+  for (std::uint64_t seq = 1; seq <= 3; ++seq)
+    ASSERT_TRUE(s.submit(seq, envelope_bytes(seq, 700)).ok());
   ASSERT_TRUE(s.submit(4, envelope_bytes(4, 300), Precedence::flash).ok());
   EXPECT_EQ(s.queued().envelopes, 4u);
   EXPECT_EQ(s.queued().bytes, 3u * 700 + 300);

@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "gateway/common/clock.h"
 #include "gateway/synth/synth.h"
 #include "gateway/wire/wire.h"
 #include "tests/unit/policy/policy_fixture.h"
@@ -369,17 +370,62 @@ TEST_F(PolicyDecide, ExplanationNamesRuleAndReasons) {
 }
 
 TEST_F(PolicyDecide, ExplainForTheCli) {
-  auto all = explain(*policy_, item_.asReader(), "", false);
+  auto all = explain(*policy_, item_.asReader(), "", false, item_.getCreated());
   ASSERT_TRUE(all.ok());
   EXPECT_NE(all->find(" to sy: release"), std::string::npos) << *all;
   EXPECT_NE(all->find(" to us: release"), std::string::npos) << *all;
-  auto one = explain(*policy_, item_.asReader(), "us", true);
+  auto one = explain(*policy_, item_.asReader(), "us", true, item_.getCreated());
   ASSERT_TRUE(one.ok());
   EXPECT_EQ(std::count(one->begin(), one->end(), '\n'), 1);
   EXPECT_EQ(one->rfind(R"({"policy":"test")", 0), 0u) << *one;
-  auto bad = explain(*policy_, item_.asReader(), "xx", false);
+  auto bad = explain(*policy_, item_.asReader(), "xx", false, item_.getCreated());
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), Code::rejected);
+}
+
+// Expiry is judged against the time the caller passes (the node's clock), not a clock read
+// inside decide: one item is released before its expiry and blocked at and after it, for every
+// destination, and the explanation says why.
+TEST_F(PolicyDecide, ExpiredItemIsBlockedAndExplained) {
+  const std::int64_t expires = item_.getCreated() + 60 * cg::ns_per_s;
+  item_.setExpires(expires);
+  for (const char* dest : {"sy", "us"}) {
+    Decision before = decide(*policy_, item_.asReader(), dest, expires - 1);
+    EXPECT_EQ(before.outcome, Outcome::release) << dest;
+    for (std::int64_t now : {expires, expires + 1, expires + 86'400 * cg::ns_per_s}) {
+      Decision d = decide(*policy_, item_.asReader(), dest, now);
+      EXPECT_EQ(d.outcome, Outcome::block) << dest;
+      EXPECT_EQ(d.reason, Reason::expired) << dest;
+      EXPECT_EQ(d.portions_crossing, 0u);
+      EXPECT_FALSE(d.changed);
+      ASSERT_EQ(d.portions.size(), item_.getPortions().size());
+      for (Verdict v : d.portions) EXPECT_EQ(v, Verdict::expired);
+      for (Verdict v : d.attributes) EXPECT_EQ(v, Verdict::expired);
+    }
+  }
+  // A label that would otherwise be quarantined as malformed: expiry still blocks first.
+  item_.getBanner().setPolicyId("other");
+  EXPECT_EQ(decide(*policy_, item_.asReader(), "us", expires).reason, Reason::expired);
+  item_.getBanner().setPolicyId("cell-2026");
+
+  Decision d = decide(*policy_, item_.asReader(), "us", expires + 1);
+  const std::string text = explain_text(*policy_, item_.asReader(), d);
+  EXPECT_NE(text.find(": block\n  why: the item expired at " + wire::format_rfc3339(expires)),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("removed: the item expired"), std::string::npos) << text;
+  const std::string json = explain_json(*policy_, item_.asReader(), d);
+  EXPECT_NE(json.find(R"("outcome":"block","reason":"expired")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("verdict":"expired")"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"expires\":\"" + wire::format_rfc3339(expires) + "\""), std::string::npos)
+      << json;
+  auto cli = explain(*policy_, item_.asReader(), "", false, expires);
+  ASSERT_TRUE(cli.ok());
+  EXPECT_NE(cli->find(" to sy: block\n  why: the item expired"), std::string::npos) << *cli;
+  EXPECT_NE(cli->find(" to us: block\n  why: the item expired"), std::string::npos) << *cli;
+  // No expiry (0) never expires.
+  item_.setExpires(0);
+  EXPECT_EQ(decide(*policy_, item_.asReader(), "us", INT64_MAX).outcome, Outcome::release);
 }
 
 TEST_F(PolicyDecide, DefaultDenyIsExplained) {
@@ -457,14 +503,14 @@ TEST_F(PolicyDecide, DecisionIsReusable) {
   auto e = Evaluator::create(*policy_);
   ASSERT_TRUE(e.ok());
   Decision d;
-  e->decide(item_.asReader(), 0, d);
+  e->decide(item_.asReader(), 0, item_.getCreated(), d);
   EXPECT_EQ(d.outcome, Outcome::release);
   body(item_, 0, "FALCON");
-  e->decide(item_.asReader(), 1, d);
+  e->decide(item_.asReader(), 1, item_.getCreated(), d);
   EXPECT_EQ(d.outcome, Outcome::block);
   ASSERT_TRUE(d.hit.has_value());
   body(item_, 0, "quiet");
-  e->decide(item_.asReader(), 1, d);
+  e->decide(item_.asReader(), 1, item_.getCreated(), d);
   EXPECT_EQ(d.outcome, Outcome::release);
   EXPECT_FALSE(d.hit.has_value());
 }
@@ -492,7 +538,7 @@ TEST(PolicyThreads, SharedPolicyOwnEvaluators) {
     Decision d;
     for (const auto& m : items) {
       for (std::uint32_t dest = 0; dest < 2; ++dest) {
-        e->decide(m.root(), dest, d);
+        e->decide(m.root(), dest, m.root().getCreated(), d);
         out.push_back(d.outcome);
       }
     }

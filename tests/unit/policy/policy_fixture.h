@@ -71,14 +71,16 @@ inline void set_label(schema::Label::Builder l, std::uint8_t level,
   l.setTlp(tlp);
 }
 
-// Decides with a fresh evaluator.
-inline Decision decide(const Policy& policy, schema::Item::Reader item, std::string_view dest) {
+// Decides with a fresh evaluator at `now_ns` (by default the item's creation time, when no
+// item has expired yet).
+inline Decision decide(const Policy& policy, schema::Item::Reader item, std::string_view dest,
+                       std::optional<std::int64_t> now_ns = std::nullopt) {
   auto e = Evaluator::create(policy);
   EXPECT_TRUE(e.ok());
   Decision d;
   auto idx = policy.destination_index(dest);
   EXPECT_TRUE(idx.has_value());
-  e->decide(item, *idx, d);
+  e->decide(item, *idx, now_ns.value_or(item.getCreated()), d);
   return d;
 }
 

@@ -351,7 +351,7 @@ TEST(PolicyProperty, ReleasedItemsAreVisibleAndRolledUp) {
       for (std::uint32_t dest = 0; dest < destinations; ++dest) {
         SCOPED_TRACE("seed " + std::to_string(seed) + " item " + std::to_string(n) + " dest " +
                      std::to_string(dest));
-        eval->decide(item.asReader(), dest, d);
+        eval->decide(item.asReader(), dest, item.asReader().getCreated(), d);
         ++decisions;
         if (!well_formed) {
           ASSERT_NE(d.outcome, Outcome::release) << explain_text(*policy, item.asReader(), d);

@@ -1,10 +1,12 @@
 #include "gateway/store/store.h"
 
 #include <gtest/gtest.h>
+#include <lmdb.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -148,6 +150,7 @@ TEST(Store, FullMapIsOverloadedNotSilent) {
   }
   EXPECT_EQ(last.code(), Code::overloaded) << last.to_string();
   EXPECT_NE(last.reason().find("MDB_MAP_FULL"), std::string::npos) << last.reason();
+  EXPECT_EQ(last.reason().rfind("store full (disk or map size): ", 0), 0u) << last.reason();
   EXPECT_GT(stored, 10u);
   // What was committed before the bound was hit is all still there.
   auto r = (*env)->begin_read();
@@ -274,5 +277,96 @@ TEST(StoreReadOnly, NeverCreatesAndCannotWrite) {
   auto r = (*env)->begin_read();
   EXPECT_TRUE((*r->get(*t, as_bytes("k"))).has_value());
 }
+}  // namespace
+}  // namespace cg::store
+
+namespace cg::store {
+namespace {
+
+// One running node per store: a second claim is refused naming the holder's pid; the claim
+// ends with its holder (here, by destruction; for a process, by exit or kill -9).
+TEST(StoreLock, SecondClaimIsRefusedNamingTheHolder) {
+  TempDir dir;
+  const std::string store = dir.path() + "/s";
+  auto first = NodeLock::acquire(store);
+  ASSERT_TRUE(first.ok()) << first.status().reason();
+  auto second = NodeLock::acquire(store);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::rejected);
+  EXPECT_NE(second.status().reason().find("in use by another node (pid " +
+                                          std::to_string(::getpid()) + ")"),
+            std::string::npos)
+      << second.status().reason();
+  // Reviewer tools open the store next to the node: the lock does not stand in their way.
+  auto env = Env::open({.path = store});
+  ASSERT_TRUE(env.ok()) << env.status().reason();
+  first->reset();
+  auto again = NodeLock::acquire(store);
+  EXPECT_TRUE(again.ok()) << again.status().reason();
+}
+
+TEST(StoreLock, ALockHeldByAnotherProcessNamesItsPidAndEndsWithIt) {
+  TempDir dir;
+  const std::string store = dir.path() + "/s";
+  int ready[2], stop[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(stop), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto lock = NodeLock::acquire(store);
+    const char ok = lock.ok() ? 'y' : 'n';
+    (void)!::write(ready[1], &ok, 1);
+    char c;
+    (void)!::read(stop[0], &c, 1);  // until the parent says stop
+    ::_exit(0);
+  }
+  char ok = 0;
+  ASSERT_EQ(::read(ready[0], &ok, 1), 1);
+  ASSERT_EQ(ok, 'y');
+  auto mine = NodeLock::acquire(store);
+  ASSERT_FALSE(mine.ok());
+  EXPECT_NE(mine.status().reason().find("(pid " + std::to_string(child) + ")"), std::string::npos)
+      << mine.status().reason();
+  ::kill(child, SIGKILL);  // dies holding it: the kernel releases the lock
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  auto after = NodeLock::acquire(store);
+  EXPECT_TRUE(after.ok()) << after.status().reason();
+  for (int fd : {ready[0], ready[1], stop[0], stop[1]}) ::close(fd);
+}
+
+// A symlink in place of the lock file is not followed.
+TEST(StoreLock, RefusesASymlinkedLockFile) {
+  TempDir dir;
+  const std::string store = dir.path() + "/s";
+  ASSERT_EQ(::mkdir(store.c_str(), 0700), 0);
+  ASSERT_EQ(::symlink((dir.path() + "/elsewhere").c_str(), (store + "/node.lock").c_str()), 0);
+  auto lock = NodeLock::acquire(store);
+  ASSERT_FALSE(lock.ok());
+  EXPECT_EQ(lock.status().code(), Code::io);
+}
+
+}  // namespace
+}  // namespace cg::store
+
+namespace cg::store {
+namespace {
+
+// A full disk says so, instead of "Input/output error" or an errno the operator must decode.
+TEST(StoreErrors, AFullDiskOrMapIsStoreFullAndOverloaded) {
+  for (int rc : {ENOSPC, EDQUOT, MDB_MAP_FULL}) {
+    const Status s = error_status("commit", rc);
+    EXPECT_EQ(s.code(), Code::overloaded) << rc;
+    EXPECT_EQ(s.reason().rfind("store full (disk or map size): ", 0), 0u) << s.reason();
+  }
+  EXPECT_NE(error_status("commit", ENOSPC).reason().find("the disk is full"), std::string::npos);
+  EXPECT_NE(error_status("commit", MDB_MAP_FULL).reason().find("raise store_bytes_max"),
+            std::string::npos);
+  const Status other = error_status("commit", EACCES);
+  EXPECT_EQ(other.code(), Code::io);
+  EXPECT_EQ(other.reason().rfind("store: commit: ", 0), 0u) << other.reason();
+}
+
 }  // namespace
 }  // namespace cg::store
