@@ -203,7 +203,8 @@ int rules_propose(const RulesProposeOptions& options);
 // `cellgate rules approve BUNDLE --key K --trust-root R [--out FILE [--force]]`: adds one
 // reviewer signature, in place or into a new file. A key that is not a reviewer of the
 // bundle's party in R (a root key, a node key, another party's reviewer) signs nothing: exit 1,
-// and the reason says what the key is. Exit 2 when R is not a trust root a node would accept.
+// and the reason says what the key is; exit 1 too when R is not a trust root a node would
+// accept (unsigned, expired), 2 when it is malformed.
 int rules_approve(const std::string& file, const KeyOptions& key, const std::string& trust_root,
                   const std::string& out, bool force = false);
 // `cellgate rules verify BUNDLE --trust-root R`: which signatures count, whether the threshold

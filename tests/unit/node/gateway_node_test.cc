@@ -793,6 +793,8 @@ TEST_F(GatewayNodeTest, ReviewerCommandsCheckWhatTheGatewayChecksAndSayItsAnswer
     EXPECT_EQ(cli::quarantine_reject(gw, o), cli::exit_failed);
   }
   EXPECT_EQ(pending(), 0u);
+  EXPECT_EQ((*node)->counters().releases_refused.load(), 0u) << "refused before the gateway";
+  EXPECT_EQ((*node)->counters().rejects_refused.load(), 0u) << "refused before the gateway";
   o.key = reviewer;
   o.reason.clear();
   EXPECT_EQ(cli::quarantine_reject(gw, o), cli::exit_usage) << "a reject needs a reason";
