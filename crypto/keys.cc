@@ -291,37 +291,89 @@ Result<std::vector<std::uint8_t>> read_file(const std::string& path, std::size_t
   return out;
 }
 
-Status write_file(const std::string& path, Bytes data, unsigned mode) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+namespace {
+
+// A new file in `path`'s folder, named after it with a random suffix, created exclusively
+// (never an existing file, never through a symbolic link), holding `data` with exactly `mode`,
+// synced. Returns its name.
+Result<std::string> write_temp(const std::string& path, Bytes data, unsigned mode) {
+  std::uint8_t suffix[8];
+  randombytes_buf(suffix, sizeof suffix);
+  const std::string tmp = path + ".tmp." + to_hex({suffix, sizeof suffix});
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0777);
   if (fd < 0) return io_error(tmp + ": " + std::strerror(errno));
-  ::fchmod(fd, mode);
   std::size_t done = 0;
-  while (done < data.size()) {
+  int e = ::fchmod(fd, mode & 0777) == 0 ? 0 : errno;  // whatever the umask
+  while (e == 0 && done < data.size()) {
     const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      const int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return io_error(tmp + ": " + std::strerror(e));
+      e = errno;
+      break;
     }
     done += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
+  if (e == 0 && ::fsync(fd) != 0) e = errno;
+  if (::close(fd) != 0 && e == 0) e = errno;
+  if (e != 0) {
     ::unlink(tmp.c_str());
-    return io_error(path + ": " + std::strerror(e));
+    return io_error(tmp + ": " + std::strerror(e));
   }
+  return tmp;
+}
+
+}  // namespace
+
+Status check_replaceable(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    return io_error(path + ": " + std::strerror(errno));
+  }
+  if (S_ISLNK(st.st_mode)) {
+    return rejected(path + ": is a symbolic link; refusing to write through or replace it");
+  }
+  if (!S_ISREG(st.st_mode)) return rejected(path + ": exists and is not a regular file");
+  return {};
+}
+
+Status write_file(const std::string& path, Bytes data, unsigned mode, Existing existing) {
+  if (existing == Existing::refuse) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) return rejected(path + ": already exists; not replaced");
+  } else {
+    CG_RETURN_IF_ERROR(check_replaceable(path));
+  }
+  CG_ASSIGN_OR_RETURN(const std::string tmp, write_temp(path, data, mode));
+  // refuse: link() fails with EEXIST when anything (a file, a dangling symbolic link) appeared
+  // at `path` meanwhile; replace: rename() replaces the directory entry itself, never what a
+  // symbolic link points to.
+  const int rc = existing == Existing::refuse ? ::link(tmp.c_str(), path.c_str())
+                                              : ::rename(tmp.c_str(), path.c_str());
+  const int e = rc == 0 ? 0 : errno;
+  if (existing == Existing::refuse || rc != 0) ::unlink(tmp.c_str());
+  if (e == EEXIST) return rejected(path + ": already exists; not replaced");
+  if (e != 0) return io_error(path + ": " + std::strerror(e));
   return {};
 }
 
 Result<NodeKeyPaths> write_node_keys(const std::string& dir, const std::string& node,
                                      SuiteId suite_id, const Secret* passphrase,
-                                     bool allow_unencrypted, const PasswordCost& cost) {
+                                     bool allow_unencrypted, const PasswordCost& cost,
+                                     Existing existing) {
   CG_ASSIGN_OR_RETURN(const Suite* s, suite(suite_id));
   NodeKeyPaths p{dir + "/" + node + ".sign", dir + "/" + node + ".sign.pub",
                  dir + "/" + node + ".kx", dir + "/" + node + ".kx.pub"};
+  // All four are checked before any is written, so a refusal leaves no half-made key set.
+  for (const auto* f : {&p.signing, &p.signing_public, &p.agreement, &p.agreement_public}) {
+    if (existing == Existing::refuse) {
+      struct stat st {};
+      if (::lstat(f->c_str(), &st) == 0) return rejected(*f + ": already exists; not replaced");
+    } else {
+      CG_RETURN_IF_ERROR(check_replaceable(*f));
+    }
+  }
   auto sign = s->generate_signing_key();
   auto kx = s->generate_agreement_key();
   CG_ASSIGN_OR_RETURN(auto sign_file, encode_private_key(suite_id, KeyKind::signing,
@@ -330,16 +382,21 @@ Result<NodeKeyPaths> write_node_keys(const std::string& dir, const std::string& 
   CG_ASSIGN_OR_RETURN(auto kx_file,
                       encode_private_key(suite_id, KeyKind::agreement, kx->public_key(),
                                          kx->private_bytes(), passphrase, allow_unencrypted, cost));
-  CG_RETURN_IF_ERROR(write_file(p.signing, sign_file, 0600));
-  CG_RETURN_IF_ERROR(write_file(p.agreement, kx_file, 0600));
+  const Status sign_written = write_file(p.signing, sign_file, 0600, existing);
+  const Status kx_written =
+      sign_written.ok() ? write_file(p.agreement, kx_file, 0600, existing) : Status();
   sodium_memzero(sign_file.data(), sign_file.size());
   sodium_memzero(kx_file.data(), kx_file.size());
+  CG_RETURN_IF_ERROR(sign_written);
+  CG_RETURN_IF_ERROR(kx_written);
   const auto sp = encode_public_key(suite_id, KeyKind::signing, sign->public_key());
   const auto kp = encode_public_key(suite_id, KeyKind::agreement, kx->public_key());
-  CG_RETURN_IF_ERROR(write_file(
-      p.signing_public, {reinterpret_cast<const std::uint8_t*>(sp.data()), sp.size()}, 0644));
-  CG_RETURN_IF_ERROR(write_file(
-      p.agreement_public, {reinterpret_cast<const std::uint8_t*>(kp.data()), kp.size()}, 0644));
+  CG_RETURN_IF_ERROR(write_file(p.signing_public,
+                                {reinterpret_cast<const std::uint8_t*>(sp.data()), sp.size()}, 0644,
+                                existing));
+  CG_RETURN_IF_ERROR(write_file(p.agreement_public,
+                                {reinterpret_cast<const std::uint8_t*>(kp.data()), kp.size()}, 0644,
+                                existing));
   return p;
 }
 

@@ -79,16 +79,34 @@ Result<Secret> read_link_key_file(const std::string& path);
 // A passphrase from a file (first line, without its newline). Errors: io, malformed (empty).
 Result<Secret> read_passphrase_file(const std::string& path);
 
-// Whole-file helpers: read at most `max` bytes; write atomically (temp + rename) with `mode`.
+// Whole-file helpers: read at most `max` bytes.
 Result<std::vector<std::uint8_t>> read_file(const std::string& path, std::size_t max);
-Status write_file(const std::string& path, Bytes data, unsigned mode);
+
+// What write_file does when something is already at the path.
+enum class Existing : std::uint8_t {
+  refuse,   // Code::rejected ("already exists"): nothing is written (commands without --force)
+  replace,  // a regular file is replaced atomically; a symbolic link or special file is still
+            // refused (Code::rejected), never written through nor replaced
+};
+// Writes `data` to `path` with exactly `mode` (whatever the umask): first into a new temporary
+// file in the same folder (O_CREAT|O_EXCL|O_NOFOLLOW, the final mode from its creation, synced),
+// then link()ed to `path` (refuse: fails if anything appeared there meanwhile) or rename()d over
+// it (replace). No symbolic link is ever followed, no partial file is ever visible at `path`, and
+// a secret file never exists with a wider mode. Errors: rejected (see Existing), io.
+Status write_file(const std::string& path, Bytes data, unsigned mode,
+                  Existing existing = Existing::replace);
+// ok when nothing is at `path` or it is a regular file; Code::rejected for a symbolic link or
+// special file; io when it cannot be examined.
+Status check_replaceable(const std::string& path);
 
 // `cellgate keygen`: writes <dir>/<node>.sign (+ .pub) and <dir>/<node>.kx (+ .pub).
 struct NodeKeyPaths {
   std::string signing, signing_public, agreement, agreement_public;
 };
+// With Existing::refuse (the default) nothing is written when any of the four files exists.
 Result<NodeKeyPaths> write_node_keys(const std::string& dir, const std::string& node, SuiteId suite,
                                      const Secret* passphrase, bool allow_unencrypted,
-                                     const PasswordCost& cost = {});
+                                     const PasswordCost& cost = {},
+                                     Existing existing = Existing::refuse);
 
 }  // namespace cg::crypto

@@ -361,6 +361,28 @@ Status Approver::refuse(Refusal r, std::string detail) {
   return rejected("rules bundle refused: " + std::string(to_string(r)) + ": " + detail);
 }
 
+Status check_bundle_times(const TrustRoot& root, schema::RulesBundleBody::Reader body,
+                          std::int64_t now_ns, Refusal* refusal) {
+  const std::string v = "v" + std::to_string(body.getVersion());
+  auto refuse_with = [&](Refusal r, std::string detail) {
+    if (refusal != nullptr) *refusal = r;
+    return rejected(std::move(detail));
+  };
+  if (root.expires() <= now_ns) {
+    return refuse_with(
+        Refusal::trust_root_expired,
+        "trust root v" + std::to_string(root.version()) + " expired at " + when(root.expires()));
+  }
+  if (body.getExpires() <= now_ns) {
+    return refuse_with(Refusal::expired, v + " expired at " + when(body.getExpires()));
+  }
+  if (body.getCreated() > now_ns + created_skew_ns) {
+    return refuse_with(Refusal::not_yet_valid,
+                       v + " was created in the future, at " + when(body.getCreated()));
+  }
+  return {};
+}
+
 Result<std::shared_ptr<Bundle>> Approver::check(const TrustRoot& root, Bytes bytes,
                                                 std::int64_t now_ns, bool check_times) {
   auto decoded = decode_bundle(bytes);
@@ -375,10 +397,6 @@ Result<std::shared_ptr<Bundle>> Approver::check(const TrustRoot& root, Bytes byt
   }
   const auto p = root.party(party);
   if (!p) return refuse(Refusal::unknown_party, "party '" + party + "' is not in the trust root");
-  if (check_times && root.expires() <= now_ns) {
-    return refuse(Refusal::trust_root_expired, "trust root v" + std::to_string(root.version()) +
-                                                   " expired at " + when(root.expires()));
-  }
   const auto body_canon = body_bytes(bundle);
   const auto msg = signed_message(bundle_context, body_canon);
   const auto report = count_signatures(p->getReviewers(), p->getReviewerThreshold(), msg,
@@ -386,12 +404,9 @@ Result<std::shared_ptr<Bundle>> Approver::check(const TrustRoot& root, Bytes byt
   if (!report.met()) {
     return refuse(Refusal::below_threshold, v + " of party '" + party + "':\n" + report.describe());
   }
-  if (check_times && body.getExpires() <= now_ns) {
-    return refuse(Refusal::expired, v + " expired at " + when(body.getExpires()));
-  }
-  if (check_times && body.getCreated() > now_ns + created_skew_ns) {
-    return refuse(Refusal::not_yet_valid,
-                  v + " was created in the future, at " + when(body.getCreated()));
+  if (check_times) {
+    Refusal r = Refusal::malformed;
+    if (auto s = check_bundle_times(root, body, now_ns, &r); !s.ok()) return refuse(r, s.reason());
   }
   auto out = std::make_shared<Bundle>();
   out->party = party;

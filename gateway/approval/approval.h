@@ -170,6 +170,15 @@ enum class Refusal : std::uint8_t {
 inline constexpr std::size_t refusal_count = 9;
 std::string_view to_string(Refusal r);
 
+// The time checks a node applies to a bundle whose signatures count, at `now_ns` (the node's
+// wall clock, ns since the Unix epoch), in this order: the trust root has not expired
+// (trust_root_expired), the bundle has not expired (expired: expiry at or before now), and it
+// was not created more than created_skew_ns after now (not_yet_valid). `rules verify` calls
+// this too, so it calls APPROVED only what a node accepts. ok, or Code::rejected whose reason
+// is the detail, with `*refusal` (when given) set to which check failed.
+Status check_bundle_times(const TrustRoot& root, schema::RulesBundleBody::Reader body,
+                          std::int64_t now_ns, Refusal* refusal = nullptr);
+
 // A decoded bundle (signatures not yet checked). Errors: malformed.
 Result<wire::Message<schema::RulesBundle>> decode_bundle(Bytes bytes);
 // canonical(RulesBundleBody) of a decoded bundle.

@@ -71,11 +71,11 @@ int fail(const char* what, const Status& s) {
 
 }  // namespace
 
-int audit_heads(const std::string& store_dir, const std::string& out_file) {
+int audit_heads(const std::string& store_dir, const std::string& out_file, bool force) {
   auto stored = read_store(store_dir);
   if (!stored.ok()) return fail("heads", stored.status());
   const auto file = recovery::export_heads(stored->heads);
-  if (auto s = crypto::write_file(out_file, file, 0644); !s.ok()) return fail("heads", s);
+  if (auto s = write_output(out_file, file, 0644, force); !s.ok()) return fail("heads", s);
   std::printf("%zu published tree head(s) written to %s\n",
               std::min(stored->heads.size(), recovery::export_heads_max), out_file.c_str());
   return exit_ok;

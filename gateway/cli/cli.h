@@ -1,8 +1,10 @@
 // gateway/cli: the `cellgate` command line. main() parses arguments (CLI11) and wires the
 // parts explicitly; each subcommand is a function here returning the process exit code.
 //
-// Exit codes (documented in README.md): 0 success; 1 the operation ran and found a problem
-// (a rejected item, a failed check); 2 usage or configuration error; 3 I/O error.
+// Exit codes (documented in docs/CLI.md): 0 success; 1 the operation ran and found a problem
+// (a rejected item, a failed check, a refused decision, an output file that exists without
+// --force); 2 usage or configuration error; 3 I/O error; 4 a decision handed to the running
+// gateway got no verdict in time (quarantine release/reject --wait).
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "crypto/keys.h"
+#include "gateway/config/config.h"
 #include "gateway/wire/wire.h"
 
 namespace cg::cli {
@@ -19,6 +22,13 @@ inline constexpr int exit_ok = 0;
 inline constexpr int exit_failed = 1;
 inline constexpr int exit_usage = 2;
 inline constexpr int exit_io = 3;
+inline constexpr int exit_no_verdict = 4;
+
+// Writes a command's output file (crypto::write_file with `mode`): nothing already at `path` is
+// replaced unless `force`, and even with it a symbolic link or special file is refused, never
+// written through. Errors: rejected, its reason naming the file and, where it applies, --force;
+// io.
+Status write_output(const std::string& path, crypto::Bytes data, unsigned mode, bool force);
 
 // Loads an item file: JSON (first non-blank byte '{') or a serialised Cap'n Proto Item,
 // through the same validation as ingest. Errors: io, malformed.
@@ -28,7 +38,7 @@ Result<wire::Message<schema::Item>> load_item(const std::string& file);
 int item_check(const std::vector<std::string>& files, bool json);
 // `cellgate item encode IN OUT`: writes IN (JSON or Cap'n Proto) as a serialised Cap'n Proto
 // item, canonical, ready for `cellgate send`.
-int item_encode(const std::string& in, const std::string& out);
+int item_encode(const std::string& in, const std::string& out, bool force = false);
 // `cellgate item show FILE`: prints the item as one line of JSON.
 int item_show(const std::string& file);
 
@@ -43,7 +53,7 @@ int audit_prove(const std::string& store_dir, std::uint64_t index, std::uint64_t
 
 // `cellgate audit heads --store DIR --out FILE`: exports the relay's published tree heads a
 // receiver kept (the last 65,536), for the other party to check against its own.
-int audit_heads(const std::string& store_dir, const std::string& out_file);
+int audit_heads(const std::string& store_dir, const std::string& out_file, bool force = false);
 // `cellgate audit check-consistency --store DIR --trust-root FILE [--heads FILE]`: re-checks a
 // receiver's kept heads (signatures, consistency links), lists the equivocation evidence the
 // running receiver recorded, and compares the other party's exported heads with ours serial by
@@ -73,8 +83,9 @@ struct SendOptions {
 // `cellgate send`: a source client. Prints one line per ack; exit 0 when every item was
 // accepted, 1 when any was rejected or invalid, 3 on connection or timeout errors.
 int send(const SendOptions& options);
-// `cellgate curve keygen --out FILE`: writes a CURVE secret key (mode 0600), prints the public.
-int curve_keygen(const std::string& out_file);
+// `cellgate curve keygen --out FILE [--force]`: writes a CURVE secret key (created new, mode
+// 0600), prints the public key. An existing file is refused unless `force`.
+int curve_keygen(const std::string& out_file, bool force = false);
 
 struct TailOptions {
   std::string receiver;      // e.g. tcp://127.0.0.1:7201
@@ -107,10 +118,6 @@ struct DemoOptions {
 int quarantine_list(const std::string& store_dir, bool json);
 // `cellgate quarantine show --store DIR ID`: one hold: why it was held, and the item.
 int quarantine_show(const std::string& store_dir, std::uint64_t hold);
-// `cellgate quarantine reject --store DIR ID --node NODE --reason TEXT`: the item will not be
-// sent; the decision is audited. Exit 1 when there is no such hold.
-int quarantine_reject(const std::string& store_dir, std::uint64_t hold, const std::string& node,
-                      const std::string& reason);
 
 // `cellgate run --config FILE`: runs the node the config describes until SIGINT/SIGTERM;
 // SIGHUP re-reads the rules bundle (gateway).
@@ -131,10 +138,25 @@ struct KeyOptions {
 };
 // The private signing key the options name (trust.cc).
 Result<std::unique_ptr<crypto::SigningKey>> load_signer(const KeyOptions& k);
-// `cellgate quarantine release --store DIR ID --key FILE ...`: signs the release statement of
-// hold ID with a reviewer's key and leaves it for the running gateway, which verifies it and
-// sends the held item.
-int quarantine_release(const std::string& store_dir, std::uint64_t hold, const KeyOptions& key);
+// `cellgate quarantine release|reject --config GATEWAY.toml ID --key FILE [--reason TEXT]
+// [--wait S]`: signs the decision's statement on hold ID with a reviewer's key, checks it as the
+// gateway will (Quarantine::authorize under the trust root and party its config names: a
+// reviewer of that party, a valid signature; a reject needs a reason) and refuses up front what
+// the gateway would refuse, then leaves it in the gateway's store (its config's `store`) and
+// waits up to `wait_s` for the running gateway's verdict. Exit 0 applied (released and sent,
+// or rejected; audited), 1 refused (here or by the gateway) or no such hold, 2 bad config,
+// trust root or reason, 3 store or key unreadable, 4 no verdict in time (the request stays and
+// is decided when the gateway runs). With wait_s 0: exit 0 once handed over.
+struct QuarantineDecisionOptions {
+  std::uint64_t hold = 0;
+  KeyOptions key;      // the reviewer's signing key
+  std::string reason;  // reject: why (signed and audited)
+  int wait_s = 10;
+};
+int quarantine_release(const std::string& config_file, const QuarantineDecisionOptions& o);
+int quarantine_reject(const std::string& config_file, const QuarantineDecisionOptions& o);
+int quarantine_release(const config::NodeConfig& gateway, const QuarantineDecisionOptions& o);
+int quarantine_reject(const config::NodeConfig& gateway, const QuarantineDecisionOptions& o);
 
 struct KeygenOptions {
   std::string node;  // node id: files are <dir>/<node>.sign, .kx (+ .pub)
@@ -143,6 +165,7 @@ struct KeygenOptions {
   KeyOptions keys;    // passphrase_file / unencrypted for the files written
   bool link = false;  // --link: write a 32-byte link key to `out` instead
   std::string out;
+  bool force = false;  // --force: replace existing key files (never through a symbolic link)
 };
 // `cellgate keygen`: a node's signing and key-agreement keys, or a link key.
 int keygen(const KeygenOptions& options);
@@ -156,9 +179,11 @@ Result<std::vector<std::uint8_t>> trust_root_from_spec(std::string_view text,
                                                        const ReadPublicKey& read_key);
 // `cellgate trust create SPEC.toml --out ROOT`: an unsigned trust root from a readable spec
 // (parties with reviewer public key files and thresholds, nodes, root keys).
-int trust_create(const std::string& spec_file, const std::string& out);
-// `cellgate trust sign ROOT --key K`: adds one root key's signature.
-int trust_sign(const std::string& file, const KeyOptions& key, const std::string& out);
+int trust_create(const std::string& spec_file, const std::string& out, bool force = false);
+// `cellgate trust sign ROOT --key K [--out FILE [--force]]`: adds one root key's signature, in
+// place (the file signed is updated) or into a new file.
+int trust_sign(const std::string& file, const KeyOptions& key, const std::string& out,
+               bool force = false);
 // `cellgate trust verify ROOT [--previous OLD]`: as a node would accept it first (threshold of
 // its own root keys) or as a successor of OLD (thresholds of both). Exit 0 accepted, 1 not.
 int trust_verify(const std::string& file, const std::string& previous);
@@ -170,14 +195,22 @@ struct RulesProposeOptions {
   std::string suite = "modern";  // the deployment suite (its hash names the previous bundle)
   std::uint32_t expires_days = 30;
   std::string out;
+  bool force = false;  // --force: replace an existing `out` (its signatures are lost)
 };
 // `cellgate rules propose POLICY --out BUNDLE`: an unsigned bundle with the next version; the
 // policy must load first.
 int rules_propose(const RulesProposeOptions& options);
-// `cellgate rules approve BUNDLE --key K`: adds one reviewer signature.
-int rules_approve(const std::string& file, const KeyOptions& key, const std::string& out);
+// `cellgate rules approve BUNDLE --key K --trust-root R [--out FILE [--force]]`: adds one
+// reviewer signature, in place or into a new file. A key that is not a reviewer of the
+// bundle's party in R (a root key, a node key, another party's reviewer) signs nothing: exit 1,
+// and the reason says what the key is; exit 1 too when R is not a trust root a node would
+// accept (unsigned, expired), 2 when it is malformed.
+int rules_approve(const std::string& file, const KeyOptions& key, const std::string& trust_root,
+                  const std::string& out, bool force = false);
 // `cellgate rules verify BUNDLE --trust-root R`: which signatures count, whether the threshold
-// is met, expiry, whether the policy loads. Exit 0 approved, 1 not.
+// is met, the node's time checks at this moment (approval::check_bundle_times: trust root and
+// bundle not expired, not created in the future beyond the tolerated skew), whether the policy
+// loads. Exit 0 approved, 1 not.
 int rules_verify(const std::string& file, const std::string& trust_root);
 // `cellgate rules diff OLD NEW` (bundles or policy files): rule-level differences. Exit 0 none,
 // 1 some.

@@ -66,18 +66,16 @@ int item_check(const std::vector<std::string>& files, bool json) {
   return rc;
 }
 
-int item_encode(const std::string& in, const std::string& out) {
+int item_encode(const std::string& in, const std::string& out, bool force) {
   auto item = load_item(in);
   if (!item.ok()) {
     std::fprintf(stderr, "%s: %s\n", in.c_str(), item.status().to_string().c_str());
     return item.status().code() == Code::io ? exit_io : exit_failed;
   }
   auto bytes = wire::to_flat_bytes(*item);
-  std::ofstream o(out, std::ios::binary | std::ios::trunc);
-  o.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  if (!o) {
-    std::fprintf(stderr, "%s: cannot write\n", out.c_str());
-    return exit_io;
+  if (auto s = write_output(out, bytes, 0644, force); !s.ok()) {
+    std::fprintf(stderr, "item encode: %s\n", s.reason().c_str());
+    return s.code() == Code::io ? exit_io : exit_failed;
   }
   return exit_ok;
 }

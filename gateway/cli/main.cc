@@ -25,6 +25,10 @@ int main(int argc, char** argv) {
       item->add_subcommand("encode", "Write an item (JSON or Cap'n Proto) as Cap'n Proto");
   encode->add_option("in", in_file, "Item file")->required()->check(CLI::ExistingFile);
   encode->add_option("out", out_file, "Output file")->required();
+  bool force = false;
+  const char* force_help =
+      "Replace an existing output file (never a symbolic link or special file)";
+  encode->add_flag("--force", force, force_help);
   auto* show = item->add_subcommand("show", "Print an item as JSON");
   show->add_option("file", in_file, "Item file")->required()->check(CLI::ExistingFile);
 
@@ -56,6 +60,7 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingDirectory);
   audit_heads->add_option("--out", heads_out, "File to write")->required();
+  audit_heads->add_flag("--force", force, force_help);
   auto* audit_consistency = audit->add_subcommand(
       "check-consistency",
       "Check that the relay showed this receiver one append-only history, and the same one as "
@@ -129,11 +134,13 @@ int main(int argc, char** argv) {
   curve->require_subcommand(1);
   auto* curve_keygen =
       curve->add_subcommand("keygen", "Write a CURVE secret key, print its public key");
-  curve_keygen->add_option("--out", curve_out, "Secret key file to write")->required();
+  curve_keygen->add_option("--out", curve_out, "Secret key file to write (created new, 0600)")
+      ->required();
+  curve_keygen->add_flag("--force", force, force_help);
 
   auto* quarantine = app.add_subcommand("quarantine", "Items a gateway holds for a reviewer");
   quarantine->require_subcommand(1);
-  std::string q_store, q_node, q_reason;
+  std::string q_store;
   std::uint64_t q_hold = 0;
   bool q_json = false;
   auto* q_list = quarantine->add_subcommand("list", "List the holds");
@@ -146,20 +153,23 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingDirectory);
   q_show->add_option("hold", q_hold, "Hold id")->required();
-  cg::cli::KeyOptions release_key;
+  cg::cli::QuarantineDecisionOptions decision;
+  std::string q_config;
   auto* q_release = quarantine->add_subcommand(
       "release", "Release a hold: sign it as a reviewer; the running gateway sends the item");
-  q_release->add_option("--store", q_store, "The gateway's store directory")
-      ->required()
-      ->check(CLI::ExistingDirectory);
-  q_release->add_option("hold", q_hold, "Hold id")->required();
-  auto* q_reject = quarantine->add_subcommand("reject", "Reject a hold: the item is never sent");
-  q_reject->add_option("--store", q_store, "The gateway's store directory")
-      ->required()
-      ->check(CLI::ExistingDirectory);
-  q_reject->add_option("hold", q_hold, "Hold id")->required();
-  q_reject->add_option("--node", q_node, "The gateway's node id (audit record)")->required();
-  q_reject->add_option("--reason", q_reason, "Why (audit record)")->required();
+  auto* q_reject = quarantine->add_subcommand(
+      "reject", "Reject a hold: sign it as a reviewer; the running gateway drops the item");
+  for (auto* cmd : {q_release, q_reject}) {
+    cmd->add_option("--config", q_config,
+                    "The gateway's config: its store, party and trust root (reviewers)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    cmd->add_option("hold", decision.hold, "Hold id")->required();
+    cmd->add_option("--wait", decision.wait_s,
+                    "Seconds to wait for the running gateway's verdict (0: do not wait)")
+        ->check(CLI::Range(0, 3600));
+  }
+  q_reject->add_option("--reason", decision.reason, "Why (signed, and audited)")->required();
 
   std::string run_config;
   auto* run = app.add_subcommand(
@@ -181,8 +191,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1000, 100'000'000));
   bench->add_option("--body-bytes", bench_options.body_bytes, "Text bytes per item (end to end)")
       ->check(CLI::Range(16, 524288));
-  bench->add_option("--growth-items", bench_options.growth_items,
-                    "Store growth up to this many items (0: skip; 10000000 for the goal)")
+  bench
+      ->add_option("--growth-items", bench_options.growth_items,
+                   "Store growth up to this many items (0: skip; 10000000 for the goal)")
       ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{100'000'000}));
   bench->add_flag("!--no-micro", bench_options.micro, "Skip the micro-benchmarks");
   bench->add_flag("!--no-cell", bench_options.cell, "Skip the end-to-end runs");
@@ -227,6 +238,7 @@ int main(int argc, char** argv) {
   add_key_options(keygen, keygen_options.keys, false);
   keygen->add_flag("--link", keygen_options.link, "Write a 32-byte link MAC key to --out instead");
   keygen->add_option("--out", keygen_options.out, "Link key file (with --link)");
+  keygen->add_flag("--force", keygen_options.force, "Replace existing key files (still 0600)");
 
   auto* trust = app.add_subcommand("trust", "Trust roots: parties, reviewers, nodes, root keys");
   trust->require_subcommand(1);
@@ -237,12 +249,14 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
   trust_create->add_option("--out", trust_out, "Trust root file to write")->required();
+  trust_create->add_flag("--force", force, force_help);
   auto* trust_sign = trust->add_subcommand("sign", "Add one root key's signature");
   trust_sign->add_option("root", trust_file, "Trust root file")
       ->required()
       ->check(CLI::ExistingFile);
   add_key_options(trust_sign, trust_key, true);
   trust_sign->add_option("--out", trust_out, "Write here instead of in place");
+  trust_sign->add_flag("--force", force, "Replace an existing --out file");
   auto* trust_verify = trust->add_subcommand("verify", "Check a trust root as a node would");
   trust_verify->add_option("root", trust_file, "Trust root file")
       ->required()
@@ -266,6 +280,8 @@ int main(int argc, char** argv) {
   rules_propose->add_option("--expires-days", propose_options.expires_days, "Validity")
       ->check(CLI::Range(1, 3650));
   rules_propose->add_option("--out", propose_options.out, "Bundle file to write")->required();
+  rules_propose->add_flag("--force", propose_options.force,
+                          "Replace an existing --out file (and the signatures it held)");
   std::string bundle_file, bundle_out, bundle_root, diff_old, diff_new, impact_items;
   cg::cli::KeyOptions approve_key;
   auto* rules_approve = rules->add_subcommand("approve", "Add one reviewer's signature");
@@ -273,8 +289,15 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
   add_key_options(rules_approve, approve_key, true);
-  add_key_options(q_release, release_key, true);
+  add_key_options(q_release, decision.key, true);
+  add_key_options(q_reject, decision.key, true);
   rules_approve->add_option("--out", bundle_out, "Write here instead of in place");
+  rules_approve->add_flag("--force", force, "Replace an existing --out file");
+  rules_approve
+      ->add_option("--trust-root", bundle_root,
+                   "The deployment's trust root: the key must be a reviewer of the bundle's party")
+      ->required()
+      ->check(CLI::ExistingFile);
   auto* rules_verify =
       rules->add_subcommand("verify", "Which signatures count; is the threshold met");
   rules_verify->add_option("bundle", bundle_file, "Bundle file")
@@ -327,21 +350,21 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : cg::cli::exit_usage;
   }
   if (*check) return cg::cli::item_check(files, json);
-  if (*encode) return cg::cli::item_encode(in_file, out_file);
+  if (*encode) return cg::cli::item_encode(in_file, out_file, force);
   if (*show) return cg::cli::item_show(in_file);
   if (*demo) return cg::cli::demo(demo_options);
   if (*bench) return cg::cli::bench(bench_options);
   if (*run) return cg::cli::run(run_config);
   if (*q_list) return cg::cli::quarantine_list(q_store, q_json);
   if (*q_show) return cg::cli::quarantine_show(q_store, q_hold);
-  if (*q_reject) return cg::cli::quarantine_reject(q_store, q_hold, q_node, q_reason);
-  if (*q_release) return cg::cli::quarantine_release(q_store, q_hold, release_key);
+  if (*q_reject) return cg::cli::quarantine_reject(q_config, decision);
+  if (*q_release) return cg::cli::quarantine_release(q_config, decision);
   if (*send) return cg::cli::send(send_options);
   if (*tail) return cg::cli::tail(tail_options);
   if (*config_check) return cg::cli::config_check(config_file, config_json);
-  if (*curve_keygen) return cg::cli::curve_keygen(curve_out);
+  if (*curve_keygen) return cg::cli::curve_keygen(curve_out, force);
   if (*audit_verify) return cg::cli::audit_verify(store_dir, audit_json);
-  if (*audit_heads) return cg::cli::audit_heads(store_dir, heads_out);
+  if (*audit_heads) return cg::cli::audit_heads(store_dir, heads_out, force);
   if (*audit_consistency)
     return cg::cli::audit_check_consistency(store_dir, consistency_root, heads_in, audit_json);
   if (*audit_prove) {
@@ -356,11 +379,13 @@ int main(int argc, char** argv) {
     }
     return cg::cli::keygen(keygen_options);
   }
-  if (*trust_create) return cg::cli::trust_create(trust_spec, trust_out);
-  if (*trust_sign) return cg::cli::trust_sign(trust_file, trust_key, trust_out);
+  if (*trust_create) return cg::cli::trust_create(trust_spec, trust_out, force);
+  if (*trust_sign) return cg::cli::trust_sign(trust_file, trust_key, trust_out, force);
   if (*trust_verify) return cg::cli::trust_verify(trust_file, trust_previous);
   if (*rules_propose) return cg::cli::rules_propose(propose_options);
-  if (*rules_approve) return cg::cli::rules_approve(bundle_file, approve_key, bundle_out);
+  if (*rules_approve) {
+    return cg::cli::rules_approve(bundle_file, approve_key, bundle_root, bundle_out, force);
+  }
   if (*rules_verify) return cg::cli::rules_verify(bundle_file, bundle_root);
   if (*rules_diff) return cg::cli::rules_diff(diff_old, diff_new);
   if (*rules_impact) return cg::cli::rules_impact(diff_old, diff_new, impact_items, impact_json);

@@ -1,16 +1,21 @@
 // `cellgate quarantine list|show|release|reject`: what a reviewer does with the items a gateway
 // holds. They open the gateway's store (LMDB allows a second process next to the running
-// node). A release is signed here with the reviewer's key and left in the store; the running
-// gateway verifies it (a reviewer of its party, over this hold, item and destination), seals
-// and sends the held bytes, and records it in its audit log.
+// node). A release or reject is signed here with the reviewer's key, checked here with the
+// gateway's own check (Quarantine::authorize, under the trust root and party of the gateway's
+// config) and left in the store; the running gateway verifies it again, applies it (seals and
+// sends the held bytes, or drops the hold), audits it with the reviewer's name, and records a
+// verdict that the command waits for.
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "crypto/keys.h"
 #include "gateway/audit/audit.h"
 #include "gateway/cli/cli.h"
 #include "gateway/common/hex.h"
+#include "gateway/common/limits.h"
 #include "gateway/common/text.h"
+#include "gateway/config/config.h"
 #include "gateway/quarantine/quarantine.h"
 
 namespace cg::cli {
@@ -79,65 +84,145 @@ int quarantine_show(const std::string& store_dir, std::uint64_t hold) {
   return exit_ok;
 }
 
-int quarantine_reject(const std::string& store_dir, std::uint64_t hold, const std::string& node,
-                      const std::string& reason) {
-  auto env = store::Env::open({.path = store_dir});
-  if (!env.ok()) return fail("quarantine reject", env.status());
-  auto q = quarantine::Quarantine::open(**env);
-  auto log = audit::AuditLog::open(**env, node);
-  if (!q.ok() || !log.ok()) return fail("quarantine reject", q.ok() ? log.status() : q.status());
-  auto txn = (*env)->begin_write();
-  if (!txn.ok()) return fail("quarantine reject", txn.status());
-  auto h = q->reject(*txn, hold);
-  if (!h.ok()) return fail("quarantine reject", h.status());
-  auto item = wire::decode_canonical_item(h->item);
-  audit::Event ev;
-  ev.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
-  ev.event = schema::AuditEvent::QUARANTINE_REJECTED;
-  if (item.ok()) ev.item_id = {item->root().getId().begin(), item->root().getId().size()};
-  ev.origin = node;
-  ev.destination = h->destination;
-  ev.rules_version = h->rules_version;
-  ev.reason = "rejected by reviewer";
-  ev.detail = reason;
-  if (auto s = log->append(*txn, ev); !s.ok()) return fail("quarantine reject", s.status());
-  if (auto s = txn->commit(); !s.ok()) return fail("quarantine reject", s);
-  std::printf("hold %llu rejected: it will not be sent; recorded in the audit log\n",
-              static_cast<unsigned long long>(hold));
-  return exit_ok;
+namespace {
+
+int decision_fail(quarantine::Decision d, const Status& s) {
+  std::fprintf(stderr, "quarantine %s: %s\n", std::string(quarantine::to_string(d)).c_str(),
+               s.reason().c_str());
+  switch (s.code()) {
+    case Code::io:
+      return exit_io;
+    case Code::malformed:
+      return exit_usage;
+    default:
+      return exit_failed;
+  }
 }
 
-int quarantine_release(const std::string& store_dir, std::uint64_t hold, const KeyOptions& key) {
-  auto signer = load_signer(key);
-  if (!signer.ok()) return fail("quarantine release", signer.status());
-  auto suite = crypto::suite((*signer)->suite());
-  if (!suite.ok()) return fail("quarantine release", suite.status());
-  auto env = store::Env::open({.path = store_dir});
-  if (!env.ok()) return fail("quarantine release", env.status());
+// The gateway's trust root, accepted as the gateway accepts it at start (TrustRoot::bootstrap
+// under its signing key's suite, which the trust root lists), and that suite's verifier.
+struct GatewayTrust {
+  std::optional<approval::TrustRoot> root;
+  const crypto::Suite* suite = nullptr;
+};
+Result<GatewayTrust> gateway_trust(const config::NodeConfig& gw) {
+  if (gw.role != config::Role::gateway || !gw.keys) {
+    return malformed(gw.source_file + ": not a gateway config with [keys]");
+  }
+  CG_ASSIGN_OR_RETURN(auto bytes,
+                      crypto::read_file(gw.keys->trust_root, limits::trust_root_bytes_max));
+  CG_ASSIGN_OR_RETURN(auto m,
+                      wire::decode_message<schema::TrustRoot>(bytes, wire::trust_root_limits));
+  GatewayTrust t;
+  for (const auto n : m.root().getBody().getNodes()) {
+    if (wire::view(n.getId()) != gw.id) continue;
+    auto s = crypto::suite(static_cast<crypto::SuiteId>(n.getSigningKey().getSuite()));
+    if (s.ok()) t.suite = *s;
+  }
+  if (t.suite == nullptr) {
+    return malformed(gw.keys->trust_root + ": gateway '" + gw.id + "' is not in the trust root");
+  }
+  const approval::SuiteVerifier verifier(*t.suite);
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  CG_ASSIGN_OR_RETURN(auto root, approval::TrustRoot::bootstrap(bytes, verifier, now));
+  t.root.emplace(std::move(root));
+  return t;
+}
+
+int decide(const config::NodeConfig& gw, quarantine::Decision d,
+           const QuarantineDecisionOptions& o) {
+  auto signer = load_signer(o.key);
+  if (!signer.ok()) return decision_fail(d, signer.status());
+  auto trust = gateway_trust(gw);
+  if (!trust.ok()) return decision_fail(d, trust.status());
+  const approval::SuiteVerifier verifier(*trust->suite);
+  auto env = store::Env::open({.path = gw.store});
+  if (!env.ok()) return decision_fail(d, env.status());
   auto q = quarantine::Quarantine::open(**env);
-  if (!q.ok()) return fail("quarantine release", q.status());
-  auto h = q->get(hold);
-  if (!h.ok()) return fail("quarantine release", h.status());
-  if (!*h) return fail("quarantine release", rejected("no hold " + std::to_string(hold)));
-  const approval::SuiteVerifier verifier(**suite);
-  const auto statement = quarantine::Quarantine::release_statement(**h, verifier);
-  quarantine::Quarantine::ReleaseRequest r;
-  r.hold = hold;
-  r.key_id = crypto::key_id((*suite)->id(), (*signer)->public_key());
-  r.signature.resize((*suite)->signature_bytes());
-  if (auto s = (*signer)->sign(statement, r.signature); !s.ok())
-    return fail("quarantine release", s);
-  auto txn = (*env)->begin_write();
-  if (!txn.ok()) return fail("quarantine release", txn.status());
-  if (auto s = q->request_release(*txn, r); !s.ok()) return fail("quarantine release", s);
-  if (auto s = txn->commit(); !s.ok()) return fail("quarantine release", s);
-  std::printf(
-      "hold %llu: release signed by key %s and handed to the gateway, which verifies "
-      "it and sends the item (see its audit log)\n",
-      static_cast<unsigned long long>(hold), to_hex(r.key_id).c_str());
-  return exit_ok;
+  if (!q.ok()) return decision_fail(d, q.status());
+  auto h = q->get(o.hold);
+  if (!h.ok()) return decision_fail(d, h.status());
+  if (!*h) return decision_fail(d, rejected("no hold " + std::to_string(o.hold)));
+  const std::string reason = d == quarantine::Decision::reject ? o.reason : std::string();
+  quarantine::Quarantine::Request r;
+  r.hold = o.hold;
+  r.decision = d;
+  r.reason = reason;
+  auto key_suite = crypto::suite((*signer)->suite());
+  if (!key_suite.ok()) return decision_fail(d, key_suite.status());
+  r.key_id = crypto::key_id((*signer)->suite(), (*signer)->public_key());
+  r.signature.resize((*key_suite)->signature_bytes());
+  const auto statement = quarantine::Quarantine::statement(d, **h, reason, verifier);
+  if (auto s = (*signer)->sign(statement, r.signature); !s.ok()) return decision_fail(d, s);
+  // What the gateway will check, checked here with its own code: a refusal is said now.
+  auto reviewer = quarantine::Quarantine::authorize(d, **h, reason, *trust->root, gw.party,
+                                                    r.key_id, r.signature, verifier);
+  if (!reviewer.ok()) {
+    return decision_fail(
+        d, Status(reviewer.status().code() == Code::malformed ? Code::malformed : Code::rejected,
+                  reviewer.status().reason() + "; the gateway would refuse it: "
+                                               "nothing handed over"));
+  }
+  {
+    auto txn = (*env)->begin_write();
+    if (!txn.ok()) return decision_fail(d, txn.status());
+    if (auto s = q->request(*txn, r); !s.ok()) return decision_fail(d, s);
+    if (auto s = txn->commit(); !s.ok()) return decision_fail(d, s);
+  }
+  const char* what = d == quarantine::Decision::reject ? "reject" : "release";
+  std::printf("hold %llu: %s signed by reviewer %s (key %s), handed to gateway %s\n",
+              static_cast<unsigned long long>(o.hold), what, reviewer->c_str(),
+              to_hex(r.key_id).c_str(), gw.id.c_str());
+  if (o.wait_s <= 0) {
+    std::printf("not waiting for its verdict (--wait 0); see the gateway's audit log\n");
+    return exit_ok;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.wait_s);
+  for (;;) {
+    auto v = q->verdict(o.hold, d);
+    if (!v.ok()) return decision_fail(d, v.status());
+    if (*v) {
+      if ((*v)->applied) {
+        std::printf("gateway %s: %s\n", gw.id.c_str(), (*v)->detail.c_str());
+        return exit_ok;
+      }
+      std::fprintf(stderr, "quarantine %s: gateway %s refused it: %s\n", what, gw.id.c_str(),
+                   (*v)->detail.c_str());
+      return exit_failed;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::fprintf(stderr,
+               "quarantine %s: gateway %s gave no verdict within %d s (is it running, with a "
+               "usable rules bundle?); the signed request stays in its store and is decided when "
+               "it runs: see `cellgate quarantine show` and its audit log\n",
+               what, gw.id.c_str(), o.wait_s);
+  return exit_no_verdict;
+}
+
+int decide_file(const std::string& config_file, quarantine::Decision d,
+                const QuarantineDecisionOptions& o) {
+  auto c = config::load(config_file);
+  if (!c.ok()) return decision_fail(d, c.status());
+  return decide(*c, d, o);
+}
+
+}  // namespace
+
+int quarantine_release(const config::NodeConfig& gateway, const QuarantineDecisionOptions& o) {
+  return decide(gateway, quarantine::Decision::release, o);
+}
+int quarantine_reject(const config::NodeConfig& gateway, const QuarantineDecisionOptions& o) {
+  return decide(gateway, quarantine::Decision::reject, o);
+}
+int quarantine_release(const std::string& config_file, const QuarantineDecisionOptions& o) {
+  return decide_file(config_file, quarantine::Decision::release, o);
+}
+int quarantine_reject(const std::string& config_file, const QuarantineDecisionOptions& o) {
+  return decide_file(config_file, quarantine::Decision::reject, o);
 }
 
 }  // namespace cg::cli

@@ -1,3 +1,4 @@
+#include <sodium.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -78,15 +79,16 @@ Result<stix::Mapped> load_stix(const std::string& file, const SendOptions& o) {
 
 }  // namespace
 
-int curve_keygen(const std::string& out_file) {
+int curve_keygen(const std::string& out_file, bool force) {
   ingest::KeyPair keys = ingest::curve_keypair();
-  const mode_t old = ::umask(077);  // the secret key file is readable by its owner only
-  std::ofstream out(out_file, std::ios::trunc);
-  ::umask(old);
-  out << keys.secret_z85 << "\n";
-  if (!out) {
-    std::fprintf(stderr, "%s: cannot write\n", out_file.c_str());
-    return exit_io;
+  std::string line = keys.secret_z85 + "\n";
+  // Created new with mode 0600 (never an existing file's mode, never through a symbolic link).
+  const Status s = write_output(
+      out_file, {reinterpret_cast<const std::uint8_t*>(line.data()), line.size()}, 0600, force);
+  sodium_memzero(line.data(), line.size());
+  if (!s.ok()) {
+    std::fprintf(stderr, "curve keygen: %s\n", s.reason().c_str());
+    return s.code() == Code::io ? exit_io : exit_failed;
   }
   std::printf("%s\n", keys.public_z85.c_str());
   return exit_ok;

@@ -50,10 +50,6 @@ Result<std::vector<std::uint8_t>> read_all(const std::string& path, std::size_t 
   return crypto::read_file(path, max);
 }
 
-Status write_all(const std::string& path, Bytes data) {
-  return crypto::write_file(path, data, 0644);
-}
-
 // The deployment suite is the suite of the trust root's first root key.
 const crypto::Suite& deployment_suite_of(schema::TrustRootBody::Reader body) {
   if (body.getRootKeys().size() > 0) {
@@ -63,7 +59,69 @@ const crypto::Suite& deployment_suite_of(schema::TrustRootBody::Reader body) {
   return crypto::modern_suite();
 }
 
+// The trust root in `path`, accepted as a node accepts its pinned root at start (a threshold of
+// its own root keys, not expired).
+Result<approval::TrustRoot> load_trust_root(const std::string& path) {
+  CG_ASSIGN_OR_RETURN(auto bytes, read_all(path, limits::trust_root_bytes_max));
+  CG_ASSIGN_OR_RETURN(auto m,
+                      wire::decode_message<schema::TrustRoot>(bytes, wire::trust_root_limits));
+  const approval::SuiteVerifier verifier(deployment_suite_of(m.root().getBody()));
+  return approval::TrustRoot::bootstrap(bytes, verifier, now_ns());
+}
+
+approval::SuiteVerifier verifier_of(const approval::TrustRoot& root) {
+  return approval::SuiteVerifier(deployment_suite_of(root.body()));
+}
+
+bool has_key(capnp::List<schema::PublicKey>::Reader keys, Bytes id) {
+  for (const auto k : keys) {
+    const auto kid = k.getKeyId();
+    if (std::equal(kid.begin(), kid.end(), id.begin(), id.end())) return true;
+  }
+  return false;
+}
+
+// What the trust root says key `id` is, for a refusal.
+std::string what_key_is(const approval::TrustRoot& root, Bytes id) {
+  for (const auto k : root.body().getRootKeys()) {
+    const auto kid = k.getKeyId();
+    if (std::equal(kid.begin(), kid.end(), id.begin(), id.end()))
+      return "root key '" + std::string(wire::view(k.getName())) + "'";
+  }
+  for (const auto n : root.body().getNodes()) {
+    const auto kid = n.getSigningKey().getKeyId();
+    if (std::equal(kid.begin(), kid.end(), id.begin(), id.end()))
+      return "signing key of node '" + std::string(wire::view(n.getId())) + "'";
+  }
+  for (const auto p : root.body().getParties()) {
+    if (has_key(p.getReviewers(), id))
+      return "a reviewer of party '" + std::string(wire::view(p.getId())) + "'";
+  }
+  return "not in the trust root";
+}
+
+// `rules propose --force` over an approved bundle: the reviewers' signatures go with it.
+void warn_if_signed(const std::string& path) {
+  auto bytes = read_all(path, limits::rules_bundle_bytes_max);
+  if (!bytes.ok()) return;
+  auto b = approval::decode_bundle(*bytes);
+  if (b.ok() && b->root().getSignatures().size() > 0) {
+    std::fprintf(stderr, "rules propose: --force: replacing %s and its %u signature(s)\n",
+                 path.c_str(), b->root().getSignatures().size());
+  }
+}
+
 }  // namespace
+
+Status write_output(const std::string& path, Bytes data, unsigned mode, bool force) {
+  const Status s = crypto::write_file(path, data, mode,
+                                      force ? crypto::Existing::replace : crypto::Existing::refuse);
+  if (s.code() == Code::rejected && !force) {
+    return rejected(s.reason() + " (give --force to replace it)");
+  }
+  if (s.code() == Code::rejected) return rejected(s.reason() + " (not even with --force)");
+  return s;
+}
 
 Result<std::optional<crypto::Secret>> passphrase(const KeyOptions& k) {
   if (k.passphrase_file.empty()) return std::optional<crypto::Secret>();
@@ -81,7 +139,7 @@ Result<std::unique_ptr<crypto::SigningKey>> load_signer(const KeyOptions& k) {
 int keygen(const KeygenOptions& o) {
   if (o.link) {
     const crypto::Secret key = crypto::Secret::random(32);
-    auto s = crypto::write_file(o.out, crypto::encode_link_key(key), 0600);
+    auto s = write_output(o.out, crypto::encode_link_key(key), 0600, o.force);
     if (!s.ok()) return fail("keygen", s);
     std::printf("link key written to %s (mode 0600); copy it to both ends of the link\n",
                 o.out.c_str());
@@ -100,8 +158,14 @@ int keygen(const KeygenOptions& o) {
   std::error_code ec;
   std::filesystem::create_directories(o.dir, ec);
   auto paths =
-      crypto::write_node_keys(o.dir, o.node, *suite, *pass ? &**pass : nullptr, o.keys.unencrypted);
-  if (!paths.ok()) return fail("keygen", paths.status());
+      crypto::write_node_keys(o.dir, o.node, *suite, *pass ? &**pass : nullptr, o.keys.unencrypted,
+                              {}, o.force ? crypto::Existing::replace : crypto::Existing::refuse);
+  if (!paths.ok()) {
+    const Status& s = paths.status();
+    return fail("keygen", s.code() == Code::rejected && !o.force
+                              ? rejected(s.reason() + " (give --force to replace the key files)")
+                              : s);
+  }
   for (const auto& [file, pub] : {std::pair{paths->signing, paths->signing_public},
                                   std::pair{paths->agreement, paths->agreement_public}}) {
     auto p = crypto::read_public_key_file(pub);
@@ -115,7 +179,7 @@ int keygen(const KeygenOptions& o) {
 
 // --- trust roots ---------------------------------------------------------------------------
 
-int trust_create(const std::string& spec_file, const std::string& out) {
+int trust_create(const std::string& spec_file, const std::string& out, bool force) {
   auto text = read_all(spec_file, limits::trust_root_bytes_max);
   if (!text.ok()) return fail("trust create", text.status());
   const auto base = std::filesystem::path(spec_file).parent_path();
@@ -132,7 +196,7 @@ int trust_create(const std::string& spec_file, const std::string& out) {
   const approval::SuiteVerifier verifier(deployment_suite_of(m->root().getBody()));
   auto parsed = approval::TrustRoot::parse(*bytes, verifier);
   if (!parsed.ok()) return fail("trust create", parsed.status());
-  if (auto s = write_all(out, *bytes); !s.ok()) return fail("trust create", s);
+  if (auto s = write_output(out, *bytes, 0644, force); !s.ok()) return fail("trust create", s);
   std::printf(
       "unsigned trust root v%llu written to %s; it needs %u root signatures "
       "(cellgate trust sign)\n",
@@ -141,7 +205,8 @@ int trust_create(const std::string& spec_file, const std::string& out) {
   return exit_ok;
 }
 
-int trust_sign(const std::string& file, const KeyOptions& key_options, const std::string& out) {
+int trust_sign(const std::string& file, const KeyOptions& key_options, const std::string& out,
+               bool force) {
   auto key = load_signer(key_options);
   if (!key.ok()) return fail("trust sign", key.status());
   auto bytes = read_all(file, limits::trust_root_bytes_max);
@@ -151,7 +216,11 @@ int trust_sign(const std::string& file, const KeyOptions& key_options, const std
   const auto id = crypto::key_id((*key)->suite(), (*key)->public_key());
   auto signed_root = approval::add_root_signature(m->root(), id, signer_of(**key));
   if (!signed_root.ok()) return fail("trust sign", signed_root.status());
-  if (auto s = write_all(out.empty() ? file : out, wire::to_flat_bytes(*signed_root)); !s.ok()) {
+  // In place the file signed is updated (what it held is kept, one signature added); --out
+  // names a new file.
+  if (auto s = write_output(out.empty() ? file : out, wire::to_flat_bytes(*signed_root), 0644,
+                            out.empty() || force);
+      !s.ok()) {
     return fail("trust sign", s);
   }
   std::printf("signed by key %s\n", to_hex(id).c_str());
@@ -212,7 +281,8 @@ int rules_propose(const RulesProposeOptions& o) {
   auto bundle = approval::propose(party, policy_text, prev ? &prev_reader : nullptr, created,
                                   expires, verifier);
   if (!bundle.ok()) return fail("rules propose", bundle.status());
-  if (auto s = write_all(o.out, wire::to_flat_bytes(*bundle)); !s.ok())
+  if (o.force) warn_if_signed(o.out);
+  if (auto s = write_output(o.out, wire::to_flat_bytes(*bundle), 0644, o.force); !s.ok())
     return fail("rules propose", s);
   std::printf(
       "unsigned rules bundle v%llu for party %s written to %s (expires %s); reviewers "
@@ -222,22 +292,53 @@ int rules_propose(const RulesProposeOptions& o) {
   return exit_ok;
 }
 
-int rules_approve(const std::string& file, const KeyOptions& key_options, const std::string& out) {
+int rules_approve(const std::string& file, const KeyOptions& key_options,
+                  const std::string& trust_root_file, const std::string& out, bool force) {
   auto key = load_signer(key_options);
   if (!key.ok()) return fail("rules approve", key.status());
+  auto root = load_trust_root(trust_root_file);
+  if (!root.ok()) return fail("rules approve: trust root", root.status());
   auto bytes = read_all(file, limits::rules_bundle_bytes_max);
   if (!bytes.ok()) return fail("rules approve", bytes.status());
   auto b = approval::decode_bundle(*bytes);
   if (!b.ok()) return fail("rules approve", b.status());
   const auto id = crypto::key_id((*key)->suite(), (*key)->public_key());
+  // A node counts only signatures by reviewers of the bundle's party (count_signatures): any
+  // other key would add a signature that never counts, so it signs nothing.
+  const std::string party(wire::view(b->root().getBody().getParty()));
+  const auto p = root->party(party);
+  if (!p) {
+    return fail("rules approve", rejected("party '" + party + "' is not in trust root v" +
+                                          std::to_string(root->version()) + ": not signed"));
+  }
+  if (!has_key(p->getReviewers(), id)) {
+    return fail("rules approve", rejected("key " + to_hex(id) + " (" + what_key_is(*root, id) +
+                                          ") is not a reviewer of party '" + party +
+                                          "' in trust root v" + std::to_string(root->version()) +
+                                          ": its signature would never count; not signed"));
+  }
   auto signed_bundle = approval::add_signature(b->root(), id, signer_of(**key));
   if (!signed_bundle.ok()) return fail("rules approve", signed_bundle.status());
-  if (auto s = write_all(out.empty() ? file : out, wire::to_flat_bytes(*signed_bundle)); !s.ok()) {
+  const auto verifier = verifier_of(*root);
+  const auto msg = approval::signed_message(approval::bundle_context,
+                                            approval::body_bytes(signed_bundle->root()));
+  const auto report = approval::count_signatures(p->getReviewers(), p->getReviewerThreshold(), msg,
+                                                 signed_bundle->root().getSignatures(), verifier);
+  if (report.checks.empty() ||
+      report.checks.back().verdict != approval::SignatureVerdict::counted) {
+    return fail("rules approve", rejected("the new signature would not count:\n" +
+                                          report.describe() + "not signed"));
+  }
+  if (auto s = write_output(out.empty() ? file : out, wire::to_flat_bytes(*signed_bundle), 0644,
+                            out.empty() || force);
+      !s.ok()) {
     return fail("rules approve", s);
   }
-  std::printf("rules bundle v%llu signed by key %s (%u signatures now)\n",
-              static_cast<unsigned long long>(b->root().getBody().getVersion()), to_hex(id).c_str(),
-              signed_bundle->root().getSignatures().size());
+  std::printf(
+      "rules bundle v%llu signed by reviewer %s, key %s (%zu of %zu required "
+      "signatures now)\n",
+      static_cast<unsigned long long>(b->root().getBody().getVersion()),
+      report.checks.back().key_name.c_str(), to_hex(id).c_str(), report.counted, report.threshold);
   return exit_ok;
 }
 
@@ -247,7 +348,8 @@ int rules_verify(const std::string& file, const std::string& trust_root_file) {
   auto rm = wire::decode_message<schema::TrustRoot>(*root_bytes, wire::trust_root_limits);
   if (!rm.ok()) return fail("rules verify", rm.status());
   const approval::SuiteVerifier verifier(deployment_suite_of(rm->root().getBody()));
-  auto root = approval::TrustRoot::bootstrap(*root_bytes, verifier, now_ns());
+  const std::int64_t now = now_ns();  // the node's clock: its wall clock, as here
+  auto root = approval::TrustRoot::bootstrap(*root_bytes, verifier, now);
   if (!root.ok()) return fail("rules verify: trust root", root.status());
   auto bytes = read_all(file, limits::rules_bundle_bytes_max);
   if (!bytes.ok()) return fail("rules verify", bytes.status());
@@ -272,8 +374,9 @@ int rules_verify(const std::string& file, const std::string& trust_root_file) {
                                                  b->root().getSignatures(), verifier);
   std::printf("%s", report.describe().c_str());
   ok = report.met();
-  if (body.getExpires() <= now_ns()) {
-    std::printf("EXPIRED at %s\n", wire::format_rfc3339(body.getExpires()).c_str());
+  // The same time checks, in the same order, as a node's (approval::check_bundle_times).
+  if (auto t = approval::check_bundle_times(*root, body, now); !t.ok()) {
+    std::printf("NOT valid now (%s): %s\n", wire::format_rfc3339(now).c_str(), t.reason().c_str());
     ok = false;
   }
   const std::string_view text(reinterpret_cast<const char*>(body.getPolicy().begin()),

@@ -365,7 +365,7 @@ Result<bool> GatewayNode::Impl::pass() {
   CG_ASSIGN_OR_RETURN(auto flash, inbox->read_flash(config.pipeline->batch_items_max));
   CG_ASSIGN_OR_RETURN(auto pending, inbox->read_pending(config.pipeline->batch_items_max));
   CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
-  CG_ASSIGN_OR_RETURN(auto requests, held->release_requests(txn, release_requests_per_pass));
+  CG_ASSIGN_OR_RETURN(auto requests, held->requests(txn, release_requests_per_pass));
   if (pending.empty() && requests.empty() && flash.empty()) return false;
   std::set<std::uint64_t> taken_now;
   for (const auto& f : flash) taken_now.insert(f.seq);
@@ -409,56 +409,77 @@ Result<bool> GatewayNode::Impl::pass() {
       batches[party].push_back(std::move(sealed));
     return {};
   };
-  // Reviewers' releases of held items: verified here (a reviewer of this party, over this
-  // hold, item and destination), then the held bytes — exactly what the reviewer signed —
-  // are sealed like any released item.
+  // Reviewers' decisions on held items: verified here by Quarantine::authorize (a reviewer of
+  // this party, over this hold, item and destination — and a reject's reason), applied,
+  // audited with the reviewer's name, and answered with a verdict the command waits for. A
+  // released item's held bytes — exactly what the reviewer signed — are sealed like any
+  // released item.
   const approval::SuiteVerifier release_verifier(*suite);
   for (const auto& r : requests) {
-    CG_RETURN_IF_ERROR(held->drop_request(txn, r.hold));
-    auto h =
-        held->release(txn, r.hold, *root, config.party, r.key_id, r.signature, release_verifier);
+    const bool reject = r.decision == quarantine::Decision::reject;
+    const std::string what = std::string(quarantine::to_string(r.decision));
+    const std::string refused_reason = what + " refused";  // audit::Event holds views
+    CG_RETURN_IF_ERROR(held->drop_request(txn, r.hold, r.decision));
+    std::string reviewer;
+    auto h = reject ? held->reject(txn, r.hold, r.reason, *root, config.party, r.key_id,
+                                   r.signature, release_verifier, &reviewer)
+                    : held->release(txn, r.hold, *root, config.party, r.key_id, r.signature,
+                                    release_verifier, &reviewer);
     audit::Event ev{.time_ns = now,
-                    .event = schema::AuditEvent::QUARANTINE_RELEASED,
+                    .event = reject ? schema::AuditEvent::QUARANTINE_REJECTED
+                                    : schema::AuditEvent::QUARANTINE_RELEASED,
                     .origin = config.id,
                     .rules_version = (*bundle)->version};
-    if (!h.ok()) {
-      counters.releases_refused.fetch_add(1);
+    // Refused: audited, logged, counted, and answered; the item stays held as it was.
+    auto refuse = [&](const std::string& why) -> Status {
+      (reject ? counters.rejects_refused : counters.releases_refused).fetch_add(1);
       ev.event = schema::AuditEvent::REJECTED_INPUT;
-      ev.reason = "release refused";
-      const std::string why = "hold " + std::to_string(r.hold) + ": " + h.status().reason();
+      ev.reason = refused_reason;
       ev.detail = why;
-      events->log("release_refused", "quarantine release refused: " + why);
+      events->log(reject ? "reject_refused" : "release_refused",
+                  "quarantine " + what + " refused: " + why);
       CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+      return held->record_verdict(txn, r.hold, r.decision, {false, why});
+    };
+    if (!h.ok()) {
+      CG_RETURN_IF_ERROR(refuse("hold " + std::to_string(r.hold) + ": " + h.status().reason()));
       continue;
     }
-    const auto di = rules.destination_index(h->destination);
-    const policy::Destination* dest = di ? &rules.destinations()[*di] : nullptr;
     auto item = wire::decode_canonical_item(h->item);
     if (!item.ok())
       return io_error("hold " + std::to_string(r.hold) + ": " + item.status().reason());
     ev.item_id = {item->root().getId().begin(), item->root().getId().size()};
     ev.destination = h->destination;
+    const std::string who = "reviewer " + reviewer + " (key " + to_hex(r.key_id) + ")";
+    const std::string why_rejected = who + ": " + r.reason;
+    if (reject) {
+      ev.reason = "rejected by reviewer";
+      ev.detail = why_rejected;
+      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+      CG_RETURN_IF_ERROR(held->record_verdict(
+          txn, r.hold, r.decision,
+          {true, "rejected by " + who + "; it will never be sent; audited by " + config.id}));
+      counters.rejected_by_reviewer.fetch_add(1);
+      continue;
+    }
+    const auto di = rules.destination_index(h->destination);
+    const policy::Destination* dest = di ? &rules.destinations()[*di] : nullptr;
     ev.reason = "released by reviewer";
-    const std::string who = "key " + to_hex(r.key_id);
     ev.detail = who;
     if (dest == nullptr || !streams.count(dest->party)) {
       // Signed, but it cannot be sent under the current rules: held again, never dropped.
       CG_ASSIGN_OR_RETURN(const auto again, held->hold(txn, now, h->destination, h->rules_version,
                                                        h->explanation, h->item));
-      counters.releases_refused.fetch_add(1);
-      ev.event = schema::AuditEvent::REJECTED_INPUT;
-      ev.reason = "release refused";
-      const std::string why = "hold " + std::to_string(r.hold) + ": destination '" +
-                              h->destination +
-                              "' has no receiver under the current rules; held "
-                              "again as " +
-                              std::to_string(again);
-      ev.detail = why;
-      events->log("release_refused", "quarantine release refused: " + why);
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+      CG_RETURN_IF_ERROR(refuse(
+          "hold " + std::to_string(r.hold) + ": destination '" + h->destination +
+          "' has no receiver under the current rules; held again as " + std::to_string(again)));
       continue;
     }
     CG_RETURN_IF_ERROR(seal_one(dest->party, h->item, item->root().getBanner(), item->root(), ev));
+    CG_RETURN_IF_ERROR(
+        held->record_verdict(txn, r.hold, r.decision,
+                             {true, "released by " + who + ": sent to " + dest->party + " as seq " +
+                                        std::to_string(ev.seq) + "; audited by " + config.id}));
     counters.released_by_reviewer.fetch_add(1);
     counters.released.fetch_add(1);
   }

@@ -57,49 +57,114 @@ Result<Held> decode(std::uint64_t id, Bytes value) {
   return h;
 }
 
+// Verdict key: be64(hold) || u8 decision; value: u8 applied || detail.
+std::vector<std::uint8_t> verdict_key(std::uint64_t hold, Decision d) {
+  auto k = store::be64(hold);
+  std::vector<std::uint8_t> out(k.begin(), k.end());
+  out.push_back(static_cast<std::uint8_t>(d));
+  return out;
+}
+
 }  // namespace
+
+std::string_view to_string(Decision d) { return d == Decision::reject ? "reject" : "release"; }
 
 Result<Quarantine> Quarantine::open(store::Env& env) {
   CG_ASSIGN_OR_RETURN(auto held, env.table("quarantine"));
   CG_ASSIGN_OR_RETURN(auto meta, env.table("quarantine_meta"));
   CG_ASSIGN_OR_RETURN(auto requests, env.table("quarantine_releases"));
-  return Quarantine(&env, held, meta, requests);
+  CG_ASSIGN_OR_RETURN(auto rejects, env.table("quarantine_rejects"));
+  CG_ASSIGN_OR_RETURN(auto verdicts, env.table("quarantine_verdicts"));
+  return Quarantine(&env, held, meta, requests, rejects, verdicts);
 }
 
-Status Quarantine::request_release(store::WriteTxn& txn, const ReleaseRequest& r) {
-  if (r.key_id.empty() || r.key_id.size() > 64 || r.signature.empty() || r.signature.size() > 255) {
-    return malformed("quarantine release: key id or signature out of bounds");
+// Stored request: u8 len, key id || signature (release) or u8 len, key id || u8 len, signature
+// || reason (reject).
+Status Quarantine::request(store::WriteTxn& txn, const Request& r) {
+  if (r.key_id.empty() || r.key_id.size() > approval::key_id_bytes_max || r.signature.empty() ||
+      r.signature.size() > 255) {
+    return malformed("quarantine " + std::string(to_string(r.decision)) +
+                     ": key id or signature out of bounds");
+  }
+  if (r.decision == Decision::reject && (r.reason.empty() || r.reason.size() > reason_bytes_max)) {
+    return malformed("quarantine reject: the reason must be 1 to " +
+                     std::to_string(reason_bytes_max) + " bytes");
   }
   CG_ASSIGN_OR_RETURN(auto h, txn.get(held_, store::be64(r.hold)));
   if (!h) return rejected("no hold " + std::to_string(r.hold));
   std::vector<std::uint8_t> v;
   v.push_back(static_cast<std::uint8_t>(r.key_id.size()));
   v.insert(v.end(), r.key_id.begin(), r.key_id.end());
+  if (r.decision == Decision::reject) v.push_back(static_cast<std::uint8_t>(r.signature.size()));
   v.insert(v.end(), r.signature.begin(), r.signature.end());
-  return txn.put(requests_, store::be64(r.hold), v);
+  if (r.decision == Decision::reject) v.insert(v.end(), r.reason.begin(), r.reason.end());
+  CG_RETURN_IF_ERROR(txn.erase(verdicts_, verdict_key(r.hold, r.decision)).status());
+  return txn.put(r.decision == Decision::reject ? rejects_ : requests_, store::be64(r.hold), v);
 }
 
-Result<std::vector<Quarantine::ReleaseRequest>> Quarantine::release_requests(
-    store::WriteTxn& txn, std::size_t max) const {
-  std::vector<ReleaseRequest> out;
-  CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(requests_));
-  while (out.size() < max) {
-    CG_ASSIGN_OR_RETURN(auto e, cursor.next());
-    if (!e) break;
-    ReleaseRequest r;
-    r.hold = store::from_be64(e->first).value_or(0);
-    const auto v = e->second;
-    if (!v.empty() && v.size() >= 2u + v[0]) {  // else corrupt: empty key id, refused later
-      r.key_id.assign(v.begin() + 1, v.begin() + 1 + v[0]);
-      r.signature.assign(v.begin() + 1 + v[0], v.end());
+Result<std::vector<Quarantine::Request>> Quarantine::requests(store::WriteTxn& txn,
+                                                              std::size_t max) const {
+  std::vector<Request> out;
+  for (const Decision d : {Decision::release, Decision::reject}) {
+    CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(d == Decision::reject ? rejects_ : requests_));
+    while (out.size() < max) {
+      CG_ASSIGN_OR_RETURN(auto e, cursor.next());
+      if (!e) break;
+      Request r;
+      r.decision = d;
+      r.hold = store::from_be64(e->first).value_or(0);
+      // A corrupt value leaves the key id empty: the gateway refuses it as unauthenticated.
+      ByteReader in(e->second);
+      auto klen = in.u8();
+      auto kid = klen ? in.bytes(*klen) : std::nullopt;
+      auto slen = d == Decision::reject && kid ? in.u8() : std::nullopt;
+      auto sig = d == Decision::reject ? (slen ? in.bytes(*slen) : std::nullopt)
+                                       : in.bytes(in.remaining());
+      auto reason = d == Decision::reject ? in.bytes(in.remaining()) : std::nullopt;
+      if (kid && sig) {
+        r.key_id.assign(kid->begin(), kid->end());
+        r.signature.assign(sig->begin(), sig->end());
+        if (reason) r.reason.assign(reason->begin(), reason->end());
+      }
+      out.push_back(std::move(r));
     }
-    out.push_back(std::move(r));
   }
   return out;
 }
 
-Status Quarantine::drop_request(store::WriteTxn& txn, std::uint64_t hold) {
-  return txn.erase(requests_, store::be64(hold)).status();
+Status Quarantine::drop_request(store::WriteTxn& txn, std::uint64_t hold, Decision decision) {
+  return txn.erase(decision == Decision::reject ? rejects_ : requests_, store::be64(hold)).status();
+}
+
+Status Quarantine::record_verdict(store::WriteTxn& txn, std::uint64_t hold, Decision decision,
+                                  const Verdict& verdict) {
+  std::vector<std::uint8_t> v{static_cast<std::uint8_t>(verdict.applied ? 1 : 0)};
+  v.insert(v.end(), verdict.detail.begin(), verdict.detail.end());
+  CG_RETURN_IF_ERROR(txn.put(verdicts_, verdict_key(hold, decision), v));
+  CG_ASSIGN_OR_RETURN(const auto n, txn.count(verdicts_));
+  if (n <= verdicts_max) return {};
+  std::vector<std::vector<std::uint8_t>> oldest;
+  {
+    CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(verdicts_));
+    while (oldest.size() < n - verdicts_max) {
+      CG_ASSIGN_OR_RETURN(auto e, cursor.next());
+      if (!e) break;
+      oldest.emplace_back(e->first.begin(), e->first.end());
+    }
+  }
+  for (const auto& k : oldest) CG_RETURN_IF_ERROR(txn.erase(verdicts_, k).status());
+  return {};
+}
+
+Result<std::optional<Quarantine::Verdict>> Quarantine::verdict(std::uint64_t hold,
+                                                               Decision decision) const {
+  CG_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+  CG_ASSIGN_OR_RETURN(auto v, txn.get(verdicts_, verdict_key(hold, decision)));
+  if (!v) return std::optional<Verdict>();
+  if (v->empty() || (*v)[0] > 1) {
+    return io_error("quarantine: stored verdict on hold " + std::to_string(hold) + " is corrupt");
+  }
+  return std::optional<Verdict>(Verdict{(*v)[0] == 1, std::string(v->begin() + 1, v->end())});
 }
 
 Result<std::uint64_t> Quarantine::hold(store::WriteTxn& txn, std::int64_t now_ns,
@@ -159,7 +224,14 @@ Result<std::uint64_t> Quarantine::size() const {
 
 std::vector<std::uint8_t> Quarantine::release_statement(const Held& held,
                                                         const approval::Verifier& verifier) {
-  std::vector<std::uint8_t> m(release_context.begin(), release_context.end());
+  return statement(Decision::release, held, {}, verifier);
+}
+
+std::vector<std::uint8_t> Quarantine::statement(Decision decision, const Held& held,
+                                                std::string_view reason,
+                                                const approval::Verifier& verifier) {
+  const std::string_view context = decision == Decision::reject ? reject_context : release_context;
+  std::vector<std::uint8_t> m(context.begin(), context.end());
   m.push_back(0);
   const auto id = store::be64(held.id);
   m.insert(m.end(), id.begin(), id.end());
@@ -167,7 +239,41 @@ std::vector<std::uint8_t> Quarantine::release_statement(const Held& held,
   m.insert(m.end(), held.destination.begin(), held.destination.end());
   const auto h = verifier.hash(held.item);
   m.insert(m.end(), h.begin(), h.end());
+  if (decision == Decision::reject) {
+    m.push_back(static_cast<std::uint8_t>(reason.size() >> 8));
+    m.push_back(static_cast<std::uint8_t>(reason.size()));
+    m.insert(m.end(), reason.begin(), reason.end());
+  }
   return m;
+}
+
+Result<std::string> Quarantine::authorize(Decision decision, const Held& held,
+                                          std::string_view reason, const approval::TrustRoot& root,
+                                          std::string_view party, Bytes key_id, Bytes signature,
+                                          const approval::Verifier& verifier) {
+  const std::string what =
+      "quarantine: " + std::string(to_string(decision)) + " of hold " + std::to_string(held.id);
+  if (decision == Decision::reject && (reason.empty() || reason.size() > reason_bytes_max)) {
+    return malformed(what + ": the reason must be 1 to " + std::to_string(reason_bytes_max) +
+                     " bytes");
+  }
+  const auto p = root.party(party);
+  if (!p) return unauthenticated(what + ": party '" + std::string(party) + "' has no reviewers");
+  std::optional<schema::PublicKey::Reader> key;
+  for (const auto k : p->getReviewers()) {
+    const auto kid = k.getKeyId();
+    if (std::equal(kid.begin(), kid.end(), key_id.begin(), key_id.end())) key = k;
+  }
+  if (!key) {
+    return unauthenticated(what + ": key is not a reviewer of party '" + std::string(party) + "'");
+  }
+  const std::string name(wire::view(key->getName()));
+  if (auto s = verifier.verify(*key, statement(decision, held, reason, verifier), signature);
+      !s.ok()) {
+    return unauthenticated(what + " by " + name + ": signature does not verify (" + s.reason() +
+                           ")");
+  }
+  return name;
 }
 
 namespace {
@@ -182,32 +288,27 @@ Result<Held> take(store::WriteTxn& txn, store::Table table, std::uint64_t id) {
 
 Result<Held> Quarantine::release(store::WriteTxn& txn, std::uint64_t id,
                                  const approval::TrustRoot& root, std::string_view party,
-                                 Bytes key_id, Bytes signature,
-                                 const approval::Verifier& verifier) {
+                                 Bytes key_id, Bytes signature, const approval::Verifier& verifier,
+                                 std::string* reviewer) {
   CG_ASSIGN_OR_RETURN(auto v, txn.get(held_, store::be64(id)));
   if (!v) return rejected("quarantine: no hold " + std::to_string(id));
   CG_ASSIGN_OR_RETURN(auto held, decode(id, *v));
-  const auto p = root.party(party);
-  if (!p) return unauthenticated("quarantine: party '" + std::string(party) + "' has no reviewers");
-  std::optional<schema::PublicKey::Reader> key;
-  for (const auto k : p->getReviewers()) {
-    const auto kid = k.getKeyId();
-    if (std::equal(kid.begin(), kid.end(), key_id.begin(), key_id.end())) key = k;
-  }
-  if (!key) {
-    return unauthenticated("quarantine: key is not a reviewer of party '" + std::string(party) +
-                           "'");
-  }
-  const auto statement = release_statement(held, verifier);
-  if (auto s = verifier.verify(*key, statement, signature); !s.ok()) {
-    return unauthenticated("quarantine: release of hold " + std::to_string(id) + " by " +
-                           std::string(wire::view(key->getName())) +
-                           ": signature does not verify (" + s.reason() + ")");
-  }
+  CG_ASSIGN_OR_RETURN(
+      auto name, authorize(Decision::release, held, {}, root, party, key_id, signature, verifier));
+  if (reviewer != nullptr) *reviewer = std::move(name);
   return take(txn, held_, id);
 }
 
-Result<Held> Quarantine::reject(store::WriteTxn& txn, std::uint64_t id) {
+Result<Held> Quarantine::reject(store::WriteTxn& txn, std::uint64_t id, std::string_view reason,
+                                const approval::TrustRoot& root, std::string_view party,
+                                Bytes key_id, Bytes signature, const approval::Verifier& verifier,
+                                std::string* reviewer) {
+  CG_ASSIGN_OR_RETURN(auto v, txn.get(held_, store::be64(id)));
+  if (!v) return rejected("quarantine: no hold " + std::to_string(id));
+  CG_ASSIGN_OR_RETURN(auto held, decode(id, *v));
+  CG_ASSIGN_OR_RETURN(auto name, authorize(Decision::reject, held, reason, root, party, key_id,
+                                           signature, verifier));
+  if (reviewer != nullptr) *reviewer = std::move(name);
   return take(txn, held_, id);
 }
 

@@ -3,11 +3,16 @@
 // and its impact on a corpus, an explanation.
 #include <gtest/gtest.h>
 #include <simdjson.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
+#include "crypto/keys.h"
 #include "crypto/suite.h"
+#include "gateway/approval/approval.h"
 #include "gateway/cli/cli.h"
 #include "tests/support/temp_dir.h"
 
@@ -39,18 +44,22 @@ class ReviewerTest : public ::testing::Test {
     o.keys.unencrypted = true;
     ASSERT_EQ(keygen(o), exit_ok);
   }
+  std::string captured_err(const std::function<int()>& f, int& rc) {
+    ::testing::internal::CaptureStderr();
+    rc = f();
+    return ::testing::internal::GetCapturedStderr();
+  }
   int captured(const std::function<int()>& f, std::string& out) {
     ::testing::internal::CaptureStdout();
     const int rc = f();
     out = ::testing::internal::GetCapturedStdout();
     return rc;
   }
-  testing::TempDir dir_{"cg-reviewer"};
-};
-
-TEST_F(ReviewerTest, ProposeApproveVerifyDiffImpactExplain) {
-  for (const char* n : {"root1", "root2", "alice", "bob", "carol", "il-gw-1"}) keygen_for(n);
-  write(dir_.file("trust.toml"), R"(version = 1
+  // Keys for root1, root2, alice, bob, carol (il's reviewers, 2 of 3) and il-gw-1, and the
+  // trust root they make, signed by both root keys.
+  std::string signed_root() {
+    for (const char* n : {"root1", "root2", "alice", "bob", "carol", "il-gw-1"}) keygen_for(n);
+    write(dir_.file("trust.toml"), R"(version = 1
 expires = "2099-01-01T00:00:00Z"
 root_threshold = 2
 [[root_key]]
@@ -78,14 +87,20 @@ role = "gateway"
 signing_key = "il-gw-1.sign.pub"
 agreement_key = "il-gw-1.kx.pub"
 )");
-  const std::string root = dir_.file("root.bin");
-  ASSERT_EQ(trust_create(dir_.file("trust.toml"), root), exit_ok);
-  EXPECT_EQ(trust_verify(root, ""), exit_failed) << "unsigned root must not be accepted";
-  ASSERT_EQ(trust_sign(root, key("root1"), ""), exit_ok);
-  EXPECT_EQ(trust_verify(root, ""), exit_failed) << "1 of 2 root signatures";
-  ASSERT_EQ(trust_sign(root, key("root2"), ""), exit_ok);
-  EXPECT_EQ(trust_verify(root, ""), exit_ok);
+    const std::string root = dir_.file("root.bin");
+    EXPECT_EQ(trust_create(dir_.file("trust.toml"), root), exit_ok);
+    EXPECT_EQ(trust_verify(root, ""), exit_failed) << "unsigned root must not be accepted";
+    EXPECT_EQ(trust_sign(root, key("root1"), ""), exit_ok);
+    EXPECT_EQ(trust_verify(root, ""), exit_failed) << "1 of 2 root signatures";
+    EXPECT_EQ(trust_sign(root, key("root2"), ""), exit_ok);
+    EXPECT_EQ(trust_verify(root, ""), exit_ok);
+    return root;
+  }
+  testing::TempDir dir_{"cg-reviewer"};
+};
 
+TEST_F(ReviewerTest, ProposeApproveVerifyDiffImpactExplain) {
+  const std::string root = signed_root();
   const std::string policy_v1 =
       std::string(CG_SOURCE_DIR) + "/gateway/policy/examples/il-policy.toml";
   RulesProposeOptions p;
@@ -95,17 +110,12 @@ agreement_key = "il-gw-1.kx.pub"
   std::string out;
   EXPECT_EQ(captured([&] { return rules_verify(p.out, root); }, out), exit_failed);
   EXPECT_NE(out.find("0 of 2"), std::string::npos) << out;
-  ASSERT_EQ(rules_approve(p.out, key("alice"), ""), exit_ok);
-  EXPECT_EQ(rules_approve(p.out, key("alice"), ""), exit_failed) << "same reviewer twice";
-  ASSERT_EQ(rules_approve(p.out, key("carol"), ""), exit_ok);
+  ASSERT_EQ(rules_approve(p.out, key("alice"), root, ""), exit_ok);
+  EXPECT_EQ(rules_approve(p.out, key("alice"), root, ""), exit_failed) << "same reviewer twice";
+  ASSERT_EQ(rules_approve(p.out, key("carol"), root, ""), exit_ok);
   EXPECT_EQ(captured([&] { return rules_verify(p.out, root); }, out), exit_ok);
   EXPECT_NE(out.find("2 of 2 required signatures: threshold met"), std::string::npos) << out;
   EXPECT_NE(out.find("il/alice: counted"), std::string::npos) << out;
-  // A node key is not a reviewer: its signature does not count.
-  ASSERT_EQ(rules_approve(p.out, key("il-gw-1"), dir_.file("v1-plus-node.bundle")), exit_ok);
-  EXPECT_EQ(captured([&] { return rules_verify(dir_.file("v1-plus-node.bundle"), root); }, out),
-            exit_ok);
-  EXPECT_NE(out.find("unknown key"), std::string::npos) << out;
 
   // v2: only TLP:CLEAR incident reports are released any more.
   const std::string v2_text =
@@ -195,6 +205,164 @@ TEST_F(ReviewerTest, KeygenRefusesClearKeysWithoutTheFlagAndEncryptsWithAPassphr
   k.unencrypted = false;
   EXPECT_EQ(trust_sign(dir_.file("r.bin"), k, ""), exit_ok);
   EXPECT_EQ(trust_verify(dir_.file("r.bin"), ""), exit_ok);
+}
+
+// A key that is not a reviewer of the bundle's party (a root key, a node key) signs nothing:
+// its signature would never count. The bundle file is unchanged.
+TEST_F(ReviewerTest, ApproveRefusesKeysThatAreNotReviewersOfTheParty) {
+  const std::string root = signed_root();
+  RulesProposeOptions p;
+  p.policy = std::string(CG_SOURCE_DIR) + "/gateway/policy/examples/il-policy.toml";
+  p.out = dir_.file("v1.bundle");
+  ASSERT_EQ(rules_propose(p), exit_ok);
+  const std::string before = read(p.out);
+  for (const char* k : {"root1", "il-gw-1"}) {
+    int rc = 0;
+    const std::string err =
+        captured_err([&] { return rules_approve(p.out, key(k), root, ""); }, rc);
+    EXPECT_EQ(rc, exit_failed) << k;
+    EXPECT_NE(err.find("is not a reviewer of party 'il'"), std::string::npos) << err;
+    EXPECT_NE(err.find("would never count"), std::string::npos) << err;
+    EXPECT_EQ(read(p.out), before) << k << ": nothing written";
+  }
+  int rc = 0;
+  EXPECT_NE(captured_err([&] { return rules_approve(p.out, key("root1"), root, ""); }, rc)
+                .find("root key 'root/1'"),
+            std::string::npos);
+  EXPECT_EQ(rules_approve(p.out, key("alice"), root, dir_.file("out.bundle")), exit_ok);
+  EXPECT_EQ(read(p.out), before) << "--out leaves the input as it was";
+}
+
+// `rules verify` applies the node's time checks: a bundle created in the future (beyond the
+// tolerated skew) is NOT approved, as a node would refuse it.
+TEST_F(ReviewerTest, VerifyRefusesABundleCreatedInTheFutureAsTheNodeDoes) {
+  const std::string root = signed_root();
+  const approval::SuiteVerifier verifier(crypto::modern_suite());
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  const std::int64_t day = 86'400LL * 1'000'000'000;
+  auto b = approval::propose(
+      "il", read(std::string(CG_SOURCE_DIR) + "/gateway/policy/examples/il-policy.toml"), nullptr,
+      now + day, now + 30 * day, verifier);
+  ASSERT_TRUE(b.ok()) << b.status().reason();
+  const auto bytes = wire::to_flat_bytes(*b);
+  ASSERT_TRUE(crypto::write_file(dir_.file("future.bundle"), bytes, 0644).ok());
+  ASSERT_EQ(rules_approve(dir_.file("future.bundle"), key("alice"), root, ""), exit_ok);
+  ASSERT_EQ(rules_approve(dir_.file("future.bundle"), key("bob"), root, ""), exit_ok);
+  std::string out;
+  EXPECT_EQ(captured([&] { return rules_verify(dir_.file("future.bundle"), root); }, out),
+            exit_failed);
+  EXPECT_NE(out.find("threshold met"), std::string::npos) << out;
+  EXPECT_NE(out.find("created in the future"), std::string::npos) << out;
+  EXPECT_NE(out.find("NOT approved"), std::string::npos) << out;
+}
+
+// No command writes over an existing file unless --force; secret files are created 0600; a
+// symbolic link at the path is refused even with --force and what it points to is untouched.
+TEST_F(ReviewerTest, NoCommandOverwritesAFileWithoutForce) {
+  const std::string root = signed_root();
+  int rc = 0;
+  // curve keygen: an existing 0644 file is neither replaced nor given its mode.
+  write(dir_.file("c.key"), "precious\n");
+  ::chmod(dir_.file("c.key").c_str(), 0644);
+  std::string err = captured_err([&] { return curve_keygen(dir_.file("c.key")); }, rc);
+  EXPECT_EQ(rc, exit_failed);
+  EXPECT_NE(err.find(dir_.file("c.key")), std::string::npos) << err;
+  EXPECT_NE(err.find("--force"), std::string::npos) << err;
+  EXPECT_EQ(read(dir_.file("c.key")), "precious\n");
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(curve_keygen(dir_.file("c.key"), true), exit_ok);
+  ::testing::internal::GetCapturedStdout();
+  struct stat st {};
+  ASSERT_EQ(::stat(dir_.file("c.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "replaced with --force: still 0600";
+  EXPECT_NE(read(dir_.file("c.key")), "precious\n");
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(curve_keygen(dir_.file("new.key")), exit_ok);
+  ::testing::internal::GetCapturedStdout();
+  ASSERT_EQ(::stat(dir_.file("new.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // A symbolic link: refused, with or without --force; its target is untouched.
+  write(dir_.file("target"), "target\n");
+  ASSERT_EQ(::symlink(dir_.file("target").c_str(), dir_.file("link.key").c_str()), 0);
+  ASSERT_EQ(::symlink(dir_.file("nowhere").c_str(), dir_.file("dangling.key").c_str()), 0);
+  for (bool force : {false, true}) {
+    ::testing::internal::CaptureStdout();
+    EXPECT_EQ(curve_keygen(dir_.file("link.key"), force), exit_failed) << force;
+    EXPECT_EQ(curve_keygen(dir_.file("dangling.key"), force), exit_failed) << force;
+    ::testing::internal::GetCapturedStdout();
+    KeygenOptions link;
+    link.link = true;
+    link.out = dir_.file("link.key");
+    link.force = force;
+    ::testing::internal::CaptureStdout();
+    EXPECT_EQ(keygen(link), exit_failed) << force;
+    ::testing::internal::GetCapturedStdout();
+  }
+  EXPECT_EQ(read(dir_.file("target")), "target\n");
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("nowhere")));
+  // keygen: node keys and link keys.
+  KeygenOptions again;
+  again.node = "alice";
+  again.dir = dir_.path();
+  again.keys.unencrypted = true;
+  const std::string alice_before = read(dir_.file("alice.sign"));
+  err = captured_err([&] { return keygen(again); }, rc);
+  EXPECT_EQ(rc, exit_failed);
+  EXPECT_NE(err.find("--force"), std::string::npos) << err;
+  EXPECT_EQ(read(dir_.file("alice.sign")), alice_before);
+  KeygenOptions link;
+  link.link = true;
+  link.out = dir_.file("l.key");
+  ::testing::internal::CaptureStdout();
+  ASSERT_EQ(keygen(link), exit_ok);
+  const std::string link_before = read(link.out);
+  EXPECT_EQ(keygen(link), exit_failed);
+  EXPECT_EQ(read(link.out), link_before);
+  link.force = true;
+  EXPECT_EQ(keygen(link), exit_ok);
+  ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(read(link.out), link_before);
+  ASSERT_EQ(::stat(link.out.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // rules propose over an approved bundle: refused, the signatures kept.
+  RulesProposeOptions p;
+  p.policy = std::string(CG_SOURCE_DIR) + "/gateway/policy/examples/il-policy.toml";
+  p.out = dir_.file("v1.bundle");
+  ::testing::internal::CaptureStdout();
+  ASSERT_EQ(rules_propose(p), exit_ok);
+  ASSERT_EQ(rules_approve(p.out, key("alice"), root, ""), exit_ok);
+  ASSERT_EQ(rules_approve(p.out, key("bob"), root, ""), exit_ok);
+  ::testing::internal::GetCapturedStdout();
+  const std::string approved = read(p.out);
+  EXPECT_EQ(rules_propose(p), exit_failed);
+  EXPECT_EQ(read(p.out), approved);
+  // --out of approve and sign, trust create, item encode: refused over an existing file.
+  EXPECT_EQ(rules_approve(p.out, key("carol"), root, root), exit_failed);
+  EXPECT_EQ(trust_sign(root, key("root1"), p.out), exit_failed);
+  EXPECT_EQ(read(p.out), approved);
+  const std::string root_before = read(root);
+  EXPECT_EQ(trust_create(dir_.file("trust.toml"), root), exit_failed);
+  EXPECT_EQ(read(root), root_before);
+  write(dir_.file("item.json"),
+        R"({"id": "00112233445566778899aabbccddeeff", "source": "il-ops-1",
+ "kind": "incident", "precedence": "immediate", "created": "2026-11-24T12:30:05Z",
+ "banner": {"policy": "cell-2026", "classification": 0, "tlp": "green"},
+ "portions": [{"name": "account", "content_type": "text/plain", "required": true,
+   "label": {"policy": "cell-2026", "classification": 0, "tlp": "green"},
+   "body": "Rocket fragment found near the fence; no injuries."}]})");
+  EXPECT_EQ(item_encode(dir_.file("item.json"), p.out), exit_failed);
+  EXPECT_EQ(read(p.out), approved);
+  EXPECT_EQ(item_encode(dir_.file("item.json"), dir_.file("item.bin")), exit_ok);
+  // --force replaces a regular file.
+  p.force = true;
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(rules_propose(p), exit_ok);
+  ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(::testing::internal::GetCapturedStderr().find("2 signature(s)"), std::string::npos);
+  EXPECT_NE(read(p.out), approved);
 }
 
 }  // namespace

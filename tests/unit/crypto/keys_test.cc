@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "tests/support/temp_dir.h"
 
@@ -143,6 +146,56 @@ TEST(Keys, PublicAndLinkKeyFiles) {
   auto enc = encode_link_key(link);
   enc.pop_back();
   EXPECT_EQ(decode_link_key(enc).status().code(), Code::malformed);
+}
+
+// write_file: refuse leaves an existing file (or link) alone; replace swaps a regular file and
+// still refuses links and special files; the mode is exact whatever the umask; no temporary
+// file is left behind; write_node_keys writes nothing when any of its files exists.
+TEST(Keys, WriteFileNeverReplacesWithoutBeingToldAndNeverFollowsALink) {
+  testing::TempDir dir("cg-write");
+  const std::vector<std::uint8_t> a{'a'}, b{'b'};
+  auto content = [](const std::string& path) { return *read_file(path, 16); };
+  const mode_t old = ::umask(0);  // a permissive umask must not widen a secret file
+  ASSERT_TRUE(write_file(dir.file("f"), a, 0600, Existing::refuse).ok());
+  ::umask(old);
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.file("f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const Status again = write_file(dir.file("f"), b, 0600, Existing::refuse);
+  EXPECT_EQ(again.code(), Code::rejected);
+  EXPECT_NE(again.reason().find("already exists"), std::string::npos) << again.reason();
+  EXPECT_EQ(content(dir.file("f")), a);
+  ::chmod(dir.file("f").c_str(), 0644);
+  ASSERT_TRUE(write_file(dir.file("f"), b, 0600, Existing::replace).ok());
+  EXPECT_EQ(content(dir.file("f")), b);
+  ASSERT_EQ(::stat(dir.file("f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "not the replaced file's 0644";
+  ASSERT_EQ(::symlink(dir.file("f").c_str(), dir.file("link").c_str()), 0);
+  ASSERT_EQ(::symlink(dir.file("absent").c_str(), dir.file("dangling").c_str()), 0);
+  ASSERT_EQ(::mkfifo(dir.file("fifo").c_str(), 0600), 0);
+  for (const Existing e : {Existing::refuse, Existing::replace}) {
+    for (const char* name : {"link", "dangling", "fifo"}) {
+      EXPECT_EQ(write_file(dir.file(name), a, 0600, e).code(), Code::rejected) << name;
+    }
+  }
+  EXPECT_EQ(content(dir.file("f")), b) << "the link's target is untouched";
+  EXPECT_NE(::access(dir.file("absent").c_str(), F_OK), 0) << "nothing created through a link";
+  std::size_t entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+    ++entries;
+  }
+  EXPECT_EQ(entries, 4u);
+  // Node keys: one existing file refuses the whole set, and nothing new appears.
+  ASSERT_TRUE(write_file(dir.file("n.kx.pub"), a, 0644, Existing::refuse).ok());
+  auto keys = write_node_keys(dir.path(), "n", SuiteId::modern, nullptr, true, kFast);
+  EXPECT_EQ(keys.status().code(), Code::rejected);
+  EXPECT_NE(::access(dir.file("n.sign").c_str(), F_OK), 0);
+  ASSERT_TRUE(
+      write_node_keys(dir.path(), "n", SuiteId::modern, nullptr, true, kFast, Existing::replace)
+          .ok());
+  ASSERT_EQ(::stat(dir.file("n.sign").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Suites, KeysTest, ::testing::Values(SuiteId::modern, SuiteId::cnsa),

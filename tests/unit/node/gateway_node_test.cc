@@ -15,6 +15,7 @@
 #include "crypto/keys.h"
 #include "gateway/approval/approval.h"
 #include "gateway/audit/audit.h"
+#include "gateway/cli/cli.h"
 #include "gateway/deliver/deliver.h"
 #include "gateway/envelope/envelope.h"
 #include "gateway/ingest/ingest.h"
@@ -757,6 +758,129 @@ TEST_F(GatewayNodeTest, AReviewersSignedReleaseSendsTheHeldItem) {
   EXPECT_TRUE(std::equal(item->canonical_bytes().begin(), item->canonical_bytes().end(),
                          hold.item.begin(), hold.item.end()));
   (*node)->stop();
+}
+
+// `cellgate quarantine release|reject` next to a running gateway: each command checks what the
+// gateway checks (with its code) and says the gateway's answer in its exit code; a reject is
+// signed by a reviewer and audited with the reviewer's name; a wrongly signed reject that
+// reaches the gateway is refused and audited; with the gateway stopped, the command says it got
+// no verdict.
+TEST_F(GatewayNodeTest, ReviewerCommandsCheckWhatTheGatewayChecksAndSayItsAnswer) {
+  write_bundle(nullptr, "");
+  Collect far_end;
+  auto rx = *link::UdpReceiver::open(receiver_options(), "127.0.0.1:0", 8u << 20, *link_key_,
+                                     clock_, far_end);
+  const auto gw = config(rx->port());
+  auto node = GatewayNode::start(gw, clock_);
+  ASSERT_TRUE(node.ok()) << node.status().reason();
+  ASSERT_EQ(send((*node)->ingest_endpoint(), 21, 200), 200u);
+  auto pump_until = [&](auto done) {
+    for (int i = 0; i < 3000 && !done(); ++i) ASSERT_TRUE(rx->poll_once(10).ok());
+  };
+  pump_until([&] { return (*node)->counters().items_judged.load() == 200; });
+  ASSERT_GE((*node)->counters().quarantined.load(), 3u);
+  auto key_file = [&](const crypto::SigningKey& k, const std::string& name) {
+    auto file = *crypto::encode_private_key(suite_.id(), crypto::KeyKind::signing, k.public_key(),
+                                            k.private_bytes(), nullptr, true);
+    EXPECT_TRUE(crypto::write_file(dir_.file(name), file, 0600).ok());
+    return cli::KeyOptions{dir_.file(name), "", true};
+  };
+  const auto root_key = key_file(*root_key_, "root.sign");
+  const auto node_key = cli::KeyOptions{gw_.signing, "", true};
+  const auto reviewer = key_file(*reviewers_[1], "r1.sign");  // il/r1
+  auto env = *store::Env::open({.path = dir_.file("store")});
+  auto q = *quarantine::Quarantine::open(*env);
+  auto holds = *q.list(0, 10);
+  ASSERT_GE(holds.size(), 3u);
+  auto pending = [&] {
+    auto txn = *env->begin_write();
+    return q.requests(txn, 100)->size();
+  };
+  cli::QuarantineDecisionOptions o;
+  o.hold = holds[0].id;
+  o.wait_s = 60;
+  o.reason = "not for sy";
+  // Keys that are not reviewers of il: refused here, as the gateway would; nothing handed over.
+  for (const auto& k : {root_key, node_key}) {
+    o.key = k;
+    EXPECT_EQ(cli::quarantine_release(gw, o), cli::exit_failed);
+    EXPECT_EQ(cli::quarantine_reject(gw, o), cli::exit_failed);
+  }
+  EXPECT_EQ(pending(), 0u);
+  EXPECT_EQ((*node)->counters().releases_refused.load(), 0u) << "refused before the gateway";
+  EXPECT_EQ((*node)->counters().rejects_refused.load(), 0u) << "refused before the gateway";
+  o.key = reviewer;
+  o.reason.clear();
+  EXPECT_EQ(cli::quarantine_reject(gw, o), cli::exit_usage) << "a reject needs a reason";
+  EXPECT_EQ(pending(), 0u);
+  ASSERT_TRUE((*q.get(holds[0].id)).has_value());
+  // A reviewer's release: the gateway's verdict, sent.
+  ::testing::internal::CaptureStdout();
+  const int released = cli::quarantine_release(gw, o);
+  std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(released, cli::exit_ok) << out;
+  EXPECT_NE(out.find("released by reviewer il/r1"), std::string::npos) << out;
+  EXPECT_FALSE((*q.get(holds[0].id)).has_value());
+  EXPECT_EQ((*node)->counters().released_by_reviewer.load(), 1u);
+  EXPECT_EQ(cli::quarantine_release(gw, o), cli::exit_failed) << "no such hold any more";
+  // A reviewer's reject: signed, applied, audited with the reviewer and the reason.
+  o.hold = holds[1].id;
+  o.reason = "not for sy";
+  ::testing::internal::CaptureStdout();
+  const int rejected_rc = cli::quarantine_reject(gw, o);
+  out = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(rejected_rc, cli::exit_ok) << out;
+  EXPECT_NE(out.find("rejected by reviewer il/r1"), std::string::npos) << out;
+  EXPECT_FALSE((*q.get(holds[1].id)).has_value());
+  EXPECT_EQ((*node)->counters().rejected_by_reviewer.load(), 1u);
+  // A reject that did not come through the command (a bad signature) reaches the gateway:
+  // refused, audited, answered; the item stays held.
+  {
+    quarantine::Quarantine::Request r;
+    r.hold = holds[2].id;
+    r.decision = quarantine::Decision::reject;
+    r.key_id = crypto::key_id(suite_.id(), reviewers_[1]->public_key());
+    r.signature.assign(suite_.signature_bytes(), 0x5a);
+    r.reason = "forged";
+    auto txn = *env->begin_write();
+    ASSERT_TRUE(q.request(txn, r).ok());
+    ASSERT_TRUE(txn.commit().ok());
+  }
+  std::optional<quarantine::Quarantine::Verdict> verdict;
+  for (int i = 0; i < 3000 && !verdict; ++i) {
+    ASSERT_TRUE(rx->poll_once(10).ok());
+    verdict = *q.verdict(holds[2].id, quarantine::Decision::reject);
+  }
+  ASSERT_TRUE(verdict.has_value());
+  EXPECT_FALSE(verdict->applied);
+  EXPECT_NE(verdict->detail.find("does not verify"), std::string::npos) << verdict->detail;
+  EXPECT_EQ((*node)->counters().rejects_refused.load(), 1u);
+  EXPECT_TRUE((*q.get(holds[2].id)).has_value());
+  // No gateway running: the command says it got no verdict (and the request waits for it).
+  (*node)->stop();
+  o.wait_s = 1;
+  o.hold = holds[2].id;
+  EXPECT_EQ(cli::quarantine_reject(gw, o), cli::exit_no_verdict);
+  EXPECT_EQ(pending(), 1u) << "the signed reject waits for the gateway";
+  // The audit log names who decided and why, and the refused reject.
+  bool rejected_audited = false, refused_audited = false, released_audited = false;
+  auto report = audit::verify(*env, [&](std::uint64_t, schema::AuditRecord::Reader r) {
+    const std::string detail(wire::view(r.getDetail()));
+    const std::string reason(wire::view(r.getReason()));
+    if (r.getEvent() == schema::AuditEvent::QUARANTINE_REJECTED &&
+        detail.find("il/r1") != std::string::npos && detail.find("not for sy") != std::string::npos)
+      rejected_audited = true;
+    if (r.getEvent() == schema::AuditEvent::QUARANTINE_RELEASED &&
+        detail.find("il/r1") != std::string::npos)
+      released_audited = true;
+    if (r.getEvent() == schema::AuditEvent::REJECTED_INPUT && reason == "reject refused")
+      refused_audited = true;
+  });
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->broken_at.has_value());
+  EXPECT_TRUE(rejected_audited);
+  EXPECT_TRUE(released_audited);
+  EXPECT_TRUE(refused_audited);
 }
 
 TEST(WireMark, OnlyWhatIsBelowTheSendersUnsentFloorHasLeft) {

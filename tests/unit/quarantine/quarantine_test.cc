@@ -121,13 +121,82 @@ TEST_F(QuarantineTest, UncommittedReleaseLeavesTheHold) {
   EXPECT_EQ(*q_->size(), 1u);
 }
 
-TEST_F(QuarantineTest, RejectRemovesAndUnknownIdsAreRejected) {
+std::vector<std::uint8_t> sign_reject(const TestKey& k, const Quarantine& q, std::uint64_t id,
+                                      std::string_view reason, const approval::Verifier& v) {
+  return *k.signer()(Quarantine::statement(Decision::reject, **q.get(id), reason, v));
+}
+
+// A reject is signed like a release, by a reviewer of the party, and covers its reason: an
+// unsigned, wrongly signed, other-party or reason-swapped reject is refused and the hold kept.
+TEST_F(QuarantineTest, RejectNeedsAReviewerOfThePartyOverThisHoldAndReason) {
+  const auto a = hold("sy", {1});
+  const auto b = hold("sy", {2});
+  auto refused = [&](Bytes key_id, const std::vector<std::uint8_t>& sig, std::string_view reason,
+                     Code code, std::string_view why) {
+    auto txn = *env_->begin_write();
+    auto r = q_->reject(txn, a, reason, *root_, "il", key_id, sig, verifier_);
+    EXPECT_EQ(r.status().code(), code) << why;
+    EXPECT_NE(r.status().reason().find(why), std::string::npos) << r.status().reason();
+  };
+  const auto good = sign_reject(alice_, *q_, a, "not for release", verifier_);
+  refused(alice_.id(), {}, "not for release", Code::unauthenticated, "does not verify");
+  refused(mallory_.id(), sign_reject(mallory_, *q_, a, "not for release", verifier_),
+          "not for release", Code::unauthenticated, "not a reviewer");
+  refused(root_key_.id(), sign_reject(root_key_, *q_, a, "not for release", verifier_),
+          "not for release", Code::unauthenticated, "not a reviewer");
+  refused(alice_.id(), good, "another reason", Code::unauthenticated, "does not verify");
+  refused(alice_.id(), sign_reject(alice_, *q_, b, "not for release", verifier_), "not for release",
+          Code::unauthenticated, "does not verify");
+  refused(alice_.id(), *alice_.signer()(Quarantine::release_statement(**q_->get(a), verifier_)),
+          "not for release", Code::unauthenticated, "does not verify");
+  refused(alice_.id(), sign_reject(alice_, *q_, a, "", verifier_), "", Code::malformed, "reason");
+  EXPECT_EQ(*q_->size(), 2u);
+  auto txn = *env_->begin_write();
+  EXPECT_EQ(q_->reject(txn, 99, "x", *root_, "il", alice_.id(), good, verifier_).status().code(),
+            Code::rejected);
+  std::string reviewer;
+  ASSERT_TRUE(
+      q_->reject(txn, a, "not for release", *root_, "il", alice_.id(), good, verifier_, &reviewer)
+          .ok());
+  EXPECT_EQ(reviewer, "il/alice");
+  ASSERT_TRUE(txn.commit().ok());
+  EXPECT_EQ(*q_->size(), 1u);
+}
+
+// Requests of both kinds round-trip through the store; a new request forgets an old verdict;
+// verdicts are kept per hold and decision.
+TEST_F(QuarantineTest, RequestsAndVerdictsRoundTrip) {
   const auto a = hold("sy", {1});
   auto txn = *env_->begin_write();
-  EXPECT_EQ(q_->reject(txn, 99).status().code(), Code::rejected);
-  ASSERT_TRUE(q_->reject(txn, a).ok());
+  Quarantine::Request rel{a, Decision::release, {1, 2}, {3, 4, 5}, ""};
+  Quarantine::Request rej{a, Decision::reject, {6}, {7, 8}, "why"};
+  ASSERT_TRUE(q_->record_verdict(txn, a, Decision::release, {false, "old"}).ok());
+  ASSERT_TRUE(q_->request(txn, rel).ok());
+  ASSERT_TRUE(q_->request(txn, rej).ok());
+  Quarantine::Request no_reason = rej;
+  no_reason.reason.clear();
+  EXPECT_EQ(q_->request(txn, no_reason).code(), Code::malformed);
+  Quarantine::Request no_hold = rel;
+  no_hold.hold = 42;
+  EXPECT_EQ(q_->request(txn, no_hold).code(), Code::rejected);
+  auto all = *q_->requests(txn, 10);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].decision, Decision::release);
+  EXPECT_EQ(all[0].key_id, rel.key_id);
+  EXPECT_EQ(all[0].signature, rel.signature);
+  EXPECT_EQ(all[1].decision, Decision::reject);
+  EXPECT_EQ(all[1].key_id, rej.key_id);
+  EXPECT_EQ(all[1].signature, rej.signature);
+  EXPECT_EQ(all[1].reason, "why");
+  ASSERT_TRUE(q_->drop_request(txn, a, Decision::reject).ok());
+  EXPECT_EQ(q_->requests(txn, 10)->size(), 1u);
+  ASSERT_TRUE(q_->record_verdict(txn, a, Decision::reject, {true, "rejected by il/alice"}).ok());
   ASSERT_TRUE(txn.commit().ok());
-  EXPECT_EQ(*q_->size(), 0u);
+  EXPECT_FALSE(q_->verdict(a, Decision::release)->has_value()) << "forgotten by the new request";
+  auto v = *q_->verdict(a, Decision::reject);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_TRUE(v->applied);
+  EXPECT_EQ(v->detail, "rejected by il/alice");
 }
 
 TEST_F(QuarantineTest, BadInputIsRefused) {
