@@ -579,6 +579,20 @@ std::map<std::string, LabelSpec> read_granular_markings(const Context& ctx, obje
   return granular;
 }
 
+// Properties STIX 2.1 requires under a condition (the OASIS schemas' oneOf/anyOf): a malware
+// family's name; a location's region, country or coordinates (with their precision); a
+// malware analysis's result or analysed objects. Whenever present they are `required`
+// portions, so that redacting one blocks the object instead of sending invalid STIX.
+bool required_when_present(std::string_view type, std::string_view key) {
+  static const std::map<std::string_view, std::set<std::string_view>> conditional = {
+      {"malware", {"name"}},
+      {"location", {"region", "country", "latitude", "longitude", "precision"}},
+      {"malware-analysis", {"result", "analysis_sco_refs"}},
+  };
+  auto it = conditional.find(type);
+  return it != conditional.end() && it->second.count(key) > 0;
+}
+
 wire::Message<schema::Item> map_object(const Context& ctx, object o) {
   auto type_v = opt_string(o, "type", "object");
   if (!type_v) fail("object", "no type");
@@ -695,7 +709,8 @@ wire::Message<schema::Item> map_object(const Context& ctx, object o) {
       p.setBody(kj::arrayPtr(reinterpret_cast<const kj::byte*>(raw.data()), raw.size()));
     }
     const auto& required = known->second;
-    p.setRequired(std::find(required.begin(), required.end(), key) != required.end());
+    p.setRequired(std::find(required.begin(), required.end(), key) != required.end() ||
+                  required_when_present(type, key));
   }
   for (const auto& req : known->second) {
     if (!member(o, req, where)) fail(where, "required property '" + std::string(req) + "' missing");
@@ -780,6 +795,8 @@ Result<Mapped> to_items(std::string_view json, const Options& options) {
     auto type = opt_string(top, "type", "stix");
     if (!type) fail("stix", "no type");
     if (*type == "bundle") {
+      (void)opt_string(top, "id", "bundle");
+      (void)opt_string(top, "spec_version", "bundle");
       for (auto [key, value] : top) {
         if (key != "type" && key != "id" && key != "objects" && key != "spec_version") {
           fail("bundle", "unknown property '" + json_escape(std::string(key).substr(0, 64)) + "'");
@@ -852,9 +869,16 @@ Result<std::vector<std::string>> from_item(schema::Item::Reader item,
     return std::string_view(reinterpret_cast<const char*>(p.getBody().begin()), p.getBody().size());
   };
   simdjson::padded_string envelope_text(body_of(portions[0]));
+  element envelope_root;
   object envelope;
-  if (parser.parse(envelope_text).get_object().get(envelope) != simdjson::SUCCESS) {
+  if (parser.parse(envelope_text).get(envelope_root) != simdjson::SUCCESS ||
+      envelope_root.get_object().get(envelope) != simdjson::SUCCESS) {
     return malformed("stix: the envelope portion is not a JSON object");
+  }
+  if (Status st =
+          wire::check_json_tree(envelope_root, "stix: " + std::string(envelope_portion), false);
+      !st.ok()) {
+    return st;
   }
   std::map<std::string, std::string> fields;
   for (auto [key, value] : envelope) {
@@ -902,6 +926,11 @@ Result<std::vector<std::string>> from_item(schema::Item::Reader item,
       element e;
       if (parser.parse(padded).get(e) != simdjson::SUCCESS) {
         return malformed("stix: property " + std::string(wire::view(p.getName())) + " is not JSON");
+      }
+      if (Status st =
+              wire::check_json_tree(e, "stix: " + std::string(wire::view(p.getName())), false);
+          !st.ok()) {
+        return st;
       }
       obj += simdjson::minify(e);
     }

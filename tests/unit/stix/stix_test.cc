@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace cg::stix {
@@ -542,6 +544,86 @@ TEST(StixBoundary, PortionsNamedLikeStixKeysAreNotWrittenTwice) {
   auto r = from_item(item.asReader(), options().levels);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().reason(), "stix: portion 'name' would write the object's key 'name' twice");
+}
+
+// Class 10: every bundle that `tail --format stix` would write (from_item, then bundle with a
+// fresh id: what print_stix does) for the OASIS samples and the adversarial cases this file
+// accepts is valid against the OASIS STIX 2.1 JSON schemas (tests/stix/validate_bundles.py,
+// offline, with Debian's python3-jsonschema).
+TEST(StixBoundary, EveryEmittedBundleValidatesAgainstTheOasisSchemas) {
+  std::vector<std::string> inputs;
+  for (const auto& f : samples()) {
+    if (f.filename() != "interop-objectmarking-test.json") inputs.push_back(read(f));
+  }
+  inputs.push_back(kMarked);
+  inputs.push_back(campaign(
+      R"(, "object_marking_refs": ["marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003"])"));
+  inputs.push_back(campaign(
+      R"(, "object_marking_refs": ["marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"], "labels": ["a"], "confidence": 50)"));
+  inputs.push_back(bundle_of(
+      kCellgateTopSecret + "," +
+      campaign(
+          R"(, "description": "d", "granular_markings": [{"marking_ref": "marking-definition--0b5d8c5e-2d61-4d77-8b1d-59d0d0e6a001", "selectors": ["description"]}, {"lang": "en", "selectors": ["name"]}])")));
+  inputs.push_back(
+      R"({"type": "ipv4-addr", "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd", "value": "198.51.100.3", "object_marking_refs": ["marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"]})");
+  const std::filesystem::path out =
+      std::filesystem::path(::testing::TempDir()) / "stix_emitted_bundles.jsonl";
+  std::ofstream file(out);
+  std::size_t bundles = 0;
+  for (const auto& in : inputs) {
+    auto mapped = to_items(in, options());
+    ASSERT_TRUE(mapped.ok()) << mapped.status().to_string() << "\n" << in;
+    for (const auto& item : mapped->items) {
+      auto objects = from_item(item.root(), options().levels);
+      ASSERT_TRUE(objects.ok()) << objects.status().to_string();
+      file << bundle(*objects, random_bundle_id()) << "\n";
+      ++bundles;
+    }
+  }
+  file.close();
+  EXPECT_EQ(bundles, 33u);
+  const std::string cmd = std::string("/usr/bin/python3 ") + CG_SOURCE_DIR +
+                          "/tests/stix/validate_bundles.py " + CG_TEST_DATA_DIR +
+                          "/stix2-json-schemas/schemas " + out.string();
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+// A JSON portion or envelope with a duplicate key (an item not made by to_items) is not
+// written out: the bundle would hold it twice.
+TEST(StixBoundary, OutputRefusesDuplicateKeysInsideJsonPortions) {
+  auto mapped = to_items(campaign(R"(, "aliases": ["a"])"), options());
+  ASSERT_TRUE(mapped.ok()) << mapped.status().to_string();
+  for (unsigned which : {0u, 2u}) {  // the envelope, then the `aliases` JSON portion
+    capnp::MallocMessageBuilder message;
+    message.setRoot(mapped->items[0].root());
+    auto item = message.getRoot<schema::Item>();
+    auto p = item.getPortions()[which];
+    const std::string body =
+        which == 0
+            ? std::string(R"({"type":"campaign","type":"campaign","id":")") + kCampaignId + "\"}"
+            : std::string(R"({"a":1,"a":2})");
+    p.setBody(kj::arrayPtr(reinterpret_cast<const kj::byte*>(body.data()), body.size()));
+    auto r = from_item(item.asReader(), options().levels);
+    ASSERT_FALSE(r.ok()) << which;
+    EXPECT_NE(r.status().reason().find("duplicate key"), std::string::npos) << r.status().reason();
+  }
+}
+
+// A property STIX requires under a condition (a malware family's name) is a required portion:
+// redacting it blocks the object instead of emitting a malware family without a name.
+TEST(StixBoundary, ConditionallyRequiredPropertiesAreRequiredPortions) {
+  auto mapped = to_items(
+      R"({"type": "malware", "id": "malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "spec_version": "2.1",
+          "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z", "is_family": true,
+          "name": "x", "description": "d"})",
+      options());
+  ASSERT_TRUE(mapped.ok()) << mapped.status().to_string();
+  std::map<std::string, bool> required;
+  for (auto p : mapped->items[0].root().getPortions())
+    required[p.getName().cStr()] = p.getRequired();
+  EXPECT_TRUE(required.at("is_family"));
+  EXPECT_TRUE(required.at("name"));
+  EXPECT_FALSE(required.at("description"));
 }
 
 }  // namespace
