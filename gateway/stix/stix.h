@@ -24,9 +24,19 @@
 //     labelling policy), `restrictive`, `rel_to`, `caveats`), defined in the same bundle.
 //     Statement markings are kept as an attribute `stix.statement` and not interpreted. Any
 //     other marking reference is an error naming the object: fail closed.
+//   * Reading is strict (refused, naming the object and field, never defaulted): a duplicate
+//     key at any depth or a NUL in any string (wire::check_json_tree); a marking or label
+//     field (object_marking_refs, granular_markings and each entry's marking_ref, selectors,
+//     lang; labels, confidence, lang, extensions, valid_until) present with another shape; a
+//     marking definition whose parts disagree (definition_type with an extension, definition
+//     without definition_type, more than one extension, a TLP id whose definition names
+//     another colour or another kind, an id defined twice, an unknown property); a domain or
+//     relationship object without spec_version "2.1", created or modified; a timestamp that
+//     is not a STIX timestamp of a real date (wire::parse_stix_timestamp).
 // Out: a released item becomes a STIX 2.1 object again, with only the markings it was
-//   released under: its banner's TLP (as a TLP 2.0 marking) and, when it has a
-//   classification or categories, a cellgate-extension marking definition, emitted alongside.
+//   released under: its banner's TLP (as a TLP 2.0 marking, its definition object emitted
+//   alongside) and, when it has a classification or categories, a cellgate-extension marking
+//   definition, emitted alongside.
 //
 // Pure functions; thread-safe. Inputs are bounded (bundle size, objects per bundle).
 #pragma once
