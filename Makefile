@@ -79,7 +79,8 @@ fuzz: fuzz-build
 	  name=$$(basename $$f | sed 's/^fuzz_//'); \
 	  mkdir -p build/fuzz-corpus/$$name; \
 	  echo "== $$name for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  dict=; [ -f tests/fuzz/$$name.dict ] && dict=-dict=tests/fuzz/$$name.dict; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$dict \
 	    build/fuzz-corpus/$$name tests/fuzz/corpus/$$name || exit 1; \
 	done
 

@@ -29,20 +29,20 @@ Result<std::string> read_secret(const std::string& path) {
 
 namespace {
 
-// One STIX 2.1 bundle on one line: the object and the markings it was released under. False
-// (with a note on stderr) when the item did not come from STIX.
+// One STIX 2.1 bundle on one line of stdout: the object and every marking definition it
+// references. False (with a warning on stderr) when the item did not come from STIX or cannot
+// be written as valid STIX; the caller then writes it as JSON to stderr, so that stdout stays
+// pure STIX.
 bool print_stix(schema::Item::Reader item, const std::vector<std::string>& levels) {
   auto objects = stix::from_item(item, levels);
-  const std::string id = to_hex({item.getId().begin(), item.getId().size()});
   if (!objects.ok()) {
-    std::fprintf(stderr, "tail: item %s is not a STIX object (%s); printed as JSON\n", id.c_str(),
-                 objects.status().reason().c_str());
+    const std::string id = to_hex({item.getId().begin(), item.getId().size()});
+    std::fprintf(stderr,
+                 "tail: warning: item %s is not a STIX object (%s); written to stderr as JSON\n",
+                 id.c_str(), objects.status().reason().c_str());
     return false;
   }
-  // The bundle id is the item id in UUID form, so a re-delivery prints the same bundle.
-  const std::string uuid = id.substr(0, 8) + "-" + id.substr(8, 4) + "-" + id.substr(12, 4) + "-" +
-                           id.substr(16, 4) + "-" + id.substr(20, 12);
-  std::printf("%s\n", stix::bundle(*objects, "bundle--" + uuid).c_str());
+  std::printf("%s\n", stix::bundle(*objects, stix::random_bundle_id()).c_str());
   return true;
 }
 
@@ -93,11 +93,13 @@ int tail(const TailOptions& o) {
     } else if (o.format == "stix" && print_stix(item->root(), o.levels)) {
       std::fflush(stdout);
     } else {
-      std::printf(
-          "{\"origin\":\"%s\",\"stream\":%u,\"seq\":%llu,\"log_index\":%llu,\"item\":%s}\n",
+      // In STIX mode the JSON form goes to stderr (print_stix said why): stdout is STIX only.
+      std::FILE* out = o.format == "stix" ? stderr : stdout;
+      std::fprintf(
+          out, "{\"origin\":\"%s\",\"stream\":%u,\"seq\":%llu,\"log_index\":%llu,\"item\":%s}\n",
           json_escape(d->origin).c_str(), d->stream, static_cast<unsigned long long>(d->seq),
           static_cast<unsigned long long>(d->log_index), wire::item_to_json(item->root()).c_str());
-      std::fflush(stdout);
+      std::fflush(out);
     }
     // Acknowledge only after the line is written: a crash before this gets the item again.
     Status s = (*client)->acknowledge(*d);

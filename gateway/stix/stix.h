@@ -24,9 +24,19 @@
 //     labelling policy), `restrictive`, `rel_to`, `caveats`), defined in the same bundle.
 //     Statement markings are kept as an attribute `stix.statement` and not interpreted. Any
 //     other marking reference is an error naming the object: fail closed.
+//   * Reading is strict (refused, naming the object and field, never defaulted): a duplicate
+//     key at any depth or a NUL in any string (wire::check_json_tree); a marking or label
+//     field (object_marking_refs, granular_markings and each entry's marking_ref, selectors,
+//     lang; labels, confidence, lang, extensions, valid_until) present with another shape; a
+//     marking definition whose parts disagree (definition_type with an extension, definition
+//     without definition_type, more than one extension, a TLP id whose definition names
+//     another colour or another kind, an id defined twice, an unknown property); a domain or
+//     relationship object without spec_version "2.1", created or modified; a timestamp that
+//     is not a STIX timestamp of a real date (wire::parse_stix_timestamp).
 // Out: a released item becomes a STIX 2.1 object again, with only the markings it was
-//   released under: its banner's TLP (as a TLP 2.0 marking) and, when it has a
-//   classification or categories, a cellgate-extension marking definition, emitted alongside.
+//   released under: its banner's TLP (as a TLP 2.0 marking, its definition object emitted
+//   alongside) and, when it has a classification or categories, a cellgate-extension marking
+//   definition, emitted alongside.
 //
 // Pure functions; thread-safe. Inputs are bounded (bundle size, objects per bundle).
 #pragma once
@@ -56,17 +66,17 @@ struct LabelSpec {
 };
 
 struct Options {
-  std::string source;                    // the submitting system (item.source)
-  std::string policy_id;                 // labelling policy of the produced labels
-  std::vector<std::string> levels;       // its classification level names, lowest first
-  LabelSpec default_label;               // label of anything no marking says more about
+  std::string source;               // the submitting system (item.source)
+  std::string policy_id;            // labelling policy of the produced labels
+  std::vector<std::string> levels;  // its classification level names, lowest first
+  LabelSpec default_label;          // label of anything no marking says more about
   schema::Precedence precedence = schema::Precedence::ROUTINE;
-  std::int64_t now_ns = 0;               // `created` of objects that have none (SCOs)
+  std::int64_t now_ns = 0;  // `created` of objects that have none (SCOs)
 };
 
 struct Mapped {
   std::vector<wire::Message<schema::Item>> items;
-  std::size_t marking_definitions = 0;   // consumed, not mapped to items
+  std::size_t marking_definitions = 0;  // consumed, not mapped to items
 };
 
 // Maps a bundle (or a single object). Errors: malformed, naming the object ("object
@@ -74,10 +84,15 @@ struct Mapped {
 Result<Mapped> to_items(std::string_view json, const Options& options);
 
 // The STIX 2.1 objects for one released item: the object itself, then the marking
-// definitions it references that are not predefined. Errors: malformed when the item did not
-// come from STIX (no envelope portion with a type and an id).
+// definitions it references (the TLP 2.0 one and the cellgate one). Errors: malformed when the
+// item did not come from STIX (no envelope portion with a type and an id), or when a portion
+// is named like a key the object already has (type, id, spec_version, created, modified,
+// object_marking_refs, granular_markings, or another portion's name).
 Result<std::vector<std::string>> from_item(schema::Item::Reader item,
                                            const std::vector<std::string>& levels);
+
+// A new bundle id: "bundle--" and an RFC 4122 version-4 UUID from libsodium's randombytes.
+std::string random_bundle_id();
 
 // A bundle wrapping objects (deduplicating marking definitions by id).
 std::string bundle(const std::vector<std::string>& objects, std::string_view bundle_id);

@@ -5,10 +5,13 @@
 #include <simdjson.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "gateway/common/hex.h"
 #include "gateway/common/text.h"
@@ -83,17 +86,31 @@ constexpr std::array<const char*, 5> kPrecedences = {"", "routine", "priority", 
 constexpr std::array<const char*, 6> kTlps = {"unmarked", "clear",        "green",
                                               "amber",    "amber+strict", "red"};
 
-std::int64_t parse_time(std::string_view s, const std::string& path);
+std::int64_t parse_time(std::string_view s, const std::string& path, bool stix);
 std::string format_time(std::int64_t ns);
+Status check_tree(const element& e, const std::string& path, bool nul_in_values);
 
 }  // namespace
 
 Result<std::int64_t> parse_rfc3339(std::string_view text) {
   try {
-    return parse_time(text, "time");
+    return parse_time(text, "time", false);
   } catch (const Fail& f) {
     return f.status;
   }
+}
+
+Result<std::int64_t> parse_stix_timestamp(std::string_view text) {
+  try {
+    return parse_time(text, "time", true);
+  } catch (const Fail& f) {
+    return f.status;
+  }
+}
+
+Status check_json_tree(const simdjson::dom::element& root, const std::string& path,
+                       bool nul_in_values) {
+  return check_tree(root, path, nul_in_values);
 }
 
 std::string format_rfc3339(std::int64_t ns) { return format_time(ns); }
@@ -101,7 +118,8 @@ std::string format_rfc3339(std::int64_t ns) { return format_time(ns); }
 namespace {
 
 // RFC 3339 in UTC ("2026-11-24T12:00:00Z", optional fraction up to 9 digits) → ns since epoch.
-std::int64_t parse_time(std::string_view s, const std::string& path) {
+// `stix` asks for STIX 2.1's form: upper-case T and Z only.
+std::int64_t parse_time(std::string_view s, const std::string& path, bool stix) {
   auto digits = [&](std::size_t at, std::size_t n) {
     std::int64_t v = 0;
     if (at + n > s.size()) fail(path, "not an RFC 3339 UTC time");
@@ -111,12 +129,12 @@ std::int64_t parse_time(std::string_view s, const std::string& path) {
     }
     return v;
   };
-  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
+  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && (stix || s[10] != 't')) ||
       s[13] != ':' || s[16] != ':') {
     fail(path, "not an RFC 3339 UTC time");
   }
-  std::int64_t y = digits(0, 4), mo = digits(5, 2), d = digits(8, 2);
-  std::int64_t h = digits(11, 2), mi = digits(14, 2), sec = digits(17, 2);
+  const std::int64_t y = digits(0, 4), mo = digits(5, 2), d = digits(8, 2);
+  const std::int64_t h = digits(11, 2), mi = digits(14, 2), sec = digits(17, 2);
   std::size_t at = 19;
   std::int64_t frac_ns = 0;
   if (at < s.size() && s[at] == '.') {
@@ -127,40 +145,78 @@ std::int64_t parse_time(std::string_view s, const std::string& path) {
     frac_ns = digits(start, n);
     for (std::size_t i = n; i < 9; ++i) frac_ns *= 10;
   }
-  if (at + 1 != s.size() || (s[at] != 'Z' && s[at] != 'z')) fail(path, "time must end in Z (UTC)");
-  if (y < 1970 || y > 2261 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-      sec > 60) {
-    fail(path, "time out of range");
+  if (at + 1 != s.size() || (s[at] != 'Z' && (stix || s[at] != 'z'))) {
+    fail(path, "time must end in Z (UTC)");
   }
-  // Days from civil (H. Hinnant's algorithm).
-  const std::int64_t yy = y - (mo <= 2);
-  const std::int64_t era = yy / 400;
-  const std::int64_t yoe = yy - era * 400;
-  const std::int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  const std::int64_t days = era * 146097 + doe - 719468;
-  return ((days * 24 + h) * 60 + mi) * 60 * 1'000'000'000 + sec * 1'000'000'000 + frac_ns;
+  if (y < 1970 || y > 2261) fail(path, "year out of range (1970-2261)");
+  using namespace std::chrono;
+  const year_month_day date{year{static_cast<int>(y)}, month{static_cast<unsigned>(mo)},
+                            day{static_cast<unsigned>(d)}};
+  if (!date.ok()) fail(path, "no such date");
+  if (h > 23 || mi > 59 || sec > 59) fail(path, "no such time of day");
+  const auto t = sys_days{date} + hours{h} + minutes{mi} + seconds{sec} + nanoseconds{frac_ns};
+  return duration_cast<nanoseconds>(t.time_since_epoch()).count();
 }
 
 std::string format_time(std::int64_t ns) {
-  const std::int64_t secs = ns / 1'000'000'000, frac = ns % 1'000'000'000;
-  std::int64_t days = secs / 86400, rem = secs % 86400;
-  // Civil from days (H. Hinnant).
-  days += 719468;
-  const std::int64_t era = days / 146097;
-  const std::int64_t doe = days - era * 146097;
-  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const std::int64_t mp = (5 * doy + 2) / 153;
-  const std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  const std::int64_t m = mp + (mp < 10 ? 3 : -9);
-  const std::int64_t y = yoe + era * 400 + (m <= 2);
+  using namespace std::chrono;
+  const sys_time<nanoseconds> t{nanoseconds{ns}};
+  const auto day_start = floor<days>(t);
+  const year_month_day date{day_start};
+  const hh_mm_ss<nanoseconds> tod{t - day_start};
   char buf[48];
-  std::snprintf(buf, sizeof(buf), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%09lldZ",
-                static_cast<long long>(y), static_cast<long long>(m), static_cast<long long>(d),
-                static_cast<long long>(rem / 3600), static_cast<long long>(rem / 60 % 60),
-                static_cast<long long>(rem % 60), static_cast<long long>(frac));
+  std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02lld:%02lld:%02lld.%09lldZ",
+                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+                static_cast<unsigned>(date.day()), static_cast<long long>(tod.hours().count()),
+                static_cast<long long>(tod.minutes().count()),
+                static_cast<long long>(tod.seconds().count()),
+                static_cast<long long>(tod.subseconds().count()));
   return buf;
+}
+
+// Depth-first over the DOM; depth is bounded by the parser's (json_depth_max).
+Status check_tree(const element& e, const std::string& path, bool nul_in_values) {
+  switch (e.type()) {
+    case simdjson::dom::element_type::OBJECT: {
+      object o;
+      if (e.get_object().get(o) != simdjson::SUCCESS)
+        return malformed(path + ": unreadable object");
+      std::vector<std::string_view> keys;
+      for (auto [key, value] : o) {
+        if (key.find('\0') != std::string_view::npos) {
+          return malformed(path + ": a key contains NUL (\\u0000)");
+        }
+        keys.push_back(key);
+        CG_RETURN_IF_ERROR(check_tree(value, path + "." + std::string(key), nul_in_values));
+      }
+      std::sort(keys.begin(), keys.end());
+      auto dup = std::adjacent_find(keys.begin(), keys.end());
+      if (dup != keys.end()) {
+        return malformed(path + ": duplicate key '" + json_escape(dup->substr(0, 64)) + "'");
+      }
+      return {};
+    }
+    case simdjson::dom::element_type::ARRAY: {
+      std::size_t i = 0;
+      array a;
+      if (e.get_array().get(a) != simdjson::SUCCESS) return malformed(path + ": unreadable array");
+      for (element v : a) {
+        CG_RETURN_IF_ERROR(check_tree(v, path + "[" + std::to_string(i++) + "]", nul_in_values));
+      }
+      return {};
+    }
+    case simdjson::dom::element_type::STRING: {
+      std::string_view text;
+      if (e.get_string().get(text) != simdjson::SUCCESS)
+        return malformed(path + ": unreadable string");
+      if (!nul_in_values && text.find('\0') != std::string_view::npos) {
+        return malformed(path + ": contains NUL (\\u0000)");
+      }
+      return {};
+    }
+    default:
+      return {};
+  }
 }
 
 void set_names(capnp::List<capnp::Text>::Builder list, array values, const std::string& path) {
@@ -313,9 +369,9 @@ void fill_item(schema::Item::Builder item, element root) {
       item.setPrecedence(
           static_cast<schema::Precedence>(pick(get_string(value, p), kPrecedences, p)));
     } else if (key == "created") {
-      item.setCreated(parse_time(get_string(value, p), p));
+      item.setCreated(parse_time(get_string(value, p), p, false));
     } else if (key == "expires") {
-      item.setExpires(parse_time(get_string(value, p), p));
+      item.setExpires(parse_time(get_string(value, p), p, false));
     } else if (key == "banner") {
       fill_label(item.initBanner(), value, p);
     } else if (key == "topics") {
@@ -398,6 +454,8 @@ Result<Message<schema::Item>> item_from_json(std::string_view json) {
   if (auto err = parser.parse(padded).get(root); err != simdjson::SUCCESS) {
     return malformed(std::string("json: ") + simdjson::error_message(err));
   }
+  // No duplicate key and no NUL anywhere: a text body holding NUL is written as body_base64.
+  if (Status s = check_tree(root, "json: $", false); !s.ok()) return s;
   capnp::MallocMessageBuilder message;
   auto item = message.initRoot<schema::Item>();
   try {
@@ -443,7 +501,8 @@ std::string item_to_json(schema::Item::Reader item) {
     out += p.getRequired() ? "true" : "false";
     auto body = p.getBody();
     std::string_view text(reinterpret_cast<const char*>(body.begin()), body.size());
-    const bool is_text = view(p.getContentType()).starts_with("text/") && validate_text_body(text);
+    const bool is_text = view(p.getContentType()).starts_with("text/") &&
+                         validate_text_body(text) && text.find('\0') == std::string_view::npos;
     if (is_text) {
       out += ",\"body\":\"" + json_escape(text) + "\"}";
     } else {

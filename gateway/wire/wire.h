@@ -28,6 +28,10 @@
 #include "schemas/item.capnp.h"
 #include "schemas/rules.capnp.h"
 
+namespace simdjson::dom {
+class element;
+}
+
 namespace cg::wire {
 
 // Limits for one decode. Every caller names the maximum it accepts.
@@ -127,15 +131,30 @@ bool dominates(schema::Label::Reader a, schema::Label::Reader b);
 // banner, topics, area ({"point":[lat,lon]} | {"box":[[s,w],[n,e]]}, degrees), portions
 // [{name, label, content_type, required, body | body_base64}], attributes {name: value}.
 // Labels: {policy, classification (level index), restrictive, rel_to, caveats, tlp}.
-// Unknown fields are errors. The result is validated like any decoded item.
+// Unknown fields, duplicate keys (any depth) and NUL in any string are errors. The result is
+// validated like any decoded item.
 inline constexpr std::size_t item_json_bytes_max = 4 * limits::item_bytes_max;
 Result<Message<schema::Item>> item_from_json(std::string_view json);
 // One line of JSON that item_from_json reads back to the same item. Text bodies (content type
-// text/*, valid UTF-8) are written as `body`, others as `body_base64`.
+// text/*, valid UTF-8, no NUL) are written as `body`, others as `body_base64`.
 std::string item_to_json(schema::Item::Reader item);
 // RFC 3339 timestamps in UTC ("2026-11-24T12:00:00.25Z") ⇄ ns since the Unix epoch, as JSON
-// items and STIX use them. Errors: malformed ("json: time: ..."); years 1970–2261 only.
+// items and STIX use them. The date must exist (std::chrono::year_month_day: no 2026-02-31,
+// no month 13) and the time of day be 00:00:00–23:59:59 (no hour 24, no leap second). Errors:
+// malformed ("json: time: ..."); years 1970–2261 only.
 Result<std::int64_t> parse_rfc3339(std::string_view text);
+// The same, in the STIX 2.1 timestamp form: upper-case `T` and `Z` only (§3.2).
+Result<std::int64_t> parse_stix_timestamp(std::string_view text);
+
+// What simdjson's DOM lets through but no JSON input of cellgate may hold. Run on every parsed
+// JSON document before any field of it is read:
+//   * a key that appears twice in one object, at any depth (readers disagree on which one
+//     wins: simdjson finds the first, Python the last);
+//   * a NUL (U+0000) in any key, and, unless `nul_in_values` is true, in any string value
+//     (Cap'n Proto Text and C strings would cut the value at it).
+// `path` names the root in errors: malformed("<path>.a.b[2]: duplicate key 'c'").
+Status check_json_tree(const simdjson::dom::element& root, const std::string& path,
+                       bool nul_in_values);
 std::string format_rfc3339(std::int64_t ns);  // always 9 fraction digits
 // True when `text` is valid UTF-8 (control characters allowed): what may go in a JSON `body`.
 bool validate_text_body(std::string_view text);

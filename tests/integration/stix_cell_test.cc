@@ -23,7 +23,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -60,7 +62,7 @@ const std::map<std::string, std::set<std::string>>& required_properties() {
       {"identity", {"name"}},
       {"indicator", {"pattern", "pattern_type", "valid_from"}},
       {"infrastructure", {"name"}},
-      {"malware", {"is_family"}},
+      {"malware", {"is_family", "name"}},  // name: required of a family (is_family true)
       {"relationship", {"relationship_type", "source_ref", "target_ref"}},
       {"ipv4-addr", {"value"}},
       {"domain-name", {"value"}},
@@ -68,7 +70,9 @@ const std::map<std::string, std::set<std::string>>& required_properties() {
   return r;
 }
 // A string field (throws simdjson_error, which fails the test, when it is not one).
-std::string text_of(simdjson::simdjson_result<element> e) { return std::string(std::string_view(e)); }
+std::string text_of(simdjson::simdjson_result<element> e) {
+  return std::string(std::string_view(e));
+}
 
 bool is_identity(std::string_view k) {
   return k == "type" || k == "id" || k == "spec_version" || k == "created" || k == "modified";
@@ -80,9 +84,8 @@ std::string marking_definitions() {
            R"(","created":"2026-01-01T00:00:00.000Z","extensions":{")" + kExtension +
            R"(":{"extension_type":"property-extension",)" + ext + "}}}";
   };
-  return def(kSecret, R"("classification":"SECRET")") + "," +
-         def(kRelToUs, R"("rel_to":["US"])") + "," +
-         def(kRestrictedSy, R"("classification":"RESTRICTED","rel_to":["SY","US"])");
+  return def(kSecret, R"("classification":"SECRET")") + "," + def(kRelToUs, R"("rel_to":["US"])") +
+         "," + def(kRestrictedSy, R"("classification":"RESTRICTED","rel_to":["SY","US"])");
 }
 
 // Structural JSON equality (object key order ignored); `skip` names top-level keys of `a`
@@ -118,11 +121,11 @@ bool same(element a, element b, const std::set<std::string>& skip = {}) {
 
 // What must arrive for one STIX object, by its id.
 struct Expected {
-  std::string object;                  // the object as sent (markings left out when compared)
-  std::set<std::string> removed;       // properties sy may not see
-  std::string tlp;                     // the one TLP marking ref expected, "" for none
-  std::string label;                   // the cellgate extension expected, "" for none
-  std::string bundle;                  // which sent file it came from (for messages)
+  std::string object;             // the object as sent (markings left out when compared)
+  std::set<std::string> removed;  // properties sy may not see
+  std::string tlp;                // the one TLP marking ref expected, "" for none
+  std::string label;              // the cellgate extension expected, "" for none
+  std::string bundle;             // which sent file it came from (for messages)
 };
 
 class StixCellTest : public ::testing::Test {
@@ -188,9 +191,9 @@ class StixCellTest : public ::testing::Test {
   Run send(const std::string& file) {
     return cellgate({"send", "--stix", "--json", "--gateway", cell_.ingest_endpoint,
                      "--gateway-key", cell_.gateway_curve_public, "--key-file",
-                     cell_.dir + "/keys/" + cell_.source_id + ".curve", "--source",
-                     cell_.source_id, "--label-policy", "cell-2026", "--levels", kLevels,
-                     "--default-level", "OPEN", file});
+                     cell_.dir + "/keys/" + cell_.source_id + ".curve", "--source", cell_.source_id,
+                     "--label-policy", "cell-2026", "--levels", kLevels, "--default-level", "OPEN",
+                     file});
   }
   // The ids of the items a `send --json` run saw accepted.
   void note_accepted(const Run& r) {
@@ -211,9 +214,8 @@ class StixCellTest : public ::testing::Test {
   }
   std::string write(const std::string& name, const std::string& text) {
     const std::string path = dir_.file(name);
-    EXPECT_TRUE(crypto::write_file(path, {reinterpret_cast<const std::uint8_t*>(text.data()),
-                                          text.size()},
-                                   0644)
+    EXPECT_TRUE(crypto::write_file(
+                    path, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, 0644)
                     .ok());
     return path;
   }
@@ -243,7 +245,8 @@ class StixCellTest : public ::testing::Test {
       char prefix[9];
       std::snprintf(prefix, sizeof prefix, "%02x%02x%04x", variant, sample, j);
       const std::string old(id), now = old.substr(0, dashes + 2) + prefix + old.substr(dashes + 10);
-      for (std::size_t at; (at = text.find(old)) != std::string::npos;) text.replace(at, old.size(), now);
+      for (std::size_t at; (at = text.find(old)) != std::string::npos;)
+        text.replace(at, old.size(), now);
     }
     return text;
   }
@@ -284,9 +287,10 @@ TEST_F(StixCellTest, EverySampleCrossesWithItsMarkingsHonouredAndRedactedExactly
     if (name == "interop-objectmarking-test.json") {
       // Its second marking reference is defined nowhere: refused, naming the object.
       EXPECT_EQ(plain.exit, 1) << plain.output;
-      EXPECT_NE(plain.output.find("object campaign--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061: unknown "
-                                  "marking marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ec"),
-                std::string::npos)
+      EXPECT_NE(
+          plain.output.find("object campaign--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061: unknown "
+                            "marking marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ec"),
+          std::string::npos)
           << plain.output;
       EXPECT_EQ(plain.output.find("\"accepted\""), std::string::npos) << "nothing sent";
       blocked_.insert("campaign--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061");
@@ -311,7 +315,8 @@ TEST_F(StixCellTest, EverySampleCrossesWithItsMarkingsHonouredAndRedactedExactly
         object obj = parser.parse(o);
         const std::string type = text_of(obj["type"]);
         const std::string id = text_of(obj["id"]);
-        ASSERT_TRUE(required_properties().count(type)) << "a sample type this test must know: " << type;
+        ASSERT_TRUE(required_properties().count(type))
+            << "a sample type this test must know: " << type;
         const auto& required = required_properties().at(type);
         Expected e{o, {}, kTlp2Green, "", name + " (granular)"};
         std::string granular;
@@ -324,7 +329,8 @@ TEST_F(StixCellTest, EverySampleCrossesWithItsMarkingsHonouredAndRedactedExactly
           granular += std::string(granular.empty() ? "" : ",") + R"({"marking_ref":")" + m +
                       R"(","selectors":[")" + key + R"("]})";
           if (m == kRestrictedSy) {
-            e.label = R"({"extension_type":"property-extension","classification":"RESTRICTED","rel_to":["SY","US"]})";
+            e.label =
+                R"({"extension_type":"property-extension","classification":"RESTRICTED","rel_to":["SY","US"]})";
           } else {
             e.removed.insert(key);
           }
@@ -334,9 +340,9 @@ TEST_F(StixCellTest, EverySampleCrossesWithItsMarkingsHonouredAndRedactedExactly
         marked.push_back(with(o, extra));
         expected_[id] = e;
       }
-      const Run r = send(write(name + ".granular.json",
-                               bundle_of(marked, "bundle--11111111-0000-4000-8000-00000000000" +
-                                                     std::to_string(s))));
+      const Run r = send(write(
+          name + ".granular.json",
+          bundle_of(marked, "bundle--11111111-0000-4000-8000-00000000000" + std::to_string(s))));
       ASSERT_EQ(r.exit, 0) << r.output;
       note_accepted(r);
     }
@@ -353,8 +359,12 @@ TEST_F(StixCellTest, EverySampleCrossesWithItsMarkingsHonouredAndRedactedExactly
         const std::string id = text_of(obj["id"]);
         std::string extra;
         switch (j++ % 3) {
-          case 0: extra = std::string(R"(,"object_marking_refs":[")") + kTlp1Red + "\"]"; break;
-          case 1: extra = std::string(R"(,"object_marking_refs":[")") + kSecret + "\"]"; break;
+          case 0:
+            extra = std::string(R"(,"object_marking_refs":[")") + kTlp1Red + "\"]";
+            break;
+          case 1:
+            extra = std::string(R"(,"object_marking_refs":[")") + kSecret + "\"]";
+            break;
           default:
             extra = std::string(R"(,"granular_markings":[{"marking_ref":")") + kRelToUs +
                     R"(","selectors":[")" + *required_properties().at(type).begin() + "\"]}]";
@@ -362,9 +372,9 @@ TEST_F(StixCellTest, EverySampleCrossesWithItsMarkingsHonouredAndRedactedExactly
         marked.push_back(with(o, extra));
         blocked_.insert(id);
       }
-      const Run r = send(write(name + ".blocked.json",
-                               bundle_of(marked, "bundle--22222222-0000-4000-8000-00000000000" +
-                                                     std::to_string(s))));
+      const Run r = send(write(
+          name + ".blocked.json",
+          bundle_of(marked, "bundle--22222222-0000-4000-8000-00000000000" + std::to_string(s))));
       ASSERT_EQ(r.exit, 0) << r.output;
       note_accepted(r);
     }
@@ -383,8 +393,9 @@ TEST_F(StixCellTest, EverySampleCrossesWithItsMarkingsHonouredAndRedactedExactly
       simdjson::dom::parser p2;
       blocked_.insert(text_of(p2.parse(o)["id"]));
     }
-    objects.back() = with(objects.back(),
-                          R"(,"object_marking_refs":["marking-definition--00000000-0000-4000-8000-000000000000"])");
+    objects.back() = with(
+        objects.back(),
+        R"(,"object_marking_refs":["marking-definition--00000000-0000-4000-8000-000000000000"])");
     const Run r = send(write("one-bad-object.json",
                              bundle_of(objects, "bundle--33333333-0000-4000-8000-000000000000")));
     EXPECT_EQ(r.exit, 1) << r.output;
@@ -420,14 +431,16 @@ TEST_F(StixCellTest, EverySampleCrossesWithItsMarkingsHonouredAndRedactedExactly
             static_cast<double>(blocked_.size() - 4));
 
   // The consumer: exactly the released objects, each as expected.
-  const Run tail = cellgate({"tail", "--format", "stix", "--levels", kLevels, "--receiver",
-                             cell_.deliver_endpoint, "--receiver-key", cell_.receiver_curve_public,
-                             "--key-file", cell_.dir + "/keys/" + cell_.consumer_id + ".curve",
-                             "--count", std::to_string(expected_.size()), "--idle-exit-ms",
-                             "60000"});
+  const Run tail =
+      cellgate({"tail", "--format", "stix", "--levels", kLevels, "--receiver",
+                cell_.deliver_endpoint, "--receiver-key", cell_.receiver_curve_public, "--key-file",
+                cell_.dir + "/keys/" + cell_.consumer_id + ".curve", "--count",
+                std::to_string(expected_.size()), "--idle-exit-ms", "60000"});
   EXPECT_EQ(tail.exit, 0) << tail.output;
   std::set<std::string> arrived;
   std::size_t redacted = 0, labelled = 0;
+  const std::string bundles_path = cell_.dir + "/tail-bundles.jsonl";
+  std::ofstream bundles(bundles_path);
   std::size_t start = 0;
   for (std::size_t nl; (nl = tail.output.find('\n', start)) != std::string::npos; start = nl + 1) {
     const std::string line = tail.output.substr(start, nl - start);
@@ -443,11 +456,17 @@ TEST_F(StixCellTest, EverySampleCrossesWithItsMarkingsHonouredAndRedactedExactly
       continue;
     }
     std::optional<element> found;
-    std::map<std::string, std::string> definitions;  // marking definitions in the bundle
+    std::map<std::string, std::string> definitions;  // cellgate marking definitions in the bundle
+    std::set<std::string> tlp_definitions;           // TLP 2.0 ones
     for (element o : objects) {
       std::string_view t = o["type"], oid = o["id"];
       if (t == "marking-definition") {
-        definitions[std::string(oid)] = simdjson::minify(o["extensions"][kExtension]);
+        element ext;
+        if (o["extensions"][kExtension].get(ext) == simdjson::SUCCESS) {
+          definitions[std::string(oid)] = simdjson::minify(ext);
+        } else {
+          tlp_definitions.insert(std::string(oid));
+        }
       } else {
         EXPECT_FALSE(found.has_value()) << "one object per bundle: " << line;
         found = o;
@@ -496,10 +515,22 @@ TEST_F(StixCellTest, EverySampleCrossesWithItsMarkingsHonouredAndRedactedExactly
       EXPECT_EQ(refs.size(), want.size() + 1) << line;
     } else {
       EXPECT_EQ(refs, want) << line;
-      EXPECT_TRUE(definitions.empty()) << line;
+      EXPECT_TRUE(definitions.empty()) << line;  // no cellgate definition
     }
     if (!refs.empty()) EXPECT_EQ(refs[0], e->second.tlp) << line;
+    // Every referenced marking is defined in the bundle (issue 15: TLP 2.0 ones included).
+    for (const auto& r : refs) {
+      EXPECT_TRUE(definitions.count(r) || tlp_definitions.count(r))
+          << r << " not defined: " << line;
+    }
+    bundles << line << "\n";
   }
+  // Every bundle tail wrote validates against the OASIS STIX 2.1 JSON schemas.
+  bundles.close();
+  const std::string validate = std::string("/usr/bin/python3 ") + CG_SOURCE_DIR +
+                               "/tests/stix/validate_bundles.py " + CG_TEST_DATA_DIR +
+                               "/stix2-json-schemas/schemas " + bundles_path;
+  EXPECT_EQ(std::system(validate.c_str()), 0) << validate;
   EXPECT_EQ(arrived.size(), expected_.size());
   for (const auto& [id, e] : expected_) EXPECT_TRUE(arrived.count(id)) << id << " did not arrive";
   EXPECT_GT(redacted, 0u) << "the samples gave granular markings something to redact";
