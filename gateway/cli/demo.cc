@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -266,14 +267,39 @@ int demo(const DemoOptions& options) {
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  // Receiver reports keep crossing (every 2 s): read the nodes once what each gateway released
-  // has been stored at the far receiver, so both ends of every count are the same moment's.
+  // The relay's durable log, read (read-only, beside the running relay) in the same snapshot as
+  // the counters it must equal.
+  struct RelayLog {
+    std::uint64_t size = 0;
+    crypto::Hash root{};
+  };
+  auto read_relay_log = [&]() -> std::optional<RelayLog> {
+    auto env = store::Env::open({.path = cell->relay_store, .read_only = true});
+    if (!env.ok()) return std::nullopt;
+    auto log = translog::Log::open(**env, "relay", crypto::hasher_of(crypto::modern_suite()));
+    if (!log.ok()) return std::nullopt;
+    auto size = log->size();
+    if (!size.ok()) return std::nullopt;
+    auto root = log->root(*size);
+    if (!root.ok()) return std::nullopt;
+    return RelayLog{*size, *root};
+  };
+  // Receiver reports keep crossing (every 2 s): read the nodes and the relay's log once what
+  // each gateway released has been relayed, logged and stored at the far receiver, so both ends
+  // of every count are the same moment's. A report crossing while they are read makes the
+  // snapshot uneven: it is taken again.
   std::map<std::string, std::string> exposition;
   std::map<std::string, deploy::ProcessUsage> usage;
+  std::optional<RelayLog> relay_log;
   for (int attempt = 0; attempt < 50; ++attempt) {
     for (auto& n : nodes) exposition[n.id] = scrape_or_empty(n.metrics_port);
+    relay_log = read_relay_log();
     const Tally a = tally(dirs[0], exposition), b = tally(dirs[1], exposition);
-    if (a.stored == a.released && b.stored == b.released) break;
+    const auto relayed_now = static_cast<std::uint64_t>(
+        sample(exposition["us-relay"], "cellgate_relay_relayed_total", "us-relay"));
+    if (a.stored == a.released && b.stored == b.released &&
+        relayed_now == a.released + b.released && relay_log && relay_log->size == relayed_now)
+      break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   for (auto& n : nodes) {
@@ -385,25 +411,16 @@ int demo(const DemoOptions& options) {
                 static_cast<double>(u->second.peak_rss_kb) / 1024.0);
   }
   std::printf("wall time:    %.2f s from the first item sent to the last delivered\n", total_s);
-  // The relay's durable log, read after it stopped.
   bool log_matches = false;
-  {
-    auto env = store::Env::open({.path = cell->relay_store, .read_only = true});
-    if (env.ok()) {
-      auto log = translog::Log::open(**env, "relay", crypto::hasher_of(crypto::modern_suite()));
-      if (log.ok()) {
-        auto size = log->size();
-        auto root = size.ok() ? log->root(*size) : Result<crypto::Hash>(io_error("size"));
-        if (size.ok() && root.ok()) {
-          std::printf(
-              "relay log:    tree size %llu, root %s\n              (what us-relay's last signed "
-              "tree head says; each receiver checked every envelope's\n              inclusion "
-              "proof under its head, and every head's consistency with the one before)\n",
-              static_cast<ull>(*size), to_hex(*root).c_str());
-          log_matches = *size == relayed;
-        }
-      }
-    }
+  if (relay_log) {
+    std::printf(
+        "relay log:    tree size %llu, root %s\n              (what us-relay's last signed "
+        "tree head says; each receiver checked every envelope's\n              inclusion "
+        "proof under its head, and every head's consistency with the one before)\n",
+        static_cast<ull>(relay_log->size), to_hex(relay_log->root).c_str());
+    log_matches = relay_log->size == relayed;
+  } else {
+    std::printf("relay log:    could not be read from %s\n", cell->relay_store.c_str());
   }
   adds_up = adds_up && relayed == released_all && relay_refused == 0 && log_matches;
   std::printf(
