@@ -2,8 +2,9 @@
 # Each one installs missing Debian packages (scripts/setup-deps), configures, builds and runs.
 #
 #   make demo      run the cell on loopback with synthetic traffic and print what happened
+#                  (`cellgate-lab demo`: the lab's binary, not the product's)
 #   make test      build with ASan+UBSan and run every test (what CI runs)
-#   make bench     release build, `cellgate bench`, then the module benchmarks; bench/out/*.json
+#   make bench     release build, `cellgate-lab bench`, then the module benchmarks; bench/out/*.json
 #   make fuzz      short run of every fuzz target (FUZZ_SECONDS each, default 60)
 #   make format    apply .clang-format to the sources
 #   make clean     remove build directories
@@ -53,19 +54,19 @@ asan: deps $(ASAN_DIR)/build.ninja
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 
 demo: deps $(RELEASE_DIR)/build.ninja
-	cmake --build $(RELEASE_DIR) -j $(JOBS) --target cellgate
-	$(RELEASE_DIR)/gateway/cli/cellgate demo
+	cmake --build $(RELEASE_DIR) -j $(JOBS) --target cellgate cellgate-lab
+	$(RELEASE_DIR)/bench/lab/cellgate-lab demo
 
 test: asan
 	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 900
 
-# `cellgate bench` is the operator's benchmark (stages, baselines, the whole cell, goals as
+# `cellgate-lab bench` is the operator's benchmark (stages, baselines, the whole cell, goals as
 # ratios within one run); the per-module Google Benchmark programs follow, for developers.
 bench: release
 	@mkdir -p bench/out
-	$(RELEASE_DIR)/gateway/cli/cellgate bench --json bench/out/cellgate-bench.json
+	$(RELEASE_DIR)/bench/lab/cellgate-lab bench --json bench/out/cellgate-bench.json
 	@for b in $(RELEASE_DIR)/bench/*_bench; do \
 	  echo "== $$b"; \
 	  $$b --benchmark_out=bench/out/$$(basename $$b).json --benchmark_out_format=json || exit 1; \

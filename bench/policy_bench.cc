@@ -1,4 +1,4 @@
-// Releasability decisions per second for 1 KiB synthetic items (gateway/synth), decoded and
+// Releasability decisions per second for 1 KiB synthetic items (bench/lab/synth), decoded and
 // validated as the gateway holds them, towards destination sy.
 //
 // BM_DecideRules/N: N rules, 10 deny terms. The rules are what a large policy looks like:
@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/lab/synth/synth.h"
 #include "gateway/policy/policy.h"
-#include "gateway/synth/synth.h"
 #include "gateway/wire/wire.h"
 
 namespace {

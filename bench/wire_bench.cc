@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "gateway/synth/synth.h"
+#include "bench/lab/synth/synth.h"
 #include "gateway/wire/wire.h"
 
 namespace {

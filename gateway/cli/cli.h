@@ -105,15 +105,6 @@ struct TailOptions {
 // it (at-least-once: an item printed just before a crash is printed again).
 int tail(const TailOptions& options);
 
-struct DemoOptions {
-  std::uint64_t items = 20000;
-  std::uint64_t seed = 1;
-  std::size_t body_bytes = 1024;
-  std::string policy = "gateway/policy/examples/il-policy.toml";
-  std::string sy_policy = "gateway/policy/examples/sy-policy.toml";
-  std::uint64_t link_bytes_per_s = 50'000'000;
-  bool keep = false;  // keep the deployment folder (stores, logs) after a successful run
-};
 // `cellgate quarantine list --store DIR [--json]`: the items a gateway holds for review.
 int quarantine_list(const std::string& store_dir, bool json);
 // `cellgate quarantine show --store DIR ID`: one hold: why it was held, and the item.
@@ -122,10 +113,6 @@ int quarantine_show(const std::string& store_dir, std::uint64_t hold);
 // `cellgate run --config FILE`: runs the node the config describes until SIGINT/SIGTERM;
 // SIGHUP re-reads the rules bundle (gateway).
 int run(const std::string& config_file);
-
-// `cellgate demo`: runs the most complete pipeline that exists over synthetic traffic and
-// prints what happened, every number measured.
-int demo(const DemoOptions& options);
 
 // --- Keys, trust roots and the reviewer workflow (trust.cc, policy_cmds.cc) ---------------
 

@@ -3,9 +3,10 @@
 
 Extracts every ```sh block of docs/OPERATIONS.md, in order, and runs them as one bash script
 in an empty temporary folder holding a copy of docs/examples/ as examples/, with the built
-`cellgate` first on PATH. A command followed by `# exit N` must exit with N; every other
-command must succeed (the script runs under `set -euo pipefail`). A block preceded by a line
-`<!-- guide-test: skip (reason) -->` is not run; the test prints which and why.
+`cellgate` and `cellgate-lab` (the lab's demo) first on PATH. A command followed by `# exit N`
+must exit with N; every other command must succeed (the script runs under `set -euo pipefail`).
+A block preceded by a line `<!-- guide-test: skip (reason) -->` is not run; the test prints
+which and why.
 
 It also checks that the files the guide shows are the ones it ships: each ```toml block
 introduced by a line naming `examples/NAME` equals docs/examples/NAME, and the README's sample
@@ -155,9 +156,9 @@ def show_tails(work, lines_max=40):
 
 
 def main():
-    if len(sys.argv) != 3:
-        raise SystemExit(__doc__)
-    src, cellgate = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    if len(sys.argv) != 4:
+        raise SystemExit(__doc__ + "\nUsage: guide_test.py SOURCE_DIR CELLGATE CELLGATE_LAB")
+    src, cellgate, lab = (os.path.abspath(a) for a in sys.argv[1:4])
     with open(os.path.join(src, "docs", "OPERATIONS.md")) as f:
         markdown = f.read()
     with open(os.path.join(src, "README.md")) as f:
@@ -174,7 +175,8 @@ def main():
     try:
         shutil.copytree(os.path.join(src, "docs", "examples"), os.path.join(work, "examples"))
         env = dict(os.environ)
-        env["PATH"] = os.path.dirname(cellgate) + os.pathsep + env.get("PATH", "")
+        env["PATH"] = os.pathsep.join(
+            [os.path.dirname(cellgate), os.path.dirname(lab), env.get("PATH", "")])
         with open(os.path.join(work, "guide.sh"), "w") as f:
             f.write(PRELUDE + script + "\n")
         try:

@@ -24,10 +24,10 @@
 #include <sstream>
 #include <thread>
 
+#include "bench/lab/deploy/deploy.h"
+#include "bench/lab/deploy/process.h"
+#include "bench/lab/traffic/traffic.h"
 #include "crypto/keys.h"
-#include "gateway/deploy/deploy.h"
-#include "gateway/deploy/process.h"
-#include "gateway/traffic/traffic.h"
 #include "tests/sim/udp_loss_proxy.h"
 #include "tests/support/cell_items.h"
 #include "tests/support/temp_dir.h"

@@ -1,6 +1,6 @@
 // The cell as an operator runs it: il-gw-1, us-relay and sy-rx-1 as separate `cellgate run`
 // processes on loopback, a deployment written by deploy::create, a source and a consumer
-// (gateway/traffic) that account for every item against the approved policy.
+// (bench/lab/traffic) that account for every item against the approved policy.
 //
 //   - the full path delivers exactly what the policy releases, byte for byte, and every node's
 //     metrics endpoint adds up to what the source sent;
@@ -22,19 +22,19 @@
 #include <set>
 #include <thread>
 
+#include "bench/lab/deploy/deploy.h"
+#include "bench/lab/deploy/process.h"
+#include "bench/lab/synth/synth.h"
+#include "bench/lab/traffic/traffic.h"
 #include "crypto/keys.h"
 #include "crypto/merkle.h"
 #include "gateway/approval/approval.h"
 #include "gateway/audit/audit.h"
 #include "gateway/common/clock.h"
-#include "gateway/deploy/deploy.h"
-#include "gateway/deploy/process.h"
 #include "gateway/envelope/envelope.h"
 #include "gateway/ingest/ingest.h"
 #include "gateway/link/link.h"
 #include "gateway/store/store.h"
-#include "gateway/synth/synth.h"
-#include "gateway/traffic/traffic.h"
 #include "gateway/wire/wire.h"
 #include "tests/sim/udp_loss_proxy.h"
 #include "tests/support/cell_items.h"

@@ -8,9 +8,9 @@
 #include <chrono>
 #include <thread>
 
+#include "bench/lab/deploy/deploy.h"
+#include "bench/lab/deploy/process.h"
 #include "crypto/keys.h"
-#include "gateway/deploy/deploy.h"
-#include "gateway/deploy/process.h"
 #include "gateway/ingest/ingest.h"
 #include "tests/support/temp_dir.h"
 

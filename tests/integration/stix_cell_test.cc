@@ -31,9 +31,9 @@
 #include <set>
 #include <thread>
 
+#include "bench/lab/deploy/deploy.h"
+#include "bench/lab/deploy/process.h"
 #include "crypto/keys.h"
-#include "gateway/deploy/deploy.h"
-#include "gateway/deploy/process.h"
 #include "tests/support/temp_dir.h"
 
 namespace cg {

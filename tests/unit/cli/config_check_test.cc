@@ -8,8 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "bench/lab/deploy/deploy.h"
 #include "gateway/cli/cli.h"
-#include "gateway/deploy/deploy.h"
 #include "tests/support/temp_dir.h"
 
 namespace cg::cli {

@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "gateway/synth/synth.h"
+#include "bench/lab/synth/synth.h"
 #include "gateway/wire/wire.h"
 #include "tests/support/items.h"
 

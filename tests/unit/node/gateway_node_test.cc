@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "bench/lab/synth/synth.h"
 #include "crypto/keys.h"
 #include "gateway/approval/approval.h"
 #include "gateway/audit/audit.h"
@@ -25,7 +26,6 @@
 #include "gateway/node/relay_node.h"
 #include "gateway/quarantine/quarantine.h"
 #include "gateway/recovery/recovery.h"
-#include "gateway/synth/synth.h"
 #include "tests/support/temp_dir.h"
 
 namespace cg::node {

@@ -6,8 +6,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench/lab/synth/synth.h"
 #include "gateway/common/clock.h"
-#include "gateway/synth/synth.h"
 #include "gateway/wire/wire.h"
 #include "tests/unit/policy/policy_fixture.h"
 

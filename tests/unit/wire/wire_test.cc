@@ -6,7 +6,7 @@
 #include <functional>
 #include <string>
 
-#include "gateway/synth/synth.h"
+#include "bench/lab/synth/synth.h"
 #include "tests/support/items.h"
 
 namespace cg {

@@ -1,7 +1,7 @@
 // deploy::create writes a deployment that is real: its configs load, its trust root bootstraps,
 // its bundle is accepted by the Approver a gateway uses, and its three nodes, started from the
 // written configs, carry items from the listed source to the listed consumer.
-#include "gateway/deploy/deploy.h"
+#include "bench/lab/deploy/deploy.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench/lab/synth/synth.h"
 #include "crypto/keys.h"
 #include "gateway/approval/approval.h"
 #include "gateway/common/clock.h"
@@ -26,7 +27,6 @@
 #include "gateway/node/relay_node.h"
 #include "gateway/policy/policy.h"
 #include "gateway/store/store.h"
-#include "gateway/synth/synth.h"
 #include "gateway/wire/wire.h"
 #include "tests/support/temp_dir.h"
 

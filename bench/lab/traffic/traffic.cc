@@ -1,4 +1,4 @@
-#include "gateway/traffic/traffic.h"
+#include "bench/lab/traffic/traffic.h"
 
 #include <capnp/message.h>
 
@@ -6,10 +6,10 @@
 #include <deque>
 #include <thread>
 
+#include "bench/lab/synth/synth.h"
 #include "gateway/common/clock.h"
 #include "gateway/common/hex.h"
 #include "gateway/deliver/deliver.h"
-#include "gateway/synth/synth.h"
 #include "gateway/wire/wire.h"
 
 namespace cg::traffic {

@@ -1,5 +1,5 @@
 // Node processes and the probes a supervisor needs (process.h).
-#include "gateway/deploy/process.h"
+#include "bench/lab/deploy/process.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -1,20 +1,20 @@
-// `cellgate bench`: what this machine can carry, measured the way an operator would before a
+// `cellgate-lab bench`: what this machine can carry, measured the way an operator would before a
 // deployment — and every figure next to a baseline from the same run, because the machines
 // are shared and noisy.
 //
 //   micro      the stage micro-benchmarks, the crypto floor, the naive baseline, raw ZeroMQ and
 //              UDP (bench_stages.cc), run by Google Benchmark with a reporter that keeps the
 //              numbers for the goals below and prints progress;
-//   cell       the whole cell as separate processes on loopback (gateway/deploy), a source
+//   cell       the whole cell as separate processes on loopback (bench/lab/deploy), a source
 //              saturating the gateway with a mix of precedences and a consumer checking every
-//              delivery (gateway/traffic): items/s, MB/s, CPU per item and peak RSS per node,
+//              delivery (bench/lab/traffic): items/s, MB/s, CPU per item and peak RSS per node,
 //              latency per precedence, loss. Then 10x overload: the links paced at a tenth of
 //              what the cell just carried, the source offering as much as it can.
 //   goals      issue 8's goals as ratios of figures from this run.
 //
 // The cell runs under a bench policy that releases every item it may (destination sy, all
 // levels and categories; markings still apply), so the figures are for items that cross.
-#include "gateway/cli/bench.h"
+#include "bench/lab/bench.h"
 
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
@@ -30,19 +30,19 @@
 #include <sstream>
 #include <thread>
 
+#include "bench/lab/cell_util.h"
+#include "bench/lab/deploy/deploy.h"
+#include "bench/lab/lab.h"
+#include "bench/lab/synth/synth.h"
+#include "bench/lab/traffic/traffic.h"
 #include "crypto/keys.h"
-#include "gateway/cli/cell_util.h"
-#include "gateway/cli/cli.h"
-#include "gateway/common/limits.h"
 #include "gateway/audit/audit.h"
-#include "gateway/deploy/deploy.h"
+#include "gateway/common/limits.h"
 #include "gateway/ingest/ingest.h"
 #include "gateway/sentlog/sentlog.h"
 #include "gateway/store/store.h"
-#include "gateway/synth/synth.h"
-#include "gateway/traffic/traffic.h"
 
-namespace cg::cli {
+namespace cg::lab {
 namespace {
 
 bool tty() { return ::isatty(STDERR_FILENO) == 1; }
@@ -162,7 +162,7 @@ CellRun run_cell(const std::string& label, const std::string& dir,
     run.error = expect.status().reason();
     return run;
   }
-  const std::string binary = self_binary();
+  const std::string binary = cellgate_binary();
   struct Node {
     const char* id;
     std::string config;
@@ -722,4 +722,4 @@ int bench(const BenchOptions& o) {
   return failed ? exit_failed : exit_ok;
 }
 
-}  // namespace cg::cli
+}  // namespace cg::lab

@@ -1,4 +1,4 @@
-#include "gateway/synth/synth.h"
+#include "bench/lab/synth/synth.h"
 
 #include <array>
 

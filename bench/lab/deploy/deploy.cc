@@ -1,5 +1,5 @@
 // A loopback deployment of the cell, written the way an operator lays one out (deploy.h).
-#include "gateway/deploy/deploy.h"
+#include "bench/lab/deploy/deploy.h"
 
 #include <arpa/inet.h>
 #include <capnp/message.h>

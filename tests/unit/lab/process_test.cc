@@ -13,7 +13,7 @@
 #include <sstream>
 #include <thread>
 
-#include "gateway/deploy/deploy.h"
+#include "bench/lab/deploy/deploy.h"
 #include "gateway/metrics/metrics.h"
 #include "tests/support/temp_dir.h"
 

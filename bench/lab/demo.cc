@@ -1,4 +1,4 @@
-// `cellgate demo`: the whole cell on loopback, both directions — five node processes, two
+// `cellgate-lab demo`: the whole cell on loopback, both directions — five node processes, two
 // sources and two consumers — with every number measured.
 //
 //   deployment   deploy::create writes keys (sealed under a passphrase), a trust root, the il
@@ -24,16 +24,16 @@
 #include <string>
 #include <thread>
 
+#include "bench/lab/cell_util.h"
+#include "bench/lab/deploy/deploy.h"
+#include "bench/lab/lab.h"
+#include "bench/lab/traffic/traffic.h"
 #include "crypto/keys.h"
-#include "gateway/cli/cell_util.h"
-#include "gateway/cli/cli.h"
 #include "gateway/common/hex.h"
-#include "gateway/deploy/deploy.h"
 #include "gateway/store/store.h"
-#include "gateway/traffic/traffic.h"
 #include "gateway/translog/translog.h"
 
-namespace cg::cli {
+namespace cg::lab {
 namespace {
 
 using ull = unsigned long long;
@@ -165,7 +165,7 @@ int demo(const DemoOptions& options) {
       "sealed under a\n              passphrase, one config per node\n");
 
   // --- Nodes ------------------------------------------------------------------------------
-  const std::string binary = self_binary();
+  const std::string binary = cellgate_binary();
   struct Node {
     const char* id;
     std::string config;
@@ -448,4 +448,4 @@ int demo(const DemoOptions& options) {
   return adds_up ? exit_ok : exit_failed;
 }
 
-}  // namespace cg::cli
+}  // namespace cg::lab

@@ -1,15 +1,16 @@
-// `cellgate bench`: the micro part runs, reports each benchmark it ran with a rate, and writes
+// `cellgate-lab bench`: the micro part runs, reports each benchmark it ran with a rate, and writes
 // the JSON a script reads. (The figures themselves are not asserted: no timing in tests.)
+#include "bench/lab/bench.h"
+
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
 #include <fstream>
 #include <sstream>
 
-#include "gateway/cli/bench.h"
 #include "tests/support/temp_dir.h"
 
-namespace cg::cli {
+namespace cg::lab {
 namespace {
 
 TEST(Bench, MicroBenchmarksReportRatesAndGoalsAsJson) {
@@ -49,4 +50,4 @@ TEST(Bench, MicroBenchmarksReportRatesAndGoalsAsJson) {
 }
 
 }  // namespace
-}  // namespace cg::cli
+}  // namespace cg::lab

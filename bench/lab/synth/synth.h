@@ -1,4 +1,4 @@
-// gateway/synth: deterministic synthetic traffic for the demo, benchmarks and tests.
+// bench/lab/synth: deterministic synthetic traffic for the demo, benchmarks and tests.
 //
 // A Generator produces a realistic mix of items (every kind, precedence and label shape, text
 // portions with and without deny terms, required and optional portions) from a seed: the same

@@ -1,4 +1,4 @@
-// gateway/deploy: a complete loopback deployment of the cell, laid out in one directory the
+// bench/lab/deploy: a complete loopback deployment of the cell, laid out in one directory the
 // way an operator would lay it out, and the supervisor that runs its nodes as processes.
 //
 // create() writes, for il-gw-1 (gateway, party il), us-relay (relay, party us) and sy-rx-1
@@ -33,9 +33,9 @@
 #include <string>
 #include <vector>
 
+#include "bench/lab/deploy/process.h"
 #include "crypto/suite.h"
 #include "gateway/common/status.h"
-#include "gateway/deploy/process.h"
 #include "gateway/ingest/ingest.h"
 
 namespace cg::deploy {

@@ -1,4 +1,4 @@
-// `cellgate bench`: throughput before deployment, every figure next to a baseline measured in
+// `cellgate-lab bench`: throughput before deployment, every figure next to a baseline measured in
 // the same run (bench.cc runs the scenarios; bench_stages.cc holds the micro-benchmarks).
 #pragma once
 
@@ -7,7 +7,7 @@
 
 #include "gateway/common/status.h"
 
-namespace cg::cli {
+namespace cg::lab {
 
 struct BenchOptions {
   std::string policy = "gateway/policy/examples/il-policy.toml";  // decisions in the micro part
@@ -35,4 +35,4 @@ Status register_micro(const std::string& policy_text);
 void clear_micro();
 }  // namespace micro
 
-}  // namespace cg::cli
+}  // namespace cg::lab

@@ -1,6 +1,6 @@
-// `cellgate bench`: the micro-benchmarks (Google Benchmark), registered at run time.
+// `cellgate-lab bench`: the micro-benchmarks (Google Benchmark), registered at run time.
 //
-// Every stage an item passes, on the items the synthetic source makes (gateway/synth) under the
+// Every stage an item passes, on the items the synthetic source makes (bench/lab/synth) under the
 // approved example policy, at 256 B, 1 KiB and 64 KiB of text, both suites:
 //   decode      untrusted bytes → validated canonical Item (ingest)
 //   decide      the releasability decision towards sy (all items)
@@ -29,15 +29,15 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include "bench/lab/bench.h"
+#include "bench/lab/synth/synth.h"
 #include "crypto/verify_cache.h"
 #include "gateway/approval/approval.h"
-#include "gateway/cli/bench.h"
 #include "gateway/envelope/envelope.h"
 #include "gateway/link/fec.h"
 #include "gateway/policy/policy.h"
-#include "gateway/synth/synth.h"
 
-namespace cg::cli::micro {
+namespace cg::lab::micro {
 namespace {
 
 constexpr std::int64_t now_ns = 1'790'000'000LL * 1'000'000'000;
@@ -597,4 +597,4 @@ void clear_micro() {
   sh.policy.reset();
 }
 
-}  // namespace cg::cli::micro
+}  // namespace cg::lab::micro

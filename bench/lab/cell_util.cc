@@ -1,16 +1,10 @@
-#include "gateway/cli/cell_util.h"
+#include "bench/lab/cell_util.h"
 
 #include <filesystem>
 
-#include "gateway/deploy/deploy.h"
+#include "bench/lab/deploy/deploy.h"
 
-namespace cg::cli {
-
-std::string self_binary() {
-  std::error_code ec;
-  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("cellgate") : p.string();
-}
+namespace cg::lab {
 
 double sample(const std::string& exposition, const std::string& name, const std::string& node,
               const std::string& label, const std::string& value) {
@@ -41,4 +35,4 @@ const char* precedence_name(schema::Precedence p) {
   return "?";
 }
 
-}  // namespace cg::cli
+}  // namespace cg::lab

@@ -1,4 +1,4 @@
-// Helpers shared by `cellgate demo` and `cellgate bench`, which run a whole cell of node
+// Helpers shared by `cellgate-lab demo` and `cellgate-lab bench`, which run a whole cell of node
 // processes on loopback and read what each node counted.
 #pragma once
 
@@ -8,7 +8,7 @@
 
 #include "schemas/item.capnp.h"
 
-namespace cg::cli {
+namespace cg::lab {
 
 using SteadyClock = std::chrono::steady_clock;
 
@@ -16,8 +16,10 @@ inline double seconds_since(SteadyClock::time_point t) {
   return std::chrono::duration<double>(SteadyClock::now() - t).count();
 }
 
-// This executable's path (node processes are started from the same binary).
-std::string self_binary();
+// The `cellgate` binary the node processes run (`cellgate run --config FILE`): the one beside
+// this executable, else the one this build made (CG_CELLGATE_BINARY), else the first on PATH;
+// "cellgate" when there is none (starting a node then fails, naming it).
+std::string cellgate_binary();
 
 // One sample of a node's exposition; 0 when the node did not answer or lacks it.
 double sample(const std::string& exposition, const std::string& name, const std::string& node,
@@ -29,4 +31,4 @@ std::string scrape_or_empty(std::uint16_t port);
 // "routine", "priority", "immediate", "flash".
 const char* precedence_name(schema::Precedence p);
 
-}  // namespace cg::cli
+}  // namespace cg::lab

@@ -1,4 +1,4 @@
-// gateway/traffic: a source and a consumer that drive a running cell and account for every
+// bench/lab/traffic: a source and a consumer that drive a running cell and account for every
 // item — what `make demo`, the multi-process tests and the end-to-end benchmark share.
 //
 // The source sends synthetic items (every kind, precedence and label shape; optionally some

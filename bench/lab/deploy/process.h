@@ -1,4 +1,4 @@
-// gateway/deploy: a supervisor for node processes (`cellgate run --config FILE`) and the small
+// bench/lab/deploy: a supervisor for node processes (`cellgate run --config FILE`) and the small
 // probes a supervisor needs: wait for a port, scrape a node's metrics, read one sample.
 //
 // A NodeProcess runs in its own process group with stdout and stderr appended to a log file,
