@@ -1,4 +1,4 @@
-#include "gateway/node/gateway_node.h"
+#include "gateway/roles/gateway/gateway.h"
 
 #include <capnp/message.h>
 

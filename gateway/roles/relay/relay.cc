@@ -1,4 +1,4 @@
-#include "gateway/node/relay_node.h"
+#include "gateway/roles/relay/relay.h"
 
 #include <algorithm>
 #include <chrono>
@@ -16,7 +16,7 @@
 #include "gateway/envelope/envelope.h"
 #include "gateway/link/link.h"
 #include "gateway/node/node_common.h"
-#include "gateway/relay/oversight.h"
+#include "gateway/roles/relay/oversight.h"
 #include "gateway/translog/translog.h"
 
 namespace cg::node {

@@ -1,4 +1,4 @@
-#include "gateway/node/receiver_node.h"
+#include "gateway/roles/receiver/receiver.h"
 
 #include <algorithm>
 #include <chrono>
