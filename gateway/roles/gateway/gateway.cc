@@ -15,13 +15,17 @@
 #include "gateway/approval/approval.h"
 #include "gateway/audit/audit.h"
 #include "gateway/common/hex.h"
+#include "gateway/common/limits.h"
 #include "gateway/envelope/envelope.h"
 #include "gateway/ingest/ingest.h"
 #include "gateway/link/link.h"
+#include "gateway/node/metric_table.h"
 #include "gateway/node/node_common.h"
+#include "gateway/node/store_keys.h"
 #include "gateway/policy/policy.h"
 #include "gateway/quarantine/quarantine.h"
 #include "gateway/recovery/recovery.h"
+#include "gateway/roles/gateway/tuning.h"
 #include "gateway/sentlog/sentlog.h"
 
 namespace cg::node {
@@ -31,27 +35,90 @@ void log_line(const std::string& node, const std::string& what) {
   std::fprintf(stderr, "[%s] %s\n", node.c_str(), what.c_str());
 }
 
-constexpr std::int64_t housekeeping_every_ns = 200 * ns_per_ms;
-constexpr std::int64_t reannounce_every_ns = 2 * ns_per_s;
-constexpr std::int64_t bundle_resend_every_ns = 30 * ns_per_s;
-constexpr std::size_t prune_per_pass_max = 4096;
-constexpr std::size_t release_requests_per_pass = 16;
-constexpr std::int64_t stream_head_every_ns = 1 * ns_per_s;
-constexpr std::size_t resends_per_turn_max = 256;
-constexpr std::uint64_t resend_backlog_bytes_max = 1u << 20;  // of the link's 4 MiB staging
+namespace tuning = gateway_tuning;
 
-std::vector<std::uint8_t> epoch_key_of(std::string_view party, std::uint64_t epoch) {
-  std::vector<std::uint8_t> k(party.begin(), party.end());
-  k.push_back(0);
-  const auto e = store::be64(epoch);
-  k.insert(k.end(), e.begin(), e.end());
-  return k;
+// What the gateway counts, as Prometheus rows, in the order of its exposition (names, labels
+// and help texts are docs/OPERATIONS.md's).
+std::vector<MetricRow> metric_rows(const GatewayCounters& c,
+                                   const std::atomic<std::uint64_t>& resends_queued,
+                                   const std::atomic<std::uint64_t>& rules_version) {
+  const std::string items = "Items judged per destination, by decision.";
+  return {
+      counter_row("cellgate_gateway_decisions_total", items, c.released, {"decision", "released"}),
+      counter_row("cellgate_gateway_decisions_total", items, c.blocked, {"decision", "blocked"}),
+      counter_row("cellgate_gateway_decisions_total", items, c.quarantined,
+                  {"decision", "quarantined"}),
+      counter_row("cellgate_gateway_redacted_total",
+                  "Released items that were redacted on the way (a subset of released).",
+                  c.redacted),
+      counter_row("cellgate_gateway_items_judged_total", "Items taken from the inbox and judged.",
+                  c.items_judged),
+      counter_row("cellgate_gateway_envelopes_sent_total",
+                  "Envelopes handed to the one-way link.", c.envelopes_sent),
+      counter_row("cellgate_gateway_batches_total", "Batch signatures made.", c.batches),
+      counter_row("cellgate_gateway_epochs_started_total", "Epoch keys started.",
+                  c.epochs_started),
+      counter_row("cellgate_gateway_waits_no_bundle_total",
+                  "Pipeline passes that judged nothing: no usable approved rules bundle.",
+                  c.waits_no_bundle),
+      counter_row("cellgate_gateway_pipeline_errors_total", "Pipeline passes that failed.",
+                  c.pipeline_errors),
+      counter_row("cellgate_gateway_resent_after_restart_total",
+                  "Envelopes sent again after a restart.", c.resent_after_restart),
+      counter_row("cellgate_gateway_reports_out_total",
+                  "This party's receivers' reports judged for release (gap ranges, tree heads).",
+                  c.reports_out),
+      counter_row("cellgate_gateway_reports_released_total",
+                  "Of them released (a subset of the released decisions).", c.reports_released),
+      counter_row("cellgate_gateway_gap_reports_total",
+                  "Other parties' receiver reports about this gateway's envelopes, verified.",
+                  c.gap_reports_received),
+      counter_row("cellgate_gateway_gap_reports_refused_total",
+                  "Receiver reports refused (malformed, unknown reporter, bad signature).",
+                  c.gap_reports_refused),
+      counter_row("cellgate_gateway_gap_seqs_requested_total",
+                  "Sequence numbers receivers reported missing.", c.gap_seqs_requested),
+      counter_row("cellgate_gateway_resent_for_gaps_total",
+                  "Envelopes re-sent, unchanged, to fill receivers' gaps.", c.resent_for_gaps),
+      counter_row("cellgate_gateway_gap_unrecoverable_total",
+                  "Reported-missing envelopes older than the sent log keeps (alarm).",
+                  c.gap_unrecoverable),
+      gauge_row("cellgate_gateway_resends_queued", "Envelopes waiting to be re-sent for a gap.",
+                resends_queued),
+      gauge_row("cellgate_rules_bundle_version", "Version of the approved rules bundle in use.",
+                rules_version),
+  };
 }
 
-std::vector<std::uint8_t> mark_key_of(std::string_view party) {
-  std::vector<std::uint8_t> k{'w', 'i', 'r', 'e', '/'};
-  k.insert(k.end(), party.begin(), party.end());
-  return k;
+// What ingest and the approver count, after the gateway's own rows.
+std::vector<MetricRow> ingest_rows(const ingest::Counters& ic, const approval::Counters& ac) {
+  const std::string rej = "Items refused at ingest, by reason.";
+  std::vector<MetricRow> rows = {
+      counter_row("cellgate_ingest_received_total", "Items received from sources.", ic.received),
+      counter_row("cellgate_ingest_accepted_total", "Items stored and acknowledged.", ic.accepted),
+      counter_row("cellgate_ingest_rejected_total", rej, ic.rejected_malformed,
+                  {"reason", "malformed"}),
+      counter_row("cellgate_ingest_rejected_total", rej, ic.rejected_too_large,
+                  {"reason", "too_large"}),
+      counter_row("cellgate_ingest_rejected_total", rej, ic.rejected_unknown_source,
+                  {"reason", "unknown_source"}),
+      counter_row("cellgate_ingest_rejected_total", rej, ic.rejected_overloaded,
+                  {"reason", "overloaded"}),
+      counter_row("cellgate_ingest_auth_failures_total",
+                  "Source connections refused: CURVE key not configured.", ic.auth_failures),
+      counter_row("cellgate_rules_bundle_accepted_total", "Rules bundles accepted.", ac.accepted),
+  };
+  for (std::size_t i = 0; i < approval::refusal_count; ++i) {
+    std::string reason(approval::to_string(static_cast<approval::Refusal>(i)));
+    std::replace(reason.begin(), reason.end(), ' ', '_');  // "below threshold" → below_threshold
+    rows.push_back(counter_row("cellgate_rules_bundle_refused_total",
+                               "Rules bundles refused, by reason.", ac.refused[i],
+                               {"reason", reason}));
+  }
+  rows.push_back(counter_row("cellgate_ingest_backpressure_waits_total",
+                             "Times ingest stopped reading because the inbox was full.",
+                             ic.backpressure_waits));
+  return rows;
 }
 
 }  // namespace
@@ -227,80 +294,8 @@ Status GatewayNode::Impl::load() {
 
 Status GatewayNode::Impl::register_metrics() {
   metrics.set_node(config.id);
-  const char* items_help = "Items judged per destination, by decision.";
-  metrics.counter("cellgate_gateway_decisions_total", items_help, {"decision", "released"},
-                  counters.released);
-  metrics.counter("cellgate_gateway_decisions_total", items_help, {"decision", "blocked"},
-                  counters.blocked);
-  metrics.counter("cellgate_gateway_decisions_total", items_help, {"decision", "quarantined"},
-                  counters.quarantined);
-  metrics.counter("cellgate_gateway_redacted_total",
-                  "Released items that were redacted on the way (a subset of released).",
-                  counters.redacted);
-  metrics.counter("cellgate_gateway_items_judged_total", "Items taken from the inbox and judged.",
-                  counters.items_judged);
-  metrics.counter("cellgate_gateway_envelopes_sent_total", "Envelopes handed to the one-way link.",
-                  counters.envelopes_sent);
-  metrics.counter("cellgate_gateway_batches_total", "Batch signatures made.", counters.batches);
-  metrics.counter("cellgate_gateway_epochs_started_total", "Epoch keys started.",
-                  counters.epochs_started);
-  metrics.counter("cellgate_gateway_waits_no_bundle_total",
-                  "Pipeline passes that judged nothing: no usable approved rules bundle.",
-                  counters.waits_no_bundle);
-  metrics.counter("cellgate_gateway_pipeline_errors_total", "Pipeline passes that failed.",
-                  counters.pipeline_errors);
-  metrics.counter("cellgate_gateway_resent_after_restart_total",
-                  "Envelopes sent again after a restart.", counters.resent_after_restart);
-  metrics.counter("cellgate_gateway_reports_out_total",
-                  "This party's receivers' reports judged for release (gap ranges, tree heads).",
-                  counters.reports_out);
-  metrics.counter("cellgate_gateway_reports_released_total",
-                  "Of them released (a subset of the released decisions).",
-                  counters.reports_released);
-  metrics.counter("cellgate_gateway_gap_reports_total",
-                  "Other parties' receiver reports about this gateway's envelopes, verified.",
-                  counters.gap_reports_received);
-  metrics.counter("cellgate_gateway_gap_reports_refused_total",
-                  "Receiver reports refused (malformed, unknown reporter, bad signature).",
-                  counters.gap_reports_refused);
-  metrics.counter("cellgate_gateway_gap_seqs_requested_total",
-                  "Sequence numbers receivers reported missing.", counters.gap_seqs_requested);
-  metrics.counter("cellgate_gateway_resent_for_gaps_total",
-                  "Envelopes re-sent, unchanged, to fill receivers' gaps.",
-                  counters.resent_for_gaps);
-  metrics.counter("cellgate_gateway_gap_unrecoverable_total",
-                  "Reported-missing envelopes older than the sent log keeps (alarm).",
-                  counters.gap_unrecoverable);
-  metrics.registry().gauge("cellgate_gateway_resends_queued",
-                           "Envelopes waiting to be re-sent for a gap.", {{"node", config.id}},
-                           [this] { return static_cast<double>(resends_queued.load()); });
-  metrics.gauge("cellgate_rules_bundle_version", "Version of the approved rules bundle in use.",
-                rules_version_in_use);
-  const auto& ic = ingest_server->counters();
-  metrics.counter("cellgate_ingest_received_total", "Items received from sources.", ic.received);
-  metrics.counter("cellgate_ingest_accepted_total", "Items stored and acknowledged.", ic.accepted);
-  const char* rej = "Items refused at ingest, by reason.";
-  metrics.counter("cellgate_ingest_rejected_total", rej, {"reason", "malformed"},
-                  ic.rejected_malformed);
-  metrics.counter("cellgate_ingest_rejected_total", rej, {"reason", "too_large"},
-                  ic.rejected_too_large);
-  metrics.counter("cellgate_ingest_rejected_total", rej, {"reason", "unknown_source"},
-                  ic.rejected_unknown_source);
-  metrics.counter("cellgate_ingest_rejected_total", rej, {"reason", "overloaded"},
-                  ic.rejected_overloaded);
-  metrics.counter("cellgate_ingest_auth_failures_total",
-                  "Source connections refused: CURVE key not configured.", ic.auth_failures);
-  const auto& ac = approver->counters();
-  metrics.counter("cellgate_rules_bundle_accepted_total", "Rules bundles accepted.", ac.accepted);
-  for (std::size_t i = 0; i < approval::refusal_count; ++i) {
-    std::string reason(approval::to_string(static_cast<approval::Refusal>(i)));
-    std::replace(reason.begin(), reason.end(), ' ', '_');  // "below threshold" → below_threshold
-    metrics.counter("cellgate_rules_bundle_refused_total", "Rules bundles refused, by reason.",
-                    {"reason", reason}, ac.refused[i]);
-  }
-  metrics.counter("cellgate_ingest_backpressure_waits_total",
-                  "Times ingest stopped reading because the inbox was full.",
-                  ic.backpressure_waits);
+  register_rows(metrics, metric_rows(counters, resends_queued, rules_version_in_use));
+  register_rows(metrics, ingest_rows(ingest_server->counters(), approver->counters()));
   link::register_metrics(metrics.registry(), config.links_out[0].name, &link_tx->counters(),
                          nullptr);
   link::register_queue_metrics(metrics.registry(), config.links_out[0].name, *link_tx);
@@ -365,7 +360,7 @@ Result<bool> GatewayNode::Impl::pass() {
   CG_ASSIGN_OR_RETURN(auto flash, inbox->read_flash(config.pipeline->batch_items_max));
   CG_ASSIGN_OR_RETURN(auto pending, inbox->read_pending(config.pipeline->batch_items_max));
   CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
-  CG_ASSIGN_OR_RETURN(auto requests, held->requests(txn, release_requests_per_pass));
+  CG_ASSIGN_OR_RETURN(auto requests, held->requests(txn, tuning::review_requests_per_pass_max));
   if (pending.empty() && requests.empty() && flash.empty()) return false;
   std::set<std::uint64_t> taken_now;
   for (const auto& f : flash) taken_now.insert(f.seq);
@@ -569,7 +564,7 @@ Result<bool> GatewayNode::Impl::pass() {
   // Durable: now it may cross. Announcements first, repeated so a receiver that lost one
   // still gets it.
   for (const auto& a : announcements)
-    CG_RETURN_IF_ERROR(submit_control_blocking(a.announcement, 20));
+    CG_RETURN_IF_ERROR(submit_control_blocking(a.announcement, tuning::new_epoch_repeats));
   // The link's sequence numbers must be consecutive per link; envelopes of one party are.
   std::stable_sort(out.begin(), out.end(),
                    [](const Out& a, const Out& b) { return a.seq < b.seq; });
@@ -588,7 +583,7 @@ Status GatewayNode::Impl::submit_control_blocking(std::span<const std::uint8_t> 
     auto s = link_tx->submit_control(payload, repeats);
     if (s.ok()) return {};
     if (s.status().code() != Code::overloaded || stopping.load()) return s.status();
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(tuning::control_full_wait_ms));
   }
 }
 
@@ -601,7 +596,7 @@ Result<std::uint64_t> GatewayNode::Impl::submit_blocking(std::span<const std::ui
         p == schema::Precedence::FLASH ? link::Precedence::flash : link::Precedence::routine);
     if (s.ok()) return seq;
     if (s.code() != Code::overloaded || stopping.load()) return s;
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    std::this_thread::sleep_for(std::chrono::microseconds(tuning::link_full_wait_us));
   }
 }
 
@@ -682,8 +677,8 @@ Status GatewayNode::Impl::resend_some() {
   if (resends.queued() == 0) return {};
   // Re-sends take what room the link has, never its whole queue: first sends keep flowing, and
   // a re-send does not wait behind seconds of backlog (the receiver would ask again meanwhile).
-  if (link_tx->queued().bytes > resend_backlog_bytes_max) return {};
-  const auto due = resends.take(resends_per_turn_max, clock->monotonic_ns());
+  if (link_tx->queued().bytes > tuning::resend_backlog_bytes_max) return {};
+  const auto due = resends.take(tuning::resends_per_turn_max, clock->monotonic_ns());
   resends_queued.store(resends.queued());
   std::set<std::pair<std::string, std::uint64_t>> announced;
   for (const auto& [party, seq] : due) {
@@ -702,7 +697,7 @@ Status GatewayNode::Impl::resend_some() {
       CG_ASSIGN_OR_RETURN(auto a, rtxn.get(epochs_out, epoch_key_of(party, h.getEpoch())));
       if (a) {
         const std::vector<std::uint8_t> copy(a->begin(), a->end());
-        CG_RETURN_IF_ERROR(submit_control_blocking(copy, 3));
+        CG_RETURN_IF_ERROR(submit_control_blocking(copy, tuning::control_repeats));
       }
     }
     CG_RETURN_IF_ERROR(submit_blocking(*bytes, h.getPrecedence()).status());
@@ -732,7 +727,7 @@ Status GatewayNode::Impl::resend_unsent() {
           return io_error("no stored announcement of epoch " + std::to_string(h.getEpoch()) +
                           " for " + party);
         const std::vector<std::uint8_t> copy(a->begin(), a->end());
-        CG_RETURN_IF_ERROR(submit_control_blocking(copy, 20));
+        CG_RETURN_IF_ERROR(submit_control_blocking(copy, tuning::new_epoch_repeats));
       }
       CG_ASSIGN_OR_RETURN(const std::uint64_t at, submit_blocking(*bytes, h.getPrecedence()));
       s.mark.submitted(at, seq);
@@ -748,36 +743,36 @@ Status GatewayNode::Impl::resend_unsent() {
 
 Status GatewayNode::Impl::housekeeping() {
   const std::int64_t mono = clock->monotonic_ns();
-  if (mono - housekept_ns < housekeeping_every_ns) return {};
+  if (mono - housekept_ns < tuning::housekeeping_every_ns) return {};
   housekept_ns = mono;
   const std::uint64_t floor = link_tx->unsent_floor();  // read after this thread's submits
   std::map<std::string, std::uint64_t> advanced;
   for (auto& [party, s] : streams) {
     const std::uint64_t w = s.mark.on_wire(floor);
     if (w > s.mark_stored) advanced[party] = w;
-    if (s.epoch && mono - s.announced_ns >= reannounce_every_ns) {
+    if (s.epoch && mono - s.announced_ns >= tuning::reannounce_every_ns) {
       // Repeated for as long as the epoch is in use: a relay or receiver that was down when
       // it started still gets its key.
       s.announced_ns = mono;
-      CG_RETURN_IF_ERROR(submit_control_blocking(s.announcement, 2));
+      CG_RETURN_IF_ERROR(submit_control_blocking(s.announcement, tuning::reannounce_repeats));
     }
-    if (mono - s.head_sent_ns >= stream_head_every_ns) {
+    if (mono - s.head_sent_ns >= tuning::stream_head_every_ns) {
       // The last seq committed, so a receiver learns of envelopes lost at a stream's tail.
       s.head_sent_ns = mono;
       CG_ASSIGN_OR_RETURN(const std::uint64_t last, sent->last_seq({party, 0}));
       if (last > 0) {
         CG_ASSIGN_OR_RETURN(auto head,
                             envelope::stream_head(signer, party, 0, last, clock->now_ns()));
-        CG_RETURN_IF_ERROR(submit_control_blocking(head, 3));
+        CG_RETURN_IF_ERROR(submit_control_blocking(head, tuning::control_repeats));
       }
     }
   }
   if (auto b = approver->current();
-      b && (bundle_changed.exchange(false) || mono - bundle_sent_ns >= bundle_resend_every_ns)) {
+      b && (bundle_changed.exchange(false) || mono - bundle_sent_ns >= tuning::bundle_resend_every_ns)) {
     bundle_sent_ns = mono;
     for (const auto& chunk :
          bundle_chunks(b->bytes, link_settings(config.links_out[0]).fragment_bytes()))
-      CG_RETURN_IF_ERROR(submit_control_blocking(chunk, 3));
+      CG_RETURN_IF_ERROR(submit_control_blocking(chunk, tuning::control_repeats));
     counters.bundles_sent.fetch_add(1);
   }
   if (!advanced.empty()) {
@@ -791,10 +786,10 @@ Status GatewayNode::Impl::housekeeping() {
   // longer than the drain bound, so the age test implies it).
   const std::int64_t cutoff =
       clock->now_ns() - std::int64_t{config.pipeline->sent_retention_seconds} * ns_per_s;
-  CG_ASSIGN_OR_RETURN(const auto pruned, sent->prune_before(cutoff, prune_per_pass_max));
+  CG_ASSIGN_OR_RETURN(const auto pruned, sent->prune_before(cutoff, tuning::prune_per_pass_max));
   counters.sent_pruned.fetch_add(pruned);
   // Consumed inbox entries, whose ids answer a source's late retry, for as long.
-  CG_ASSIGN_OR_RETURN(const auto pruned_in, inbox->prune_before(cutoff, prune_per_pass_max));
+  CG_ASSIGN_OR_RETURN(const auto pruned_in, inbox->prune_before(cutoff, tuning::prune_per_pass_max));
   counters.inbox_pruned.fetch_add(pruned_in);
   return {};
 }
@@ -806,7 +801,7 @@ void GatewayNode::Impl::run() {
     if (s.ok()) break;
     counters.pipeline_errors.fetch_add(1);
     errors->report("re-sending after restart: " + s.reason(), clock->monotonic_ns());
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::this_thread::sleep_for(std::chrono::milliseconds(tuning::restart_retry_ms));
   }
   while (!stopping.load()) {
     if (auto s = housekeeping(); !s.ok()) {
@@ -824,9 +819,9 @@ void GatewayNode::Impl::run() {
       // Seqs reserved in the aborted transaction will be reserved again: new epochs, so no
       // (key, nonce) pair is ever used twice.
       for (auto& [party, s] : streams) s.epoch.reset();
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::this_thread::sleep_for(std::chrono::milliseconds(tuning::error_sleep_ms));
     } else if (!*did && resends.queued() == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      std::this_thread::sleep_for(std::chrono::milliseconds(tuning::idle_sleep_ms));
     }
   }
 }
@@ -867,8 +862,8 @@ void GatewayNode::stop() {
   if (impl_->ingest_server) impl_->ingest_server->stop();
   if (impl_->pipeline.joinable()) impl_->pipeline.join();
   if (impl_->link_tx) {
-    for (int i = 0; i < 500 && !impl_->link_tx->idle(); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < tuning::drain_polls && !impl_->link_tx->idle(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(tuning::drain_poll_ms));
     impl_->housekept_ns = std::numeric_limits<std::int64_t>::min() / 2;  // store the marks now
     if (auto s = impl_->housekeeping(); !s.ok()) log_line(impl_->config.id, s.reason());
     impl_->link_tx->stop();

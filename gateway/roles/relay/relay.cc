@@ -15,47 +15,20 @@
 #include "gateway/deliver/deliver.h"
 #include "gateway/envelope/envelope.h"
 #include "gateway/link/link.h"
+#include "gateway/common/limits.h"
+#include "gateway/node/metric_table.h"
 #include "gateway/node/node_common.h"
+#include "gateway/node/store_keys.h"
 #include "gateway/roles/relay/oversight.h"
+#include "gateway/roles/relay/tuning.h"
 #include "gateway/translog/translog.h"
 
 namespace cg::node {
 namespace {
 
-constexpr std::int64_t housekeeping_every_ns = 200 * ns_per_ms;
-constexpr std::size_t forgotten_per_pass_max = 4096;
-// Envelopes naming a rules bundle the relay has not seen approved wait this long for it (its
-// chunks may still be on the way), at most held_max of them per link; then they are refused.
-constexpr std::int64_t bundle_wait_ns = 10 * ns_per_s;
-constexpr std::size_t held_max = 20'000;
-// Logged envelopes are remembered by (origin, destination, stream, seq) for this many seqs of
-// their stream, so that one re-sent to fill a receiver's gap is recognised and forwarded again.
-constexpr std::uint64_t logged_window_seqs = 1u << 16;
-// Tree head serials are reserved durably this many at a time (a restart skips the rest).
-constexpr std::uint64_t serial_block = 4096;
-// Every this many serials, a published head becomes the checkpoint later heads also link to.
-constexpr std::uint64_t checkpoint_every = 64;
+namespace tuning = relay_tuning;
 
-std::vector<std::uint8_t> seen_key(std::string_view party, std::uint64_t version) {
-  std::vector<std::uint8_t> k(party.begin(), party.end());
-  k.push_back(0);
-  const auto v = store::be64(version);
-  k.insert(k.end(), v.begin(), v.end());
-  return k;
-}
-
-std::vector<std::uint8_t> logged_key(std::string_view origin, std::string_view destination,
-                                     std::uint32_t stream, std::uint64_t seq) {
-  std::vector<std::uint8_t> k(origin.begin(), origin.end());
-  k.push_back(0);
-  k.insert(k.end(), destination.begin(), destination.end());
-  k.push_back(0);
-  for (int i = 3; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(stream >> (8 * i)));
-  const auto s = store::be64(seq);
-  k.insert(k.end(), s.begin(), s.end());
-  return k;
-}
-
+// The value of meta's "last_head" and "checkpoint" (schemas/FORMATS.md, "Role tables").
 struct HeadRef {
   std::uint64_t serial = 0, tree_size = 0;
 };
@@ -74,11 +47,51 @@ std::optional<HeadRef> decode_ref(std::span<const std::uint8_t> v) {
   return HeadRef{*s, *n};
 }
 
-constexpr std::string_view meta_serial = "serial_reserved";
-constexpr std::string_view meta_last_head = "last_head";
-constexpr std::string_view meta_checkpoint = "checkpoint";
-std::span<const std::uint8_t> key_of(std::string_view s) {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+// What the relay counts, as Prometheus rows, in the order of its exposition (names, labels
+// and help texts are docs/OPERATIONS.md's).
+std::vector<MetricRow> metric_rows(const RelayCounters& c) {
+  const std::string refused = "Envelopes refused, by reason.";
+  return {
+      counter_row("cellgate_relay_received_total", "Envelopes received from the parties' links.",
+                  c.received),
+      counter_row("cellgate_relay_relayed_total",
+                  "Envelopes logged, countersigned and forwarded.", c.relayed),
+      counter_row("cellgate_relay_refused_total", refused, c.refused_origin, {"reason", "origin"}),
+      counter_row("cellgate_relay_refused_total", refused, c.refused_replay, {"reason", "replay"}),
+      counter_row("cellgate_relay_refused_total", refused, c.refused_oversight,
+                  {"reason", "oversight"}),
+      counter_row("cellgate_relay_refused_total", refused, c.refused_no_route,
+                  {"reason", "no_route"}),
+      counter_row("cellgate_relay_refused_total", refused, c.refused_bundle, {"reason", "bundle"}),
+      counter_row("cellgate_relay_bundles_accepted_total",
+                  "Rules bundles received, verified and recorded as approved.",
+                  c.bundles_accepted),
+      counter_row("cellgate_relay_bundles_refused_total", "Rules bundles (or chunks) refused.",
+                  c.bundles_refused),
+      gauge_row("cellgate_relay_held_for_bundle",
+                "Envelopes waiting for the rules bundle they name.", c.held_for_bundle),
+      counter_row("cellgate_relay_announcements_forwarded_total",
+                  "Epoch announcements verified and forwarded.", c.announcements_forwarded),
+      counter_row("cellgate_relay_announcements_refused_total", "Epoch announcements refused.",
+                  c.announcements_refused),
+      counter_row("cellgate_relay_lost_on_links_total",
+                  "Envelopes the inbound links reported lost.", c.lost_on_links),
+      counter_row("cellgate_relay_forwarded_after_restart_total",
+                  "Logged envelopes forwarded again after a restart.",
+                  c.forwarded_after_restart),
+      counter_row("cellgate_relay_errors_total", "Processing errors.", c.errors),
+      counter_row(
+          "cellgate_relay_reforwarded_total",
+          "Logged envelopes re-sent by their origin (a receiver's gap) and forwarded again.",
+          c.reforwarded),
+      counter_row("cellgate_relay_heads_published_total",
+                  "Signed tree heads sent to every outbound link.", c.heads_published),
+      counter_row("cellgate_relay_stream_heads_forwarded_total",
+                  "Origins' stream heads verified and forwarded.", c.stream_heads_forwarded),
+      counter_row("cellgate_relay_stream_heads_refused_total", "Origins' stream heads refused.",
+                  c.stream_heads_refused),
+      gauge_row("cellgate_relay_tree_size", "Entries in the transparency log.", c.tree_size),
+  };
 }
 
 }  // namespace
@@ -120,7 +133,7 @@ struct RelayNode::Impl {
   // (party, bundle version) → bundle hash of every bundle seen approved.
   store::Table bundles_seen;
   // (origin, destination, stream, seq) → be64(log index) || leaf hash, for the last
-  // logged_window_seqs seqs of each stream: a re-sent envelope is forwarded again, not logged
+  // tuning::logged_window_seqs seqs of each stream: a re-sent envelope is forwarded again, not logged
   // twice.
   store::Table logged;
   // Tree head serials reserved, and the last head and checkpoint published (for the links of
@@ -211,12 +224,12 @@ Status RelayNode::Impl::load() {
   CG_ASSIGN_OR_RETURN(meta, env->table("meta"));
   {
     CG_ASSIGN_OR_RETURN(auto rtxn, env->begin_read());
-    CG_ASSIGN_OR_RETURN(auto reserved, rtxn.get(meta, key_of(meta_serial)));
+    CG_ASSIGN_OR_RETURN(auto reserved, rtxn.get(meta, text_key_of(meta_serial_reserved)));
     if (reserved) serial_reserved = store::from_be64(*reserved).value_or(0);
     next_serial = serial_reserved + 1;  // the rest of the last block may have been used
-    CG_ASSIGN_OR_RETURN(auto last, rtxn.get(meta, key_of(meta_last_head)));
+    CG_ASSIGN_OR_RETURN(auto last, rtxn.get(meta, text_key_of(meta_last_head)));
     if (last) last_head = decode_ref(*last);
-    CG_ASSIGN_OR_RETURN(auto cp, rtxn.get(meta, key_of(meta_checkpoint)));
+    CG_ASSIGN_OR_RETURN(auto cp, rtxn.get(meta, text_key_of(meta_checkpoint)));
     if (cp) checkpoint = decode_ref(*cp);
   }
   for (const auto& lo : config.links_out) {
@@ -262,56 +275,8 @@ Status RelayNode::Impl::load() {
 
 Status RelayNode::Impl::register_metrics() {
   metrics.set_node(config.id);
-  const char* sig_help =
-      "Batch and tree head signature checks: computed by the suite, or remembered (the same "
-      "signature verified before).";
-  metrics.counter("cellgate_signature_checks_total", sig_help, {"how", "computed"},
-                  verified.misses());
-  metrics.counter("cellgate_signature_checks_total", sig_help, {"how", "remembered"},
-                  verified.hits());
-  metrics.counter("cellgate_relay_received_total", "Envelopes received from the parties' links.",
-                  counters.received);
-  metrics.counter("cellgate_relay_relayed_total", "Envelopes logged, countersigned and forwarded.",
-                  counters.relayed);
-  const char* refused = "Envelopes refused, by reason.";
-  metrics.counter("cellgate_relay_refused_total", refused, {"reason", "origin"},
-                  counters.refused_origin);
-  metrics.counter("cellgate_relay_refused_total", refused, {"reason", "replay"},
-                  counters.refused_replay);
-  metrics.counter("cellgate_relay_refused_total", refused, {"reason", "oversight"},
-                  counters.refused_oversight);
-  metrics.counter("cellgate_relay_refused_total", refused, {"reason", "no_route"},
-                  counters.refused_no_route);
-  metrics.counter("cellgate_relay_refused_total", refused, {"reason", "bundle"},
-                  counters.refused_bundle);
-  metrics.counter("cellgate_relay_bundles_accepted_total",
-                  "Rules bundles received, verified and recorded as approved.",
-                  counters.bundles_accepted);
-  metrics.counter("cellgate_relay_bundles_refused_total", "Rules bundles (or chunks) refused.",
-                  counters.bundles_refused);
-  metrics.gauge("cellgate_relay_held_for_bundle",
-                "Envelopes waiting for the rules bundle they name.", counters.held_for_bundle);
-  metrics.counter("cellgate_relay_announcements_forwarded_total",
-                  "Epoch announcements verified and forwarded.", counters.announcements_forwarded);
-  metrics.counter("cellgate_relay_announcements_refused_total", "Epoch announcements refused.",
-                  counters.announcements_refused);
-  metrics.counter("cellgate_relay_lost_on_links_total",
-                  "Envelopes the inbound links reported lost.", counters.lost_on_links);
-  metrics.counter("cellgate_relay_forwarded_after_restart_total",
-                  "Logged envelopes forwarded again after a restart.",
-                  counters.forwarded_after_restart);
-  metrics.counter("cellgate_relay_errors_total", "Processing errors.", counters.errors);
-  metrics.counter(
-      "cellgate_relay_reforwarded_total",
-      "Logged envelopes re-sent by their origin (a receiver's gap) and forwarded again.",
-      counters.reforwarded);
-  metrics.counter("cellgate_relay_heads_published_total",
-                  "Signed tree heads sent to every outbound link.", counters.heads_published);
-  metrics.counter("cellgate_relay_stream_heads_forwarded_total",
-                  "Origins' stream heads verified and forwarded.", counters.stream_heads_forwarded);
-  metrics.counter("cellgate_relay_stream_heads_refused_total", "Origins' stream heads refused.",
-                  counters.stream_heads_refused);
-  metrics.gauge("cellgate_relay_tree_size", "Entries in the transparency log.", counters.tree_size);
+  register_rows(metrics, signature_rows(verified));
+  register_rows(metrics, metric_rows(counters));
   for (std::size_t i = 0; i < ins.size(); ++i)
     link::register_metrics(metrics.registry(), config.links_in[i].name, nullptr,
                            &ins[i]->rx->receiver().counters());
@@ -348,9 +313,9 @@ Status RelayNode::Impl::offer_bundle(In& in, std::span<const std::uint8_t> chunk
   }
   std::lock_guard lock(write_mu);
   CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
-  CG_ASSIGN_OR_RETURN(auto had, txn.get(bundles_seen, seen_key(in.party, (*b)->version)));
+  CG_ASSIGN_OR_RETURN(auto had, txn.get(bundles_seen, bundle_seen_key_of(in.party, (*b)->version)));
   if (had) return {};
-  CG_RETURN_IF_ERROR(txn.put(bundles_seen, seen_key(in.party, (*b)->version), (*b)->hash));
+  CG_RETURN_IF_ERROR(txn.put(bundles_seen, bundle_seen_key_of(in.party, (*b)->version), (*b)->hash));
   CG_RETURN_IF_ERROR(txn.commit());
   counters.bundles_accepted.fetch_add(1);
   std::fprintf(stderr, "[%s] rules bundle v%llu of %s seen approved\n", config.id.c_str(),
@@ -374,7 +339,7 @@ Status RelayNode::Impl::process(In& in) {
         counters.stream_heads_refused.fetch_add(1);
         continue;
       }
-      if (out->second->submit_control(c, 3).ok()) counters.stream_heads_forwarded.fetch_add(1);
+      if (out->second->submit_control(c, tuning::stream_head_repeats).ok()) counters.stream_heads_forwarded.fetch_add(1);
       continue;
     }
     auto a = envelope::verify_announcement(c, *root, *suite);
@@ -384,7 +349,7 @@ Status RelayNode::Impl::process(In& in) {
       counters.announcements_refused.fetch_add(1);
       continue;
     }
-    if (out->second->submit_control(c, 10).ok()) counters.announcements_forwarded.fetch_add(1);
+    if (out->second->submit_control(c, tuning::announcement_repeats).ok()) counters.announcements_forwarded.fetch_add(1);
   }
   in.handler->controls.clear();
   if (in.handler->envelopes.empty() && in.held.empty()) return {};
@@ -421,11 +386,12 @@ Status RelayNode::Impl::process(In& in) {
     ev.rules_version = h.getRulesVersion();
     // The rules bundle named in the header must be one the relay has seen approved.
     CG_ASSIGN_OR_RETURN(auto seen_hash,
-                        txn.get(bundles_seen, seen_key(c->origin_party, h.getRulesVersion())));
+                        txn.get(bundles_seen, bundle_seen_key_of(c->origin_party, h.getRulesVersion())));
     const bool approved = seen_hash && crypto::ct_equal(*seen_hash, {h.getRulesHash().begin(),
                                                                      h.getRulesHash().size()});
     if (!approved) {
-      if (!seen_hash && now - arrived < bundle_wait_ns && in.held.size() < held_max) {
+      if (!seen_hash && now - arrived < tuning::bundle_wait_ns &&
+          in.held.size() < tuning::held_for_bundle_max) {
         in.held.emplace_back(arrived, std::move(bytes));  // its bundle may be on the way
         continue;
       }
@@ -442,7 +408,7 @@ Status RelayNode::Impl::process(In& in) {
     // Logged before under this seq: a re-send that fills a receiver's gap is forwarded again
     // under a fresh tree head (its oversight was applied when it was logged); any other
     // envelope under that seq is a replay.
-    const auto lkey = logged_key(origin, destination, h.getStream(), h.getSeq());
+    const auto lkey = logged_key_of(origin, destination, h.getStream(), h.getSeq());
     CG_ASSIGN_OR_RETURN(auto prior, txn.get(logged, lkey));
     if (prior) {
       const auto leaf_hash = crypto::leaf_hash(log->hasher(), c->leaf);
@@ -493,9 +459,9 @@ Status RelayNode::Impl::process(In& in) {
       const auto leaf_hash = crypto::leaf_hash(log->hasher(), c->leaf);
       v.insert(v.end(), leaf_hash.begin(), leaf_hash.end());
       CG_RETURN_IF_ERROR(txn.put(logged, lkey, v));
-      if (h.getSeq() > logged_window_seqs) {  // bounded: the oldest of the stream goes
-        CG_RETURN_IF_ERROR(txn.erase(logged, logged_key(origin, destination, h.getStream(),
-                                                        h.getSeq() - logged_window_seqs))
+      if (h.getSeq() > tuning::logged_window_seqs) {  // bounded: the oldest of the stream goes
+        CG_RETURN_IF_ERROR(txn.erase(logged, logged_key_of(origin, destination, h.getStream(),
+                                                        h.getSeq() - tuning::logged_window_seqs))
                                .status());
       }
     }
@@ -514,15 +480,15 @@ Status RelayNode::Impl::submit_blocking(link::UdpSender& tx, std::uint64_t seq,
   for (;;) {  // back-pressure: wait for the paced link
     Status s = tx.submit(seq, bytes, p);
     if (s.ok() || s.code() != Code::overloaded || stopping.load()) return s;
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    std::this_thread::sleep_for(std::chrono::microseconds(tuning::link_full_wait_us));
   }
 }
 
 Result<std::uint64_t> RelayNode::Impl::take_serial() {
   if (next_serial > serial_reserved) {
-    const std::uint64_t reserved = next_serial - 1 + serial_block;
+    const std::uint64_t reserved = next_serial - 1 + tuning::serial_block;
     CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
-    CG_RETURN_IF_ERROR(txn.put(meta, key_of(meta_serial), store::be64(reserved)));
+    CG_RETURN_IF_ERROR(txn.put(meta, text_key_of(meta_serial_reserved), store::be64(reserved)));
     CG_RETURN_IF_ERROR(txn.commit());
     serial_reserved = reserved;
   }
@@ -543,7 +509,7 @@ Status RelayNode::Impl::publish(const envelope::TreeHead& head) {
   }
   counters.heads_published.fetch_add(1);
   last_head = HeadRef{head.serial, head.tree_size};
-  if (head.serial % checkpoint_every == 0 || !checkpoint) checkpoint = last_head;
+  if (head.serial % tuning::checkpoint_every == 0 || !checkpoint) checkpoint = last_head;
   heads_dirty = true;
   return {};
 }
@@ -582,7 +548,7 @@ Status RelayNode::Impl::forward(std::vector<Accepted>& accepted) {
 
 Status RelayNode::Impl::housekeeping() {
   const std::int64_t mono = clock->monotonic_ns();
-  if (mono - housekept_ns < housekeeping_every_ns) return {};
+  if (mono - housekept_ns < tuning::housekeeping_every_ns) return {};
   housekept_ns = mono;
   // What each link has handed to the kernel leaves in_flight; the lowest index still in
   // flight bounds the mark (indexes were submitted in increasing order).
@@ -599,7 +565,7 @@ Status RelayNode::Impl::housekeeping() {
   std::vector<std::vector<std::uint8_t>> keys;
   if (on_wire_below != 0) {
     CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(unsent));
-    while (keys.size() < forgotten_per_pass_max) {
+    while (keys.size() < tuning::forgotten_per_pass_max) {
       CG_ASSIGN_OR_RETURN(auto e, cursor.next());
       if (!e || store::from_be64(e->first).value_or(UINT64_MAX) >= on_wire_below) break;
       keys.emplace_back(e->first.begin(), e->first.end());
@@ -609,9 +575,9 @@ Status RelayNode::Impl::housekeeping() {
   // The heads the first published head after a restart links from.
   if (heads_dirty) {
     if (last_head)
-      CG_RETURN_IF_ERROR(txn.put(meta, key_of(meta_last_head), encode_ref(*last_head)));
+      CG_RETURN_IF_ERROR(txn.put(meta, text_key_of(meta_last_head), encode_ref(*last_head)));
     if (checkpoint)
-      CG_RETURN_IF_ERROR(txn.put(meta, key_of(meta_checkpoint), encode_ref(*checkpoint)));
+      CG_RETURN_IF_ERROR(txn.put(meta, text_key_of(meta_checkpoint), encode_ref(*checkpoint)));
     heads_dirty = false;
   }
   return txn.commit();
@@ -665,9 +631,9 @@ Status RelayNode::Impl::forward_unsent() {
 void RelayNode::Impl::run(In& in) {
   ErrorLog errors(config.id);
   while (!stopping.load()) {
-    if (auto s = in.rx->poll_once(10); !s.ok()) {
+    if (auto s = in.rx->poll_once(tuning::poll_timeout_ms); !s.ok()) {
       counters.errors.fetch_add(1);
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::this_thread::sleep_for(std::chrono::milliseconds(tuning::poll_timeout_ms));
       continue;
     }
     if (auto s = process(in); !s.ok()) {
@@ -703,8 +669,8 @@ void RelayNode::stop() {
     if (in->thread.joinable()) in->thread.join();
   }
   for (auto& [party, tx] : impl_->outs) {
-    for (int i = 0; i < 500 && !tx->idle(); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < tuning::drain_polls && !tx->idle(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(tuning::drain_poll_ms));
   }
   {
     std::lock_guard lock(impl_->write_mu);
