@@ -182,11 +182,77 @@ struct GatewayNode::Impl {
   metrics::Histogram judged_to_sent = metrics::Histogram::latency();
   NodeMetrics metrics;  // last: destroyed (its server stopped) before what it reads
 
+  // Wiring, in order: the node's identity (keys, trust root, destinations), its store and
+  // tables, the link, then ingest (nothing is accepted before everything behind it works).
   Status load();
+  Status load_identity();
+  Status open_store();
+  Status open_link();
+  Status start_ingest();
   Status register_metrics();
   void run();
-  // One pipeline pass; false when there was nothing to do.
+
+  // One envelope to hand to the link once the pass's transaction has committed.
+  struct Out {
+    std::string party;
+    std::uint64_t seq;
+    schema::Precedence precedence;
+    std::vector<std::uint8_t> bytes;
+  };
+  // What the stages of one pipeline pass share: its time, the bundle that judges, the one
+  // transaction everything is written in, and what was sealed, to sign and send after it.
+  struct Pass {
+    std::int64_t now = 0;
+    std::shared_ptr<const approval::Bundle> bundle;
+    const policy::Policy& rules;
+    store::WriteTxn& txn;
+    std::set<std::uint64_t> taken_now;                              // FLASH items judged
+    std::map<std::string, std::vector<envelope::Sealed>> batches;   // routine, per party
+    std::vector<std::pair<std::string, envelope::Sealed>> singles;  // FLASH, signed alone
+    std::vector<NewEpoch> announcements;
+    std::vector<Out> out;
+    policy::Decision decision;  // reused from one decision to the next
+  };
+  // One pipeline pass; false when there was nothing to do. Its stages, in order: the usable
+  // bundle; reviewers' decisions on held items (review); every item for every destination
+  // (judge, judge_for, seal_one); signatures (sign_batches); ONE commit; then the link (send).
   Result<bool> pass();
+  // The bundle to judge by; null when none is usable (counted every pass, logged once per
+  // change of state).
+  Result<std::shared_ptr<const approval::Bundle>> usable_bundle(std::int64_t now);
+  // A reviewer's signed decision on a held item: verified by Quarantine::authorize (a reviewer
+  // of this party, over this hold, item and destination — and a reject's reason), applied,
+  // audited with the reviewer's name, and answered with a verdict the command waits for.
+  Status review(Pass& p, const quarantine::Quarantine::Request& r);
+  Status apply_reject(Pass& p, const quarantine::Quarantine::Request& r, audit::Event& ev,
+                      const std::string& who);
+  Status apply_release(Pass& p, const quarantine::Quarantine::Request& r,
+                       const quarantine::Held& h, schema::Item::Reader item, audit::Event& ev,
+                       const std::string& who);
+  // A refused decision: audited, logged, counted, answered; the item stays held as it was.
+  Status refuse_review(Pass& p, const quarantine::Quarantine::Request& r, audit::Event& ev,
+                       const std::string& why);
+  // One inbox entry judged for every destination that has a receiver (a receiver report is
+  // first taken as one: take_report).
+  Status judge(Pass& p, policy::Evaluator& evaluator, const ingest::InboxEntry& entry);
+  // One decision for destination `di`, audited: blocked, held for a reviewer, or released
+  // (redacted if it must be) and sealed. True when released.
+  Result<bool> judge_for(Pass& p, policy::Evaluator& evaluator, const ingest::InboxEntry& entry,
+                         schema::Item::Reader item, std::uint32_t di);
+  // Seals `released` for `party` under a fresh seq and records `ev` (its event set by the
+  // caller) with that seq; FLASH items are signed alone.
+  Status seal_one(Pass& p, const std::string& party, std::span<const std::uint8_t> released,
+                  schema::Label::Reader release_label, schema::Item::Reader item,
+                  audit::Event& ev);
+  // Signs what was sealed — FLASH items alone, routine ones in batches of at most
+  // limits::batch_items_max — and puts every envelope in the sent log (emit).
+  Status sign_batches(Pass& p);
+  Status emit(Pass& p, const std::string& party, std::span<const envelope::Sealed> batch,
+              schema::Precedence prec);
+  // New epochs' announcements, judged FLASH items and consumed inbox entries; the commit.
+  Status commit(Pass& p, std::optional<std::uint64_t> consumed_through);
+  // Only once committed: the new announcements, then the envelopes in seq order.
+  Status send(Pass& p, std::int64_t judged_ns);
   Result<crypto::EpochKey*> epoch_for(const std::string& party, std::uint64_t first_seq,
                                       std::vector<NewEpoch>& announcements);
   // After a restart: sends again, unchanged, what was committed but may not have reached the
@@ -206,6 +272,13 @@ struct GatewayNode::Impl {
   // is this party's own receiver's, which is judged and released like any item.
   Result<bool> take_report(store::WriteTxn& txn, schema::Item::Reader item, std::int64_t now,
                            std::uint64_t rules_version);
+  // What a report asks of this gateway, summed over its streams.
+  struct GapAsk {
+    std::uint64_t asked = 0, queued = 0, gone = 0;  // seqs asked, queued, no longer kept
+    std::string unrecoverable;                       // the ranges no longer kept (for the log)
+  };
+  // Queues the re-sends one stream's gaps ask for (what the sent log still keeps).
+  Status queue_resends(const recovery::StreamGaps& g, GapAsk& t);
   // Re-sends what the queue allows now, unchanged, from the sent log.
   Status resend_some();
   // How long what waits in the link's queue needs to leave at its pace.
@@ -218,6 +291,15 @@ Status GatewayNode::Impl::load() {
     return malformed(config.source_file +
                      ": a gateway needs [keys], [pipeline], [ingest] and one [[link_out]]");
   }
+  CG_RETURN_IF_ERROR(load_identity());
+  CG_RETURN_IF_ERROR(open_store());
+  CG_RETURN_IF_ERROR(open_link());
+  // Ingest last: nothing is accepted before everything behind it works.
+  CG_RETURN_IF_ERROR(start_ingest());
+  return register_metrics();
+}
+
+Status GatewayNode::Impl::load_identity() {
   const auto& k = *config.keys;
   CG_ASSIGN_OR_RETURN(auto pass, passphrase(k));
   CG_ASSIGN_OR_RETURN(signing_key,
@@ -246,6 +328,10 @@ Status GatewayNode::Impl::load() {
       streams[std::string(wire::view(n.getParty()))].receiver_public.assign(key.begin(), key.end());
     }
   }
+  return {};
+}
+
+Status GatewayNode::Impl::open_store() {
   CG_ASSIGN_OR_RETURN(
       env, store::Env::open({.path = config.store, .map_bytes = config.store_bytes_max}));
   CG_ASSIGN_OR_RETURN(auto ib, ingest::Inbox::open(*env));
@@ -262,7 +348,17 @@ Status GatewayNode::Impl::load() {
                       approval::Approver::open(*env, config.party, *root,
                                                std::make_shared<approval::SuiteVerifier>(*suite),
                                                policy_compiler()));
-  // Link.
+  {
+    CG_ASSIGN_OR_RETURN(auto rtxn, env->begin_read());
+    for (auto& [party, s] : streams) {
+      CG_ASSIGN_OR_RETURN(auto m, rtxn.get(marks, mark_key_of(party)));
+      if (m) s.mark_stored = store::from_be64(*m).value_or(0);
+    }
+  }
+  return {};
+}
+
+Status GatewayNode::Impl::open_link() {
   const auto& lo = config.links_out[0];
   CG_ASSIGN_OR_RETURN(auto lk, crypto::read_link_key_file(lo.key_file));
   link_key.emplace(std::move(lk));
@@ -272,14 +368,10 @@ Status GatewayNode::Impl::load() {
   so.interleave_depth = lo.interleave_depth;
   CG_RETURN_IF_ERROR(link::validate(so));
   CG_ASSIGN_OR_RETURN(link_tx, link::UdpSender::open(so, lo.peer, *link_key, *clock));
-  {
-    CG_ASSIGN_OR_RETURN(auto rtxn, env->begin_read());
-    for (auto& [party, s] : streams) {
-      CG_ASSIGN_OR_RETURN(auto m, rtxn.get(marks, mark_key_of(party)));
-      if (m) s.mark_stored = store::from_be64(*m).value_or(0);
-    }
-  }
-  // Ingest last: nothing is accepted before everything behind it works.
+  return {};
+}
+
+Status GatewayNode::Impl::start_ingest() {
   ingest::ServerOptions io;
   io.log = &*events;
   io.endpoint = config.ingest->listen;
@@ -288,8 +380,7 @@ Status GatewayNode::Impl::load() {
   io.batch_items_max = config.ingest->batch_items_max;
   io.inbox_items_max = config.ingest->inbox_items_max;
   ingest_server = std::make_unique<ingest::Server>(io, *env, *inbox, *clock);
-  CG_RETURN_IF_ERROR(ingest_server->start());
-  return register_metrics();
+  return ingest_server->start();
 }
 
 Status GatewayNode::Impl::register_metrics() {
@@ -336,9 +427,8 @@ Result<crypto::EpochKey*> GatewayNode::Impl::epoch_for(const std::string& party,
   return &*s.epoch;
 }
 
-Result<bool> GatewayNode::Impl::pass() {
-  const std::int64_t now = clock->now_ns();
-  const std::int64_t judged_ns = clock->monotonic_ns();
+Result<std::shared_ptr<const approval::Bundle>> GatewayNode::Impl::usable_bundle(
+    std::int64_t now) {
   auto bundle = approver->usable(now);
   if (!bundle.ok()) {
     // Logged once per change of state (the pipeline asks on every pass), counted every time.
@@ -347,14 +437,21 @@ Result<bool> GatewayNode::Impl::pass() {
       bundle_refusal = bundle.status().reason();
       log_line(config.id, bundle_refusal + " (judging nothing until that changes)");
     }
-    return false;
+    return std::shared_ptr<const approval::Bundle>();
   }
   if (!bundle_refusal.empty()) {
     bundle_refusal.clear();
     log_line(config.id,
              "rules bundle v" + std::to_string((*bundle)->version) + " usable: judging again");
   }
-  const auto& rules = *std::static_pointer_cast<const policy::Policy>((*bundle)->policy);
+  return *bundle;
+}
+
+Result<bool> GatewayNode::Impl::pass() {
+  const std::int64_t now = clock->now_ns();
+  const std::int64_t judged_ns = clock->monotonic_ns();
+  CG_ASSIGN_OR_RETURN(auto bundle, usable_bundle(now));
+  if (!bundle) return false;
   // FLASH items first, whatever routine items were received before them; then the oldest
   // pending items in order (skipping FLASH items judged already).
   CG_ASSIGN_OR_RETURN(auto flash, inbox->read_flash(config.pipeline->batch_items_max));
@@ -362,219 +459,251 @@ Result<bool> GatewayNode::Impl::pass() {
   CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
   CG_ASSIGN_OR_RETURN(auto requests, held->requests(txn, tuning::review_requests_per_pass_max));
   if (pending.empty() && requests.empty() && flash.empty()) return false;
-  std::set<std::uint64_t> taken_now;
-  for (const auto& f : flash) taken_now.insert(f.seq);
+  Pass p{.now = now,
+         .bundle = bundle,
+         .rules = *std::static_pointer_cast<const policy::Policy>(bundle->policy),
+         .txn = txn};
   std::vector<const ingest::InboxEntry*> work;
-  for (const auto& f : flash) work.push_back(&f);
-  for (const auto& p : pending)
-    if (!p.taken && !taken_now.count(p.seq)) work.push_back(&p);
-  CG_ASSIGN_OR_RETURN(auto evaluator, policy::Evaluator::create(rules));
-  struct Out {
-    std::string party;
-    std::uint64_t seq;
-    schema::Precedence precedence;
-    std::vector<std::uint8_t> bytes;
-  };
-  std::vector<Out> out;
-  std::map<std::string, std::vector<envelope::Sealed>> batches;   // routine, per party
-  std::vector<std::pair<std::string, envelope::Sealed>> singles;  // FLASH, signed alone
-  std::vector<NewEpoch> announcements;
-  // Seals `released` for `party` under a fresh seq and records `ev` (its event set by the
-  // caller) with that seq; FLASH items are signed alone.
-  auto seal_one = [&](const std::string& party, std::span<const std::uint8_t> released,
-                      schema::Label::Reader release_label, schema::Item::Reader item,
-                      audit::Event& ev) -> Status {
-    const sentlog::StreamId sid{party, 0};
-    CG_ASSIGN_OR_RETURN(const std::uint64_t seq, sent->next_seq(txn, sid));
-    CG_ASSIGN_OR_RETURN(auto* epoch, epoch_for(party, seq, announcements));
-    envelope::HeaderFields f;
-    f.destination = party;
-    f.seq = seq;
-    f.time_ns = now;
-    f.precedence = item.getPrecedence();
-    f.kind = item.getKind();
-    f.rules_version = (*bundle)->version;
-    f.rules_hash = (*bundle)->hash;
-    CG_ASSIGN_OR_RETURN(auto sealed, envelope::seal(signer, f, *epoch, released, release_label));
-    ev.seq = seq;
-    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-    if (f.precedence == schema::Precedence::FLASH)
-      singles.emplace_back(party, std::move(sealed));
-    else
-      batches[party].push_back(std::move(sealed));
-    return {};
-  };
-  // Reviewers' decisions on held items: verified here by Quarantine::authorize (a reviewer of
-  // this party, over this hold, item and destination — and a reject's reason), applied,
-  // audited with the reviewer's name, and answered with a verdict the command waits for. A
-  // released item's held bytes — exactly what the reviewer signed — are sealed like any
-  // released item.
-  const approval::SuiteVerifier release_verifier(*suite);
-  for (const auto& r : requests) {
-    const bool reject = r.decision == quarantine::Decision::reject;
-    const std::string what = std::string(quarantine::to_string(r.decision));
-    const std::string refused_reason = what + " refused";  // audit::Event holds views
-    CG_RETURN_IF_ERROR(held->drop_request(txn, r.hold, r.decision));
-    std::string reviewer;
-    auto h = reject ? held->reject(txn, r.hold, r.reason, *root, config.party, r.key_id,
-                                   r.signature, release_verifier, &reviewer)
-                    : held->release(txn, r.hold, *root, config.party, r.key_id, r.signature,
-                                    release_verifier, &reviewer);
-    audit::Event ev{.time_ns = now,
-                    .event = reject ? schema::AuditEvent::QUARANTINE_REJECTED
-                                    : schema::AuditEvent::QUARANTINE_RELEASED,
-                    .origin = config.id,
-                    .rules_version = (*bundle)->version};
-    // Refused: audited, logged, counted, and answered; the item stays held as it was.
-    auto refuse = [&](const std::string& why) -> Status {
-      (reject ? counters.rejects_refused : counters.releases_refused).fetch_add(1);
-      ev.event = schema::AuditEvent::REJECTED_INPUT;
-      ev.reason = refused_reason;
-      ev.detail = why;
-      events->log(reject ? "reject_refused" : "release_refused",
-                  "quarantine " + what + " refused: " + why);
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      return held->record_verdict(txn, r.hold, r.decision, {false, why});
-    };
-    if (!h.ok()) {
-      CG_RETURN_IF_ERROR(refuse("hold " + std::to_string(r.hold) + ": " + h.status().reason()));
-      continue;
-    }
-    auto item = wire::decode_canonical_item(h->item);
-    if (!item.ok())
-      return io_error("hold " + std::to_string(r.hold) + ": " + item.status().reason());
-    ev.item_id = {item->root().getId().begin(), item->root().getId().size()};
-    ev.destination = h->destination;
-    const std::string who = "reviewer " + reviewer + " (key " + to_hex(r.key_id) + ")";
-    const std::string why_rejected = who + ": " + r.reason;
-    if (reject) {
-      ev.reason = "rejected by reviewer";
-      ev.detail = why_rejected;
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      CG_RETURN_IF_ERROR(held->record_verdict(
-          txn, r.hold, r.decision,
-          {true, "rejected by " + who + "; it will never be sent; audited by " + config.id}));
-      counters.rejected_by_reviewer.fetch_add(1);
-      continue;
-    }
-    const auto di = rules.destination_index(h->destination);
-    const policy::Destination* dest = di ? &rules.destinations()[*di] : nullptr;
-    ev.reason = "released by reviewer";
-    ev.detail = who;
-    if (dest == nullptr || !streams.count(dest->party)) {
-      // Signed, but it cannot be sent under the current rules: held again, never dropped.
-      CG_ASSIGN_OR_RETURN(const auto again, held->hold(txn, now, h->destination, h->rules_version,
-                                                       h->explanation, h->item));
-      CG_RETURN_IF_ERROR(refuse(
-          "hold " + std::to_string(r.hold) + ": destination '" + h->destination +
-          "' has no receiver under the current rules; held again as " + std::to_string(again)));
-      continue;
-    }
-    CG_RETURN_IF_ERROR(seal_one(dest->party, h->item, item->root().getBanner(), item->root(), ev));
+  for (const auto& f : flash) {
+    p.taken_now.insert(f.seq);
+    work.push_back(&f);
+  }
+  for (const auto& e : pending)
+    if (!e.taken && !p.taken_now.count(e.seq)) work.push_back(&e);
+  CG_ASSIGN_OR_RETURN(auto evaluator, policy::Evaluator::create(p.rules));
+  for (const auto& r : requests) CG_RETURN_IF_ERROR(review(p, r));
+  for (const auto* e : work) CG_RETURN_IF_ERROR(judge(p, evaluator, *e));
+  CG_RETURN_IF_ERROR(sign_batches(p));
+  CG_RETURN_IF_ERROR(
+      commit(p, pending.empty() ? std::nullopt : std::optional(pending.back().seq)));
+  CG_RETURN_IF_ERROR(send(p, judged_ns));
+  return true;
+}
+
+Status GatewayNode::Impl::seal_one(Pass& p, const std::string& party,
+                                   std::span<const std::uint8_t> released,
+                                   schema::Label::Reader release_label, schema::Item::Reader item,
+                                   audit::Event& ev) {
+  const sentlog::StreamId sid{party, 0};
+  CG_ASSIGN_OR_RETURN(const std::uint64_t seq, sent->next_seq(p.txn, sid));
+  CG_ASSIGN_OR_RETURN(auto* epoch, epoch_for(party, seq, p.announcements));
+  envelope::HeaderFields f;
+  f.destination = party;
+  f.seq = seq;
+  f.time_ns = p.now;
+  f.precedence = item.getPrecedence();
+  f.kind = item.getKind();
+  f.rules_version = p.bundle->version;
+  f.rules_hash = p.bundle->hash;
+  CG_ASSIGN_OR_RETURN(auto sealed, envelope::seal(signer, f, *epoch, released, release_label));
+  ev.seq = seq;
+  CG_RETURN_IF_ERROR(audit_log->append(p.txn, ev).status());
+  if (f.precedence == schema::Precedence::FLASH)
+    p.singles.emplace_back(party, std::move(sealed));
+  else
+    p.batches[party].push_back(std::move(sealed));
+  return {};
+}
+
+Status GatewayNode::Impl::refuse_review(Pass& p, const quarantine::Quarantine::Request& r,
+                                        audit::Event& ev, const std::string& why) {
+  const bool reject = r.decision == quarantine::Decision::reject;
+  const std::string what(quarantine::to_string(r.decision));
+  const std::string refused_reason = what + " refused";  // audit::Event holds views
+  (reject ? counters.rejects_refused : counters.releases_refused).fetch_add(1);
+  ev.event = schema::AuditEvent::REJECTED_INPUT;
+  ev.reason = refused_reason;
+  ev.detail = why;
+  events->log(reject ? "reject_refused" : "release_refused",
+              "quarantine " + what + " refused: " + why);
+  CG_RETURN_IF_ERROR(audit_log->append(p.txn, ev).status());
+  return held->record_verdict(p.txn, r.hold, r.decision, {false, why});
+}
+
+Status GatewayNode::Impl::review(Pass& p, const quarantine::Quarantine::Request& r) {
+  const bool reject = r.decision == quarantine::Decision::reject;
+  CG_RETURN_IF_ERROR(held->drop_request(p.txn, r.hold, r.decision));
+  std::string reviewer;
+  const approval::SuiteVerifier verifier(*suite);
+  auto h = reject ? held->reject(p.txn, r.hold, r.reason, *root, config.party, r.key_id,
+                                 r.signature, verifier, &reviewer)
+                  : held->release(p.txn, r.hold, *root, config.party, r.key_id, r.signature,
+                                  verifier, &reviewer);
+  audit::Event ev{.time_ns = p.now,
+                  .event = reject ? schema::AuditEvent::QUARANTINE_REJECTED
+                                  : schema::AuditEvent::QUARANTINE_RELEASED,
+                  .origin = config.id,
+                  .rules_version = p.bundle->version};
+  // Refused: audited, logged, counted, and answered; the item stays held as it was.
+  if (!h.ok())
+    return refuse_review(p, r, ev, "hold " + std::to_string(r.hold) + ": " + h.status().reason());
+  auto item = wire::decode_canonical_item(h->item);
+  if (!item.ok())
+    return io_error("hold " + std::to_string(r.hold) + ": " + item.status().reason());
+  ev.item_id = {item->root().getId().begin(), item->root().getId().size()};
+  ev.destination = h->destination;
+  const std::string who = "reviewer " + reviewer + " (key " + to_hex(r.key_id) + ")";
+  if (reject) return apply_reject(p, r, ev, who);
+  return apply_release(p, r, *h, item->root(), ev, who);
+}
+
+Status GatewayNode::Impl::apply_reject(Pass& p, const quarantine::Quarantine::Request& r,
+                                       audit::Event& ev, const std::string& who) {
+  const std::string why_rejected = who + ": " + r.reason;
+  ev.reason = "rejected by reviewer";
+  ev.detail = why_rejected;
+  CG_RETURN_IF_ERROR(audit_log->append(p.txn, ev).status());
+  CG_RETURN_IF_ERROR(held->record_verdict(
+      p.txn, r.hold, r.decision,
+      {true, "rejected by " + who + "; it will never be sent; audited by " + config.id}));
+  counters.rejected_by_reviewer.fetch_add(1);
+  return {};
+}
+
+// A released item's held bytes — exactly what the reviewer signed — are sealed like any
+// released item.
+Status GatewayNode::Impl::apply_release(Pass& p, const quarantine::Quarantine::Request& r,
+                                        const quarantine::Held& h, schema::Item::Reader item,
+                                        audit::Event& ev, const std::string& who) {
+  const auto di = p.rules.destination_index(h.destination);
+  const policy::Destination* dest = di ? &p.rules.destinations()[*di] : nullptr;
+  ev.reason = "released by reviewer";
+  ev.detail = who;
+  if (dest == nullptr || !streams.count(dest->party)) {
+    // Signed, but it cannot be sent under the current rules: held again, never dropped.
+    CG_ASSIGN_OR_RETURN(const auto again, held->hold(p.txn, p.now, h.destination,
+                                                     h.rules_version, h.explanation, h.item));
+    return refuse_review(p, r, ev,
+                         "hold " + std::to_string(r.hold) + ": destination '" + h.destination +
+                             "' has no receiver under the current rules; held again as " +
+                             std::to_string(again));
+  }
+  CG_RETURN_IF_ERROR(seal_one(p, dest->party, h.item, item.getBanner(), item, ev));
+  CG_RETURN_IF_ERROR(
+      held->record_verdict(p.txn, r.hold, r.decision,
+                           {true, "released by " + who + ": sent to " + dest->party + " as seq " +
+                                      std::to_string(ev.seq) + "; audited by " + config.id}));
+  counters.released_by_reviewer.fetch_add(1);
+  counters.released.fetch_add(1);
+  return {};
+}
+
+Status GatewayNode::Impl::judge(Pass& p, policy::Evaluator& evaluator,
+                                const ingest::InboxEntry& entry) {
+  auto item = wire::decode_canonical_item(entry.item);
+  if (!item.ok()) {  // stored by ingest after validation: a store fault, not input
+    return io_error("inbox entry " + std::to_string(entry.seq) + ": " + item.status().reason());
+  }
+  counters.items_judged.fetch_add(1);
+  const bool report = item->root().getKind() == schema::Kind::GAP_REPORT;
+  if (report) {
+    CG_ASSIGN_OR_RETURN(const bool taken,
+                        take_report(p.txn, item->root(), p.now, p.bundle->version));
+    if (taken) return {};  // else: this party's receiver's report, judged below
+    counters.reports_out.fetch_add(1);
+  }
+  for (std::uint32_t di = 0; di < p.rules.destinations().size(); ++di) {
+    if (!streams.count(p.rules.destinations()[di].party))
+      continue;  // no receiver: nothing can be sealed for it
+    CG_ASSIGN_OR_RETURN(const bool released, judge_for(p, evaluator, entry, item->root(), di));
+    if (released && report) counters.reports_released.fetch_add(1);
+  }
+  return {};
+}
+
+Result<bool> GatewayNode::Impl::judge_for(Pass& p, policy::Evaluator& evaluator,
+                                          const ingest::InboxEntry& entry,
+                                          schema::Item::Reader item, std::uint32_t di) {
+  const auto& dest = p.rules.destinations()[di];
+  evaluator.decide(item, di, p.now, p.decision);
+  const policy::Decision& d = p.decision;
+  const std::string why = policy::explain_text(p.rules, item, d);
+  audit::Event ev{.time_ns = p.now,
+                  .item_id = {item.getId().begin(), item.getId().size()},
+                  .origin = config.id,
+                  .destination = dest.party,
+                  .rules_version = p.bundle->version,
+                  .reason = policy::reason_name(d.reason),
+                  .detail = why};
+  if (d.outcome == policy::Outcome::block) {
+    ev.event = schema::AuditEvent::BLOCKED;
+    CG_RETURN_IF_ERROR(audit_log->append(p.txn, ev).status());
+    counters.blocked.fetch_add(1);
+    return false;
+  }
+  if (d.outcome == policy::Outcome::quarantine) {
+    ev.event = schema::AuditEvent::QUARANTINED;
     CG_RETURN_IF_ERROR(
-        held->record_verdict(txn, r.hold, r.decision,
-                             {true, "released by " + who + ": sent to " + dest->party + " as seq " +
-                                        std::to_string(ev.seq) + "; audited by " + config.id}));
-    counters.released_by_reviewer.fetch_add(1);
-    counters.released.fetch_add(1);
+        held->hold(p.txn, p.now, dest.id, p.bundle->version, why, entry.item).status());
+    CG_RETURN_IF_ERROR(audit_log->append(p.txn, ev).status());
+    counters.quarantined.fetch_add(1);
+    return false;
   }
-  policy::Decision d;
-  for (const auto* e : work) {
-    const auto& entry = *e;
-    auto item = wire::decode_canonical_item(entry.item);
-    if (!item.ok()) {  // stored by ingest after validation: a store fault, not input
-      return io_error("inbox entry " + std::to_string(entry.seq) + ": " + item.status().reason());
-    }
-    counters.items_judged.fetch_add(1);
-    const bool report = item->root().getKind() == schema::Kind::GAP_REPORT;
-    if (report) {
-      CG_ASSIGN_OR_RETURN(const bool taken,
-                          take_report(txn, item->root(), now, (*bundle)->version));
-      if (taken) continue;  // else: this party's receiver's report, judged below
-      counters.reports_out.fetch_add(1);
-    }
-    for (std::uint32_t di = 0; di < rules.destinations().size(); ++di) {
-      const auto& dest = rules.destinations()[di];
-      if (!streams.count(dest.party)) continue;  // no receiver: nothing can be sealed for it
-      evaluator.decide(item->root(), di, now, d);
-      const std::string why = policy::explain_text(rules, item->root(), d);
-      audit::Event ev{.time_ns = now,
-                      .item_id = {item->root().getId().begin(), item->root().getId().size()},
-                      .origin = config.id,
-                      .destination = dest.party,
-                      .rules_version = (*bundle)->version,
-                      .reason = policy::reason_name(d.reason),
-                      .detail = why};
-      if (d.outcome == policy::Outcome::block) {
-        ev.event = schema::AuditEvent::BLOCKED;
-        CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-        counters.blocked.fetch_add(1);
-        continue;
-      }
-      if (d.outcome == policy::Outcome::quarantine) {
-        ev.event = schema::AuditEvent::QUARANTINED;
-        CG_RETURN_IF_ERROR(
-            held->hold(txn, now, dest.id, (*bundle)->version, why, entry.item).status());
-        CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-        counters.quarantined.fetch_add(1);
-        continue;
-      }
-      ev.event = d.changed ? schema::AuditEvent::REDACTED : schema::AuditEvent::RELEASED;
-      if (d.changed) {
-        capnp::MallocMessageBuilder mb;
-        policy::build_released(rules, item->root(), d, mb.initRoot<schema::Item>());
-        const auto built = mb.getRoot<schema::Item>().asReader();
-        const auto redacted = wire::canonical_bytes_of(built, /*framed=*/false);
-        counters.redacted.fetch_add(1);
-        CG_RETURN_IF_ERROR(seal_one(dest.party, redacted, built.getBanner(), item->root(), ev));
-      } else {
-        CG_RETURN_IF_ERROR(
-            seal_one(dest.party, entry.item, item->root().getBanner(), item->root(), ev));
-      }
-      counters.released.fetch_add(1);
-      if (report) counters.reports_released.fetch_add(1);
-    }
+  ev.event = d.changed ? schema::AuditEvent::REDACTED : schema::AuditEvent::RELEASED;
+  if (d.changed) {
+    capnp::MallocMessageBuilder mb;
+    policy::build_released(p.rules, item, d, mb.initRoot<schema::Item>());
+    const auto built = mb.getRoot<schema::Item>().asReader();
+    const auto redacted = wire::canonical_bytes_of(built, /*framed=*/false);
+    counters.redacted.fetch_add(1);
+    CG_RETURN_IF_ERROR(seal_one(p, dest.party, redacted, built.getBanner(), item, ev));
+  } else {
+    CG_RETURN_IF_ERROR(seal_one(p, dest.party, entry.item, item.getBanner(), item, ev));
   }
-  auto emit = [&](const std::string& party, std::span<const envelope::Sealed> batch,
-                  schema::Precedence p) -> Status {
-    CG_ASSIGN_OR_RETURN(
-        auto bytes,
-        envelope::sign_batch(
-            signer, clock->now_ns() + static_cast<std::int64_t>(counters.batches.fetch_add(1)),
-            batch));
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      CG_RETURN_IF_ERROR(sent->put(txn, {party, 0}, batch[i].seq, now, bytes[i]));
-      out.push_back({party, batch[i].seq, p, std::move(bytes[i])});
-    }
-    return {};
-  };
-  for (auto& [party, s] : singles)
-    CG_RETURN_IF_ERROR(emit(party, std::span(&s, 1), schema::Precedence::FLASH));
-  for (auto& [party, b] : batches) {
+  counters.released.fetch_add(1);
+  return true;
+}
+
+Status GatewayNode::Impl::emit(Pass& p, const std::string& party,
+                               std::span<const envelope::Sealed> batch, schema::Precedence prec) {
+  CG_ASSIGN_OR_RETURN(
+      auto bytes,
+      envelope::sign_batch(
+          signer, clock->now_ns() + static_cast<std::int64_t>(counters.batches.fetch_add(1)),
+          batch));
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    CG_RETURN_IF_ERROR(sent->put(p.txn, {party, 0}, batch[i].seq, p.now, bytes[i]));
+    p.out.push_back({party, batch[i].seq, prec, std::move(bytes[i])});
+  }
+  return {};
+}
+
+Status GatewayNode::Impl::sign_batches(Pass& p) {
+  for (auto& [party, s] : p.singles)
+    CG_RETURN_IF_ERROR(emit(p, party, std::span(&s, 1), schema::Precedence::FLASH));
+  for (auto& [party, b] : p.batches) {
     for (std::size_t at = 0; at < b.size(); at += limits::batch_items_max) {
       const auto n = std::min<std::size_t>(limits::batch_items_max, b.size() - at);
-      CG_RETURN_IF_ERROR(emit(party, std::span(b).subspan(at, n), schema::Precedence::ROUTINE));
+      CG_RETURN_IF_ERROR(
+          emit(p, party, std::span(b).subspan(at, n), schema::Precedence::ROUTINE));
     }
   }
-  for (const auto& a : announcements)
-    CG_RETURN_IF_ERROR(txn.put(epochs_out, epoch_key_of(a.party, a.epoch), a.announcement));
-  for (const auto seq : taken_now) CG_RETURN_IF_ERROR(inbox->take(txn, seq));
-  if (!pending.empty()) CG_RETURN_IF_ERROR(inbox->consume_through(txn, pending.back().seq));
-  CG_RETURN_IF_ERROR(txn.commit());
+  return {};
+}
+
+Status GatewayNode::Impl::commit(Pass& p, std::optional<std::uint64_t> consumed_through) {
+  for (const auto& a : p.announcements)
+    CG_RETURN_IF_ERROR(p.txn.put(epochs_out, epoch_key_of(a.party, a.epoch), a.announcement));
+  for (const auto seq : p.taken_now) CG_RETURN_IF_ERROR(inbox->take(p.txn, seq));
+  if (consumed_through) CG_RETURN_IF_ERROR(inbox->consume_through(p.txn, *consumed_through));
+  return p.txn.commit();
+}
+
+Status GatewayNode::Impl::send(Pass& p, std::int64_t judged_ns) {
   // Durable: now it may cross. Announcements first, repeated so a receiver that lost one
   // still gets it.
-  for (const auto& a : announcements)
+  for (const auto& a : p.announcements)
     CG_RETURN_IF_ERROR(submit_control_blocking(a.announcement, tuning::new_epoch_repeats));
   // The link's sequence numbers must be consecutive per link; envelopes of one party are.
-  std::stable_sort(out.begin(), out.end(),
+  std::stable_sort(p.out.begin(), p.out.end(),
                    [](const Out& a, const Out& b) { return a.seq < b.seq; });
-  for (const auto& o : out) {
+  for (const auto& o : p.out) {
     CG_ASSIGN_OR_RETURN(const std::uint64_t at, submit_blocking(o.bytes, o.precedence));
     streams[o.party].mark.submitted(at, o.seq);
     counters.envelopes_sent.fetch_add(1);
     judged_to_sent.observe(clock->monotonic_ns() - judged_ns);
   }
-  return true;
+  return {};
 }
 
 Status GatewayNode::Impl::submit_control_blocking(std::span<const std::uint8_t> payload,
@@ -600,6 +729,30 @@ Result<std::uint64_t> GatewayNode::Impl::submit_blocking(std::span<const std::ui
   }
 }
 
+Status GatewayNode::Impl::queue_resends(const recovery::StreamGaps& g, GapAsk& t) {
+  const sentlog::StreamId sid{g.key.destination, 0};
+  CG_ASSIGN_OR_RETURN(const std::uint64_t last, sent->last_seq(sid));
+  CG_ASSIGN_OR_RETURN(const auto first_kept, sent->first_kept(sid));
+  const std::uint64_t kept_from = first_kept.value_or(last + 1);
+  std::vector<recovery::SeqRange> wanted;
+  for (auto r : g.ranges) {
+    if (r.first > last) continue;  // never sent: nothing to re-send
+    r.last = std::min(r.last, last);
+    t.asked += r.last - r.first + 1;
+    if (r.first < kept_from) {  // older than this gateway keeps: lost for good
+      const std::uint64_t end = std::min(r.last, kept_from - 1);
+      t.gone += end - r.first + 1;
+      if (t.unrecoverable.size() < 200)
+        t.unrecoverable += " " + std::to_string(r.first) + ".." + std::to_string(end);
+      if (end == r.last) continue;
+      r.first = end + 1;
+    }
+    wanted.push_back(r);
+  }
+  t.queued += resends.request(g.key.destination, wanted, clock->monotonic_ns(), link_backlog_ns());
+  return {};
+}
+
 Result<bool> GatewayNode::Impl::take_report(store::WriteTxn& txn, schema::Item::Reader item,
                                             std::int64_t now, std::uint64_t rules_version) {
   audit::Event ev{.time_ns = now,
@@ -620,33 +773,15 @@ Result<bool> GatewayNode::Impl::take_report(store::WriteTxn& txn, schema::Item::
     return true;
   }
   if (report->reporter_party == config.party) return false;  // ours, on its way out
-  std::uint64_t asked = 0, queued = 0, gone = 0;
-  std::string unrecoverable;
+  GapAsk t;
   for (const auto& g : report->gaps) {
     if (g.key.origin != config.id || !streams.count(g.key.destination) || g.key.stream != 0)
       continue;
-    const sentlog::StreamId sid{g.key.destination, 0};
-    CG_ASSIGN_OR_RETURN(const std::uint64_t last, sent->last_seq(sid));
-    CG_ASSIGN_OR_RETURN(const auto first_kept, sent->first_kept(sid));
-    const std::uint64_t kept_from = first_kept.value_or(last + 1);
-    std::vector<recovery::SeqRange> wanted;
-    for (auto r : g.ranges) {
-      if (r.first > last) continue;  // never sent: nothing to re-send
-      r.last = std::min(r.last, last);
-      asked += r.last - r.first + 1;
-      if (r.first < kept_from) {  // older than this gateway keeps: lost for good
-        const std::uint64_t end = std::min(r.last, kept_from - 1);
-        gone += end - r.first + 1;
-        if (unrecoverable.size() < 200)
-          unrecoverable += " " + std::to_string(r.first) + ".." + std::to_string(end);
-        if (end == r.last) continue;
-        r.first = end + 1;
-      }
-      wanted.push_back(r);
-    }
-    queued += resends.request(g.key.destination, wanted, clock->monotonic_ns(), link_backlog_ns());
+    CG_RETURN_IF_ERROR(queue_resends(g, t));
   }
   resends_queued.store(resends.queued());
+  const std::uint64_t asked = t.asked, queued = t.queued, gone = t.gone;
+  const std::string& unrecoverable = t.unrecoverable;
   counters.gap_reports_received.fetch_add(1);
   counters.gap_seqs_requested.fetch_add(asked);
   ev.event = schema::AuditEvent::GAP;

@@ -162,10 +162,35 @@ struct ReceiverNode::Impl {
   metrics::Histogram arrival = metrics::Histogram::latency();
   NodeMetrics metrics;  // last: destroyed (its server stopped) before what it reads
 
+  // Wiring, in order: identity (agreement key, trust root; returns the key files'
+  // passphrase), store and tables, the signing key for reports, what the store kept (heads,
+  // epoch keys), the link, delivery.
   Status load();
+  Result<std::optional<crypto::Secret>> load_identity();
+  Status open_store();
+  Status load_reporting(const std::optional<crypto::Secret>& pass);
+  Status restore();
+  Status open_link();
+  Status start_delivery();
   Status register_metrics();
   Status accept(std::span<const std::uint8_t> announcement, bool persist);
+  // One poll's worth from the link. Its stages, in order: control records (take_controls:
+  // stream heads, announcements); published heads and envelopes sorted (take_envelopes);
+  // then, in one transaction, each head (take_head) and each envelope (take_envelope: verify,
+  // epoch key, open, first_arrival, then a report or store_for_consumers).
   Status process();
+  void take_controls();
+  // The published heads of this poll; envelopes go to `waiting` (bounded).
+  std::vector<std::vector<std::uint8_t>> take_envelopes();
+  // True when the envelope must wait for its epoch key; every refusal is audited.
+  Result<bool> take_envelope(store::WriteTxn& txn, std::span<const std::uint8_t> bytes,
+                             std::int64_t now);
+  // The dedupe window's verdict (written-off seqs alarmed): false, audited, for a duplicate.
+  Result<bool> first_arrival(store::WriteTxn& txn, const std::string& origin,
+                             schema::EnvelopeHeader::Reader h, audit::Event& ev);
+  Status store_for_consumers(store::WriteTxn& txn, const envelope::Accepted& a,
+                             const wire::Message<schema::Item>& item, audit::Event& ev,
+                             std::int64_t now);
   // Every second: how many sequence numbers below the highest received are missing, per
   // origin (lost on a link, or crossing while a node was down): the gauge operators watch
   // until gap recovery (issue 10) fills them.
@@ -195,6 +220,16 @@ Status ReceiverNode::Impl::load() {
     return malformed(config.source_file +
                      ": a receiver needs [keys] with agreement_key, one [[link_in]] and [deliver]");
   }
+  CG_ASSIGN_OR_RETURN(auto pass, load_identity());
+  CG_RETURN_IF_ERROR(open_store());
+  CG_RETURN_IF_ERROR(load_reporting(pass));
+  CG_RETURN_IF_ERROR(restore());
+  CG_RETURN_IF_ERROR(open_link());
+  CG_RETURN_IF_ERROR(start_delivery());
+  return register_metrics();
+}
+
+Result<std::optional<crypto::Secret>> ReceiverNode::Impl::load_identity() {
   CG_ASSIGN_OR_RETURN(auto pass, passphrase(*config.keys));
   CG_ASSIGN_OR_RETURN(kx, crypto::load_agreement_key_file(config.keys->agreement_key,
                                                           pass ? &*pass : nullptr, !pass));
@@ -213,6 +248,10 @@ Status ReceiverNode::Impl::load() {
     return unauthenticated(config.id +
                            ": not a receiver with this agreement key in the trust root");
   }
+  return std::optional<crypto::Secret>(std::move(pass));
+}
+
+Status ReceiverNode::Impl::open_store() {
   CG_ASSIGN_OR_RETURN(
       env, store::Env::open({.path = config.store, .map_bytes = config.store_bytes_max}));
   CG_ASSIGN_OR_RETURN(epochs_table, env->table("epochs"));
@@ -225,6 +264,11 @@ Status ReceiverNode::Impl::load() {
   CG_ASSIGN_OR_RETURN(heads_table, env->table("heads"));
   CG_ASSIGN_OR_RETURN(evidence_table, env->table("equivocation"));
   chain.emplace(crypto::hasher_of(*suite));
+  return {};
+}
+
+Status ReceiverNode::Impl::load_reporting(const std::optional<crypto::Secret>& pass) {
+  const auto me = root->node(config.id);
   for (const auto n : root->body().getNodes()) {
     if (n.getRole() == schema::Role::GATEWAY && wire::view(n.getParty()) != config.party)
       origins.emplace_back(wire::view(n.getId()));
@@ -247,6 +291,10 @@ Status ReceiverNode::Impl::load() {
     go.give_up_after_ns = std::int64_t{rc.give_up_seconds} * ns_per_s;
     gaps.emplace(go);
   }
+  return {};
+}
+
+Status ReceiverNode::Impl::restore() {
   // The relay's heads kept before a restart (the latest ones): the chain goes on from them.
   {
     std::deque<std::vector<std::uint8_t>> recent;
@@ -275,6 +323,10 @@ Status ReceiverNode::Impl::load() {
     }
     for (const auto& s : stored) (void)accept(s, /*persist=*/false);
   }
+  return {};
+}
+
+Status ReceiverNode::Impl::open_link() {
   const auto& li = config.links_in[0];
   CG_ASSIGN_OR_RETURN(auto k, crypto::read_link_key_file(li.key_file));
   link_key.emplace(std::move(k));
@@ -287,6 +339,10 @@ Status ReceiverNode::Impl::load() {
   handler->link = li.name;
   CG_ASSIGN_OR_RETURN(
       rx, link::UdpReceiver::open(ro, li.listen, li.rcvbuf_bytes, *link_key, *clock, *handler));
+  return {};
+}
+
+Status ReceiverNode::Impl::start_delivery() {
   deliver::ServerOptions so;
   so.log = &*events;
   so.endpoint = config.deliver->listen;
@@ -295,8 +351,7 @@ Status ReceiverNode::Impl::load() {
   so.window_max = config.deliver->window_max;
   so.redeliver_after_ms = config.deliver->redeliver_after_ms;
   server = std::make_unique<deliver::DeliveryServer>(so, *outbox, *clock);
-  CG_RETURN_IF_ERROR(server->start());
-  return register_metrics();
+  return server->start();
 }
 
 Status ReceiverNode::Impl::register_metrics() {
@@ -337,7 +392,7 @@ Status ReceiverNode::Impl::accept(std::span<const std::uint8_t> announcement, bo
   return {};
 }
 
-Status ReceiverNode::Impl::process() {
+void ReceiverNode::Impl::take_controls() {
   for (auto& c : handler->controls) {
     if (envelope::is_stream_head(c)) {
       auto h = envelope::verify_stream_head(c, *root, *suite);
@@ -350,6 +405,9 @@ Status ReceiverNode::Impl::process() {
     (void)accept(c, /*persist=*/true);  // others' announcements: refused
   }
   handler->controls.clear();
+}
+
+std::vector<std::vector<std::uint8_t>> ReceiverNode::Impl::take_envelopes() {
   std::vector<std::vector<std::uint8_t>> heads;
   for (auto& e : handler->envelopes) {
     if (envelope::is_published_head(e)) {
@@ -363,80 +421,20 @@ Status ReceiverNode::Impl::process() {
       counters.refused.fetch_add(1);
   }
   handler->envelopes.clear();
+  return heads;
+}
+
+Status ReceiverNode::Impl::process() {
+  take_controls();
+  const auto heads = take_envelopes();
   if (waiting.empty() && heads.empty()) return {};
   const std::int64_t now = clock->now_ns();
   std::vector<std::vector<std::uint8_t>> still;
   CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
   for (const auto& h : heads) CG_RETURN_IF_ERROR(take_head(txn, h, now));
   for (auto& bytes : waiting) {
-    audit::Event ev{.time_ns = now, .event = schema::AuditEvent::REJECTED_INPUT};
-    auto a = envelope::verify_delivery(bytes, *root, *suite, &verified);
-    if (!a.ok()) {
-      counters.refused.fetch_add(1);
-      ev.reason = "verify";
-      const std::string why = a.status().reason();
-      ev.detail = why;
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      continue;
-    }
-    const auto h = a->envelope.root().getHeader();
-    const std::string origin(wire::view(h.getOrigin()));
-    auto key = keys.find({origin, h.getEpoch()});
-    if (key == keys.end()) {
-      still.push_back(std::move(bytes));  // its announcement has not arrived yet
-      continue;
-    }
-    // The head this envelope was countersigned under must be the one of its serial.
-    CG_RETURN_IF_ERROR(found(txn, chain->add_countersigned(a->relay, a->head, now), now));
-    ev.origin = origin;
-    ev.destination = wire::view(h.getDestination());
-    ev.stream = h.getStream();
-    ev.seq = h.getSeq();
-    ev.rules_version = h.getRulesVersion();
-    auto item = envelope::open(*a, key->second);
-    if (!item.ok()) {
-      counters.refused.fetch_add(1);
-      ev.reason = "open";
-      const std::string why = item.status().reason();
-      ev.detail = why;
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      continue;
-    }
-    CG_ASSIGN_OR_RETURN(auto verdict, seen->check_and_mark(txn, origin, h.getStream(), h.getSeq()));
-    if (verdict.written_off) {
-      const auto& w = *verdict.written_off;
-      counters.written_off.fetch_add(w.last - w.first + 1);
-      std::fprintf(stderr,
-                   "[%s] ALARM: %s seqs %llu..%llu written off: the stream ran more than the "
-                   "dedupe window ahead of them\n",
-                   config.id.c_str(), origin.c_str(), static_cast<unsigned long long>(w.first),
-                   static_cast<unsigned long long>(w.last));
-    }
-    if (verdict.verdict != deliver::DedupeWindow::Verdict::fresh) {
-      counters.duplicates.fetch_add(1);
-      ev.event = schema::AuditEvent::DUPLICATE;
-      ev.reason = "duplicate";
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      continue;
-    }
-    const std::string destination(wire::view(h.getDestination()));
-    if (gaps && gaps->arrived({origin, destination, h.getStream()}, h.getSeq()))
-      counters.recovered.fetch_add(1);
-    ev.item_id = {item->root().getId().begin(), item->root().getId().size()};
-    if (item->root().getKind() == schema::Kind::GAP_REPORT) {
-      CG_RETURN_IF_ERROR(take_report(txn, item->root(), ev, now));
-      counters.stored.fetch_add(1);
-      continue;  // link bookkeeping: not for consumers
-    }
-    CG_RETURN_IF_ERROR(
-        outbox
-            ->enqueue(txn, origin, h.getStream(), h.getSeq(), a->log_index, item->canonical_bytes())
-            .status());
-    ev.event = schema::AuditEvent::DELIVERED;  // stored for delivery; consumers ack it later
-    ev.reason = "stored";
-    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-    counters.stored.fetch_add(1);
-    arrival.observe(std::max<std::int64_t>(0, now - h.getTime()));
+    CG_ASSIGN_OR_RETURN(const bool wait, take_envelope(txn, bytes, now));
+    if (wait) still.push_back(std::move(bytes));  // its announcement has not arrived yet
   }
   CG_RETURN_IF_ERROR(found(txn, chain->tick(now), now));
   CG_RETURN_IF_ERROR(txn.commit());
@@ -448,6 +446,93 @@ Status ReceiverNode::Impl::process() {
   counters.heads_unlinked.store(c.unlinked);
   counters.heads_matched.store(c.matched);
   counters.heads_unverifiable.store(c.unverifiable);
+  return {};
+}
+
+Result<bool> ReceiverNode::Impl::take_envelope(store::WriteTxn& txn,
+                                               std::span<const std::uint8_t> bytes,
+                                               std::int64_t now) {
+  audit::Event ev{.time_ns = now, .event = schema::AuditEvent::REJECTED_INPUT};
+  auto a = envelope::verify_delivery(bytes, *root, *suite, &verified);
+  if (!a.ok()) {
+    counters.refused.fetch_add(1);
+    ev.reason = "verify";
+    const std::string why = a.status().reason();
+    ev.detail = why;
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    return false;
+  }
+  const auto h = a->envelope.root().getHeader();
+  const std::string origin(wire::view(h.getOrigin()));
+  auto key = keys.find({origin, h.getEpoch()});
+  if (key == keys.end()) return true;
+  // The head this envelope was countersigned under must be the one of its serial.
+  CG_RETURN_IF_ERROR(found(txn, chain->add_countersigned(a->relay, a->head, now), now));
+  ev.origin = origin;
+  ev.destination = wire::view(h.getDestination());
+  ev.stream = h.getStream();
+  ev.seq = h.getSeq();
+  ev.rules_version = h.getRulesVersion();
+  auto item = envelope::open(*a, key->second);
+  if (!item.ok()) {
+    counters.refused.fetch_add(1);
+    ev.reason = "open";
+    const std::string why = item.status().reason();
+    ev.detail = why;
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    return false;
+  }
+  CG_ASSIGN_OR_RETURN(const bool fresh, first_arrival(txn, origin, h, ev));
+  if (!fresh) return false;
+  ev.item_id = {item->root().getId().begin(), item->root().getId().size()};
+  if (item->root().getKind() == schema::Kind::GAP_REPORT) {
+    CG_RETURN_IF_ERROR(take_report(txn, item->root(), ev, now));
+    counters.stored.fetch_add(1);
+    return false;  // link bookkeeping: not for consumers
+  }
+  CG_RETURN_IF_ERROR(store_for_consumers(txn, *a, *item, ev, now));
+  return false;
+}
+
+Result<bool> ReceiverNode::Impl::first_arrival(store::WriteTxn& txn, const std::string& origin,
+                                               schema::EnvelopeHeader::Reader h,
+                                               audit::Event& ev) {
+  CG_ASSIGN_OR_RETURN(auto verdict, seen->check_and_mark(txn, origin, h.getStream(), h.getSeq()));
+  if (verdict.written_off) {
+    const auto& w = *verdict.written_off;
+    counters.written_off.fetch_add(w.last - w.first + 1);
+    std::fprintf(stderr,
+                 "[%s] ALARM: %s seqs %llu..%llu written off: the stream ran more than the "
+                 "dedupe window ahead of them\n",
+                 config.id.c_str(), origin.c_str(), static_cast<unsigned long long>(w.first),
+                 static_cast<unsigned long long>(w.last));
+  }
+  if (verdict.verdict != deliver::DedupeWindow::Verdict::fresh) {
+    counters.duplicates.fetch_add(1);
+    ev.event = schema::AuditEvent::DUPLICATE;
+    ev.reason = "duplicate";
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    return false;
+  }
+  const std::string destination(wire::view(h.getDestination()));
+  if (gaps && gaps->arrived({origin, destination, h.getStream()}, h.getSeq()))
+    counters.recovered.fetch_add(1);
+  return true;
+}
+
+Status ReceiverNode::Impl::store_for_consumers(store::WriteTxn& txn, const envelope::Accepted& a,
+                                               const wire::Message<schema::Item>& item, audit::Event& ev,
+                                               std::int64_t now) {
+  const auto h = a.envelope.root().getHeader();
+  CG_RETURN_IF_ERROR(outbox
+                         ->enqueue(txn, ev.origin, h.getStream(), h.getSeq(),
+                                   a.log_index, item.canonical_bytes())
+                         .status());
+  ev.event = schema::AuditEvent::DELIVERED;  // stored for delivery; consumers ack it later
+  ev.reason = "stored";
+  CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+  counters.stored.fetch_add(1);
+  arrival.observe(std::max<std::int64_t>(0, now - h.getTime()));
   return {};
 }
 

@@ -154,13 +154,49 @@ struct RelayNode::Impl {
   RelayCounters counters;
   NodeMetrics metrics;  // last: destroyed (its server stopped) before what it reads
 
+  // Wiring, in order: identity (keys, trust root, oversight), store and tables, links.
   Status load();
+  Status load_identity();
+  Status open_store();
+  Status open_links();
   Status register_metrics();
   // A control record that is a chunk of a party's rules bundle: reassembled, verified by the
   // party's Approver (threshold of its reviewers), recorded as seen approved.
   Status offer_bundle(In& in, std::span<const std::uint8_t> chunk);
   void run(In& in);
+  // One poll's worth from link `in`. Its stages, in order: control records (take_controls:
+  // bundle chunks, stream heads, announcements); then, in one transaction, each envelope
+  // (admit: origin, approved bundle, logged before?, oversight, route, replay, the log); then
+  // forward. Held envelopes go first.
   Status process(In& in);
+  void take_controls(In& in);
+  void take_stream_head(In& in, std::span<const std::uint8_t> record);
+  void take_announcement(In& in, std::span<const std::uint8_t> record);
+  struct Accepted;
+  struct Arrival {
+    std::int64_t now = 0, arrived = 0;  // this poll's time; when the envelope first arrived
+  };
+  // One envelope through the relay's checks, every refusal audited; what passes is logged
+  // (or recognised as a re-send) and added to `accepted`. Caller holds write_mu.
+  Status admit(In& in, store::WriteTxn& txn, Arrival at, std::vector<std::uint8_t>& bytes,
+               std::vector<Accepted>& accepted);
+  // Whether the rules bundle named in the header is one the relay has seen approved; one not
+  // seen yet may be on the way, and the envelope waits for it (bounded). False: not admitted
+  // (held, or refused and audited).
+  Result<bool> bundle_approved(In& in, store::WriteTxn& txn, Arrival at,
+                               const envelope::Checked& c, std::vector<std::uint8_t>& bytes,
+                               audit::Event& ev);
+  // An envelope under a seq logged before: the same one re-sent for a receiver's gap is
+  // forwarded again under its log index; any other is a replay.
+  Status logged_again(store::WriteTxn& txn, std::span<const std::uint8_t> prior,
+                      envelope::Checked c, audit::Event& ev, std::vector<Accepted>& accepted);
+  // Oversight, a route, a fresh seq: false (audited) when the envelope is dropped.
+  Result<bool> oversee(store::WriteTxn& txn, const envelope::Checked& c, std::int64_t now,
+                       audit::Event& ev);
+  // Appends to the transparency log; keeps it in `unsent` and `logged`; audits.
+  Status append_to_log(store::WriteTxn& txn, envelope::Checked c,
+                       std::span<const std::uint8_t> bytes, std::span<const std::uint8_t> lkey,
+                       audit::Event& ev, std::vector<Accepted>& accepted);
   // Countersigns the accepted envelopes with a fresh signed tree head and submits each to its
   // destination's link. Caller holds write_mu.
   struct Accepted {
@@ -189,6 +225,15 @@ Status RelayNode::Impl::load() {
     return malformed(config.source_file +
                      ": a relay needs [keys], [relay], [[link_in]] and [[link_out]]");
   }
+  CG_RETURN_IF_ERROR(load_identity());
+  CG_RETURN_IF_ERROR(open_store());
+  CG_RETURN_IF_ERROR(open_links());
+  CG_ASSIGN_OR_RETURN(const auto size, log->size());
+  counters.tree_size.store(size);
+  return register_metrics();
+}
+
+Status RelayNode::Impl::load_identity() {
   CG_ASSIGN_OR_RETURN(auto pass, passphrase(*config.keys));
   CG_ASSIGN_OR_RETURN(signing_key, crypto::load_signing_key_file(config.keys->signing_key,
                                                                  pass ? &*pass : nullptr, !pass));
@@ -210,6 +255,10 @@ Status RelayNode::Impl::load() {
   }
   CG_ASSIGN_OR_RETURN(auto o, relay::Oversight::from_config(*config.relay));
   oversight.emplace(std::move(o));
+  return {};
+}
+
+Status RelayNode::Impl::open_store() {
   CG_ASSIGN_OR_RETURN(
       env, store::Env::open({.path = config.store, .map_bytes = config.store_bytes_max}));
   CG_ASSIGN_OR_RETURN(auto l, translog::Log::open(*env, "relay", crypto::hasher_of(*suite)));
@@ -232,6 +281,10 @@ Status RelayNode::Impl::load() {
     CG_ASSIGN_OR_RETURN(auto cp, rtxn.get(meta, text_key_of(meta_checkpoint)));
     if (cp) checkpoint = decode_ref(*cp);
   }
+  return {};
+}
+
+Status RelayNode::Impl::open_links() {
   for (const auto& lo : config.links_out) {
     CG_ASSIGN_OR_RETURN(auto k, crypto::read_link_key_file(lo.key_file));
     keys_out.push_back(std::move(k));
@@ -268,9 +321,7 @@ Status RelayNode::Impl::load() {
                                                         *clock, *in->handler));
     ins.push_back(std::move(in));
   }
-  CG_ASSIGN_OR_RETURN(const auto size, log->size());
-  counters.tree_size.store(size);
-  return register_metrics();
+  return {};
 }
 
 Status RelayNode::Impl::register_metrics() {
@@ -323,35 +374,47 @@ Status RelayNode::Impl::offer_bundle(In& in, std::span<const std::uint8_t> chunk
   return {};
 }
 
-Status RelayNode::Impl::process(In& in) {
-  const std::int64_t now = clock->now_ns();
+void RelayNode::Impl::take_stream_head(In& in, std::span<const std::uint8_t> c) {
+  auto sh = envelope::verify_stream_head(c, *root, *suite);
+  auto out = sh.ok() ? outs.find(sh->destination) : outs.end();
+  if (!sh.ok() || out == outs.end() ||
+      wire::view(root->node(sh->origin)->getParty()) != in.party) {
+    counters.stream_heads_refused.fetch_add(1);
+    return;
+  }
+  if (out->second->submit_control(c, tuning::stream_head_repeats).ok())
+    counters.stream_heads_forwarded.fetch_add(1);
+}
+
+void RelayNode::Impl::take_announcement(In& in, std::span<const std::uint8_t> c) {
+  auto a = envelope::verify_announcement(c, *root, *suite);
+  auto out = a.ok() ? outs.find(a->destination) : outs.end();
+  if (!a.ok() || out == outs.end() || !root->node(a->origin) ||
+      wire::view(root->node(a->origin)->getParty()) != in.party) {
+    counters.announcements_refused.fetch_add(1);
+    return;
+  }
+  if (out->second->submit_control(c, tuning::announcement_repeats).ok())
+    counters.announcements_forwarded.fetch_add(1);
+}
+
+void RelayNode::Impl::take_controls(In& in) {
   for (auto& c : in.handler->controls) {
     if (is_bundle_chunk(c)) {
       if (auto s = offer_bundle(in, c); !s.ok())
         std::fprintf(stderr, "[%s] %s\n", config.id.c_str(), s.reason().c_str());
-      continue;
+    } else if (envelope::is_stream_head(c)) {  // the origin's last seq: forwarded like
+      take_stream_head(in, c);                 // announcements
+    } else {
+      take_announcement(in, c);
     }
-    if (envelope::is_stream_head(c)) {  // the origin's last seq: forwarded like announcements
-      auto sh = envelope::verify_stream_head(c, *root, *suite);
-      auto out = sh.ok() ? outs.find(sh->destination) : outs.end();
-      if (!sh.ok() || out == outs.end() ||
-          wire::view(root->node(sh->origin)->getParty()) != in.party) {
-        counters.stream_heads_refused.fetch_add(1);
-        continue;
-      }
-      if (out->second->submit_control(c, tuning::stream_head_repeats).ok()) counters.stream_heads_forwarded.fetch_add(1);
-      continue;
-    }
-    auto a = envelope::verify_announcement(c, *root, *suite);
-    auto out = a.ok() ? outs.find(a->destination) : outs.end();
-    if (!a.ok() || out == outs.end() || !root->node(a->origin) ||
-        wire::view(root->node(a->origin)->getParty()) != in.party) {
-      counters.announcements_refused.fetch_add(1);
-      continue;
-    }
-    if (out->second->submit_control(c, tuning::announcement_repeats).ok()) counters.announcements_forwarded.fetch_add(1);
   }
   in.handler->controls.clear();
+}
+
+Status RelayNode::Impl::process(In& in) {
+  const std::int64_t now = clock->now_ns();
+  take_controls(in);
   if (in.handler->envelopes.empty() && in.held.empty()) return {};
   // Held envelopes go first, in arrival order, then what this poll delivered.
   std::vector<std::pair<std::int64_t, std::vector<std::uint8_t>>> work = std::move(in.held);
@@ -364,115 +427,147 @@ Status RelayNode::Impl::process(In& in) {
   std::vector<Accepted> accepted;
   for (auto& [arrived, bytes] : work) {
     if (arrived == now) counters.received.fetch_add(1);
-    audit::Event ev{.time_ns = now, .event = schema::AuditEvent::RELAY_DROPPED};
-    auto c = envelope::verify_origin(bytes, *root, *suite, &verified);
-    if (!c.ok() || c->origin_party != in.party) {
-      counters.refused_origin.fetch_add(1);
-      const std::string why =
-          c.ok() ? "origin of party " + c->origin_party + " on the link from " + in.party
-                 : c.status().reason();
-      ev.reason = "origin";
-      ev.detail = why;
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      continue;
-    }
-    const auto h = c->envelope.root().getHeader();
-    const std::string origin(wire::view(h.getOrigin())),
-        destination(wire::view(h.getDestination()));
-    ev.origin = origin;
-    ev.destination = destination;
-    ev.stream = h.getStream();
-    ev.seq = h.getSeq();
-    ev.rules_version = h.getRulesVersion();
-    // The rules bundle named in the header must be one the relay has seen approved.
-    CG_ASSIGN_OR_RETURN(auto seen_hash,
-                        txn.get(bundles_seen, bundle_seen_key_of(c->origin_party, h.getRulesVersion())));
-    const bool approved = seen_hash && crypto::ct_equal(*seen_hash, {h.getRulesHash().begin(),
-                                                                     h.getRulesHash().size()});
-    if (!approved) {
-      if (!seen_hash && now - arrived < tuning::bundle_wait_ns &&
-          in.held.size() < tuning::held_for_bundle_max) {
-        in.held.emplace_back(arrived, std::move(bytes));  // its bundle may be on the way
-        continue;
-      }
-      counters.refused_bundle.fetch_add(1);
-      ev.reason = "bundle";
-      const std::string why = "rules bundle v" + std::to_string(h.getRulesVersion()) + " of " +
-                              c->origin_party +
-                              (seen_hash ? " named with a hash other than the approved one's"
-                                         : " not seen approved by the relay");
-      ev.detail = why;
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      continue;
-    }
-    // Logged before under this seq: a re-send that fills a receiver's gap is forwarded again
-    // under a fresh tree head (its oversight was applied when it was logged); any other
-    // envelope under that seq is a replay.
-    const auto lkey = logged_key_of(origin, destination, h.getStream(), h.getSeq());
-    CG_ASSIGN_OR_RETURN(auto prior, txn.get(logged, lkey));
-    if (prior) {
-      const auto leaf_hash = crypto::leaf_hash(log->hasher(), c->leaf);
-      const auto index = store::from_be64(prior->first(std::min<std::size_t>(8, prior->size())));
-      if (index && prior->size() == 8 + leaf_hash.size() &&
-          crypto::ct_equal(prior->subspan(8), leaf_hash) && outs.count(destination)) {
-        ev.event = schema::AuditEvent::RELAYED;
-        ev.reason = "re-forwarded";
-        const std::string detail = "re-sent by the origin; log index " + std::to_string(*index);
-        ev.detail = detail;
-        CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-        accepted.push_back({std::move(*c), *index, true});
-        continue;
-      }
-      counters.refused_replay.fetch_add(1);
-      ev.reason = "replay";
-      ev.detail = "another envelope under a seq already logged";
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      continue;
-    }
-    relay::Drop drop{};
-    if (auto s = oversight->check(c->origin_party, h, now, &drop); !s.ok()) {
-      counters.refused_oversight.fetch_add(1);
-      ev.reason = "oversight";
-      ev.detail = s.reason();
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      continue;
-    }
-    if (!outs.count(destination)) {
-      counters.refused_no_route.fetch_add(1);
-      ev.reason = "no link";
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      continue;
-    }
-    CG_ASSIGN_OR_RETURN(auto verdict, seen->check_and_mark(txn, origin + ">" + destination,
-                                                           h.getStream(), h.getSeq()));
-    if (verdict.verdict != deliver::DedupeWindow::Verdict::fresh) {
-      counters.refused_replay.fetch_add(1);
-      ev.reason = "replay";
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      continue;
-    }
-    CG_ASSIGN_OR_RETURN(const auto index, log->append(txn, c->leaf));
-    CG_RETURN_IF_ERROR(txn.put(unsent, store::be64(index), bytes));
-    {
-      auto value = store::be64(index);
-      std::vector<std::uint8_t> v(value.begin(), value.end());
-      const auto leaf_hash = crypto::leaf_hash(log->hasher(), c->leaf);
-      v.insert(v.end(), leaf_hash.begin(), leaf_hash.end());
-      CG_RETURN_IF_ERROR(txn.put(logged, lkey, v));
-      if (h.getSeq() > tuning::logged_window_seqs) {  // bounded: the oldest of the stream goes
-        CG_RETURN_IF_ERROR(txn.erase(logged, logged_key_of(origin, destination, h.getStream(),
-                                                        h.getSeq() - tuning::logged_window_seqs))
-                               .status());
-      }
-    }
-    ev.event = schema::AuditEvent::RELAYED;
-    ev.reason = "relayed";
-    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-    accepted.push_back({std::move(*c), index});
+    CG_RETURN_IF_ERROR(admit(in, txn, {now, arrived}, bytes, accepted));
   }
   CG_RETURN_IF_ERROR(txn.commit());
   counters.held_for_bundle.store(in.held.size());
   return forward(accepted);
+}
+
+Status RelayNode::Impl::admit(In& in, store::WriteTxn& txn, Arrival at,
+                              std::vector<std::uint8_t>& bytes, std::vector<Accepted>& accepted) {
+  audit::Event ev{.time_ns = at.now, .event = schema::AuditEvent::RELAY_DROPPED};
+  auto c = envelope::verify_origin(bytes, *root, *suite, &verified);
+  if (!c.ok() || c->origin_party != in.party) {
+    counters.refused_origin.fetch_add(1);
+    const std::string why =
+        c.ok() ? "origin of party " + c->origin_party + " on the link from " + in.party
+               : c.status().reason();
+    ev.reason = "origin";
+    ev.detail = why;
+    return audit_log->append(txn, ev).status();
+  }
+  const auto h = c->envelope.root().getHeader();
+  const std::string origin(wire::view(h.getOrigin())), destination(wire::view(h.getDestination()));
+  ev.origin = origin;
+  ev.destination = destination;
+  ev.stream = h.getStream();
+  ev.seq = h.getSeq();
+  ev.rules_version = h.getRulesVersion();
+  CG_ASSIGN_OR_RETURN(const bool approved, bundle_approved(in, txn, at, *c, bytes, ev));
+  if (!approved) return {};
+  // Logged before under this seq: a re-send that fills a receiver's gap is forwarded again
+  // under a fresh tree head (its oversight was applied when it was logged); any other
+  // envelope under that seq is a replay.
+  const auto lkey = logged_key_of(origin, destination, h.getStream(), h.getSeq());
+  CG_ASSIGN_OR_RETURN(auto prior, txn.get(logged, lkey));
+  if (prior) return logged_again(txn, *prior, std::move(*c), ev, accepted);
+  CG_ASSIGN_OR_RETURN(const bool admitted, oversee(txn, *c, at.now, ev));
+  if (!admitted) return {};
+  return append_to_log(txn, std::move(*c), bytes, lkey, ev, accepted);
+}
+
+// The rules bundle named in the header must be one the relay has seen approved. One not seen
+// yet may be on the way: the envelope waits for it (bounded); false when it was not admitted.
+Result<bool> RelayNode::Impl::bundle_approved(In& in, store::WriteTxn& txn, Arrival at,
+                                              const envelope::Checked& c,
+                                              std::vector<std::uint8_t>& bytes,
+                                              audit::Event& ev) {
+  const auto h = c.envelope.root().getHeader();
+  CG_ASSIGN_OR_RETURN(auto seen_hash,
+                      txn.get(bundles_seen, bundle_seen_key_of(c.origin_party, h.getRulesVersion())));
+  if (seen_hash && crypto::ct_equal(*seen_hash, {h.getRulesHash().begin(), h.getRulesHash().size()}))
+    return true;
+  if (!seen_hash && at.now - at.arrived < tuning::bundle_wait_ns &&
+      in.held.size() < tuning::held_for_bundle_max) {
+    in.held.emplace_back(at.arrived, std::move(bytes));  // its bundle may be on the way
+    return false;
+  }
+  counters.refused_bundle.fetch_add(1);
+  ev.reason = "bundle";
+  const std::string why = "rules bundle v" + std::to_string(h.getRulesVersion()) + " of " +
+                          c.origin_party +
+                          (seen_hash ? " named with a hash other than the approved one's"
+                                     : " not seen approved by the relay");
+  ev.detail = why;
+  CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+  return false;
+}
+
+Status RelayNode::Impl::logged_again(store::WriteTxn& txn, std::span<const std::uint8_t> prior,
+                                     envelope::Checked c, audit::Event& ev,
+                                     std::vector<Accepted>& accepted) {
+  const auto leaf_hash = crypto::leaf_hash(log->hasher(), c.leaf);
+  const auto index = store::from_be64(prior.first(std::min<std::size_t>(8, prior.size())));
+  if (index && prior.size() == 8 + leaf_hash.size() &&
+      crypto::ct_equal(prior.subspan(8), leaf_hash) && outs.count(std::string(ev.destination))) {
+    ev.event = schema::AuditEvent::RELAYED;
+    ev.reason = "re-forwarded";
+    const std::string detail = "re-sent by the origin; log index " + std::to_string(*index);
+    ev.detail = detail;
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    accepted.push_back({std::move(c), *index, true});
+    return {};
+  }
+  counters.refused_replay.fetch_add(1);
+  ev.reason = "replay";
+  ev.detail = "another envelope under a seq already logged";
+  return audit_log->append(txn, ev).status();
+}
+
+// Oversight, a route and a fresh seq; false (audited) when the envelope is dropped.
+Result<bool> RelayNode::Impl::oversee(store::WriteTxn& txn, const envelope::Checked& c,
+                                      std::int64_t now, audit::Event& ev) {
+  const auto h = c.envelope.root().getHeader();
+  relay::Drop drop{};
+  if (auto s = oversight->check(c.origin_party, h, now, &drop); !s.ok()) {
+    counters.refused_oversight.fetch_add(1);
+    ev.reason = "oversight";
+    ev.detail = s.reason();
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    return false;
+  }
+  const std::string destination(ev.destination);
+  if (!outs.count(destination)) {
+    counters.refused_no_route.fetch_add(1);
+    ev.reason = "no link";
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    return false;
+  }
+  CG_ASSIGN_OR_RETURN(auto verdict, seen->check_and_mark(txn, std::string(ev.origin) + ">" +
+                                                                  destination,
+                                                         h.getStream(), h.getSeq()));
+  if (verdict.verdict != deliver::DedupeWindow::Verdict::fresh) {
+    counters.refused_replay.fetch_add(1);
+    ev.reason = "replay";
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    return false;
+  }
+  return true;
+}
+
+Status RelayNode::Impl::append_to_log(store::WriteTxn& txn, envelope::Checked c,
+                                      std::span<const std::uint8_t> bytes,
+                                      std::span<const std::uint8_t> lkey, audit::Event& ev,
+                                      std::vector<Accepted>& accepted) {
+  const auto h = c.envelope.root().getHeader();
+  CG_ASSIGN_OR_RETURN(const auto index, log->append(txn, c.leaf));
+  CG_RETURN_IF_ERROR(txn.put(unsent, store::be64(index), bytes));
+  auto value = store::be64(index);
+  std::vector<std::uint8_t> v(value.begin(), value.end());
+  const auto leaf_hash = crypto::leaf_hash(log->hasher(), c.leaf);
+  v.insert(v.end(), leaf_hash.begin(), leaf_hash.end());
+  CG_RETURN_IF_ERROR(txn.put(logged, lkey, v));
+  if (h.getSeq() > tuning::logged_window_seqs) {  // bounded: the oldest of the stream goes
+    CG_RETURN_IF_ERROR(txn.erase(logged, logged_key_of(ev.origin, ev.destination, h.getStream(),
+                                                       h.getSeq() - tuning::logged_window_seqs))
+                           .status());
+  }
+  ev.event = schema::AuditEvent::RELAYED;
+  ev.reason = "relayed";
+  CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+  accepted.push_back({std::move(c), index});
+  return {};
 }
 
 Status RelayNode::Impl::submit_blocking(link::UdpSender& tx, std::uint64_t seq,
