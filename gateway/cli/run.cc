@@ -6,10 +6,10 @@
 #include "gateway/cli/cli.h"
 #include "gateway/common/clock.h"
 #include "gateway/config/config.h"
-#include "gateway/node/gateway_node.h"
 #include "gateway/node/node_common.h"
-#include "gateway/node/receiver_node.h"
-#include "gateway/node/relay_node.h"
+#include "gateway/roles/gateway/gateway.h"
+#include "gateway/roles/receiver/receiver.h"
+#include "gateway/roles/relay/relay.h"
 #include "gateway/store/store.h"
 
 namespace cg::cli {

@@ -1,4 +1,4 @@
-// gateway/node: the gateway role of `cellgate run` (issue 7, first part).
+// gateway/roles/gateway: the gateway role of `cellgate run` (issue 7, first part).
 //
 // Sources → ingest (CurveZMQ, acknowledged only once stored) → durable inbox → the pipeline
 // thread: under one snapshot of the current approved rules bundle, every pending item is

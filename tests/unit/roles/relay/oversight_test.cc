@@ -1,4 +1,4 @@
-#include "gateway/relay/oversight.h"
+#include "gateway/roles/relay/oversight.h"
 
 #include <capnp/message.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "gateway/node/receiver_node.h"
+#include "gateway/roles/receiver/receiver.h"
 
 #include <algorithm>
 #include <chrono>
@@ -18,31 +18,101 @@
 #include "gateway/envelope/envelope.h"
 #include "gateway/ingest/ingest.h"
 #include "gateway/link/link.h"
+#include "gateway/node/metric_table.h"
 #include "gateway/node/node_common.h"
+#include "gateway/node/store_keys.h"
 #include "gateway/recovery/recovery.h"
+#include "gateway/roles/receiver/tuning.h"
 
 namespace cg::node {
 namespace {
 
-constexpr std::size_t waiting_max = 100'000;      // envelopes held for a missing epoch key
-constexpr std::size_t to_gateway_max = 64;        // reports waiting to be submitted to the gateway
-constexpr std::uint64_t heads_kept_max = 65'536;  // published heads kept in the store
-constexpr std::int64_t gaps_every_ns = 1 * ns_per_s;
+namespace tuning = receiver_tuning;
 
-std::vector<std::uint8_t> head_key(std::string_view relay, std::uint64_t serial) {
-  std::vector<std::uint8_t> k(relay.begin(), relay.end());
-  k.push_back(0);
-  const auto s = store::be64(serial);
-  k.insert(k.end(), s.begin(), s.end());
-  return k;
+// What the receiver counts, as Prometheus rows, in the order of its exposition (names, labels
+// and help texts are docs/OPERATIONS.md's).
+std::vector<MetricRow> metric_rows(const ReceiverCounters& c) {
+  return {
+      counter_row("cellgate_receiver_received_total", "Envelopes received from the relay's link.",
+                  c.received),
+      counter_row("cellgate_receiver_stored_total",
+                  "Envelopes verified, opened and stored for consumers.", c.stored),
+      counter_row("cellgate_receiver_refused_total",
+                  "Envelopes refused: countersignature, origin or opening failed.", c.refused),
+      counter_row("cellgate_receiver_duplicates_total", "Envelopes already received (refused).",
+                  c.duplicates),
+      gauge_row("cellgate_receiver_waiting_for_epoch", "Envelopes held until their epoch key.",
+                c.waiting_for_epoch),
+      counter_row("cellgate_receiver_epochs_total", "Epoch announcements accepted.", c.epochs),
+      counter_row("cellgate_receiver_lost_on_link_total", "Envelopes the link reported lost.",
+                  c.lost_on_link),
+      counter_row("cellgate_receiver_errors_total", "Processing errors.", c.errors),
+      gauge_row("cellgate_receiver_missing",
+                "Sequence numbers below the highest received (or the origin's stream head) that "
+                "have not arrived.",
+                c.missing),
+      counter_row("cellgate_receiver_written_off_total",
+                  "Sequence numbers written off: their stream ran past the dedupe window (alarm).",
+                  c.written_off),
+  };
 }
 
-std::vector<std::uint8_t> epoch_key_of(std::string_view origin, std::uint64_t epoch) {
-  std::vector<std::uint8_t> k(origin.begin(), origin.end());
-  k.push_back(0);
-  const auto e = store::be64(epoch);
-  k.insert(k.end(), e.begin(), e.end());
-  return k;
+// Gap recovery and the relay's one history (issue 10), after the receiver's own rows.
+std::vector<MetricRow> recovery_rows(const ReceiverCounters& c) {
+  return {
+      counter_row("cellgate_receiver_gap_reports_total",
+                  "Reports (gap ranges, tree head) sent towards this party's gateway.",
+                  c.reports_sent),
+      counter_row("cellgate_receiver_gap_seqs_requested_total",
+                  "Sequence numbers asked for again in reports.", c.seqs_requested),
+      counter_row("cellgate_receiver_recovered_total",
+                  "Envelopes that arrived after this receiver reported them missing.",
+                  c.recovered),
+      counter_row("cellgate_receiver_gaps_abandoned_total",
+                  "Sequence numbers given up after give_up_seconds (alarm).", c.abandoned),
+      counter_row("cellgate_receiver_reports_accepted_total",
+                  "Reports this party's gateway acknowledged (its own and handed-on ones).",
+                  c.reports_accepted),
+      counter_row("cellgate_receiver_reports_in_total",
+                  "Other parties' reports that arrived here and verified (not for consumers).",
+                  c.reports_in),
+      counter_row("cellgate_receiver_reports_handed_on_total",
+                  "Other parties' reports about this party's gateway, handed to it.",
+                  c.reports_handed_on),
+      counter_row("cellgate_receiver_reports_refused_total",
+                  "Other parties' reports refused (malformed, bad signature).", c.reports_refused),
+      counter_row("cellgate_receiver_reports_dropped_total",
+                  "Reports superseded before the gateway took them (queue full).",
+                  c.reports_dropped),
+      counter_row("cellgate_receiver_heads_total", "Published tree heads verified and kept.",
+                  c.heads),
+      counter_row("cellgate_receiver_heads_linked_total",
+                  "Published tree heads proven consistent with an earlier one.", c.heads_linked),
+      counter_row("cellgate_receiver_heads_unlinked_total",
+                  "Published tree heads whose earlier heads were lost (no proof could be checked).",
+                  c.heads_unlinked),
+      counter_row("cellgate_receiver_heads_matched_total",
+                  "The other party's quoted tree heads equal to this receiver's.",
+                  c.heads_matched),
+      counter_row("cellgate_receiver_heads_unverifiable_total",
+                  "The other party's quoted tree heads this receiver never held.",
+                  c.heads_unverifiable),
+      counter_row("cellgate_receiver_equivocation_total",
+                  "Evidence that the relay showed the parties different histories (alarm).",
+                  c.equivocation),
+  };
+}
+
+// Delivery to consumers.
+std::vector<MetricRow> delivery_rows(const deliver::Counters& dc) {
+  return {
+      counter_row("cellgate_deliver_delivered_total",
+                  "Deliveries sent to consumers (redeliveries included).", dc.delivered),
+      counter_row("cellgate_deliver_redelivered_total",
+                  "Deliveries sent again (no ack in time).", dc.redelivered),
+      counter_row("cellgate_deliver_acknowledged_total", "Deliveries consumers acknowledged.",
+                  dc.acknowledged),
+  };
 }
 
 }  // namespace
@@ -92,10 +162,35 @@ struct ReceiverNode::Impl {
   metrics::Histogram arrival = metrics::Histogram::latency();
   NodeMetrics metrics;  // last: destroyed (its server stopped) before what it reads
 
+  // Wiring, in order: identity (agreement key, trust root; returns the key files'
+  // passphrase), store and tables, the signing key for reports, what the store kept (heads,
+  // epoch keys), the link, delivery.
   Status load();
+  Result<std::optional<crypto::Secret>> load_identity();
+  Status open_store();
+  Status load_reporting(const std::optional<crypto::Secret>& pass);
+  Status restore();
+  Status open_link();
+  Status start_delivery();
   Status register_metrics();
   Status accept(std::span<const std::uint8_t> announcement, bool persist);
+  // One poll's worth from the link. Its stages, in order: control records (take_controls:
+  // stream heads, announcements); published heads and envelopes sorted (take_envelopes);
+  // then, in one transaction, each head (take_head) and each envelope (take_envelope: verify,
+  // epoch key, open, first_arrival, then a report or store_for_consumers).
   Status process();
+  void take_controls();
+  // The published heads of this poll; envelopes go to `waiting` (bounded).
+  std::vector<std::vector<std::uint8_t>> take_envelopes();
+  // True when the envelope must wait for its epoch key; every refusal is audited.
+  Result<bool> take_envelope(store::WriteTxn& txn, std::span<const std::uint8_t> bytes,
+                             std::int64_t now);
+  // The dedupe window's verdict (written-off seqs alarmed): false, audited, for a duplicate.
+  Result<bool> first_arrival(store::WriteTxn& txn, const std::string& origin,
+                             schema::EnvelopeHeader::Reader h, audit::Event& ev);
+  Status store_for_consumers(store::WriteTxn& txn, const envelope::Accepted& a,
+                             const wire::Message<schema::Item>& item, audit::Event& ev,
+                             std::int64_t now);
   // Every second: how many sequence numbers below the highest received are missing, per
   // origin (lost on a link, or crossing while a node was down): the gauge operators watch
   // until gap recovery (issue 10) fills them.
@@ -125,6 +220,16 @@ Status ReceiverNode::Impl::load() {
     return malformed(config.source_file +
                      ": a receiver needs [keys] with agreement_key, one [[link_in]] and [deliver]");
   }
+  CG_ASSIGN_OR_RETURN(auto pass, load_identity());
+  CG_RETURN_IF_ERROR(open_store());
+  CG_RETURN_IF_ERROR(load_reporting(pass));
+  CG_RETURN_IF_ERROR(restore());
+  CG_RETURN_IF_ERROR(open_link());
+  CG_RETURN_IF_ERROR(start_delivery());
+  return register_metrics();
+}
+
+Result<std::optional<crypto::Secret>> ReceiverNode::Impl::load_identity() {
   CG_ASSIGN_OR_RETURN(auto pass, passphrase(*config.keys));
   CG_ASSIGN_OR_RETURN(kx, crypto::load_agreement_key_file(config.keys->agreement_key,
                                                           pass ? &*pass : nullptr, !pass));
@@ -143,6 +248,10 @@ Status ReceiverNode::Impl::load() {
     return unauthenticated(config.id +
                            ": not a receiver with this agreement key in the trust root");
   }
+  return std::optional<crypto::Secret>(std::move(pass));
+}
+
+Status ReceiverNode::Impl::open_store() {
   CG_ASSIGN_OR_RETURN(
       env, store::Env::open({.path = config.store, .map_bytes = config.store_bytes_max}));
   CG_ASSIGN_OR_RETURN(epochs_table, env->table("epochs"));
@@ -155,6 +264,11 @@ Status ReceiverNode::Impl::load() {
   CG_ASSIGN_OR_RETURN(heads_table, env->table("heads"));
   CG_ASSIGN_OR_RETURN(evidence_table, env->table("equivocation"));
   chain.emplace(crypto::hasher_of(*suite));
+  return {};
+}
+
+Status ReceiverNode::Impl::load_reporting(const std::optional<crypto::Secret>& pass) {
+  const auto me = root->node(config.id);
   for (const auto n : root->body().getNodes()) {
     if (n.getRole() == schema::Role::GATEWAY && wire::view(n.getParty()) != config.party)
       origins.emplace_back(wire::view(n.getId()));
@@ -177,7 +291,11 @@ Status ReceiverNode::Impl::load() {
     go.give_up_after_ns = std::int64_t{rc.give_up_seconds} * ns_per_s;
     gaps.emplace(go);
   }
-  // The relay's heads kept before a restart (the latest 1024): the chain goes on from them.
+  return {};
+}
+
+Status ReceiverNode::Impl::restore() {
+  // The relay's heads kept before a restart (the latest ones): the chain goes on from them.
   {
     std::deque<std::vector<std::uint8_t>> recent;
     CG_ASSIGN_OR_RETURN(auto txn, env->begin_read());
@@ -186,7 +304,7 @@ Status ReceiverNode::Impl::load() {
       CG_ASSIGN_OR_RETURN(auto e, cursor.next());
       if (!e) break;
       recent.emplace_back(e->second.begin(), e->second.end());
-      if (recent.size() > 1024) recent.pop_front();
+      if (recent.size() > tuning::heads_restored_max) recent.pop_front();
     }
     for (const auto& record : recent) {
       auto v = envelope::verify_published_head(record, *root, *suite, &verified);
@@ -205,6 +323,10 @@ Status ReceiverNode::Impl::load() {
     }
     for (const auto& s : stored) (void)accept(s, /*persist=*/false);
   }
+  return {};
+}
+
+Status ReceiverNode::Impl::open_link() {
   const auto& li = config.links_in[0];
   CG_ASSIGN_OR_RETURN(auto k, crypto::read_link_key_file(li.key_file));
   link_key.emplace(std::move(k));
@@ -217,6 +339,10 @@ Status ReceiverNode::Impl::load() {
   handler->link = li.name;
   CG_ASSIGN_OR_RETURN(
       rx, link::UdpReceiver::open(ro, li.listen, li.rcvbuf_bytes, *link_key, *clock, *handler));
+  return {};
+}
+
+Status ReceiverNode::Impl::start_delivery() {
   deliver::ServerOptions so;
   so.log = &*events;
   so.endpoint = config.deliver->listen;
@@ -225,91 +351,15 @@ Status ReceiverNode::Impl::load() {
   so.window_max = config.deliver->window_max;
   so.redeliver_after_ms = config.deliver->redeliver_after_ms;
   server = std::make_unique<deliver::DeliveryServer>(so, *outbox, *clock);
-  CG_RETURN_IF_ERROR(server->start());
-  return register_metrics();
+  return server->start();
 }
 
 Status ReceiverNode::Impl::register_metrics() {
   metrics.set_node(config.id);
-  const char* sig_help =
-      "Batch and tree head signature checks: computed by the suite, or remembered (the same "
-      "signature verified before).";
-  metrics.counter("cellgate_signature_checks_total", sig_help, {"how", "computed"},
-                  verified.misses());
-  metrics.counter("cellgate_signature_checks_total", sig_help, {"how", "remembered"},
-                  verified.hits());
-  metrics.counter("cellgate_receiver_received_total", "Envelopes received from the relay's link.",
-                  counters.received);
-  metrics.counter("cellgate_receiver_stored_total",
-                  "Envelopes verified, opened and stored for consumers.", counters.stored);
-  metrics.counter("cellgate_receiver_refused_total",
-                  "Envelopes refused: countersignature, origin or opening failed.",
-                  counters.refused);
-  metrics.counter("cellgate_receiver_duplicates_total", "Envelopes already received (refused).",
-                  counters.duplicates);
-  metrics.gauge("cellgate_receiver_waiting_for_epoch", "Envelopes held until their epoch key.",
-                counters.waiting_for_epoch);
-  metrics.counter("cellgate_receiver_epochs_total", "Epoch announcements accepted.",
-                  counters.epochs);
-  metrics.counter("cellgate_receiver_lost_on_link_total", "Envelopes the link reported lost.",
-                  counters.lost_on_link);
-  metrics.counter("cellgate_receiver_errors_total", "Processing errors.", counters.errors);
-  metrics.gauge("cellgate_receiver_missing",
-                "Sequence numbers below the highest received (or the origin's stream head) that "
-                "have not arrived.",
-                counters.missing);
-  metrics.counter("cellgate_receiver_written_off_total",
-                  "Sequence numbers written off: their stream ran past the dedupe window (alarm).",
-                  counters.written_off);
-  metrics.counter("cellgate_receiver_gap_reports_total",
-                  "Reports (gap ranges, tree head) sent towards this party's gateway.",
-                  counters.reports_sent);
-  metrics.counter("cellgate_receiver_gap_seqs_requested_total",
-                  "Sequence numbers asked for again in reports.", counters.seqs_requested);
-  metrics.counter("cellgate_receiver_recovered_total",
-                  "Envelopes that arrived after this receiver reported them missing.",
-                  counters.recovered);
-  metrics.counter("cellgate_receiver_gaps_abandoned_total",
-                  "Sequence numbers given up after give_up_seconds (alarm).", counters.abandoned);
-  metrics.counter("cellgate_receiver_reports_accepted_total",
-                  "Reports this party's gateway acknowledged (its own and handed-on ones).",
-                  counters.reports_accepted);
-  metrics.counter("cellgate_receiver_reports_in_total",
-                  "Other parties' reports that arrived here and verified (not for consumers).",
-                  counters.reports_in);
-  metrics.counter("cellgate_receiver_reports_handed_on_total",
-                  "Other parties' reports about this party's gateway, handed to it.",
-                  counters.reports_handed_on);
-  metrics.counter("cellgate_receiver_reports_refused_total",
-                  "Other parties' reports refused (malformed, bad signature).",
-                  counters.reports_refused);
-  metrics.counter("cellgate_receiver_reports_dropped_total",
-                  "Reports superseded before the gateway took them (queue full).",
-                  counters.reports_dropped);
-  metrics.counter("cellgate_receiver_heads_total", "Published tree heads verified and kept.",
-                  counters.heads);
-  metrics.counter("cellgate_receiver_heads_linked_total",
-                  "Published tree heads proven consistent with an earlier one.",
-                  counters.heads_linked);
-  metrics.counter("cellgate_receiver_heads_unlinked_total",
-                  "Published tree heads whose earlier heads were lost (no proof could be checked).",
-                  counters.heads_unlinked);
-  metrics.counter("cellgate_receiver_heads_matched_total",
-                  "The other party's quoted tree heads equal to this receiver's.",
-                  counters.heads_matched);
-  metrics.counter("cellgate_receiver_heads_unverifiable_total",
-                  "The other party's quoted tree heads this receiver never held.",
-                  counters.heads_unverifiable);
-  metrics.counter("cellgate_receiver_equivocation_total",
-                  "Evidence that the relay showed the parties different histories (alarm).",
-                  counters.equivocation);
-  const auto& dc = server->counters();
-  metrics.counter("cellgate_deliver_delivered_total",
-                  "Deliveries sent to consumers (redeliveries included).", dc.delivered);
-  metrics.counter("cellgate_deliver_redelivered_total", "Deliveries sent again (no ack in time).",
-                  dc.redelivered);
-  metrics.counter("cellgate_deliver_acknowledged_total", "Deliveries consumers acknowledged.",
-                  dc.acknowledged);
+  register_rows(metrics, signature_rows(verified));
+  register_rows(metrics, metric_rows(counters));
+  register_rows(metrics, recovery_rows(counters));
+  register_rows(metrics, delivery_rows(server->counters()));
   link::register_metrics(metrics.registry(), config.links_in[0].name, nullptr,
                          &rx->receiver().counters());
   metrics.registry().gauge("cellgate_deliver_outbox_items",
@@ -342,7 +392,7 @@ Status ReceiverNode::Impl::accept(std::span<const std::uint8_t> announcement, bo
   return {};
 }
 
-Status ReceiverNode::Impl::process() {
+void ReceiverNode::Impl::take_controls() {
   for (auto& c : handler->controls) {
     if (envelope::is_stream_head(c)) {
       auto h = envelope::verify_stream_head(c, *root, *suite);
@@ -355,6 +405,9 @@ Status ReceiverNode::Impl::process() {
     (void)accept(c, /*persist=*/true);  // others' announcements: refused
   }
   handler->controls.clear();
+}
+
+std::vector<std::vector<std::uint8_t>> ReceiverNode::Impl::take_envelopes() {
   std::vector<std::vector<std::uint8_t>> heads;
   for (auto& e : handler->envelopes) {
     if (envelope::is_published_head(e)) {
@@ -362,86 +415,26 @@ Status ReceiverNode::Impl::process() {
       continue;
     }
     counters.received.fetch_add(1);
-    if (waiting.size() < waiting_max)
+    if (waiting.size() < tuning::waiting_for_epoch_max)
       waiting.push_back(std::move(e));
     else
       counters.refused.fetch_add(1);
   }
   handler->envelopes.clear();
+  return heads;
+}
+
+Status ReceiverNode::Impl::process() {
+  take_controls();
+  const auto heads = take_envelopes();
   if (waiting.empty() && heads.empty()) return {};
   const std::int64_t now = clock->now_ns();
   std::vector<std::vector<std::uint8_t>> still;
   CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
   for (const auto& h : heads) CG_RETURN_IF_ERROR(take_head(txn, h, now));
   for (auto& bytes : waiting) {
-    audit::Event ev{.time_ns = now, .event = schema::AuditEvent::REJECTED_INPUT};
-    auto a = envelope::verify_delivery(bytes, *root, *suite, &verified);
-    if (!a.ok()) {
-      counters.refused.fetch_add(1);
-      ev.reason = "verify";
-      const std::string why = a.status().reason();
-      ev.detail = why;
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      continue;
-    }
-    const auto h = a->envelope.root().getHeader();
-    const std::string origin(wire::view(h.getOrigin()));
-    auto key = keys.find({origin, h.getEpoch()});
-    if (key == keys.end()) {
-      still.push_back(std::move(bytes));  // its announcement has not arrived yet
-      continue;
-    }
-    // The head this envelope was countersigned under must be the one of its serial.
-    CG_RETURN_IF_ERROR(found(txn, chain->add_countersigned(a->relay, a->head, now), now));
-    ev.origin = origin;
-    ev.destination = wire::view(h.getDestination());
-    ev.stream = h.getStream();
-    ev.seq = h.getSeq();
-    ev.rules_version = h.getRulesVersion();
-    auto item = envelope::open(*a, key->second);
-    if (!item.ok()) {
-      counters.refused.fetch_add(1);
-      ev.reason = "open";
-      const std::string why = item.status().reason();
-      ev.detail = why;
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      continue;
-    }
-    CG_ASSIGN_OR_RETURN(auto verdict, seen->check_and_mark(txn, origin, h.getStream(), h.getSeq()));
-    if (verdict.written_off) {
-      const auto& w = *verdict.written_off;
-      counters.written_off.fetch_add(w.last - w.first + 1);
-      std::fprintf(stderr,
-                   "[%s] ALARM: %s seqs %llu..%llu written off: the stream ran more than the "
-                   "dedupe window ahead of them\n",
-                   config.id.c_str(), origin.c_str(), static_cast<unsigned long long>(w.first),
-                   static_cast<unsigned long long>(w.last));
-    }
-    if (verdict.verdict != deliver::DedupeWindow::Verdict::fresh) {
-      counters.duplicates.fetch_add(1);
-      ev.event = schema::AuditEvent::DUPLICATE;
-      ev.reason = "duplicate";
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      continue;
-    }
-    const std::string destination(wire::view(h.getDestination()));
-    if (gaps && gaps->arrived({origin, destination, h.getStream()}, h.getSeq()))
-      counters.recovered.fetch_add(1);
-    ev.item_id = {item->root().getId().begin(), item->root().getId().size()};
-    if (item->root().getKind() == schema::Kind::GAP_REPORT) {
-      CG_RETURN_IF_ERROR(take_report(txn, item->root(), ev, now));
-      counters.stored.fetch_add(1);
-      continue;  // link bookkeeping: not for consumers
-    }
-    CG_RETURN_IF_ERROR(
-        outbox
-            ->enqueue(txn, origin, h.getStream(), h.getSeq(), a->log_index, item->canonical_bytes())
-            .status());
-    ev.event = schema::AuditEvent::DELIVERED;  // stored for delivery; consumers ack it later
-    ev.reason = "stored";
-    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-    counters.stored.fetch_add(1);
-    arrival.observe(std::max<std::int64_t>(0, now - h.getTime()));
+    CG_ASSIGN_OR_RETURN(const bool wait, take_envelope(txn, bytes, now));
+    if (wait) still.push_back(std::move(bytes));  // its announcement has not arrived yet
   }
   CG_RETURN_IF_ERROR(found(txn, chain->tick(now), now));
   CG_RETURN_IF_ERROR(txn.commit());
@@ -453,6 +446,93 @@ Status ReceiverNode::Impl::process() {
   counters.heads_unlinked.store(c.unlinked);
   counters.heads_matched.store(c.matched);
   counters.heads_unverifiable.store(c.unverifiable);
+  return {};
+}
+
+Result<bool> ReceiverNode::Impl::take_envelope(store::WriteTxn& txn,
+                                               std::span<const std::uint8_t> bytes,
+                                               std::int64_t now) {
+  audit::Event ev{.time_ns = now, .event = schema::AuditEvent::REJECTED_INPUT};
+  auto a = envelope::verify_delivery(bytes, *root, *suite, &verified);
+  if (!a.ok()) {
+    counters.refused.fetch_add(1);
+    ev.reason = "verify";
+    const std::string why = a.status().reason();
+    ev.detail = why;
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    return false;
+  }
+  const auto h = a->envelope.root().getHeader();
+  const std::string origin(wire::view(h.getOrigin()));
+  auto key = keys.find({origin, h.getEpoch()});
+  if (key == keys.end()) return true;
+  // The head this envelope was countersigned under must be the one of its serial.
+  CG_RETURN_IF_ERROR(found(txn, chain->add_countersigned(a->relay, a->head, now), now));
+  ev.origin = origin;
+  ev.destination = wire::view(h.getDestination());
+  ev.stream = h.getStream();
+  ev.seq = h.getSeq();
+  ev.rules_version = h.getRulesVersion();
+  auto item = envelope::open(*a, key->second);
+  if (!item.ok()) {
+    counters.refused.fetch_add(1);
+    ev.reason = "open";
+    const std::string why = item.status().reason();
+    ev.detail = why;
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    return false;
+  }
+  CG_ASSIGN_OR_RETURN(const bool fresh, first_arrival(txn, origin, h, ev));
+  if (!fresh) return false;
+  ev.item_id = {item->root().getId().begin(), item->root().getId().size()};
+  if (item->root().getKind() == schema::Kind::GAP_REPORT) {
+    CG_RETURN_IF_ERROR(take_report(txn, item->root(), ev, now));
+    counters.stored.fetch_add(1);
+    return false;  // link bookkeeping: not for consumers
+  }
+  CG_RETURN_IF_ERROR(store_for_consumers(txn, *a, *item, ev, now));
+  return false;
+}
+
+Result<bool> ReceiverNode::Impl::first_arrival(store::WriteTxn& txn, const std::string& origin,
+                                               schema::EnvelopeHeader::Reader h,
+                                               audit::Event& ev) {
+  CG_ASSIGN_OR_RETURN(auto verdict, seen->check_and_mark(txn, origin, h.getStream(), h.getSeq()));
+  if (verdict.written_off) {
+    const auto& w = *verdict.written_off;
+    counters.written_off.fetch_add(w.last - w.first + 1);
+    std::fprintf(stderr,
+                 "[%s] ALARM: %s seqs %llu..%llu written off: the stream ran more than the "
+                 "dedupe window ahead of them\n",
+                 config.id.c_str(), origin.c_str(), static_cast<unsigned long long>(w.first),
+                 static_cast<unsigned long long>(w.last));
+  }
+  if (verdict.verdict != deliver::DedupeWindow::Verdict::fresh) {
+    counters.duplicates.fetch_add(1);
+    ev.event = schema::AuditEvent::DUPLICATE;
+    ev.reason = "duplicate";
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    return false;
+  }
+  const std::string destination(wire::view(h.getDestination()));
+  if (gaps && gaps->arrived({origin, destination, h.getStream()}, h.getSeq()))
+    counters.recovered.fetch_add(1);
+  return true;
+}
+
+Status ReceiverNode::Impl::store_for_consumers(store::WriteTxn& txn, const envelope::Accepted& a,
+                                               const wire::Message<schema::Item>& item, audit::Event& ev,
+                                               std::int64_t now) {
+  const auto h = a.envelope.root().getHeader();
+  CG_RETURN_IF_ERROR(outbox
+                         ->enqueue(txn, ev.origin, h.getStream(), h.getSeq(),
+                                   a.log_index, item.canonical_bytes())
+                         .status());
+  ev.event = schema::AuditEvent::DELIVERED;  // stored for delivery; consumers ack it later
+  ev.reason = "stored";
+  CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+  counters.stored.fetch_add(1);
+  arrival.observe(std::max<std::int64_t>(0, now - h.getTime()));
   return {};
 }
 
@@ -470,9 +550,9 @@ Status ReceiverNode::Impl::take_head(store::WriteTxn& txn, std::span<const std::
   }
   CG_RETURN_IF_ERROR(found(txn, chain->add_published(*v, now), now));
   // Kept durably (bounded) for `cellgate audit check-consistency` and an exchange of heads.
-  CG_RETURN_IF_ERROR(txn.put(heads_table, head_key(v->relay, v->head.serial), record));
+  CG_RETURN_IF_ERROR(txn.put(heads_table, head_key_of(v->relay, v->head.serial), record));
   CG_ASSIGN_OR_RETURN(const std::uint64_t kept, txn.count(heads_table));
-  if (kept > heads_kept_max) {
+  if (kept > tuning::heads_kept_max) {
     std::vector<std::uint8_t> oldest;
     {
       CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(heads_table));
@@ -555,7 +635,7 @@ std::vector<std::uint8_t> ReceiverNode::Impl::fresh_id() {
 void ReceiverNode::Impl::queue_for_gateway(std::vector<std::uint8_t> item) {
   {
     std::lock_guard lock(to_gateway_mu);
-    if (to_gateway.size() >= to_gateway_max) {
+    if (to_gateway.size() >= tuning::reports_queued_max) {
       to_gateway.pop_front();  // superseded by newer reports
       counters.reports_dropped.fetch_add(1);
     }
@@ -613,7 +693,7 @@ void ReceiverNode::Impl::run_reporter() {
     std::vector<std::uint8_t> item;
     {
       std::unique_lock lock(to_gateway_mu);
-      to_gateway_cv.wait_for(lock, std::chrono::milliseconds(200),
+      to_gateway_cv.wait_for(lock, std::chrono::milliseconds(tuning::reporter_wait_ms),
                              [this] { return !to_gateway.empty() || stopping.load(); });
       if (to_gateway.empty()) continue;
       item = to_gateway.front();
@@ -623,16 +703,17 @@ void ReceiverNode::Impl::run_reporter() {
       auto secret = read_first_line(r.curve_secret_file);
       auto pub = secret.ok() ? ingest::curve_public(*secret) : Result<std::string>(secret.status());
       auto c = pub.ok() ? ingest::SourceClient::connect(r.gateway, r.gateway_curve_public,
-                                                        {*pub, *secret}, 5000)
+                                                        {*pub, *secret},
+                                                        tuning::gateway_connect_timeout_ms)
                         : Result<std::unique_ptr<ingest::SourceClient>>(pub.status());
       if (c.ok())
         client = std::move(*c);
       else
         s = c.status();
     }
-    if (client && s.ok()) s = client->send(item, 5000);
+    if (client && s.ok()) s = client->send(item, tuning::gateway_send_timeout_ms);
     if (s.ok()) {
-      auto ack = client->receive_ack(10'000);
+      auto ack = client->receive_ack(tuning::gateway_ack_timeout_ms);
       if (!ack.ok()) {
         s = ack.status();
       } else if (!ack->accepted && ack->reason != "overloaded") {
@@ -650,7 +731,7 @@ void ReceiverNode::Impl::run_reporter() {
       errors.report("reports to " + r.gateway + ": " + s.reason(), clock->monotonic_ns());
       client.reset();  // reconnect; the report stays queued
       std::unique_lock lock(to_gateway_mu);
-      to_gateway_cv.wait_for(lock, std::chrono::seconds(1), [this] { return stopping.load(); });
+      to_gateway_cv.wait_for(lock, std::chrono::milliseconds(tuning::reporter_retry_ms), [this] { return stopping.load(); });
       continue;
     }
     std::lock_guard lock(to_gateway_mu);
@@ -661,9 +742,9 @@ void ReceiverNode::Impl::run_reporter() {
 void ReceiverNode::Impl::run() {
   ErrorLog errors(config.id);
   while (!stopping.load()) {
-    if (auto s = rx->poll_once(10); !s.ok()) {
+    if (auto s = rx->poll_once(tuning::poll_timeout_ms); !s.ok()) {
       counters.errors.fetch_add(1);
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::this_thread::sleep_for(std::chrono::milliseconds(tuning::poll_timeout_ms));
       continue;
     }
     if (auto s = process(); !s.ok()) {
@@ -683,17 +764,17 @@ void ReceiverNode::Impl::run() {
 
 Status ReceiverNode::Impl::count_gaps() {
   const std::int64_t mono = clock->monotonic_ns();
-  if (mono - gaps_counted_ns < gaps_every_ns) return {};
+  if (mono - gaps_counted_ns < tuning::gaps_every_ns) return {};
   gaps_counted_ns = mono;
   std::uint64_t missing = 0;
   std::string ranges;
   for (const auto& origin : origins) {
     const recovery::StreamKey key{origin, config.party, 0};
     std::uint64_t highest = 0;
-    CG_ASSIGN_OR_RETURN(auto open, seen->missing(origin, 0, 1024, &highest));
+    CG_ASSIGN_OR_RETURN(auto open, seen->missing(origin, 0, tuning::missing_ranges_max, &highest));
     // Beyond the highest received, up to what the origin says it committed: lost at the tail.
     const auto head = stream_heads.find(key);
-    if (head != stream_heads.end() && open.size() < 1024 && head->second > highest)
+    if (head != stream_heads.end() && open.size() < tuning::missing_ranges_max && head->second > highest)
       open.push_back({highest + 1, head->second});
     for (const auto& g : open) {
       missing += g.last - g.first + 1;

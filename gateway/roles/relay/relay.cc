@@ -1,4 +1,4 @@
-#include "gateway/node/relay_node.h"
+#include "gateway/roles/relay/relay.h"
 
 #include <algorithm>
 #include <chrono>
@@ -15,47 +15,20 @@
 #include "gateway/deliver/deliver.h"
 #include "gateway/envelope/envelope.h"
 #include "gateway/link/link.h"
+#include "gateway/common/limits.h"
+#include "gateway/node/metric_table.h"
 #include "gateway/node/node_common.h"
-#include "gateway/relay/oversight.h"
+#include "gateway/node/store_keys.h"
+#include "gateway/roles/relay/oversight.h"
+#include "gateway/roles/relay/tuning.h"
 #include "gateway/translog/translog.h"
 
 namespace cg::node {
 namespace {
 
-constexpr std::int64_t housekeeping_every_ns = 200 * ns_per_ms;
-constexpr std::size_t forgotten_per_pass_max = 4096;
-// Envelopes naming a rules bundle the relay has not seen approved wait this long for it (its
-// chunks may still be on the way), at most held_max of them per link; then they are refused.
-constexpr std::int64_t bundle_wait_ns = 10 * ns_per_s;
-constexpr std::size_t held_max = 20'000;
-// Logged envelopes are remembered by (origin, destination, stream, seq) for this many seqs of
-// their stream, so that one re-sent to fill a receiver's gap is recognised and forwarded again.
-constexpr std::uint64_t logged_window_seqs = 1u << 16;
-// Tree head serials are reserved durably this many at a time (a restart skips the rest).
-constexpr std::uint64_t serial_block = 4096;
-// Every this many serials, a published head becomes the checkpoint later heads also link to.
-constexpr std::uint64_t checkpoint_every = 64;
+namespace tuning = relay_tuning;
 
-std::vector<std::uint8_t> seen_key(std::string_view party, std::uint64_t version) {
-  std::vector<std::uint8_t> k(party.begin(), party.end());
-  k.push_back(0);
-  const auto v = store::be64(version);
-  k.insert(k.end(), v.begin(), v.end());
-  return k;
-}
-
-std::vector<std::uint8_t> logged_key(std::string_view origin, std::string_view destination,
-                                     std::uint32_t stream, std::uint64_t seq) {
-  std::vector<std::uint8_t> k(origin.begin(), origin.end());
-  k.push_back(0);
-  k.insert(k.end(), destination.begin(), destination.end());
-  k.push_back(0);
-  for (int i = 3; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(stream >> (8 * i)));
-  const auto s = store::be64(seq);
-  k.insert(k.end(), s.begin(), s.end());
-  return k;
-}
-
+// The value of meta's "last_head" and "checkpoint" (schemas/FORMATS.md, "Role tables").
 struct HeadRef {
   std::uint64_t serial = 0, tree_size = 0;
 };
@@ -74,11 +47,51 @@ std::optional<HeadRef> decode_ref(std::span<const std::uint8_t> v) {
   return HeadRef{*s, *n};
 }
 
-constexpr std::string_view meta_serial = "serial_reserved";
-constexpr std::string_view meta_last_head = "last_head";
-constexpr std::string_view meta_checkpoint = "checkpoint";
-std::span<const std::uint8_t> key_of(std::string_view s) {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+// What the relay counts, as Prometheus rows, in the order of its exposition (names, labels
+// and help texts are docs/OPERATIONS.md's).
+std::vector<MetricRow> metric_rows(const RelayCounters& c) {
+  const std::string refused = "Envelopes refused, by reason.";
+  return {
+      counter_row("cellgate_relay_received_total", "Envelopes received from the parties' links.",
+                  c.received),
+      counter_row("cellgate_relay_relayed_total",
+                  "Envelopes logged, countersigned and forwarded.", c.relayed),
+      counter_row("cellgate_relay_refused_total", refused, c.refused_origin, {"reason", "origin"}),
+      counter_row("cellgate_relay_refused_total", refused, c.refused_replay, {"reason", "replay"}),
+      counter_row("cellgate_relay_refused_total", refused, c.refused_oversight,
+                  {"reason", "oversight"}),
+      counter_row("cellgate_relay_refused_total", refused, c.refused_no_route,
+                  {"reason", "no_route"}),
+      counter_row("cellgate_relay_refused_total", refused, c.refused_bundle, {"reason", "bundle"}),
+      counter_row("cellgate_relay_bundles_accepted_total",
+                  "Rules bundles received, verified and recorded as approved.",
+                  c.bundles_accepted),
+      counter_row("cellgate_relay_bundles_refused_total", "Rules bundles (or chunks) refused.",
+                  c.bundles_refused),
+      gauge_row("cellgate_relay_held_for_bundle",
+                "Envelopes waiting for the rules bundle they name.", c.held_for_bundle),
+      counter_row("cellgate_relay_announcements_forwarded_total",
+                  "Epoch announcements verified and forwarded.", c.announcements_forwarded),
+      counter_row("cellgate_relay_announcements_refused_total", "Epoch announcements refused.",
+                  c.announcements_refused),
+      counter_row("cellgate_relay_lost_on_links_total",
+                  "Envelopes the inbound links reported lost.", c.lost_on_links),
+      counter_row("cellgate_relay_forwarded_after_restart_total",
+                  "Logged envelopes forwarded again after a restart.",
+                  c.forwarded_after_restart),
+      counter_row("cellgate_relay_errors_total", "Processing errors.", c.errors),
+      counter_row(
+          "cellgate_relay_reforwarded_total",
+          "Logged envelopes re-sent by their origin (a receiver's gap) and forwarded again.",
+          c.reforwarded),
+      counter_row("cellgate_relay_heads_published_total",
+                  "Signed tree heads sent to every outbound link.", c.heads_published),
+      counter_row("cellgate_relay_stream_heads_forwarded_total",
+                  "Origins' stream heads verified and forwarded.", c.stream_heads_forwarded),
+      counter_row("cellgate_relay_stream_heads_refused_total", "Origins' stream heads refused.",
+                  c.stream_heads_refused),
+      gauge_row("cellgate_relay_tree_size", "Entries in the transparency log.", c.tree_size),
+  };
 }
 
 }  // namespace
@@ -120,7 +133,7 @@ struct RelayNode::Impl {
   // (party, bundle version) → bundle hash of every bundle seen approved.
   store::Table bundles_seen;
   // (origin, destination, stream, seq) → be64(log index) || leaf hash, for the last
-  // logged_window_seqs seqs of each stream: a re-sent envelope is forwarded again, not logged
+  // tuning::logged_window_seqs seqs of each stream: a re-sent envelope is forwarded again, not logged
   // twice.
   store::Table logged;
   // Tree head serials reserved, and the last head and checkpoint published (for the links of
@@ -141,13 +154,49 @@ struct RelayNode::Impl {
   RelayCounters counters;
   NodeMetrics metrics;  // last: destroyed (its server stopped) before what it reads
 
+  // Wiring, in order: identity (keys, trust root, oversight), store and tables, links.
   Status load();
+  Status load_identity();
+  Status open_store();
+  Status open_links();
   Status register_metrics();
   // A control record that is a chunk of a party's rules bundle: reassembled, verified by the
   // party's Approver (threshold of its reviewers), recorded as seen approved.
   Status offer_bundle(In& in, std::span<const std::uint8_t> chunk);
   void run(In& in);
+  // One poll's worth from link `in`. Its stages, in order: control records (take_controls:
+  // bundle chunks, stream heads, announcements); then, in one transaction, each envelope
+  // (admit: origin, approved bundle, logged before?, oversight, route, replay, the log); then
+  // forward. Held envelopes go first.
   Status process(In& in);
+  void take_controls(In& in);
+  void take_stream_head(In& in, std::span<const std::uint8_t> record);
+  void take_announcement(In& in, std::span<const std::uint8_t> record);
+  struct Accepted;
+  struct Arrival {
+    std::int64_t now = 0, arrived = 0;  // this poll's time; when the envelope first arrived
+  };
+  // One envelope through the relay's checks, every refusal audited; what passes is logged
+  // (or recognised as a re-send) and added to `accepted`. Caller holds write_mu.
+  Status admit(In& in, store::WriteTxn& txn, Arrival at, std::vector<std::uint8_t>& bytes,
+               std::vector<Accepted>& accepted);
+  // Whether the rules bundle named in the header is one the relay has seen approved; one not
+  // seen yet may be on the way, and the envelope waits for it (bounded). False: not admitted
+  // (held, or refused and audited).
+  Result<bool> bundle_approved(In& in, store::WriteTxn& txn, Arrival at,
+                               const envelope::Checked& c, std::vector<std::uint8_t>& bytes,
+                               audit::Event& ev);
+  // An envelope under a seq logged before: the same one re-sent for a receiver's gap is
+  // forwarded again under its log index; any other is a replay.
+  Status logged_again(store::WriteTxn& txn, std::span<const std::uint8_t> prior,
+                      envelope::Checked c, audit::Event& ev, std::vector<Accepted>& accepted);
+  // Oversight, a route, a fresh seq: false (audited) when the envelope is dropped.
+  Result<bool> oversee(store::WriteTxn& txn, const envelope::Checked& c, std::int64_t now,
+                       audit::Event& ev);
+  // Appends to the transparency log; keeps it in `unsent` and `logged`; audits.
+  Status append_to_log(store::WriteTxn& txn, envelope::Checked c,
+                       std::span<const std::uint8_t> bytes, std::span<const std::uint8_t> lkey,
+                       audit::Event& ev, std::vector<Accepted>& accepted);
   // Countersigns the accepted envelopes with a fresh signed tree head and submits each to its
   // destination's link. Caller holds write_mu.
   struct Accepted {
@@ -176,6 +225,15 @@ Status RelayNode::Impl::load() {
     return malformed(config.source_file +
                      ": a relay needs [keys], [relay], [[link_in]] and [[link_out]]");
   }
+  CG_RETURN_IF_ERROR(load_identity());
+  CG_RETURN_IF_ERROR(open_store());
+  CG_RETURN_IF_ERROR(open_links());
+  CG_ASSIGN_OR_RETURN(const auto size, log->size());
+  counters.tree_size.store(size);
+  return register_metrics();
+}
+
+Status RelayNode::Impl::load_identity() {
   CG_ASSIGN_OR_RETURN(auto pass, passphrase(*config.keys));
   CG_ASSIGN_OR_RETURN(signing_key, crypto::load_signing_key_file(config.keys->signing_key,
                                                                  pass ? &*pass : nullptr, !pass));
@@ -197,6 +255,10 @@ Status RelayNode::Impl::load() {
   }
   CG_ASSIGN_OR_RETURN(auto o, relay::Oversight::from_config(*config.relay));
   oversight.emplace(std::move(o));
+  return {};
+}
+
+Status RelayNode::Impl::open_store() {
   CG_ASSIGN_OR_RETURN(
       env, store::Env::open({.path = config.store, .map_bytes = config.store_bytes_max}));
   CG_ASSIGN_OR_RETURN(auto l, translog::Log::open(*env, "relay", crypto::hasher_of(*suite)));
@@ -211,14 +273,18 @@ Status RelayNode::Impl::load() {
   CG_ASSIGN_OR_RETURN(meta, env->table("meta"));
   {
     CG_ASSIGN_OR_RETURN(auto rtxn, env->begin_read());
-    CG_ASSIGN_OR_RETURN(auto reserved, rtxn.get(meta, key_of(meta_serial)));
+    CG_ASSIGN_OR_RETURN(auto reserved, rtxn.get(meta, text_key_of(meta_serial_reserved)));
     if (reserved) serial_reserved = store::from_be64(*reserved).value_or(0);
     next_serial = serial_reserved + 1;  // the rest of the last block may have been used
-    CG_ASSIGN_OR_RETURN(auto last, rtxn.get(meta, key_of(meta_last_head)));
+    CG_ASSIGN_OR_RETURN(auto last, rtxn.get(meta, text_key_of(meta_last_head)));
     if (last) last_head = decode_ref(*last);
-    CG_ASSIGN_OR_RETURN(auto cp, rtxn.get(meta, key_of(meta_checkpoint)));
+    CG_ASSIGN_OR_RETURN(auto cp, rtxn.get(meta, text_key_of(meta_checkpoint)));
     if (cp) checkpoint = decode_ref(*cp);
   }
+  return {};
+}
+
+Status RelayNode::Impl::open_links() {
   for (const auto& lo : config.links_out) {
     CG_ASSIGN_OR_RETURN(auto k, crypto::read_link_key_file(lo.key_file));
     keys_out.push_back(std::move(k));
@@ -255,63 +321,13 @@ Status RelayNode::Impl::load() {
                                                         *clock, *in->handler));
     ins.push_back(std::move(in));
   }
-  CG_ASSIGN_OR_RETURN(const auto size, log->size());
-  counters.tree_size.store(size);
-  return register_metrics();
+  return {};
 }
 
 Status RelayNode::Impl::register_metrics() {
   metrics.set_node(config.id);
-  const char* sig_help =
-      "Batch and tree head signature checks: computed by the suite, or remembered (the same "
-      "signature verified before).";
-  metrics.counter("cellgate_signature_checks_total", sig_help, {"how", "computed"},
-                  verified.misses());
-  metrics.counter("cellgate_signature_checks_total", sig_help, {"how", "remembered"},
-                  verified.hits());
-  metrics.counter("cellgate_relay_received_total", "Envelopes received from the parties' links.",
-                  counters.received);
-  metrics.counter("cellgate_relay_relayed_total", "Envelopes logged, countersigned and forwarded.",
-                  counters.relayed);
-  const char* refused = "Envelopes refused, by reason.";
-  metrics.counter("cellgate_relay_refused_total", refused, {"reason", "origin"},
-                  counters.refused_origin);
-  metrics.counter("cellgate_relay_refused_total", refused, {"reason", "replay"},
-                  counters.refused_replay);
-  metrics.counter("cellgate_relay_refused_total", refused, {"reason", "oversight"},
-                  counters.refused_oversight);
-  metrics.counter("cellgate_relay_refused_total", refused, {"reason", "no_route"},
-                  counters.refused_no_route);
-  metrics.counter("cellgate_relay_refused_total", refused, {"reason", "bundle"},
-                  counters.refused_bundle);
-  metrics.counter("cellgate_relay_bundles_accepted_total",
-                  "Rules bundles received, verified and recorded as approved.",
-                  counters.bundles_accepted);
-  metrics.counter("cellgate_relay_bundles_refused_total", "Rules bundles (or chunks) refused.",
-                  counters.bundles_refused);
-  metrics.gauge("cellgate_relay_held_for_bundle",
-                "Envelopes waiting for the rules bundle they name.", counters.held_for_bundle);
-  metrics.counter("cellgate_relay_announcements_forwarded_total",
-                  "Epoch announcements verified and forwarded.", counters.announcements_forwarded);
-  metrics.counter("cellgate_relay_announcements_refused_total", "Epoch announcements refused.",
-                  counters.announcements_refused);
-  metrics.counter("cellgate_relay_lost_on_links_total",
-                  "Envelopes the inbound links reported lost.", counters.lost_on_links);
-  metrics.counter("cellgate_relay_forwarded_after_restart_total",
-                  "Logged envelopes forwarded again after a restart.",
-                  counters.forwarded_after_restart);
-  metrics.counter("cellgate_relay_errors_total", "Processing errors.", counters.errors);
-  metrics.counter(
-      "cellgate_relay_reforwarded_total",
-      "Logged envelopes re-sent by their origin (a receiver's gap) and forwarded again.",
-      counters.reforwarded);
-  metrics.counter("cellgate_relay_heads_published_total",
-                  "Signed tree heads sent to every outbound link.", counters.heads_published);
-  metrics.counter("cellgate_relay_stream_heads_forwarded_total",
-                  "Origins' stream heads verified and forwarded.", counters.stream_heads_forwarded);
-  metrics.counter("cellgate_relay_stream_heads_refused_total", "Origins' stream heads refused.",
-                  counters.stream_heads_refused);
-  metrics.gauge("cellgate_relay_tree_size", "Entries in the transparency log.", counters.tree_size);
+  register_rows(metrics, signature_rows(verified));
+  register_rows(metrics, metric_rows(counters));
   for (std::size_t i = 0; i < ins.size(); ++i)
     link::register_metrics(metrics.registry(), config.links_in[i].name, nullptr,
                            &ins[i]->rx->receiver().counters());
@@ -348,9 +364,9 @@ Status RelayNode::Impl::offer_bundle(In& in, std::span<const std::uint8_t> chunk
   }
   std::lock_guard lock(write_mu);
   CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
-  CG_ASSIGN_OR_RETURN(auto had, txn.get(bundles_seen, seen_key(in.party, (*b)->version)));
+  CG_ASSIGN_OR_RETURN(auto had, txn.get(bundles_seen, bundle_seen_key_of(in.party, (*b)->version)));
   if (had) return {};
-  CG_RETURN_IF_ERROR(txn.put(bundles_seen, seen_key(in.party, (*b)->version), (*b)->hash));
+  CG_RETURN_IF_ERROR(txn.put(bundles_seen, bundle_seen_key_of(in.party, (*b)->version), (*b)->hash));
   CG_RETURN_IF_ERROR(txn.commit());
   counters.bundles_accepted.fetch_add(1);
   std::fprintf(stderr, "[%s] rules bundle v%llu of %s seen approved\n", config.id.c_str(),
@@ -358,35 +374,47 @@ Status RelayNode::Impl::offer_bundle(In& in, std::span<const std::uint8_t> chunk
   return {};
 }
 
-Status RelayNode::Impl::process(In& in) {
-  const std::int64_t now = clock->now_ns();
+void RelayNode::Impl::take_stream_head(In& in, std::span<const std::uint8_t> c) {
+  auto sh = envelope::verify_stream_head(c, *root, *suite);
+  auto out = sh.ok() ? outs.find(sh->destination) : outs.end();
+  if (!sh.ok() || out == outs.end() ||
+      wire::view(root->node(sh->origin)->getParty()) != in.party) {
+    counters.stream_heads_refused.fetch_add(1);
+    return;
+  }
+  if (out->second->submit_control(c, tuning::stream_head_repeats).ok())
+    counters.stream_heads_forwarded.fetch_add(1);
+}
+
+void RelayNode::Impl::take_announcement(In& in, std::span<const std::uint8_t> c) {
+  auto a = envelope::verify_announcement(c, *root, *suite);
+  auto out = a.ok() ? outs.find(a->destination) : outs.end();
+  if (!a.ok() || out == outs.end() || !root->node(a->origin) ||
+      wire::view(root->node(a->origin)->getParty()) != in.party) {
+    counters.announcements_refused.fetch_add(1);
+    return;
+  }
+  if (out->second->submit_control(c, tuning::announcement_repeats).ok())
+    counters.announcements_forwarded.fetch_add(1);
+}
+
+void RelayNode::Impl::take_controls(In& in) {
   for (auto& c : in.handler->controls) {
     if (is_bundle_chunk(c)) {
       if (auto s = offer_bundle(in, c); !s.ok())
         std::fprintf(stderr, "[%s] %s\n", config.id.c_str(), s.reason().c_str());
-      continue;
+    } else if (envelope::is_stream_head(c)) {  // the origin's last seq: forwarded like
+      take_stream_head(in, c);                 // announcements
+    } else {
+      take_announcement(in, c);
     }
-    if (envelope::is_stream_head(c)) {  // the origin's last seq: forwarded like announcements
-      auto sh = envelope::verify_stream_head(c, *root, *suite);
-      auto out = sh.ok() ? outs.find(sh->destination) : outs.end();
-      if (!sh.ok() || out == outs.end() ||
-          wire::view(root->node(sh->origin)->getParty()) != in.party) {
-        counters.stream_heads_refused.fetch_add(1);
-        continue;
-      }
-      if (out->second->submit_control(c, 3).ok()) counters.stream_heads_forwarded.fetch_add(1);
-      continue;
-    }
-    auto a = envelope::verify_announcement(c, *root, *suite);
-    auto out = a.ok() ? outs.find(a->destination) : outs.end();
-    if (!a.ok() || out == outs.end() || !root->node(a->origin) ||
-        wire::view(root->node(a->origin)->getParty()) != in.party) {
-      counters.announcements_refused.fetch_add(1);
-      continue;
-    }
-    if (out->second->submit_control(c, 10).ok()) counters.announcements_forwarded.fetch_add(1);
   }
   in.handler->controls.clear();
+}
+
+Status RelayNode::Impl::process(In& in) {
+  const std::int64_t now = clock->now_ns();
+  take_controls(in);
   if (in.handler->envelopes.empty() && in.held.empty()) return {};
   // Held envelopes go first, in arrival order, then what this poll delivered.
   std::vector<std::pair<std::int64_t, std::vector<std::uint8_t>>> work = std::move(in.held);
@@ -399,114 +427,147 @@ Status RelayNode::Impl::process(In& in) {
   std::vector<Accepted> accepted;
   for (auto& [arrived, bytes] : work) {
     if (arrived == now) counters.received.fetch_add(1);
-    audit::Event ev{.time_ns = now, .event = schema::AuditEvent::RELAY_DROPPED};
-    auto c = envelope::verify_origin(bytes, *root, *suite, &verified);
-    if (!c.ok() || c->origin_party != in.party) {
-      counters.refused_origin.fetch_add(1);
-      const std::string why =
-          c.ok() ? "origin of party " + c->origin_party + " on the link from " + in.party
-                 : c.status().reason();
-      ev.reason = "origin";
-      ev.detail = why;
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      continue;
-    }
-    const auto h = c->envelope.root().getHeader();
-    const std::string origin(wire::view(h.getOrigin())),
-        destination(wire::view(h.getDestination()));
-    ev.origin = origin;
-    ev.destination = destination;
-    ev.stream = h.getStream();
-    ev.seq = h.getSeq();
-    ev.rules_version = h.getRulesVersion();
-    // The rules bundle named in the header must be one the relay has seen approved.
-    CG_ASSIGN_OR_RETURN(auto seen_hash,
-                        txn.get(bundles_seen, seen_key(c->origin_party, h.getRulesVersion())));
-    const bool approved = seen_hash && crypto::ct_equal(*seen_hash, {h.getRulesHash().begin(),
-                                                                     h.getRulesHash().size()});
-    if (!approved) {
-      if (!seen_hash && now - arrived < bundle_wait_ns && in.held.size() < held_max) {
-        in.held.emplace_back(arrived, std::move(bytes));  // its bundle may be on the way
-        continue;
-      }
-      counters.refused_bundle.fetch_add(1);
-      ev.reason = "bundle";
-      const std::string why = "rules bundle v" + std::to_string(h.getRulesVersion()) + " of " +
-                              c->origin_party +
-                              (seen_hash ? " named with a hash other than the approved one's"
-                                         : " not seen approved by the relay");
-      ev.detail = why;
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      continue;
-    }
-    // Logged before under this seq: a re-send that fills a receiver's gap is forwarded again
-    // under a fresh tree head (its oversight was applied when it was logged); any other
-    // envelope under that seq is a replay.
-    const auto lkey = logged_key(origin, destination, h.getStream(), h.getSeq());
-    CG_ASSIGN_OR_RETURN(auto prior, txn.get(logged, lkey));
-    if (prior) {
-      const auto leaf_hash = crypto::leaf_hash(log->hasher(), c->leaf);
-      const auto index = store::from_be64(prior->first(std::min<std::size_t>(8, prior->size())));
-      if (index && prior->size() == 8 + leaf_hash.size() &&
-          crypto::ct_equal(prior->subspan(8), leaf_hash) && outs.count(destination)) {
-        ev.event = schema::AuditEvent::RELAYED;
-        ev.reason = "re-forwarded";
-        const std::string detail = "re-sent by the origin; log index " + std::to_string(*index);
-        ev.detail = detail;
-        CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-        accepted.push_back({std::move(*c), *index, true});
-        continue;
-      }
-      counters.refused_replay.fetch_add(1);
-      ev.reason = "replay";
-      ev.detail = "another envelope under a seq already logged";
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      continue;
-    }
-    relay::Drop drop{};
-    if (auto s = oversight->check(c->origin_party, h, now, &drop); !s.ok()) {
-      counters.refused_oversight.fetch_add(1);
-      ev.reason = "oversight";
-      ev.detail = s.reason();
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      continue;
-    }
-    if (!outs.count(destination)) {
-      counters.refused_no_route.fetch_add(1);
-      ev.reason = "no link";
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      continue;
-    }
-    CG_ASSIGN_OR_RETURN(auto verdict, seen->check_and_mark(txn, origin + ">" + destination,
-                                                           h.getStream(), h.getSeq()));
-    if (verdict.verdict != deliver::DedupeWindow::Verdict::fresh) {
-      counters.refused_replay.fetch_add(1);
-      ev.reason = "replay";
-      CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-      continue;
-    }
-    CG_ASSIGN_OR_RETURN(const auto index, log->append(txn, c->leaf));
-    CG_RETURN_IF_ERROR(txn.put(unsent, store::be64(index), bytes));
-    {
-      auto value = store::be64(index);
-      std::vector<std::uint8_t> v(value.begin(), value.end());
-      const auto leaf_hash = crypto::leaf_hash(log->hasher(), c->leaf);
-      v.insert(v.end(), leaf_hash.begin(), leaf_hash.end());
-      CG_RETURN_IF_ERROR(txn.put(logged, lkey, v));
-      if (h.getSeq() > logged_window_seqs) {  // bounded: the oldest of the stream goes
-        CG_RETURN_IF_ERROR(txn.erase(logged, logged_key(origin, destination, h.getStream(),
-                                                        h.getSeq() - logged_window_seqs))
-                               .status());
-      }
-    }
-    ev.event = schema::AuditEvent::RELAYED;
-    ev.reason = "relayed";
-    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
-    accepted.push_back({std::move(*c), index});
+    CG_RETURN_IF_ERROR(admit(in, txn, {now, arrived}, bytes, accepted));
   }
   CG_RETURN_IF_ERROR(txn.commit());
   counters.held_for_bundle.store(in.held.size());
   return forward(accepted);
+}
+
+Status RelayNode::Impl::admit(In& in, store::WriteTxn& txn, Arrival at,
+                              std::vector<std::uint8_t>& bytes, std::vector<Accepted>& accepted) {
+  audit::Event ev{.time_ns = at.now, .event = schema::AuditEvent::RELAY_DROPPED};
+  auto c = envelope::verify_origin(bytes, *root, *suite, &verified);
+  if (!c.ok() || c->origin_party != in.party) {
+    counters.refused_origin.fetch_add(1);
+    const std::string why =
+        c.ok() ? "origin of party " + c->origin_party + " on the link from " + in.party
+               : c.status().reason();
+    ev.reason = "origin";
+    ev.detail = why;
+    return audit_log->append(txn, ev).status();
+  }
+  const auto h = c->envelope.root().getHeader();
+  const std::string origin(wire::view(h.getOrigin())), destination(wire::view(h.getDestination()));
+  ev.origin = origin;
+  ev.destination = destination;
+  ev.stream = h.getStream();
+  ev.seq = h.getSeq();
+  ev.rules_version = h.getRulesVersion();
+  CG_ASSIGN_OR_RETURN(const bool approved, bundle_approved(in, txn, at, *c, bytes, ev));
+  if (!approved) return {};
+  // Logged before under this seq: a re-send that fills a receiver's gap is forwarded again
+  // under a fresh tree head (its oversight was applied when it was logged); any other
+  // envelope under that seq is a replay.
+  const auto lkey = logged_key_of(origin, destination, h.getStream(), h.getSeq());
+  CG_ASSIGN_OR_RETURN(auto prior, txn.get(logged, lkey));
+  if (prior) return logged_again(txn, *prior, std::move(*c), ev, accepted);
+  CG_ASSIGN_OR_RETURN(const bool admitted, oversee(txn, *c, at.now, ev));
+  if (!admitted) return {};
+  return append_to_log(txn, std::move(*c), bytes, lkey, ev, accepted);
+}
+
+// The rules bundle named in the header must be one the relay has seen approved. One not seen
+// yet may be on the way: the envelope waits for it (bounded); false when it was not admitted.
+Result<bool> RelayNode::Impl::bundle_approved(In& in, store::WriteTxn& txn, Arrival at,
+                                              const envelope::Checked& c,
+                                              std::vector<std::uint8_t>& bytes,
+                                              audit::Event& ev) {
+  const auto h = c.envelope.root().getHeader();
+  CG_ASSIGN_OR_RETURN(auto seen_hash,
+                      txn.get(bundles_seen, bundle_seen_key_of(c.origin_party, h.getRulesVersion())));
+  if (seen_hash && crypto::ct_equal(*seen_hash, {h.getRulesHash().begin(), h.getRulesHash().size()}))
+    return true;
+  if (!seen_hash && at.now - at.arrived < tuning::bundle_wait_ns &&
+      in.held.size() < tuning::held_for_bundle_max) {
+    in.held.emplace_back(at.arrived, std::move(bytes));  // its bundle may be on the way
+    return false;
+  }
+  counters.refused_bundle.fetch_add(1);
+  ev.reason = "bundle";
+  const std::string why = "rules bundle v" + std::to_string(h.getRulesVersion()) + " of " +
+                          c.origin_party +
+                          (seen_hash ? " named with a hash other than the approved one's"
+                                     : " not seen approved by the relay");
+  ev.detail = why;
+  CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+  return false;
+}
+
+Status RelayNode::Impl::logged_again(store::WriteTxn& txn, std::span<const std::uint8_t> prior,
+                                     envelope::Checked c, audit::Event& ev,
+                                     std::vector<Accepted>& accepted) {
+  const auto leaf_hash = crypto::leaf_hash(log->hasher(), c.leaf);
+  const auto index = store::from_be64(prior.first(std::min<std::size_t>(8, prior.size())));
+  if (index && prior.size() == 8 + leaf_hash.size() &&
+      crypto::ct_equal(prior.subspan(8), leaf_hash) && outs.count(std::string(ev.destination))) {
+    ev.event = schema::AuditEvent::RELAYED;
+    ev.reason = "re-forwarded";
+    const std::string detail = "re-sent by the origin; log index " + std::to_string(*index);
+    ev.detail = detail;
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    accepted.push_back({std::move(c), *index, true});
+    return {};
+  }
+  counters.refused_replay.fetch_add(1);
+  ev.reason = "replay";
+  ev.detail = "another envelope under a seq already logged";
+  return audit_log->append(txn, ev).status();
+}
+
+// Oversight, a route and a fresh seq; false (audited) when the envelope is dropped.
+Result<bool> RelayNode::Impl::oversee(store::WriteTxn& txn, const envelope::Checked& c,
+                                      std::int64_t now, audit::Event& ev) {
+  const auto h = c.envelope.root().getHeader();
+  relay::Drop drop{};
+  if (auto s = oversight->check(c.origin_party, h, now, &drop); !s.ok()) {
+    counters.refused_oversight.fetch_add(1);
+    ev.reason = "oversight";
+    ev.detail = s.reason();
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    return false;
+  }
+  const std::string destination(ev.destination);
+  if (!outs.count(destination)) {
+    counters.refused_no_route.fetch_add(1);
+    ev.reason = "no link";
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    return false;
+  }
+  CG_ASSIGN_OR_RETURN(auto verdict, seen->check_and_mark(txn, std::string(ev.origin) + ">" +
+                                                                  destination,
+                                                         h.getStream(), h.getSeq()));
+  if (verdict.verdict != deliver::DedupeWindow::Verdict::fresh) {
+    counters.refused_replay.fetch_add(1);
+    ev.reason = "replay";
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    return false;
+  }
+  return true;
+}
+
+Status RelayNode::Impl::append_to_log(store::WriteTxn& txn, envelope::Checked c,
+                                      std::span<const std::uint8_t> bytes,
+                                      std::span<const std::uint8_t> lkey, audit::Event& ev,
+                                      std::vector<Accepted>& accepted) {
+  const auto h = c.envelope.root().getHeader();
+  CG_ASSIGN_OR_RETURN(const auto index, log->append(txn, c.leaf));
+  CG_RETURN_IF_ERROR(txn.put(unsent, store::be64(index), bytes));
+  auto value = store::be64(index);
+  std::vector<std::uint8_t> v(value.begin(), value.end());
+  const auto leaf_hash = crypto::leaf_hash(log->hasher(), c.leaf);
+  v.insert(v.end(), leaf_hash.begin(), leaf_hash.end());
+  CG_RETURN_IF_ERROR(txn.put(logged, lkey, v));
+  if (h.getSeq() > tuning::logged_window_seqs) {  // bounded: the oldest of the stream goes
+    CG_RETURN_IF_ERROR(txn.erase(logged, logged_key_of(ev.origin, ev.destination, h.getStream(),
+                                                       h.getSeq() - tuning::logged_window_seqs))
+                           .status());
+  }
+  ev.event = schema::AuditEvent::RELAYED;
+  ev.reason = "relayed";
+  CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+  accepted.push_back({std::move(c), index});
+  return {};
 }
 
 Status RelayNode::Impl::submit_blocking(link::UdpSender& tx, std::uint64_t seq,
@@ -514,15 +575,15 @@ Status RelayNode::Impl::submit_blocking(link::UdpSender& tx, std::uint64_t seq,
   for (;;) {  // back-pressure: wait for the paced link
     Status s = tx.submit(seq, bytes, p);
     if (s.ok() || s.code() != Code::overloaded || stopping.load()) return s;
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    std::this_thread::sleep_for(std::chrono::microseconds(tuning::link_full_wait_us));
   }
 }
 
 Result<std::uint64_t> RelayNode::Impl::take_serial() {
   if (next_serial > serial_reserved) {
-    const std::uint64_t reserved = next_serial - 1 + serial_block;
+    const std::uint64_t reserved = next_serial - 1 + tuning::serial_block;
     CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
-    CG_RETURN_IF_ERROR(txn.put(meta, key_of(meta_serial), store::be64(reserved)));
+    CG_RETURN_IF_ERROR(txn.put(meta, text_key_of(meta_serial_reserved), store::be64(reserved)));
     CG_RETURN_IF_ERROR(txn.commit());
     serial_reserved = reserved;
   }
@@ -543,7 +604,7 @@ Status RelayNode::Impl::publish(const envelope::TreeHead& head) {
   }
   counters.heads_published.fetch_add(1);
   last_head = HeadRef{head.serial, head.tree_size};
-  if (head.serial % checkpoint_every == 0 || !checkpoint) checkpoint = last_head;
+  if (head.serial % tuning::checkpoint_every == 0 || !checkpoint) checkpoint = last_head;
   heads_dirty = true;
   return {};
 }
@@ -582,7 +643,7 @@ Status RelayNode::Impl::forward(std::vector<Accepted>& accepted) {
 
 Status RelayNode::Impl::housekeeping() {
   const std::int64_t mono = clock->monotonic_ns();
-  if (mono - housekept_ns < housekeeping_every_ns) return {};
+  if (mono - housekept_ns < tuning::housekeeping_every_ns) return {};
   housekept_ns = mono;
   // What each link has handed to the kernel leaves in_flight; the lowest index still in
   // flight bounds the mark (indexes were submitted in increasing order).
@@ -599,7 +660,7 @@ Status RelayNode::Impl::housekeeping() {
   std::vector<std::vector<std::uint8_t>> keys;
   if (on_wire_below != 0) {
     CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(unsent));
-    while (keys.size() < forgotten_per_pass_max) {
+    while (keys.size() < tuning::forgotten_per_pass_max) {
       CG_ASSIGN_OR_RETURN(auto e, cursor.next());
       if (!e || store::from_be64(e->first).value_or(UINT64_MAX) >= on_wire_below) break;
       keys.emplace_back(e->first.begin(), e->first.end());
@@ -609,9 +670,9 @@ Status RelayNode::Impl::housekeeping() {
   // The heads the first published head after a restart links from.
   if (heads_dirty) {
     if (last_head)
-      CG_RETURN_IF_ERROR(txn.put(meta, key_of(meta_last_head), encode_ref(*last_head)));
+      CG_RETURN_IF_ERROR(txn.put(meta, text_key_of(meta_last_head), encode_ref(*last_head)));
     if (checkpoint)
-      CG_RETURN_IF_ERROR(txn.put(meta, key_of(meta_checkpoint), encode_ref(*checkpoint)));
+      CG_RETURN_IF_ERROR(txn.put(meta, text_key_of(meta_checkpoint), encode_ref(*checkpoint)));
     heads_dirty = false;
   }
   return txn.commit();
@@ -665,9 +726,9 @@ Status RelayNode::Impl::forward_unsent() {
 void RelayNode::Impl::run(In& in) {
   ErrorLog errors(config.id);
   while (!stopping.load()) {
-    if (auto s = in.rx->poll_once(10); !s.ok()) {
+    if (auto s = in.rx->poll_once(tuning::poll_timeout_ms); !s.ok()) {
       counters.errors.fetch_add(1);
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::this_thread::sleep_for(std::chrono::milliseconds(tuning::poll_timeout_ms));
       continue;
     }
     if (auto s = process(in); !s.ok()) {
@@ -703,8 +764,8 @@ void RelayNode::stop() {
     if (in->thread.joinable()) in->thread.join();
   }
   for (auto& [party, tx] : impl_->outs) {
-    for (int i = 0; i < 500 && !tx->idle(); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < tuning::drain_polls && !tx->idle(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(tuning::drain_poll_ms));
   }
   {
     std::lock_guard lock(impl_->write_mu);

@@ -1,4 +1,4 @@
-// gateway/node: the relay role of `cellgate run` (the supervisor's node).
+// gateway/roles/relay: the relay role of `cellgate run` (the supervisor's node).
 //
 // For each [[link_in]] (one per origin party) a thread receives envelopes and, per batch of
 // what one poll delivered: verifies the origin against the trust root (node, role, key id,

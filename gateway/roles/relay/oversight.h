@@ -1,4 +1,4 @@
-// gateway/relay: the supervisor's oversight of what crosses, judged on the visible envelope
+// gateway/roles/relay: the supervisor's oversight of what crosses, judged on the visible envelope
 // header only (the relay cannot read content unless the deployment makes it a recipient).
 //
 // An envelope passes when its (origin party -> destination party) route is allowed, its kind

@@ -1,4 +1,4 @@
-// gateway/node: the receiver role of `cellgate run` (a party's inbound node).
+// gateway/roles/receiver: the receiver role of `cellgate run` (a party's inbound node).
 //
 // From the relay's link: each envelope's relay countersignature (tree head signature and
 // inclusion proof) and origin batch proof are verified against the trust root; it is opened

@@ -1,0 +1,1012 @@
+#include "gateway/roles/gateway/gateway.h"
+
+#include <capnp/message.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "crypto/keys.h"
+#include "gateway/approval/approval.h"
+#include "gateway/audit/audit.h"
+#include "gateway/common/hex.h"
+#include "gateway/common/limits.h"
+#include "gateway/envelope/envelope.h"
+#include "gateway/ingest/ingest.h"
+#include "gateway/link/link.h"
+#include "gateway/node/metric_table.h"
+#include "gateway/node/node_common.h"
+#include "gateway/node/store_keys.h"
+#include "gateway/policy/policy.h"
+#include "gateway/quarantine/quarantine.h"
+#include "gateway/recovery/recovery.h"
+#include "gateway/roles/gateway/tuning.h"
+#include "gateway/sentlog/sentlog.h"
+
+namespace cg::node {
+namespace {
+
+void log_line(const std::string& node, const std::string& what) {
+  std::fprintf(stderr, "[%s] %s\n", node.c_str(), what.c_str());
+}
+
+namespace tuning = gateway_tuning;
+
+// What the gateway counts, as Prometheus rows, in the order of its exposition (names, labels
+// and help texts are docs/OPERATIONS.md's).
+std::vector<MetricRow> metric_rows(const GatewayCounters& c,
+                                   const std::atomic<std::uint64_t>& resends_queued,
+                                   const std::atomic<std::uint64_t>& rules_version) {
+  const std::string items = "Items judged per destination, by decision.";
+  return {
+      counter_row("cellgate_gateway_decisions_total", items, c.released, {"decision", "released"}),
+      counter_row("cellgate_gateway_decisions_total", items, c.blocked, {"decision", "blocked"}),
+      counter_row("cellgate_gateway_decisions_total", items, c.quarantined,
+                  {"decision", "quarantined"}),
+      counter_row("cellgate_gateway_redacted_total",
+                  "Released items that were redacted on the way (a subset of released).",
+                  c.redacted),
+      counter_row("cellgate_gateway_items_judged_total", "Items taken from the inbox and judged.",
+                  c.items_judged),
+      counter_row("cellgate_gateway_envelopes_sent_total",
+                  "Envelopes handed to the one-way link.", c.envelopes_sent),
+      counter_row("cellgate_gateway_batches_total", "Batch signatures made.", c.batches),
+      counter_row("cellgate_gateway_epochs_started_total", "Epoch keys started.",
+                  c.epochs_started),
+      counter_row("cellgate_gateway_waits_no_bundle_total",
+                  "Pipeline passes that judged nothing: no usable approved rules bundle.",
+                  c.waits_no_bundle),
+      counter_row("cellgate_gateway_pipeline_errors_total", "Pipeline passes that failed.",
+                  c.pipeline_errors),
+      counter_row("cellgate_gateway_resent_after_restart_total",
+                  "Envelopes sent again after a restart.", c.resent_after_restart),
+      counter_row("cellgate_gateway_reports_out_total",
+                  "This party's receivers' reports judged for release (gap ranges, tree heads).",
+                  c.reports_out),
+      counter_row("cellgate_gateway_reports_released_total",
+                  "Of them released (a subset of the released decisions).", c.reports_released),
+      counter_row("cellgate_gateway_gap_reports_total",
+                  "Other parties' receiver reports about this gateway's envelopes, verified.",
+                  c.gap_reports_received),
+      counter_row("cellgate_gateway_gap_reports_refused_total",
+                  "Receiver reports refused (malformed, unknown reporter, bad signature).",
+                  c.gap_reports_refused),
+      counter_row("cellgate_gateway_gap_seqs_requested_total",
+                  "Sequence numbers receivers reported missing.", c.gap_seqs_requested),
+      counter_row("cellgate_gateway_resent_for_gaps_total",
+                  "Envelopes re-sent, unchanged, to fill receivers' gaps.", c.resent_for_gaps),
+      counter_row("cellgate_gateway_gap_unrecoverable_total",
+                  "Reported-missing envelopes older than the sent log keeps (alarm).",
+                  c.gap_unrecoverable),
+      gauge_row("cellgate_gateway_resends_queued", "Envelopes waiting to be re-sent for a gap.",
+                resends_queued),
+      gauge_row("cellgate_rules_bundle_version", "Version of the approved rules bundle in use.",
+                rules_version),
+  };
+}
+
+// What ingest and the approver count, after the gateway's own rows.
+std::vector<MetricRow> ingest_rows(const ingest::Counters& ic, const approval::Counters& ac) {
+  const std::string rej = "Items refused at ingest, by reason.";
+  std::vector<MetricRow> rows = {
+      counter_row("cellgate_ingest_received_total", "Items received from sources.", ic.received),
+      counter_row("cellgate_ingest_accepted_total", "Items stored and acknowledged.", ic.accepted),
+      counter_row("cellgate_ingest_rejected_total", rej, ic.rejected_malformed,
+                  {"reason", "malformed"}),
+      counter_row("cellgate_ingest_rejected_total", rej, ic.rejected_too_large,
+                  {"reason", "too_large"}),
+      counter_row("cellgate_ingest_rejected_total", rej, ic.rejected_unknown_source,
+                  {"reason", "unknown_source"}),
+      counter_row("cellgate_ingest_rejected_total", rej, ic.rejected_overloaded,
+                  {"reason", "overloaded"}),
+      counter_row("cellgate_ingest_auth_failures_total",
+                  "Source connections refused: CURVE key not configured.", ic.auth_failures),
+      counter_row("cellgate_rules_bundle_accepted_total", "Rules bundles accepted.", ac.accepted),
+  };
+  for (std::size_t i = 0; i < approval::refusal_count; ++i) {
+    std::string reason(approval::to_string(static_cast<approval::Refusal>(i)));
+    std::replace(reason.begin(), reason.end(), ' ', '_');  // "below threshold" → below_threshold
+    rows.push_back(counter_row("cellgate_rules_bundle_refused_total",
+                               "Rules bundles refused, by reason.", ac.refused[i],
+                               {"reason", reason}));
+  }
+  rows.push_back(counter_row("cellgate_ingest_backpressure_waits_total",
+                             "Times ingest stopped reading because the inbox was full.",
+                             ic.backpressure_waits));
+  return rows;
+}
+
+}  // namespace
+
+struct GatewayNode::Impl {
+  config::NodeConfig config;
+  const Clock* clock = nullptr;
+  // Refusals a peer can cause (bad MACs, refused keys, refused releases), logged rate-limited;
+  // declared before what logs into it, so it is destroyed after.
+  std::optional<RateLimitedLog> events;
+  const crypto::Suite* suite = nullptr;
+  std::unique_ptr<crypto::SigningKey> signing_key;
+  envelope::Signer signer;
+  std::optional<approval::TrustRoot> root;
+  std::unique_ptr<store::Env> env;
+  std::optional<ingest::Inbox> inbox;
+  std::optional<sentlog::SentLog> sent;
+  std::optional<quarantine::Quarantine> held;
+  std::optional<audit::AuditLog> audit_log;
+  std::unique_ptr<approval::Approver> approver;
+  std::unique_ptr<ingest::Server> ingest_server;
+  std::optional<crypto::Secret> link_key;
+  std::unique_ptr<link::UdpSender> link_tx;
+  store::Table epochs_out;  // party \0 be64(epoch) → the signed announcement
+  store::Table marks;       // "wire/" party → be64(seq): sent envelopes surely on the wire
+  std::int64_t housekept_ns = 0;
+  // The approved bundle in use goes to the relay after every change and every 30 s.
+  std::atomic<bool> bundle_changed{true};
+  std::int64_t bundle_sent_ns = 0;
+  std::thread pipeline;
+  std::atomic<bool> stopping{false};
+  GatewayCounters counters;
+  std::atomic<std::uint64_t> rules_version_in_use{0};
+
+  // Per destination party: the receiver's static key and the current epoch.
+  struct Stream {
+    std::vector<std::uint8_t> receiver_public;
+    std::optional<crypto::EpochKey> epoch;
+    std::vector<std::uint8_t> announcement;  // of `epoch`, repeated every reannounce_every_ns
+    std::int64_t announced_ns = 0;           // monotonic
+    WireMark mark;  // this party's seqs, mapped from the link's own numbering
+    std::uint64_t mark_stored = 0;
+    std::int64_t head_sent_ns = 0;  // the last stream head (monotonic)
+  };
+  std::map<std::string, Stream> streams;  // pipeline thread only
+
+  struct NewEpoch {
+    std::string party;
+    std::uint64_t epoch;
+    std::vector<std::uint8_t> announcement;
+  };
+
+  std::uint64_t link_seq = 0;  // the link's numbering: first sends and re-sends alike
+  // Envelopes a receiver of another party reported missing, waiting to be re-sent (rate-limited).
+  recovery::ResendQueue resends;
+  std::atomic<std::uint64_t> resends_queued{0};  // resends.queued(), for the metrics thread
+  std::optional<ErrorLog> errors;                // the pipeline thread's
+  // Why no rules bundle is usable, as last logged; empty while one is (the pipeline thread's).
+  std::string bundle_refusal;
+  // From the start of the pass that judged an item to its envelope's hand-off to the link.
+  metrics::Histogram judged_to_sent = metrics::Histogram::latency();
+  NodeMetrics metrics;  // last: destroyed (its server stopped) before what it reads
+
+  // Wiring, in order: the node's identity (keys, trust root, destinations), its store and
+  // tables, the link, then ingest (nothing is accepted before everything behind it works).
+  Status load();
+  Status load_identity();
+  Status open_store();
+  Status open_link();
+  Status start_ingest();
+  Status register_metrics();
+  void run();
+
+  // One envelope to hand to the link once the pass's transaction has committed.
+  struct Out {
+    std::string party;
+    std::uint64_t seq;
+    schema::Precedence precedence;
+    std::vector<std::uint8_t> bytes;
+  };
+  // What the stages of one pipeline pass share: its time, the bundle that judges, the one
+  // transaction everything is written in, and what was sealed, to sign and send after it.
+  struct Pass {
+    std::int64_t now = 0;
+    std::shared_ptr<const approval::Bundle> bundle;
+    const policy::Policy& rules;
+    store::WriteTxn& txn;
+    std::set<std::uint64_t> taken_now;                              // FLASH items judged
+    std::map<std::string, std::vector<envelope::Sealed>> batches;   // routine, per party
+    std::vector<std::pair<std::string, envelope::Sealed>> singles;  // FLASH, signed alone
+    std::vector<NewEpoch> announcements;
+    std::vector<Out> out;
+    policy::Decision decision;  // reused from one decision to the next
+  };
+  // One pipeline pass; false when there was nothing to do. Its stages, in order: the usable
+  // bundle; reviewers' decisions on held items (review); every item for every destination
+  // (judge, judge_for, seal_one); signatures (sign_batches); ONE commit; then the link (send).
+  Result<bool> pass();
+  // The bundle to judge by; null when none is usable (counted every pass, logged once per
+  // change of state).
+  Result<std::shared_ptr<const approval::Bundle>> usable_bundle(std::int64_t now);
+  // A reviewer's signed decision on a held item: verified by Quarantine::authorize (a reviewer
+  // of this party, over this hold, item and destination — and a reject's reason), applied,
+  // audited with the reviewer's name, and answered with a verdict the command waits for.
+  Status review(Pass& p, const quarantine::Quarantine::Request& r);
+  Status apply_reject(Pass& p, const quarantine::Quarantine::Request& r, audit::Event& ev,
+                      const std::string& who);
+  Status apply_release(Pass& p, const quarantine::Quarantine::Request& r,
+                       const quarantine::Held& h, schema::Item::Reader item, audit::Event& ev,
+                       const std::string& who);
+  // A refused decision: audited, logged, counted, answered; the item stays held as it was.
+  Status refuse_review(Pass& p, const quarantine::Quarantine::Request& r, audit::Event& ev,
+                       const std::string& why);
+  // One inbox entry judged for every destination that has a receiver (a receiver report is
+  // first taken as one: take_report).
+  Status judge(Pass& p, policy::Evaluator& evaluator, const ingest::InboxEntry& entry);
+  // One decision for destination `di`, audited: blocked, held for a reviewer, or released
+  // (redacted if it must be) and sealed. True when released.
+  Result<bool> judge_for(Pass& p, policy::Evaluator& evaluator, const ingest::InboxEntry& entry,
+                         schema::Item::Reader item, std::uint32_t di);
+  // Seals `released` for `party` under a fresh seq and records `ev` (its event set by the
+  // caller) with that seq; FLASH items are signed alone.
+  Status seal_one(Pass& p, const std::string& party, std::span<const std::uint8_t> released,
+                  schema::Label::Reader release_label, schema::Item::Reader item,
+                  audit::Event& ev);
+  // Signs what was sealed — FLASH items alone, routine ones in batches of at most
+  // limits::batch_items_max — and puts every envelope in the sent log (emit).
+  Status sign_batches(Pass& p);
+  Status emit(Pass& p, const std::string& party, std::span<const envelope::Sealed> batch,
+              schema::Precedence prec);
+  // New epochs' announcements, judged FLASH items and consumed inbox entries; the commit.
+  Status commit(Pass& p, std::optional<std::uint64_t> consumed_through);
+  // Only once committed: the new announcements, then the envelopes in seq order.
+  Status send(Pass& p, std::int64_t judged_ns);
+  Result<crypto::EpochKey*> epoch_for(const std::string& party, std::uint64_t first_seq,
+                                      std::vector<NewEpoch>& announcements);
+  // After a restart: sends again, unchanged, what was committed but may not have reached the
+  // wire before the crash (from the durable on-the-wire mark to the last seq), preceded by the
+  // announcements of their epochs. The relay and receiver refuse what they already have.
+  Status resend_unsent();
+  // Every housekeeping_every_ns: stores how far sent envelopes are surely on the wire, repeats
+  // the current epochs' announcements, prunes sent envelopes past their retention.
+  Status housekeeping();
+  Status submit_control_blocking(std::span<const std::uint8_t> payload, std::uint32_t repeats);
+  // Hands one envelope to the link under the next link seq (waiting while the link is full)
+  // and returns that link seq.
+  Result<std::uint64_t> submit_blocking(std::span<const std::uint8_t> bytes, schema::Precedence p);
+  // A receiver report (item of kind gapReport) from the source `entry` came from: verified,
+  // then either about this gateway (another party's receiver lost some of our envelopes: they
+  // are queued for re-sending) or not (audited and consumed). Returns false when the report
+  // is this party's own receiver's, which is judged and released like any item.
+  Result<bool> take_report(store::WriteTxn& txn, schema::Item::Reader item, std::int64_t now,
+                           std::uint64_t rules_version);
+  // What a report asks of this gateway, summed over its streams.
+  struct GapAsk {
+    std::uint64_t asked = 0, queued = 0, gone = 0;  // seqs asked, queued, no longer kept
+    std::string unrecoverable;                       // the ranges no longer kept (for the log)
+  };
+  // Queues the re-sends one stream's gaps ask for (what the sent log still keeps).
+  Status queue_resends(const recovery::StreamGaps& g, GapAsk& t);
+  // Re-sends what the queue allows now, unchanged, from the sent log.
+  Status resend_some();
+  // How long what waits in the link's queue needs to leave at its pace.
+  std::int64_t link_backlog_ns();
+};
+
+Status GatewayNode::Impl::load() {
+  events.emplace(config.id, *clock, log_interval_ns);
+  if (!config.keys || !config.pipeline || !config.ingest || config.links_out.size() != 1) {
+    return malformed(config.source_file +
+                     ": a gateway needs [keys], [pipeline], [ingest] and one [[link_out]]");
+  }
+  CG_RETURN_IF_ERROR(load_identity());
+  CG_RETURN_IF_ERROR(open_store());
+  CG_RETURN_IF_ERROR(open_link());
+  // Ingest last: nothing is accepted before everything behind it works.
+  CG_RETURN_IF_ERROR(start_ingest());
+  return register_metrics();
+}
+
+Status GatewayNode::Impl::load_identity() {
+  const auto& k = *config.keys;
+  CG_ASSIGN_OR_RETURN(auto pass, passphrase(k));
+  CG_ASSIGN_OR_RETURN(signing_key,
+                      crypto::load_signing_key_file(k.signing_key, pass ? &*pass : nullptr,
+                                                    /*allow_unencrypted=*/!pass));
+  CG_ASSIGN_OR_RETURN(suite, crypto::suite(signing_key->suite()));
+  signer = {config.id, suite, signing_key.get(),
+            crypto::key_id(suite->id(), signing_key->public_key())};
+  const approval::SuiteVerifier verifier(*suite);
+  CG_ASSIGN_OR_RETURN(auto root_bytes,
+                      crypto::read_file(k.trust_root, limits::trust_root_bytes_max));
+  CG_ASSIGN_OR_RETURN(auto r,
+                      approval::TrustRoot::bootstrap(root_bytes, verifier, clock->now_ns()));
+  root.emplace(std::move(r));
+  const auto me = root->node(config.id);
+  if (!me || me->getRole() != schema::Role::GATEWAY ||
+      !crypto::ct_equal(
+          {me->getSigningKey().getKeyId().begin(), me->getSigningKey().getKeyId().size()},
+          signer.key_id)) {
+    return unauthenticated(config.id + ": not a gateway with this signing key in the trust root");
+  }
+  for (const auto n : root->body().getNodes()) {
+    if (n.getRole() == schema::Role::RECEIVER && n.hasAgreementKey() &&
+        wire::view(n.getParty()) != config.party) {
+      const auto key = n.getAgreementKey().getKey();
+      streams[std::string(wire::view(n.getParty()))].receiver_public.assign(key.begin(), key.end());
+    }
+  }
+  return {};
+}
+
+Status GatewayNode::Impl::open_store() {
+  CG_ASSIGN_OR_RETURN(
+      env, store::Env::open({.path = config.store, .map_bytes = config.store_bytes_max}));
+  CG_ASSIGN_OR_RETURN(auto ib, ingest::Inbox::open(*env));
+  inbox.emplace(std::move(ib));
+  CG_ASSIGN_OR_RETURN(auto sl, sentlog::SentLog::open(*env));
+  sent.emplace(std::move(sl));
+  CG_ASSIGN_OR_RETURN(auto q, quarantine::Quarantine::open(*env));
+  held.emplace(std::move(q));
+  CG_ASSIGN_OR_RETURN(auto a, audit::AuditLog::open(*env, config.id));
+  audit_log.emplace(std::move(a));
+  CG_ASSIGN_OR_RETURN(epochs_out, env->table("epochs_out"));
+  CG_ASSIGN_OR_RETURN(marks, env->table("marks"));
+  CG_ASSIGN_OR_RETURN(approver,
+                      approval::Approver::open(*env, config.party, *root,
+                                               std::make_shared<approval::SuiteVerifier>(*suite),
+                                               policy_compiler()));
+  {
+    CG_ASSIGN_OR_RETURN(auto rtxn, env->begin_read());
+    for (auto& [party, s] : streams) {
+      CG_ASSIGN_OR_RETURN(auto m, rtxn.get(marks, mark_key_of(party)));
+      if (m) s.mark_stored = store::from_be64(*m).value_or(0);
+    }
+  }
+  return {};
+}
+
+Status GatewayNode::Impl::open_link() {
+  const auto& lo = config.links_out[0];
+  CG_ASSIGN_OR_RETURN(auto lk, crypto::read_link_key_file(lo.key_file));
+  link_key.emplace(std::move(lk));
+  link::SenderOptions so;
+  so.settings = link_settings(lo);
+  so.pace_bytes_per_s = lo.rate_bytes_per_s;
+  so.interleave_depth = lo.interleave_depth;
+  CG_RETURN_IF_ERROR(link::validate(so));
+  CG_ASSIGN_OR_RETURN(link_tx, link::UdpSender::open(so, lo.peer, *link_key, *clock));
+  return {};
+}
+
+Status GatewayNode::Impl::start_ingest() {
+  ingest::ServerOptions io;
+  io.log = &*events;
+  io.endpoint = config.ingest->listen;
+  CG_ASSIGN_OR_RETURN(io.secret_z85, read_first_line(config.ingest->curve_secret_file));
+  for (const auto& s : config.ingest->sources) io.sources.push_back({s.id, s.curve_public});
+  io.batch_items_max = config.ingest->batch_items_max;
+  io.inbox_items_max = config.ingest->inbox_items_max;
+  ingest_server = std::make_unique<ingest::Server>(io, *env, *inbox, *clock);
+  return ingest_server->start();
+}
+
+Status GatewayNode::Impl::register_metrics() {
+  metrics.set_node(config.id);
+  register_rows(metrics, metric_rows(counters, resends_queued, rules_version_in_use));
+  register_rows(metrics, ingest_rows(ingest_server->counters(), approver->counters()));
+  link::register_metrics(metrics.registry(), config.links_out[0].name, &link_tx->counters(),
+                         nullptr);
+  link::register_queue_metrics(metrics.registry(), config.links_out[0].name, *link_tx);
+  metrics.registry().gauge("cellgate_gateway_inbox_pending",
+                           "Items stored by ingest and not yet judged.", {{"node", config.id}},
+                           [this] {
+                             auto n = inbox->pending();
+                             return n.ok() ? static_cast<double>(*n) : -1.0;
+                           });
+  metrics.registry().histogram(
+      "cellgate_gateway_judged_to_sent_seconds",
+      "From the pipeline pass that judged an item to its envelope's hand-off to the link.",
+      {{"node", config.id}}, judged_to_sent);
+  return metrics.start(config);
+}
+
+Result<crypto::EpochKey*> GatewayNode::Impl::epoch_for(const std::string& party,
+                                                       std::uint64_t first_seq,
+                                                       std::vector<NewEpoch>& announcements) {
+  auto it = streams.find(party);
+  if (it == streams.end())
+    return rejected("no receiver of party '" + party + "' in the trust root");
+  auto& s = it->second;
+  const std::int64_t now = clock->now_ns();
+  if (!s.epoch ||
+      s.epoch->due_for_rotation(config.pipeline->epoch_items_max,
+                                std::int64_t{config.pipeline->epoch_seconds} * ns_per_s, now)) {
+    // The epoch number is the start time: unique and increasing across restarts.
+    auto started = envelope::start_epoch(signer, party, 0, static_cast<std::uint64_t>(now),
+                                         first_seq, s.receiver_public, nullptr, now);
+    if (!started.ok()) return started.status();
+    announcements.push_back({party, started->key.epoch(), started->announcement});
+    s.announcement = std::move(started->announcement);
+    s.announced_ns = clock->monotonic_ns();
+    s.epoch.emplace(std::move(started->key));
+    counters.epochs_started.fetch_add(1);
+  }
+  return &*s.epoch;
+}
+
+Result<std::shared_ptr<const approval::Bundle>> GatewayNode::Impl::usable_bundle(
+    std::int64_t now) {
+  auto bundle = approver->usable(now);
+  if (!bundle.ok()) {
+    // Logged once per change of state (the pipeline asks on every pass), counted every time.
+    counters.waits_no_bundle.fetch_add(1);
+    if (bundle_refusal != bundle.status().reason()) {
+      bundle_refusal = bundle.status().reason();
+      log_line(config.id, bundle_refusal + " (judging nothing until that changes)");
+    }
+    return std::shared_ptr<const approval::Bundle>();
+  }
+  if (!bundle_refusal.empty()) {
+    bundle_refusal.clear();
+    log_line(config.id,
+             "rules bundle v" + std::to_string((*bundle)->version) + " usable: judging again");
+  }
+  return *bundle;
+}
+
+Result<bool> GatewayNode::Impl::pass() {
+  const std::int64_t now = clock->now_ns();
+  const std::int64_t judged_ns = clock->monotonic_ns();
+  CG_ASSIGN_OR_RETURN(auto bundle, usable_bundle(now));
+  if (!bundle) return false;
+  // FLASH items first, whatever routine items were received before them; then the oldest
+  // pending items in order (skipping FLASH items judged already).
+  CG_ASSIGN_OR_RETURN(auto flash, inbox->read_flash(config.pipeline->batch_items_max));
+  CG_ASSIGN_OR_RETURN(auto pending, inbox->read_pending(config.pipeline->batch_items_max));
+  CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
+  CG_ASSIGN_OR_RETURN(auto requests, held->requests(txn, tuning::review_requests_per_pass_max));
+  if (pending.empty() && requests.empty() && flash.empty()) return false;
+  Pass p{.now = now,
+         .bundle = bundle,
+         .rules = *std::static_pointer_cast<const policy::Policy>(bundle->policy),
+         .txn = txn};
+  std::vector<const ingest::InboxEntry*> work;
+  for (const auto& f : flash) {
+    p.taken_now.insert(f.seq);
+    work.push_back(&f);
+  }
+  for (const auto& e : pending)
+    if (!e.taken && !p.taken_now.count(e.seq)) work.push_back(&e);
+  CG_ASSIGN_OR_RETURN(auto evaluator, policy::Evaluator::create(p.rules));
+  for (const auto& r : requests) CG_RETURN_IF_ERROR(review(p, r));
+  for (const auto* e : work) CG_RETURN_IF_ERROR(judge(p, evaluator, *e));
+  CG_RETURN_IF_ERROR(sign_batches(p));
+  CG_RETURN_IF_ERROR(
+      commit(p, pending.empty() ? std::nullopt : std::optional(pending.back().seq)));
+  CG_RETURN_IF_ERROR(send(p, judged_ns));
+  return true;
+}
+
+Status GatewayNode::Impl::seal_one(Pass& p, const std::string& party,
+                                   std::span<const std::uint8_t> released,
+                                   schema::Label::Reader release_label, schema::Item::Reader item,
+                                   audit::Event& ev) {
+  const sentlog::StreamId sid{party, 0};
+  CG_ASSIGN_OR_RETURN(const std::uint64_t seq, sent->next_seq(p.txn, sid));
+  CG_ASSIGN_OR_RETURN(auto* epoch, epoch_for(party, seq, p.announcements));
+  envelope::HeaderFields f;
+  f.destination = party;
+  f.seq = seq;
+  f.time_ns = p.now;
+  f.precedence = item.getPrecedence();
+  f.kind = item.getKind();
+  f.rules_version = p.bundle->version;
+  f.rules_hash = p.bundle->hash;
+  CG_ASSIGN_OR_RETURN(auto sealed, envelope::seal(signer, f, *epoch, released, release_label));
+  ev.seq = seq;
+  CG_RETURN_IF_ERROR(audit_log->append(p.txn, ev).status());
+  if (f.precedence == schema::Precedence::FLASH)
+    p.singles.emplace_back(party, std::move(sealed));
+  else
+    p.batches[party].push_back(std::move(sealed));
+  return {};
+}
+
+Status GatewayNode::Impl::refuse_review(Pass& p, const quarantine::Quarantine::Request& r,
+                                        audit::Event& ev, const std::string& why) {
+  const bool reject = r.decision == quarantine::Decision::reject;
+  const std::string what(quarantine::to_string(r.decision));
+  const std::string refused_reason = what + " refused";  // audit::Event holds views
+  (reject ? counters.rejects_refused : counters.releases_refused).fetch_add(1);
+  ev.event = schema::AuditEvent::REJECTED_INPUT;
+  ev.reason = refused_reason;
+  ev.detail = why;
+  events->log(reject ? "reject_refused" : "release_refused",
+              "quarantine " + what + " refused: " + why);
+  CG_RETURN_IF_ERROR(audit_log->append(p.txn, ev).status());
+  return held->record_verdict(p.txn, r.hold, r.decision, {false, why});
+}
+
+Status GatewayNode::Impl::review(Pass& p, const quarantine::Quarantine::Request& r) {
+  const bool reject = r.decision == quarantine::Decision::reject;
+  CG_RETURN_IF_ERROR(held->drop_request(p.txn, r.hold, r.decision));
+  std::string reviewer;
+  const approval::SuiteVerifier verifier(*suite);
+  auto h = reject ? held->reject(p.txn, r.hold, r.reason, *root, config.party, r.key_id,
+                                 r.signature, verifier, &reviewer)
+                  : held->release(p.txn, r.hold, *root, config.party, r.key_id, r.signature,
+                                  verifier, &reviewer);
+  audit::Event ev{.time_ns = p.now,
+                  .event = reject ? schema::AuditEvent::QUARANTINE_REJECTED
+                                  : schema::AuditEvent::QUARANTINE_RELEASED,
+                  .origin = config.id,
+                  .rules_version = p.bundle->version};
+  // Refused: audited, logged, counted, and answered; the item stays held as it was.
+  if (!h.ok())
+    return refuse_review(p, r, ev, "hold " + std::to_string(r.hold) + ": " + h.status().reason());
+  auto item = wire::decode_canonical_item(h->item);
+  if (!item.ok())
+    return io_error("hold " + std::to_string(r.hold) + ": " + item.status().reason());
+  ev.item_id = {item->root().getId().begin(), item->root().getId().size()};
+  ev.destination = h->destination;
+  const std::string who = "reviewer " + reviewer + " (key " + to_hex(r.key_id) + ")";
+  if (reject) return apply_reject(p, r, ev, who);
+  return apply_release(p, r, *h, item->root(), ev, who);
+}
+
+Status GatewayNode::Impl::apply_reject(Pass& p, const quarantine::Quarantine::Request& r,
+                                       audit::Event& ev, const std::string& who) {
+  const std::string why_rejected = who + ": " + r.reason;
+  ev.reason = "rejected by reviewer";
+  ev.detail = why_rejected;
+  CG_RETURN_IF_ERROR(audit_log->append(p.txn, ev).status());
+  CG_RETURN_IF_ERROR(held->record_verdict(
+      p.txn, r.hold, r.decision,
+      {true, "rejected by " + who + "; it will never be sent; audited by " + config.id}));
+  counters.rejected_by_reviewer.fetch_add(1);
+  return {};
+}
+
+// A released item's held bytes — exactly what the reviewer signed — are sealed like any
+// released item.
+Status GatewayNode::Impl::apply_release(Pass& p, const quarantine::Quarantine::Request& r,
+                                        const quarantine::Held& h, schema::Item::Reader item,
+                                        audit::Event& ev, const std::string& who) {
+  const auto di = p.rules.destination_index(h.destination);
+  const policy::Destination* dest = di ? &p.rules.destinations()[*di] : nullptr;
+  ev.reason = "released by reviewer";
+  ev.detail = who;
+  if (dest == nullptr || !streams.count(dest->party)) {
+    // Signed, but it cannot be sent under the current rules: held again, never dropped.
+    CG_ASSIGN_OR_RETURN(const auto again, held->hold(p.txn, p.now, h.destination,
+                                                     h.rules_version, h.explanation, h.item));
+    return refuse_review(p, r, ev,
+                         "hold " + std::to_string(r.hold) + ": destination '" + h.destination +
+                             "' has no receiver under the current rules; held again as " +
+                             std::to_string(again));
+  }
+  CG_RETURN_IF_ERROR(seal_one(p, dest->party, h.item, item.getBanner(), item, ev));
+  CG_RETURN_IF_ERROR(
+      held->record_verdict(p.txn, r.hold, r.decision,
+                           {true, "released by " + who + ": sent to " + dest->party + " as seq " +
+                                      std::to_string(ev.seq) + "; audited by " + config.id}));
+  counters.released_by_reviewer.fetch_add(1);
+  counters.released.fetch_add(1);
+  return {};
+}
+
+Status GatewayNode::Impl::judge(Pass& p, policy::Evaluator& evaluator,
+                                const ingest::InboxEntry& entry) {
+  auto item = wire::decode_canonical_item(entry.item);
+  if (!item.ok()) {  // stored by ingest after validation: a store fault, not input
+    return io_error("inbox entry " + std::to_string(entry.seq) + ": " + item.status().reason());
+  }
+  counters.items_judged.fetch_add(1);
+  const bool report = item->root().getKind() == schema::Kind::GAP_REPORT;
+  if (report) {
+    CG_ASSIGN_OR_RETURN(const bool taken,
+                        take_report(p.txn, item->root(), p.now, p.bundle->version));
+    if (taken) return {};  // else: this party's receiver's report, judged below
+    counters.reports_out.fetch_add(1);
+  }
+  for (std::uint32_t di = 0; di < p.rules.destinations().size(); ++di) {
+    if (!streams.count(p.rules.destinations()[di].party))
+      continue;  // no receiver: nothing can be sealed for it
+    CG_ASSIGN_OR_RETURN(const bool released, judge_for(p, evaluator, entry, item->root(), di));
+    if (released && report) counters.reports_released.fetch_add(1);
+  }
+  return {};
+}
+
+Result<bool> GatewayNode::Impl::judge_for(Pass& p, policy::Evaluator& evaluator,
+                                          const ingest::InboxEntry& entry,
+                                          schema::Item::Reader item, std::uint32_t di) {
+  const auto& dest = p.rules.destinations()[di];
+  evaluator.decide(item, di, p.now, p.decision);
+  const policy::Decision& d = p.decision;
+  const std::string why = policy::explain_text(p.rules, item, d);
+  audit::Event ev{.time_ns = p.now,
+                  .item_id = {item.getId().begin(), item.getId().size()},
+                  .origin = config.id,
+                  .destination = dest.party,
+                  .rules_version = p.bundle->version,
+                  .reason = policy::reason_name(d.reason),
+                  .detail = why};
+  if (d.outcome == policy::Outcome::block) {
+    ev.event = schema::AuditEvent::BLOCKED;
+    CG_RETURN_IF_ERROR(audit_log->append(p.txn, ev).status());
+    counters.blocked.fetch_add(1);
+    return false;
+  }
+  if (d.outcome == policy::Outcome::quarantine) {
+    ev.event = schema::AuditEvent::QUARANTINED;
+    CG_RETURN_IF_ERROR(
+        held->hold(p.txn, p.now, dest.id, p.bundle->version, why, entry.item).status());
+    CG_RETURN_IF_ERROR(audit_log->append(p.txn, ev).status());
+    counters.quarantined.fetch_add(1);
+    return false;
+  }
+  ev.event = d.changed ? schema::AuditEvent::REDACTED : schema::AuditEvent::RELEASED;
+  if (d.changed) {
+    capnp::MallocMessageBuilder mb;
+    policy::build_released(p.rules, item, d, mb.initRoot<schema::Item>());
+    const auto built = mb.getRoot<schema::Item>().asReader();
+    const auto redacted = wire::canonical_bytes_of(built, /*framed=*/false);
+    counters.redacted.fetch_add(1);
+    CG_RETURN_IF_ERROR(seal_one(p, dest.party, redacted, built.getBanner(), item, ev));
+  } else {
+    CG_RETURN_IF_ERROR(seal_one(p, dest.party, entry.item, item.getBanner(), item, ev));
+  }
+  counters.released.fetch_add(1);
+  return true;
+}
+
+Status GatewayNode::Impl::emit(Pass& p, const std::string& party,
+                               std::span<const envelope::Sealed> batch, schema::Precedence prec) {
+  CG_ASSIGN_OR_RETURN(
+      auto bytes,
+      envelope::sign_batch(
+          signer, clock->now_ns() + static_cast<std::int64_t>(counters.batches.fetch_add(1)),
+          batch));
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    CG_RETURN_IF_ERROR(sent->put(p.txn, {party, 0}, batch[i].seq, p.now, bytes[i]));
+    p.out.push_back({party, batch[i].seq, prec, std::move(bytes[i])});
+  }
+  return {};
+}
+
+Status GatewayNode::Impl::sign_batches(Pass& p) {
+  for (auto& [party, s] : p.singles)
+    CG_RETURN_IF_ERROR(emit(p, party, std::span(&s, 1), schema::Precedence::FLASH));
+  for (auto& [party, b] : p.batches) {
+    for (std::size_t at = 0; at < b.size(); at += limits::batch_items_max) {
+      const auto n = std::min<std::size_t>(limits::batch_items_max, b.size() - at);
+      CG_RETURN_IF_ERROR(
+          emit(p, party, std::span(b).subspan(at, n), schema::Precedence::ROUTINE));
+    }
+  }
+  return {};
+}
+
+Status GatewayNode::Impl::commit(Pass& p, std::optional<std::uint64_t> consumed_through) {
+  for (const auto& a : p.announcements)
+    CG_RETURN_IF_ERROR(p.txn.put(epochs_out, epoch_key_of(a.party, a.epoch), a.announcement));
+  for (const auto seq : p.taken_now) CG_RETURN_IF_ERROR(inbox->take(p.txn, seq));
+  if (consumed_through) CG_RETURN_IF_ERROR(inbox->consume_through(p.txn, *consumed_through));
+  return p.txn.commit();
+}
+
+Status GatewayNode::Impl::send(Pass& p, std::int64_t judged_ns) {
+  // Durable: now it may cross. Announcements first, repeated so a receiver that lost one
+  // still gets it.
+  for (const auto& a : p.announcements)
+    CG_RETURN_IF_ERROR(submit_control_blocking(a.announcement, tuning::new_epoch_repeats));
+  // The link's sequence numbers must be consecutive per link; envelopes of one party are.
+  std::stable_sort(p.out.begin(), p.out.end(),
+                   [](const Out& a, const Out& b) { return a.seq < b.seq; });
+  for (const auto& o : p.out) {
+    CG_ASSIGN_OR_RETURN(const std::uint64_t at, submit_blocking(o.bytes, o.precedence));
+    streams[o.party].mark.submitted(at, o.seq);
+    counters.envelopes_sent.fetch_add(1);
+    judged_to_sent.observe(clock->monotonic_ns() - judged_ns);
+  }
+  return {};
+}
+
+Status GatewayNode::Impl::submit_control_blocking(std::span<const std::uint8_t> payload,
+                                                  std::uint32_t repeats) {
+  for (;;) {
+    auto s = link_tx->submit_control(payload, repeats);
+    if (s.ok()) return {};
+    if (s.status().code() != Code::overloaded || stopping.load()) return s.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(tuning::control_full_wait_ms));
+  }
+}
+
+Result<std::uint64_t> GatewayNode::Impl::submit_blocking(std::span<const std::uint8_t> bytes,
+                                                         schema::Precedence p) {
+  const std::uint64_t seq = ++link_seq;
+  for (;;) {  // back-pressure: the pipeline waits for the paced link
+    Status s = link_tx->submit(
+        seq, bytes,
+        p == schema::Precedence::FLASH ? link::Precedence::flash : link::Precedence::routine);
+    if (s.ok()) return seq;
+    if (s.code() != Code::overloaded || stopping.load()) return s;
+    std::this_thread::sleep_for(std::chrono::microseconds(tuning::link_full_wait_us));
+  }
+}
+
+Status GatewayNode::Impl::queue_resends(const recovery::StreamGaps& g, GapAsk& t) {
+  const sentlog::StreamId sid{g.key.destination, 0};
+  CG_ASSIGN_OR_RETURN(const std::uint64_t last, sent->last_seq(sid));
+  CG_ASSIGN_OR_RETURN(const auto first_kept, sent->first_kept(sid));
+  const std::uint64_t kept_from = first_kept.value_or(last + 1);
+  std::vector<recovery::SeqRange> wanted;
+  for (auto r : g.ranges) {
+    if (r.first > last) continue;  // never sent: nothing to re-send
+    r.last = std::min(r.last, last);
+    t.asked += r.last - r.first + 1;
+    if (r.first < kept_from) {  // older than this gateway keeps: lost for good
+      const std::uint64_t end = std::min(r.last, kept_from - 1);
+      t.gone += end - r.first + 1;
+      if (t.unrecoverable.size() < 200)
+        t.unrecoverable += " " + std::to_string(r.first) + ".." + std::to_string(end);
+      if (end == r.last) continue;
+      r.first = end + 1;
+    }
+    wanted.push_back(r);
+  }
+  t.queued += resends.request(g.key.destination, wanted, clock->monotonic_ns(), link_backlog_ns());
+  return {};
+}
+
+Result<bool> GatewayNode::Impl::take_report(store::WriteTxn& txn, schema::Item::Reader item,
+                                            std::int64_t now, std::uint64_t rules_version) {
+  audit::Event ev{.time_ns = now,
+                  .event = schema::AuditEvent::REJECTED_INPUT,
+                  .item_id = {item.getId().begin(), item.getId().size()},
+                  .origin = config.id,
+                  .rules_version = rules_version,
+                  .reason = "gap report"};
+  auto bytes = recovery::report_of(item);
+  auto report = bytes.ok() ? recovery::verify_report(*bytes, *root, *suite)
+                           : Result<recovery::Report>(bytes.status());
+  if (!report.ok()) {
+    counters.gap_reports_refused.fetch_add(1);
+    const std::string why = report.status().reason();
+    ev.detail = why;
+    log_line(config.id, "gap report refused: " + why);
+    CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+    return true;
+  }
+  if (report->reporter_party == config.party) return false;  // ours, on its way out
+  GapAsk t;
+  for (const auto& g : report->gaps) {
+    if (g.key.origin != config.id || !streams.count(g.key.destination) || g.key.stream != 0)
+      continue;
+    CG_RETURN_IF_ERROR(queue_resends(g, t));
+  }
+  resends_queued.store(resends.queued());
+  const std::uint64_t asked = t.asked, queued = t.queued, gone = t.gone;
+  const std::string& unrecoverable = t.unrecoverable;
+  counters.gap_reports_received.fetch_add(1);
+  counters.gap_seqs_requested.fetch_add(asked);
+  ev.event = schema::AuditEvent::GAP;
+  ev.destination = report->reporter_party;
+  ev.reason = "gap report";
+  std::string detail = "from " + report->reporter + ": " + std::to_string(asked) +
+                       " seq(s) asked, " + std::to_string(queued) + " queued for re-sending";
+  if (gone > 0) {
+    counters.gap_unrecoverable.fetch_add(gone);
+    detail += ", " + std::to_string(gone) + " older than the sent log keeps (" +
+              std::to_string(config.pipeline->sent_retention_seconds) + " s):" + unrecoverable;
+    log_line(config.id, "ALARM: " + report->reporter + " is missing " + std::to_string(gone) +
+                            " envelope(s) this gateway no longer keeps:" + unrecoverable);
+  }
+  ev.detail = detail;
+  if (asked > 0) log_line(config.id, "gap report " + detail);
+  CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+  return true;
+}
+
+std::int64_t GatewayNode::Impl::link_backlog_ns() {
+  const auto q = link_tx->queued();
+  const auto rate = std::max<std::uint64_t>(1, config.links_out[0].rate_bytes_per_s);
+  return static_cast<std::int64_t>(static_cast<double>(q.bytes) * 1e9 / static_cast<double>(rate));
+}
+
+Status GatewayNode::Impl::resend_some() {
+  if (resends.queued() == 0) return {};
+  // Re-sends take what room the link has, never its whole queue: first sends keep flowing, and
+  // a re-send does not wait behind seconds of backlog (the receiver would ask again meanwhile).
+  if (link_tx->queued().bytes > tuning::resend_backlog_bytes_max) return {};
+  const auto due = resends.take(tuning::resends_per_turn_max, clock->monotonic_ns());
+  resends_queued.store(resends.queued());
+  std::set<std::pair<std::string, std::uint64_t>> announced;
+  for (const auto& [party, seq] : due) {
+    const sentlog::StreamId sid{party, 0};
+    CG_ASSIGN_OR_RETURN(auto bytes, sent->get(sid, seq));
+    if (!bytes) {  // pruned since it was asked for
+      counters.gap_unrecoverable.fetch_add(1);
+      continue;
+    }
+    CG_ASSIGN_OR_RETURN(auto e, envelope::decode(*bytes));
+    const auto h = e.root().getHeader();
+    auto& s = streams[party];
+    const bool current = s.epoch && s.epoch->epoch() == h.getEpoch();
+    if (!current && announced.insert({party, h.getEpoch()}).second) {
+      CG_ASSIGN_OR_RETURN(auto rtxn, env->begin_read());
+      CG_ASSIGN_OR_RETURN(auto a, rtxn.get(epochs_out, epoch_key_of(party, h.getEpoch())));
+      if (a) {
+        const std::vector<std::uint8_t> copy(a->begin(), a->end());
+        CG_RETURN_IF_ERROR(submit_control_blocking(copy, tuning::control_repeats));
+      }
+    }
+    CG_RETURN_IF_ERROR(submit_blocking(*bytes, h.getPrecedence()).status());
+    counters.resent_for_gaps.fetch_add(1);
+  }
+  return {};
+}
+
+Status GatewayNode::Impl::resend_unsent() {
+  for (auto& [party, s] : streams) {
+    const sentlog::StreamId sid{party, 0};
+    CG_ASSIGN_OR_RETURN(const std::uint64_t last, sent->last_seq(sid));
+    if (last <= s.mark_stored) continue;
+    CG_ASSIGN_OR_RETURN(auto first_kept, sent->first_kept(sid));
+    const std::uint64_t from = std::max(s.mark_stored + 1, first_kept.value_or(last + 1));
+    std::set<std::uint64_t> announced;
+    std::uint64_t n = 0;
+    for (std::uint64_t seq = from; seq <= last && !stopping.load(); ++seq) {
+      CG_ASSIGN_OR_RETURN(auto bytes, sent->get(sid, seq));
+      if (!bytes) continue;  // reserved in a transaction that never committed
+      CG_ASSIGN_OR_RETURN(auto e, envelope::decode(*bytes));
+      const auto h = e.root().getHeader();
+      if (announced.insert(h.getEpoch()).second) {
+        CG_ASSIGN_OR_RETURN(auto rtxn, env->begin_read());
+        CG_ASSIGN_OR_RETURN(auto a, rtxn.get(epochs_out, epoch_key_of(party, h.getEpoch())));
+        if (!a)
+          return io_error("no stored announcement of epoch " + std::to_string(h.getEpoch()) +
+                          " for " + party);
+        const std::vector<std::uint8_t> copy(a->begin(), a->end());
+        CG_RETURN_IF_ERROR(submit_control_blocking(copy, tuning::new_epoch_repeats));
+      }
+      CG_ASSIGN_OR_RETURN(const std::uint64_t at, submit_blocking(*bytes, h.getPrecedence()));
+      s.mark.submitted(at, seq);
+      ++n;
+    }
+    counters.resent_after_restart.fetch_add(n);
+    log_line(config.id, "re-sent " + std::to_string(n) + " envelope(s) to " + party + " (seq " +
+                            std::to_string(from) + ".." + std::to_string(last) +
+                            ") committed before the restart and perhaps not on the wire");
+  }
+  return {};
+}
+
+Status GatewayNode::Impl::housekeeping() {
+  const std::int64_t mono = clock->monotonic_ns();
+  if (mono - housekept_ns < tuning::housekeeping_every_ns) return {};
+  housekept_ns = mono;
+  const std::uint64_t floor = link_tx->unsent_floor();  // read after this thread's submits
+  std::map<std::string, std::uint64_t> advanced;
+  for (auto& [party, s] : streams) {
+    const std::uint64_t w = s.mark.on_wire(floor);
+    if (w > s.mark_stored) advanced[party] = w;
+    if (s.epoch && mono - s.announced_ns >= tuning::reannounce_every_ns) {
+      // Repeated for as long as the epoch is in use: a relay or receiver that was down when
+      // it started still gets its key.
+      s.announced_ns = mono;
+      CG_RETURN_IF_ERROR(submit_control_blocking(s.announcement, tuning::reannounce_repeats));
+    }
+    if (mono - s.head_sent_ns >= tuning::stream_head_every_ns) {
+      // The last seq committed, so a receiver learns of envelopes lost at a stream's tail.
+      s.head_sent_ns = mono;
+      CG_ASSIGN_OR_RETURN(const std::uint64_t last, sent->last_seq({party, 0}));
+      if (last > 0) {
+        CG_ASSIGN_OR_RETURN(auto head,
+                            envelope::stream_head(signer, party, 0, last, clock->now_ns()));
+        CG_RETURN_IF_ERROR(submit_control_blocking(head, tuning::control_repeats));
+      }
+    }
+  }
+  if (auto b = approver->current();
+      b && (bundle_changed.exchange(false) || mono - bundle_sent_ns >= tuning::bundle_resend_every_ns)) {
+    bundle_sent_ns = mono;
+    for (const auto& chunk :
+         bundle_chunks(b->bytes, link_settings(config.links_out[0]).fragment_bytes()))
+      CG_RETURN_IF_ERROR(submit_control_blocking(chunk, tuning::control_repeats));
+    counters.bundles_sent.fetch_add(1);
+  }
+  if (!advanced.empty()) {
+    CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
+    for (const auto& [party, w] : advanced)
+      CG_RETURN_IF_ERROR(txn.put(marks, mark_key_of(party), store::be64(w)));
+    CG_RETURN_IF_ERROR(txn.commit());
+    for (const auto& [party, w] : advanced) streams[party].mark_stored = w;
+  }
+  // Retention, in bounded steps. Only what is surely on the wire may go (the retention is far
+  // longer than the drain bound, so the age test implies it).
+  const std::int64_t cutoff =
+      clock->now_ns() - std::int64_t{config.pipeline->sent_retention_seconds} * ns_per_s;
+  CG_ASSIGN_OR_RETURN(const auto pruned, sent->prune_before(cutoff, tuning::prune_per_pass_max));
+  counters.sent_pruned.fetch_add(pruned);
+  // Consumed inbox entries, whose ids answer a source's late retry, for as long.
+  CG_ASSIGN_OR_RETURN(const auto pruned_in, inbox->prune_before(cutoff, tuning::prune_per_pass_max));
+  counters.inbox_pruned.fetch_add(pruned_in);
+  return {};
+}
+
+void GatewayNode::Impl::run() {
+  errors.emplace(config.id);
+  while (!stopping.load()) {
+    auto s = resend_unsent();
+    if (s.ok()) break;
+    counters.pipeline_errors.fetch_add(1);
+    errors->report("re-sending after restart: " + s.reason(), clock->monotonic_ns());
+    std::this_thread::sleep_for(std::chrono::milliseconds(tuning::restart_retry_ms));
+  }
+  while (!stopping.load()) {
+    if (auto s = housekeeping(); !s.ok()) {
+      counters.pipeline_errors.fetch_add(1);
+      errors->report("housekeeping: " + s.reason(), clock->monotonic_ns());
+    }
+    if (auto s = resend_some(); !s.ok()) {
+      counters.pipeline_errors.fetch_add(1);
+      errors->report("re-sending for a gap: " + s.reason(), clock->monotonic_ns());
+    }
+    auto did = pass();
+    if (!did.ok()) {
+      counters.pipeline_errors.fetch_add(1);
+      errors->report("pipeline: " + did.status().reason(), clock->monotonic_ns());
+      // Seqs reserved in the aborted transaction will be reserved again: new epochs, so no
+      // (key, nonce) pair is ever used twice.
+      for (auto& [party, s] : streams) s.epoch.reset();
+      std::this_thread::sleep_for(std::chrono::milliseconds(tuning::error_sleep_ms));
+    } else if (!*did && resends.queued() == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(tuning::idle_sleep_ms));
+    }
+  }
+}
+
+GatewayNode::GatewayNode(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+GatewayNode::~GatewayNode() { stop(); }
+
+Result<std::unique_ptr<GatewayNode>> GatewayNode::start(const config::NodeConfig& config,
+                                                        const Clock& clock) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->clock = &clock;
+  CG_RETURN_IF_ERROR(impl->load());
+  std::unique_ptr<GatewayNode> node(new GatewayNode(std::move(impl)));
+  if (auto v = node->reload_rules(); !v.ok()) log_line(config.id, v.status().reason());
+  node->impl_->pipeline = std::thread([n = node->impl_.get()] { n->run(); });
+  return node;
+}
+
+Result<std::uint64_t> GatewayNode::reload_rules() {
+  CG_ASSIGN_OR_RETURN(auto bytes, crypto::read_file(impl_->config.pipeline->rules_bundle,
+                                                    limits::rules_bundle_bytes_max));
+  CG_ASSIGN_OR_RETURN(auto b, impl_->approver->offer(bytes, impl_->clock->now_ns()));
+  impl_->rules_version_in_use.store(b->version);
+  impl_->bundle_changed.store(true);
+  return b->version;
+}
+
+std::uint64_t GatewayNode::rules_version() const {
+  auto b = impl_->approver->current();
+  return b ? b->version : 0;
+}
+
+void GatewayNode::stop() {
+  if (!impl_ || impl_->stopping.exchange(true)) return;
+  impl_->metrics.stop();
+  if (impl_->ingest_server) impl_->ingest_server->stop();
+  if (impl_->pipeline.joinable()) impl_->pipeline.join();
+  if (impl_->link_tx) {
+    for (int i = 0; i < tuning::drain_polls && !impl_->link_tx->idle(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(tuning::drain_poll_ms));
+    impl_->housekept_ns = std::numeric_limits<std::int64_t>::min() / 2;  // store the marks now
+    if (auto s = impl_->housekeeping(); !s.ok()) log_line(impl_->config.id, s.reason());
+    impl_->link_tx->stop();
+  }
+}
+
+const std::string& GatewayNode::ingest_endpoint() const { return impl_->ingest_server->endpoint(); }
+const GatewayCounters& GatewayNode::counters() const { return impl_->counters; }
+std::uint16_t GatewayNode::metrics_port() const { return impl_->metrics.port(); }
+
+}  // namespace cg::node
