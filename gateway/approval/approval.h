@@ -31,8 +31,10 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -293,5 +295,63 @@ Result<wire::Message<schema::RulesBundle>> add_signature(schema::RulesBundle::Re
 // The same for a trust root (root keys sign it).
 Result<wire::Message<schema::TrustRoot>> add_root_signature(schema::TrustRoot::Reader root,
                                                             Bytes key_id, const SignFn& sign);
+
+// --- Bundle chunks on the link -----------------------------------------------------------
+
+// Approved rules bundles cross to the relay as control records on the link (DESIGN: "bundles
+// are also sent to the relay, which thereby knows which rules are approved"), cut into chunks
+// that each fit one frame. Byte layout: schemas/FORMATS.md "Rules-bundle chunk":
+//   "CGRB" | u8 format = 1 | 3 zero bytes | id: BLAKE2b-256 of the whole bundle (32)
+//   | total length u32 LE | offset u32 LE | data
+// The relay reassembles, checks the id, and verifies the bundle itself (reviewers' threshold
+// under the trust root); the chunking is transport, not trust.
+inline constexpr std::size_t bundle_chunk_header_bytes = 48;
+inline constexpr std::size_t bundle_id_bytes = 32;
+using BundleId = std::array<std::uint8_t, bundle_id_bytes>;
+
+// A bundle's id in its chunks: BLAKE2b-256 of the whole bundle (fixed by the format, whatever
+// the deployment's suite).
+BundleId bundle_id(Bytes bundle);
+
+// One chunk; `data` views the record it was decoded from (or the bundle it was cut from).
+struct BundleChunk {
+  BundleId id{};
+  std::uint32_t total = 0;   // length of the whole bundle
+  std::uint32_t offset = 0;  // where `data` starts in it
+  Bytes data;
+};
+
+// Whether a control record claims to be a chunk (starts with "CGRB"); says nothing of its
+// validity.
+bool is_bundle_chunk(Bytes record);
+// The exact bytes of one chunk (no checks: callers cut chunks with bundle_chunks()).
+std::vector<std::uint8_t> encode_bundle_chunk(const BundleChunk& chunk);
+// Decodes one chunk and checks it on its own: data not empty, format 1 with zero padding,
+// 1 <= total <= limits::rules_bundle_bytes_max, offset + data inside total. Errors: malformed.
+Result<BundleChunk> decode_bundle_chunk(Bytes record);
+// Chunks of `bundle`, each at most `record_bytes` long (> header). Empty for an empty bundle,
+// a bundle over limits::rules_bundle_bytes_max, or record_bytes <= the header.
+std::vector<std::vector<std::uint8_t>> bundle_chunks(Bytes bundle, std::size_t record_bytes);
+
+// Reassembles bundles from chunks, bounded: at most partials_max bundles in progress (the
+// oldest is dropped), each at most limits::rules_bundle_bytes_max. Not thread-safe.
+class BundleAssembler final {
+ public:
+  static constexpr std::size_t partials_max = 4;
+  // The whole bundle once its last missing chunk arrives and its id matches; nullopt while
+  // incomplete (repeats of a chunk are ignored). Errors: malformed (bad header, length over
+  // the limit, chunk outside the bundle, chunks that disagree, id mismatch).
+  Result<std::optional<std::vector<std::uint8_t>>> add(Bytes record);
+
+ private:
+  struct Partial {
+    std::uint32_t total = 0, filled = 0;
+    std::vector<std::uint8_t> bytes;
+    std::map<std::uint32_t, std::uint32_t> chunks;  // offset → length, never overlapping
+    std::uint64_t age = 0;
+  };
+  std::map<BundleId, Partial> partials_;
+  std::uint64_t clock_ = 0;
+};
 
 }  // namespace cg::approval
