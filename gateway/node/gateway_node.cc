@@ -301,9 +301,9 @@ Status GatewayNode::Impl::register_metrics() {
   metrics.counter("cellgate_ingest_backpressure_waits_total",
                   "Times ingest stopped reading because the inbox was full.",
                   ic.backpressure_waits);
-  link::register_metrics(metrics.registry(), config.links_out[0].name, &link_tx->counters(),
-                         nullptr);
-  link::register_queue_metrics(metrics.registry(), config.links_out[0].name, *link_tx);
+  register_link_metrics(metrics.registry(), config.links_out[0].name, &link_tx->counters(),
+                        nullptr);
+  register_link_queue_metrics(metrics.registry(), config.links_out[0].name, *link_tx);
   metrics.registry().gauge("cellgate_gateway_inbox_pending",
                            "Items stored by ingest and not yet judged.", {{"node", config.id}},
                            [this] {

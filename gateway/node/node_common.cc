@@ -124,6 +124,28 @@ approval::CompilePolicy policy_compiler() {
   };
 }
 
+void register_link_metrics(metrics::Registry& registry, const std::string& link_name,
+                           const link::SenderCounters* sender,
+                           const link::ReceiverCounters* receiver) {
+  for (const link::CounterInfo& c : link::counter_list(sender, receiver)) {
+    const std::atomic<std::uint64_t>* value = c.value;
+    registry.counter("cellgate_link_" + std::string(c.name) + "_total", std::string(c.help),
+                     {{"link", link_name}}, [value] { return static_cast<double>(value->load()); });
+  }
+}
+
+void register_link_queue_metrics(metrics::Registry& registry, const std::string& link_name,
+                                 link::UdpSender& sender) {
+  registry.gauge("cellgate_link_queued_envelopes",
+                 "Envelopes submitted to the link sender and not yet cut into blocks",
+                 {{"link", link_name}},
+                 [&sender] { return static_cast<double>(sender.queued().envelopes); });
+  registry.gauge("cellgate_link_queued_bytes",
+                 "Envelope bytes submitted to the link sender and not yet cut into blocks",
+                 {{"link", link_name}},
+                 [&sender] { return static_cast<double>(sender.queued().bytes); });
+}
+
 metrics::Labels NodeMetrics::labels(const Label& extra) const {
   auto l = node_;
   if (!extra.first.empty()) l.push_back(extra);

@@ -85,6 +85,18 @@ using approval::bundle_chunks;
 using approval::BundleAssembler;
 using approval::is_bundle_chunk;
 
+// Registers a link end's counters (link::counter_list) as Prometheus counters
+// cellgate_link_<name>_total with a label link="<link_name>". Keeps references to the
+// counters, which must outlive the registry.
+void register_link_metrics(metrics::Registry& registry, const std::string& link_name,
+                           const link::SenderCounters* sender,
+                           const link::ReceiverCounters* receiver);
+// Registers the sender's queue as gauges cellgate_link_queued_envelopes and
+// cellgate_link_queued_bytes with link="<name>", read at scrape time. Keeps a reference to
+// `sender`, which must outlive the registry's use.
+void register_link_queue_metrics(metrics::Registry& registry, const std::string& link_name,
+                                 link::UdpSender& sender);
+
 // The node's Prometheus endpoint ([metrics] listen): the node registers what it counts, then
 // start() serves it. Without [metrics] nothing listens.
 class NodeMetrics final {

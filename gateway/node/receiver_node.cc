@@ -310,8 +310,8 @@ Status ReceiverNode::Impl::register_metrics() {
                   dc.redelivered);
   metrics.counter("cellgate_deliver_acknowledged_total", "Deliveries consumers acknowledged.",
                   dc.acknowledged);
-  link::register_metrics(metrics.registry(), config.links_in[0].name, nullptr,
-                         &rx->receiver().counters());
+  register_link_metrics(metrics.registry(), config.links_in[0].name, nullptr,
+                        &rx->receiver().counters());
   metrics.registry().gauge("cellgate_deliver_outbox_items",
                            "Items stored for consumers and not yet acknowledged.",
                            {{"node", config.id}}, [this] {
