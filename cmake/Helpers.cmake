@@ -1,7 +1,36 @@
+# cg_module(NAME [DIR folder] MODULES...): declares a module and the cg_ modules it may depend
+# on (one line each, in cmake/Modules.cmake). The folder defaults to gateway/NAME.
+function(cg_module name)
+  cmake_parse_arguments(ARG "" "DIR" "" ${ARGN})
+  if(NOT ARG_DIR)
+    set(ARG_DIR gateway/${name})
+  endif()
+  set(CG_MODULES ${CG_MODULES} ${name} PARENT_SCOPE)
+  set(CG_MODULE_${name}_DIR ${ARG_DIR} PARENT_SCOPE)
+  set(CG_MODULE_${name}_DEPS ${ARG_UNPARSED_ARGUMENTS} PARENT_SCOPE)
+endfunction()
+
+# Fails the configuration when module `name` is not declared with cg_module, or when `deps`
+# name a cg_ library that its line in cmake/Modules.cmake does not allow.
+function(cg_check_module_deps name)
+  if(NOT name IN_LIST CG_MODULES)
+    message(FATAL_ERROR "module cg_${name} is not in cmake/Modules.cmake: add the line "
+                        "`cg_module(${name} <the modules it may depend on>)`")
+  endif()
+  foreach(dep IN LISTS ARGN)
+    if(dep MATCHES "^cg_(.+)$" AND NOT CMAKE_MATCH_1 IN_LIST CG_MODULE_${name}_DEPS)
+      message(FATAL_ERROR "module cg_${name} may not depend on ${dep}: cmake/Modules.cmake "
+                          "allows cg_${name} only [${CG_MODULE_${name}_DEPS}]")
+    endif()
+  endforeach()
+endfunction()
+
 # cg_library(NAME SOURCES ... DEPS ...): a module library `cg_NAME` with strict warnings.
-# The include root is the repository, so code includes "gateway/common/status.h".
+# The include root is the repository, so code includes "gateway/common/status.h". Its cg_
+# DEPS must be allowed by cmake/Modules.cmake (cg_check_module_deps).
 function(cg_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  cg_check_module_deps(${name} ${ARG_DEPS})
   add_library(cg_${name} STATIC ${ARG_SOURCES})
   target_include_directories(cg_${name} PUBLIC ${PROJECT_SOURCE_DIR})
   target_link_libraries(cg_${name} PUBLIC ${ARG_DEPS})

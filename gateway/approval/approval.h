@@ -1,9 +1,9 @@
 // gateway/approval: no node judges an item by rules the party's reviewers have not approved.
 //
-// The model is The Update Framework (TUF). A TrustRoot names the deployment's parties (with
-// their reviewer keys and threshold), nodes and root keys (with their own threshold). A
-// RulesBundle carries a party's policy text, a version, an expiry and the hash of the bundle
-// it replaces, signed by that party's reviewers. A node accepts a bundle only when:
+// The model is The Update Framework (TUF). A TrustRoot (gateway/trust) names the deployment's
+// parties (with their reviewer keys and threshold), nodes and root keys (with their own
+// threshold). A RulesBundle carries a party's policy text, a version, an expiry and the hash of the
+// bundle it replaces, signed by that party's reviewers. A node accepts a bundle only when:
 //   - a threshold of valid signatures by distinct reviewers of the bundle's party counts;
 //   - its version is strictly above the highest the node ever loaded for that party (kept in
 //     the durable store, so a restart does not reopen rollback);
@@ -17,7 +17,7 @@
 // What is signed. Signatures never cover raw struct bytes alone: the message is a context
 // string naming what is signed, then the Cap'n Proto canonical form of the body:
 //   rules bundle:  "cellgate rules bundle v1" 0x00 || canonical(RulesBundleBody)
-//   trust root:    "cellgate trust root v1"   0x00 || canonical(TrustRootBody)
+//   trust root:    "cellgate trust root v1"   0x00 || canonical(TrustRootBody)  (gateway/trust)
 // so a signature made for one purpose cannot be replayed as another. A bundle's hash (the
 // value envelope headers carry and the next bundle's previousHash names) is the deployment
 // suite's hash of canonical(RulesBundleBody).
@@ -31,8 +31,10 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,6 +43,7 @@
 #include "crypto/suite.h"
 #include "gateway/common/status.h"
 #include "gateway/store/store.h"
+#include "gateway/trust/trust.h"
 #include "gateway/wire/wire.h"
 #include "schemas/rules.capnp.h"
 
@@ -49,110 +52,29 @@ namespace cg::approval {
 using Bytes = std::span<const std::uint8_t>;
 
 inline constexpr std::string_view bundle_context = "cellgate rules bundle v1";
-inline constexpr std::string_view trust_root_context = "cellgate trust root v1";
-// Longest key id, signature and hash approval accepts (a P-384 DER signature is ≤ 104 bytes).
-inline constexpr std::size_t key_id_bytes_max = 64;
-inline constexpr std::size_t signature_bytes_max = 256;
-inline constexpr std::size_t public_key_bytes_max = 256;
+// Longest bundle hash approval accepts.
 inline constexpr std::size_t hash_bytes_max = 64;
 // Clock skew tolerated between a reviewer's workstation and a node for `created`.
 inline constexpr std::int64_t created_skew_ns = 5LL * 60 * 1'000'000'000;
 
-// What approval needs from the deployment's crypto suite.
-class Verifier {
- public:
-  virtual ~Verifier() = default;
-  // ok when `signature` is a valid signature by `key` over `message`; Code::unauthenticated
-  // otherwise (also for a key of a suite this verifier does not implement).
-  virtual Status verify(schema::PublicKey::Reader key, Bytes message, Bytes signature) const = 0;
-  // The key id of a public key (a hash of its bytes); a PublicKey whose keyId differs is refused.
-  virtual std::vector<std::uint8_t> key_id(schema::PublicKey::Reader key) const = 0;
-  // The deployment's hash (bundle hashes).
-  virtual std::vector<std::uint8_t> hash(Bytes bytes) const = 0;
-};
-
-// The Verifier of a deployment: each key is checked with its own suite's signature scheme; key
-// ids are crypto::key_id; bundle hashes use the deployment suite's hash.
-class SuiteVerifier final : public Verifier {
- public:
-  explicit SuiteVerifier(const crypto::Suite& deployment) : deployment_(deployment) {}
-  Status verify(schema::PublicKey::Reader key, Bytes message, Bytes signature) const override;
-  std::vector<std::uint8_t> key_id(schema::PublicKey::Reader key) const override;
-  std::vector<std::uint8_t> hash(Bytes bytes) const override { return deployment_.hash(bytes); }
-
- private:
-  const crypto::Suite& deployment_;
-};
-
-// Fills a schema PublicKey from a suite's public key bytes (key id computed).
-void fill_public_key(schema::PublicKey::Builder out, crypto::SuiteId suite, Bytes key,
-                     std::string_view name);
-
-// The exact message a signature covers: context || 0x00 || canonical body.
-std::vector<std::uint8_t> signed_message(std::string_view context, Bytes canonical_body);
-
-// --- Threshold counting ------------------------------------------------------------------
-
-enum class SignatureVerdict : std::uint8_t {
-  counted,        // valid, by a listed key, first signature of that key
-  unknown_key,    // key id not among the keys that may sign
-  bad_signature,  // listed key, signature does not verify
-  duplicate,      // a second signature by a key already counted (same reviewer twice)
-};
-std::string_view to_string(SignatureVerdict v);
-
-struct SignatureCheck {
-  std::vector<std::uint8_t> key_id;
-  std::string key_name;  // from the trust root; empty for an unknown key
-  SignatureVerdict verdict;
-  std::string detail;
-};
-
-struct ThresholdReport {
-  std::vector<SignatureCheck> checks;  // one per signature, in order
-  std::size_t counted = 0;
-  std::size_t threshold = 0;
-  bool met() const { return threshold > 0 && counted >= threshold; }
-  // Human-readable, one line per signature, then the verdict.
-  std::string describe() const;
-};
-
-ThresholdReport count_signatures(capnp::List<schema::PublicKey>::Reader keys, std::size_t threshold,
-                                 Bytes message,
-                                 capnp::List<schema::KeySignature>::Reader signatures,
-                                 const Verifier& verifier);
-
-// --- Trust root --------------------------------------------------------------------------
-
-class TrustRoot final {
- public:
-  // Decodes and validates structure: thresholds between 1 and the number of keys, honest and
-  // unique key ids, unique party/node/reviewer names, clean identifiers. Signatures are NOT
-  // checked here; use bootstrap() or rotate(). Errors: malformed.
-  static Result<TrustRoot> parse(Bytes bytes, const Verifier& verifier);
-  // The first root a node trusts (pinned out of band, e.g. installed with the node): must be
-  // signed by a threshold of its own root keys and not expired. Errors: malformed,
-  // unauthenticated (threshold not met; the reason lists every signature), rejected (expired).
-  static Result<TrustRoot> bootstrap(Bytes bytes, const Verifier& verifier, std::int64_t now_ns);
-  // A successor: version above this one, signed by a threshold of THIS root's keys and a
-  // threshold of its own, not expired. Old root keys stop counting once it is in use.
-  Result<TrustRoot> rotate(Bytes next, const Verifier& verifier, std::int64_t now_ns) const;
-
-  schema::TrustRootBody::Reader body() const { return message_->root().getBody(); }
-  std::uint64_t version() const { return body().getVersion(); }
-  std::int64_t expires() const { return body().getExpires(); }
-  Bytes canonical_bytes() const { return message_->canonical_bytes(); }
-  // The reviewers and threshold of `party`, or nullopt when the party is unknown.
-  std::optional<schema::Party::Reader> party(std::string_view id) const;
-  std::optional<schema::Node::Reader> node(std::string_view id) const;
-  ThresholdReport check_root_signatures(capnp::List<schema::KeySignature>::Reader sigs,
-                                        Bytes body_message, const Verifier& verifier) const;
-
- private:
-  explicit TrustRoot(std::shared_ptr<const wire::Message<schema::TrustRoot>> m)
-      : message_(std::move(m)) {}
-  std::shared_ptr<const wire::Message<schema::TrustRoot>> message_;
-};
+// The trust root and the signature machinery are gateway/trust's (issue 16); approval's callers
+// keep naming them here.
+using trust::add_root_signature;
+using trust::count_signatures;
+using trust::fill_public_key;
+using trust::key_id_bytes_max;
+using trust::public_key_bytes_max;
+using trust::signature_bytes_max;
+using trust::SignatureCheck;
+using trust::SignatureVerdict;
+using trust::signed_message;
+using trust::SignFn;
+using trust::SuiteVerifier;
+using trust::ThresholdReport;
+using trust::to_string;
+using trust::trust_root_context;
+using trust::TrustRoot;
+using trust::Verifier;
 
 // --- Rules bundles -----------------------------------------------------------------------
 
@@ -282,16 +204,67 @@ Result<wire::Message<schema::RulesBundle>> propose(std::string_view party,
                                                    std::int64_t created_ns, std::int64_t expires_ns,
                                                    const Verifier& verifier);
 
-// Signs one message; the reviewer's private key stays behind this function.
-using SignFn = std::function<Result<std::vector<std::uint8_t>>(Bytes message)>;
-
 // The bundle with one more signature by `key_id`. Errors: rejected when that key already
 // signed; the signer's error.
 Result<wire::Message<schema::RulesBundle>> add_signature(schema::RulesBundle::Reader bundle,
                                                          Bytes key_id, const SignFn& sign);
 
-// The same for a trust root (root keys sign it).
-Result<wire::Message<schema::TrustRoot>> add_root_signature(schema::TrustRoot::Reader root,
-                                                            Bytes key_id, const SignFn& sign);
+// --- Bundle chunks on the link -----------------------------------------------------------
+
+// Approved rules bundles cross to the relay as control records on the link (DESIGN: "bundles
+// are also sent to the relay, which thereby knows which rules are approved"), cut into chunks
+// that each fit one frame. Byte layout: schemas/FORMATS.md "Rules-bundle chunk":
+//   "CGRB" | u8 format = 1 | 3 zero bytes | id: BLAKE2b-256 of the whole bundle (32)
+//   | total length u32 LE | offset u32 LE | data
+// The relay reassembles, checks the id, and verifies the bundle itself (reviewers' threshold
+// under the trust root); the chunking is transport, not trust.
+inline constexpr std::size_t bundle_chunk_header_bytes = 48;
+inline constexpr std::size_t bundle_id_bytes = 32;
+using BundleId = std::array<std::uint8_t, bundle_id_bytes>;
+
+// A bundle's id in its chunks: BLAKE2b-256 of the whole bundle (fixed by the format, whatever
+// the deployment's suite).
+BundleId bundle_id(Bytes bundle);
+
+// One chunk; `data` views the record it was decoded from (or the bundle it was cut from).
+struct BundleChunk {
+  BundleId id{};
+  std::uint32_t total = 0;   // length of the whole bundle
+  std::uint32_t offset = 0;  // where `data` starts in it
+  Bytes data;
+};
+
+// Whether a control record claims to be a chunk (starts with "CGRB"); says nothing of its
+// validity.
+bool is_bundle_chunk(Bytes record);
+// The exact bytes of one chunk (no checks: callers cut chunks with bundle_chunks()).
+std::vector<std::uint8_t> encode_bundle_chunk(const BundleChunk& chunk);
+// Decodes one chunk and checks it on its own: data not empty, format 1 with zero padding,
+// 1 <= total <= limits::rules_bundle_bytes_max, offset + data inside total. Errors: malformed.
+Result<BundleChunk> decode_bundle_chunk(Bytes record);
+// Chunks of `bundle`, each at most `record_bytes` long (> header). Empty for an empty bundle,
+// a bundle over limits::rules_bundle_bytes_max, or record_bytes <= the header.
+std::vector<std::vector<std::uint8_t>> bundle_chunks(Bytes bundle, std::size_t record_bytes);
+
+// Reassembles bundles from chunks, bounded: at most partials_max bundles in progress (the
+// oldest is dropped), each at most limits::rules_bundle_bytes_max. Not thread-safe.
+class BundleAssembler final {
+ public:
+  static constexpr std::size_t partials_max = 4;
+  // The whole bundle once its last missing chunk arrives and its id matches; nullopt while
+  // incomplete (repeats of a chunk are ignored). Errors: malformed (bad header, length over
+  // the limit, chunk outside the bundle, chunks that disagree, id mismatch).
+  Result<std::optional<std::vector<std::uint8_t>>> add(Bytes record);
+
+ private:
+  struct Partial {
+    std::uint32_t total = 0, filled = 0;
+    std::vector<std::uint8_t> bytes;
+    std::map<std::uint32_t, std::uint32_t> chunks;  // offset → length, never overlapping
+    std::uint64_t age = 0;
+  };
+  std::map<BundleId, Partial> partials_;
+  std::uint64_t clock_ = 0;
+};
 
 }  // namespace cg::approval

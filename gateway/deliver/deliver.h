@@ -24,18 +24,16 @@
 #include <vector>
 
 #include "gateway/common/clock.h"
+#include "gateway/common/seq_range.h"
 #include "gateway/common/status.h"
-#include "gateway/ingest/ingest.h"
+#include "gateway/edge/edge.h"
 #include "gateway/store/store.h"
 
 namespace cg::deliver {
 
 // --- Replay and duplicate window -------------------------------------------------------------
 
-struct SeqRange {
-  std::uint64_t first = 0;
-  std::uint64_t last = 0;  // inclusive
-};
+using cg::SeqRange;
 
 class DedupeWindow final {
  public:
@@ -182,7 +180,7 @@ class ConsumerClient final {
   // Connects, completes the CURVE handshake and sends ready(window).
   static Result<std::unique_ptr<ConsumerClient>> connect(const std::string& endpoint,
                                                          const std::string& server_public_z85,
-                                                         const ingest::KeyPair& keys,
+                                                         const edge::KeyPair& keys,
                                                          std::uint32_t window, int timeout_ms);
   ~ConsumerClient();
   // The next delivery; Code::io on timeout.

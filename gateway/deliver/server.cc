@@ -291,7 +291,7 @@ Status send_message(zmq::socket_t& socket, capnp::MallocMessageBuilder& message)
 }  // namespace
 
 Result<std::unique_ptr<ConsumerClient>> ConsumerClient::connect(
-    const std::string& endpoint, const std::string& server_public_z85, const ingest::KeyPair& keys,
+    const std::string& endpoint, const std::string& server_public_z85, const edge::KeyPair& keys,
     std::uint32_t window, int timeout_ms) {
   auto impl = std::make_unique<Impl>();
   try {

@@ -5,6 +5,8 @@
 #include <vector>
 #include <zmq_addon.hpp>
 
+#include "gateway/common/assert.h"
+
 namespace cg::edge {
 namespace {
 constexpr int poll_ms = 50;
@@ -171,6 +173,23 @@ Result<std::string> bind(zmq::socket_t& socket, const std::string& endpoint) {
   } catch (const zmq::error_t& err) {
     return io_error("cannot bind " + endpoint + ": " + err.what());
   }
+}
+
+KeyPair curve_keypair() {
+  char pub[41] = {}, sec[41] = {};
+  CG_ASSERT(zmq_curve_keypair(pub, sec) == 0);
+  KeyPair k{pub, sec};
+  // zmq_curve_keypair leaves the secret on the stack; wipe our copy of it.
+  std::memset(sec, 0, sizeof(sec));
+  return k;
+}
+
+Result<std::string> curve_public(std::string_view secret_z85) {
+  if (secret_z85.size() != 40) return malformed("CURVE key must be 40 Z85 characters");
+  std::string sec(secret_z85);
+  char pub[41] = {};
+  if (zmq_curve_public(pub, sec.c_str()) != 0) return malformed("CURVE secret key is not Z85");
+  return std::string(pub);
 }
 
 }  // namespace cg::edge

@@ -29,6 +29,17 @@ using CurveKey = std::array<std::uint8_t, curve_key_bytes>;
 // Decodes a 40-character Z85 CURVE key. Errors: malformed.
 Result<CurveKey> decode_z85_key(std::string_view z85);
 
+// A CURVE key pair in Z85, as sources and consumers present themselves at the edges (here, not
+// in ingest or deliver, so that both edges reach it without one role depending on the other).
+struct KeyPair {
+  std::string public_z85;
+  std::string secret_z85;
+};
+// A fresh CURVE key pair (zmq_curve_keypair).
+KeyPair curve_keypair();
+// The public key of a secret key. Errors: malformed.
+Result<std::string> curve_public(std::string_view secret_z85);
+
 // Answers ZAP (RFC 27) requests in `context`: a CURVE client key listed in `names` is admitted
 // and its name becomes the connection's User-Id (zmq_msg_gets(msg, "User-Id")); any other key
 // is refused and counted. One per context.

@@ -77,9 +77,9 @@ Status validate_envelope(schema::Envelope::Reader e) {
 
 }  // namespace
 
-Result<schema::Node::Reader> detail::signer_node(const approval::TrustRoot& root, std::string_view id,
-                                         schema::Role role, Bytes key_id,
-                                         const crypto::Suite& suite, const char* what) {
+Result<schema::Node::Reader> detail::signer_node(const trust::TrustRoot& root, std::string_view id,
+                                                 schema::Role role, Bytes key_id,
+                                                 const crypto::Suite& suite, const char* what) {
   const auto node = root.node(id);
   if (!node)
     return unauthenticated(std::string(what) + " '" + std::string(id) +
@@ -98,7 +98,6 @@ Result<schema::Node::Reader> detail::signer_node(const approval::TrustRoot& root
   }
   return *node;
 }
-
 
 crypto::Hash digest_leaf(const crypto::Suite& suite, Bytes header, Bytes ciphertext) {
   std::vector<std::uint8_t> prefix(envelope_context.begin(), envelope_context.end());
@@ -181,8 +180,8 @@ Result<wire::Message<schema::Envelope>> decode(Bytes bytes) {
   return wire::decode_message<schema::Envelope>(bytes, wire::envelope_limits, validate_envelope);
 }
 
-Result<Checked> verify_origin(Bytes bytes, const approval::TrustRoot& root,
-                              const crypto::Suite& suite, crypto::VerifiedSignatures* verified) {
+Result<Checked> verify_origin(Bytes bytes, const trust::TrustRoot& root, const crypto::Suite& suite,
+                              crypto::VerifiedSignatures* verified) {
   CG_ASSIGN_OR_RETURN(auto e, decode(bytes));
   const auto r = e.root();
   const auto h = r.getHeader();
@@ -253,7 +252,7 @@ Result<std::vector<std::uint8_t>> countersign(const Signer& relay,
   return wire::canonical_bytes_of(e.asReader(), /*framed=*/true);
 }
 
-Result<Accepted> verify_delivery(Bytes bytes, const approval::TrustRoot& root,
+Result<Accepted> verify_delivery(Bytes bytes, const trust::TrustRoot& root,
                                  const crypto::Suite& suite, crypto::VerifiedSignatures* verified) {
   CG_ASSIGN_OR_RETURN(auto checked, verify_origin(bytes, root, suite, verified));
   const auto e = checked.envelope.root();
@@ -361,7 +360,7 @@ Result<StartedEpoch> start_epoch(const Signer& origin, std::string_view destinat
       crypto::EpochKey(*origin.suite, epoch, first_seq, std::move(started.key), now_ns)};
 }
 
-Result<Announcement> verify_announcement(Bytes bytes, const approval::TrustRoot& root,
+Result<Announcement> verify_announcement(Bytes bytes, const trust::TrustRoot& root,
                                          const crypto::Suite& suite) {
   CG_ASSIGN_OR_RETURN(auto m, wire::decode_message<schema::EpochAnnouncement>(
                                   bytes, wire::envelope_limits, validate_announcement));
@@ -387,7 +386,7 @@ Result<Announcement> verify_announcement(Bytes bytes, const approval::TrustRoot&
                       bytes_of(span_of(a.getRecipientKeyId()))};
 }
 
-Result<crypto::EpochKey> accept_epoch(Bytes bytes, const approval::TrustRoot& root,
+Result<crypto::EpochKey> accept_epoch(Bytes bytes, const trust::TrustRoot& root,
                                       const crypto::Suite& suite,
                                       const crypto::AgreementKey& recipient,
                                       const crypto::Secret* psk, Announcement* fields) {

@@ -30,8 +30,8 @@
 #include "crypto/epoch.h"
 #include "crypto/merkle.h"
 #include "crypto/suite.h"
-#include "gateway/approval/approval.h"
 #include "gateway/common/status.h"
+#include "gateway/trust/trust.h"
 #include "gateway/wire/wire.h"
 
 namespace cg::envelope {
@@ -102,8 +102,7 @@ Result<wire::Message<schema::Envelope>> decode(Bytes bytes);
 // Verifies the origin: the node is a gateway in the trust root, the key id is its signing
 // key's, the suite is the deployment's, and the batch proof holds. Errors: unauthenticated.
 // With `verified`, a batch signature already verified is not checked again.
-Result<Checked> verify_origin(Bytes bytes, const approval::TrustRoot& root,
-                              const crypto::Suite& suite,
+Result<Checked> verify_origin(Bytes bytes, const trust::TrustRoot& root, const crypto::Suite& suite,
                               crypto::VerifiedSignatures* verified = nullptr);
 
 struct TreeHead {
@@ -145,7 +144,7 @@ struct Accepted {
 // the trust root, its tree head signature, and the inclusion of the leaf at log_index.
 // Errors: unauthenticated (the reason names which check failed), malformed.
 // With `verified`, batch and tree head signatures already verified are not checked again.
-Result<Accepted> verify_delivery(Bytes bytes, const approval::TrustRoot& root,
+Result<Accepted> verify_delivery(Bytes bytes, const trust::TrustRoot& root,
                                  const crypto::Suite& suite,
                                  crypto::VerifiedSignatures* verified = nullptr);
 
@@ -178,22 +177,22 @@ Result<StartedEpoch> start_epoch(const Signer& origin, std::string_view destinat
 
 // Verifies an announcement's signature against the origin's key in the trust root (what the
 // relay checks before forwarding one). Errors: malformed, unauthenticated.
-Result<Announcement> verify_announcement(Bytes announcement, const approval::TrustRoot& root,
+Result<Announcement> verify_announcement(Bytes announcement, const trust::TrustRoot& root,
                                          const crypto::Suite& suite);
 
 // Verifies an announcement's signature against the origin's key in the trust root and, when
 // it is for `recipient`, derives the epoch key. Errors: malformed, unauthenticated, rejected
 // (announced for another recipient key).
-Result<crypto::EpochKey> accept_epoch(Bytes announcement, const approval::TrustRoot& root,
+Result<crypto::EpochKey> accept_epoch(Bytes announcement, const trust::TrustRoot& root,
                                       const crypto::Suite& suite,
                                       const crypto::AgreementKey& recipient,
                                       const crypto::Secret* psk, Announcement* fields = nullptr);
 
 // Verifies `signature` over `message` by node `id` of the trust root: it must have `role`, a
 // signing key with `key_id`, of the deployment suite. Errors: unauthenticated, naming `what`.
-Status verify_node_signature(const approval::TrustRoot& root, std::string_view id,
-                             schema::Role role, Bytes key_id, const crypto::Suite& suite,
-                             Bytes message, Bytes signature, const char* what);
+Status verify_node_signature(const trust::TrustRoot& root, std::string_view id, schema::Role role,
+                             Bytes key_id, const crypto::Suite& suite, Bytes message,
+                             Bytes signature, const char* what);
 
 // --- Records that cross the links beside envelopes (issue 10) -------------------------------
 //
@@ -221,13 +220,13 @@ struct VerifiedHead {
 };
 // Decodes a published head and verifies its signature (a relay of the trust root). Errors:
 // malformed (framing, structure, a link above the head), unauthenticated.
-Result<VerifiedHead> verify_published_head(Bytes record, const approval::TrustRoot& root,
+Result<VerifiedHead> verify_published_head(Bytes record, const trust::TrustRoot& root,
                                            const crypto::Suite& suite,
                                            crypto::VerifiedSignatures* verified = nullptr);
 // Verifies a tree head's signature by `relay` (a relay of the trust root) — a head quoted in
 // a receiver report, say. Errors: unauthenticated.
 Status verify_tree_head(std::string_view relay, Bytes key_id, const TreeHead& head,
-                        const approval::TrustRoot& root, const crypto::Suite& suite,
+                        const trust::TrustRoot& root, const crypto::Suite& suite,
                         crypto::VerifiedSignatures* verified = nullptr);
 
 // The origin's signed statement of the last seq it committed on (destination, stream): sent as
@@ -244,7 +243,7 @@ Result<std::vector<std::uint8_t>> stream_head(const Signer& origin, std::string_
                                               std::int64_t time_ns);
 bool is_stream_head(Bytes record);
 // Errors: malformed, unauthenticated (origin not a gateway of the trust root, bad signature).
-Result<StreamHeadFields> verify_stream_head(Bytes record, const approval::TrustRoot& root,
+Result<StreamHeadFields> verify_stream_head(Bytes record, const trust::TrustRoot& root,
                                             const crypto::Suite& suite);
 
 }  // namespace cg::envelope

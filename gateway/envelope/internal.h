@@ -40,7 +40,7 @@ inline bool known_suite(schema::Suite s) {
 
 // A node of `role` in the trust root whose signing key has `key_id` and the deployment suite.
 // Errors: unauthenticated, naming `what` and the node.
-Result<schema::Node::Reader> signer_node(const approval::TrustRoot& root, std::string_view id,
+Result<schema::Node::Reader> signer_node(const trust::TrustRoot& root, std::string_view id,
                                          schema::Role role, Bytes key_id,
                                          const crypto::Suite& suite, const char* what);
 

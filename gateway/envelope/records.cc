@@ -125,9 +125,9 @@ Result<std::vector<std::uint8_t>> published_head(const Signer& relay, const Tree
 
 bool is_published_head(Bytes record) { return has_prefix(record, head_magic); }
 
-Status verify_node_signature(const approval::TrustRoot& root, std::string_view id,
-                             schema::Role role, Bytes key_id, const crypto::Suite& suite,
-                             Bytes message, Bytes signature, const char* what) {
+Status verify_node_signature(const trust::TrustRoot& root, std::string_view id, schema::Role role,
+                             Bytes key_id, const crypto::Suite& suite, Bytes message,
+                             Bytes signature, const char* what) {
   CG_ASSIGN_OR_RETURN(auto node, signer_node(root, id, role, key_id, suite, what));
   if (auto s = suite.verify(span_of(node.getSigningKey().getKey()), message, signature); !s.ok())
     return unauthenticated(std::string(what) + " " + std::string(id) + ": signature does not verify");
@@ -135,7 +135,7 @@ Status verify_node_signature(const approval::TrustRoot& root, std::string_view i
 }
 
 Status verify_tree_head(std::string_view relay, Bytes key_id, const TreeHead& head,
-                        const approval::TrustRoot& root, const crypto::Suite& suite,
+                        const trust::TrustRoot& root, const crypto::Suite& suite,
                         crypto::VerifiedSignatures* verified) {
   CG_ASSIGN_OR_RETURN(auto node,
                       signer_node(root, relay, schema::Role::RELAY, key_id, suite, "relay"));
@@ -151,7 +151,7 @@ Status verify_tree_head(std::string_view relay, Bytes key_id, const TreeHead& he
   return {};
 }
 
-Result<VerifiedHead> verify_published_head(Bytes record, const approval::TrustRoot& root,
+Result<VerifiedHead> verify_published_head(Bytes record, const trust::TrustRoot& root,
                                            const crypto::Suite& suite,
                                            crypto::VerifiedSignatures* verified) {
   CG_ASSIGN_OR_RETURN(const Bytes body, unframe(record, head_magic, "published head"));
@@ -194,7 +194,7 @@ Result<std::vector<std::uint8_t>> stream_head(const Signer& origin, std::string_
 
 bool is_stream_head(Bytes record) { return has_prefix(record, stream_magic); }
 
-Result<StreamHeadFields> verify_stream_head(Bytes record, const approval::TrustRoot& root,
+Result<StreamHeadFields> verify_stream_head(Bytes record, const trust::TrustRoot& root,
                                             const crypto::Suite& suite) {
   CG_ASSIGN_OR_RETURN(const Bytes body, unframe(record, stream_magic, "stream head"));
   CG_ASSIGN_OR_RETURN(auto m, wire::decode_message<schema::StreamHead>(body, record_limits,

@@ -33,23 +33,6 @@ const char* reason_name(schema::RejectReason r) {
 
 }  // namespace
 
-KeyPair curve_keypair() {
-  char pub[41] = {}, sec[41] = {};
-  CG_ASSERT(zmq_curve_keypair(pub, sec) == 0);
-  KeyPair k{pub, sec};
-  // zmq_curve_keypair leaves the secret on the stack; wipe our copy of it.
-  std::memset(sec, 0, sizeof(sec));
-  return k;
-}
-
-Result<std::string> curve_public(std::string_view secret_z85) {
-  if (secret_z85.size() != 40) return malformed("CURVE key must be 40 Z85 characters");
-  std::string sec(secret_z85);
-  char pub[41] = {};
-  if (zmq_curve_public(pub, sec.c_str()) != 0) return malformed("CURVE secret key is not Z85");
-  return std::string(pub);
-}
-
 struct SourceClient::Impl {
   zmq::context_t context{1};
   zmq::socket_t socket{context, zmq::socket_type::dealer};

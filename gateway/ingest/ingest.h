@@ -31,6 +31,7 @@
 #include "gateway/common/clock.h"
 #include "gateway/common/rate_log.h"
 #include "gateway/common/status.h"
+#include "gateway/edge/edge.h"
 #include "gateway/store/store.h"
 
 namespace cg::ingest {
@@ -162,14 +163,10 @@ struct Ack {
 // Errors: malformed.
 Result<Ack> parse_ack(std::span<const std::uint8_t> bytes);
 
-struct KeyPair {
-  std::string public_z85;
-  std::string secret_z85;
-};
-// A fresh CURVE key pair (zmq_curve_keypair).
-KeyPair curve_keypair();
-// The public key of a secret key. Errors: malformed.
-Result<std::string> curve_public(std::string_view secret_z85);
+// CURVE key pairs are the edge's (gateway/edge); ingest's callers keep naming them here.
+using edge::curve_keypair;
+using edge::curve_public;
+using edge::KeyPair;
 
 class SourceClient final {
  public:

@@ -43,10 +43,6 @@
 #include "gateway/link/limits.h"
 #include "gateway/link/mutex.h"
 
-namespace cg::metrics {
-class Registry;
-}
-
 namespace cg::link {
 
 enum class Precedence : std::uint8_t { routine = 0, flash = 1 };
@@ -85,7 +81,7 @@ struct ReceiverOptions {
 };
 Status validate(const ReceiverOptions& options);
 
-// Counters: monotonically increasing, exported as-is (register_metrics).
+// Counters: monotonically increasing, exported as-is (counter_list).
 struct SenderCounters {
   std::atomic<std::uint64_t> envelopes_submitted{0};
   std::atomic<std::uint64_t> envelope_bytes_submitted{0};
@@ -481,14 +477,17 @@ class UdpReceiver final {
   std::vector<iovec> iovs_;
 };
 
-// Registers the counters as Prometheus counters cellgate_link_<name>_total with a label
-// link="<name>". Keeps references to the counters, which must outlive the registry.
-void register_metrics(metrics::Registry& registry, const std::string& link_name,
-                      const SenderCounters* sender, const ReceiverCounters* receiver);
-// Registers the sender's queue as gauges cellgate_link_queued_envelopes and
-// cellgate_link_queued_bytes with link="<name>", read at scrape time. Keeps a reference to
-// `sender`, which must outlive the registry's use.
-void register_queue_metrics(metrics::Registry& registry, const std::string& link_name,
-                            UdpSender& sender);
+// One counter of a link end, named and explained for whoever exports it (a node registers
+// each as the Prometheus counter cellgate_link_<name>_total with a label link="<link>").
+// `value` points into the counters it was listed from, which must outlive its use.
+struct CounterInfo {
+  std::string_view name;  // e.g. "frames_bad_mac"
+  std::string_view help;
+  const std::atomic<std::uint64_t>* value;
+};
+// The counters of a sender and/or a receiver (either may be null), sender's first, each in a
+// fixed order.
+std::vector<CounterInfo> counter_list(const SenderCounters* sender,
+                                      const ReceiverCounters* receiver);
 
 }  // namespace cg::link

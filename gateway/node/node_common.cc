@@ -1,10 +1,7 @@
 #include "gateway/node/node_common.h"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 
 #include "crypto/keys.h"
@@ -120,20 +117,6 @@ void ErrorLog::report(const std::string& what, std::int64_t now) {
   repeats_ = 0;
 }
 
-namespace {
-
-constexpr std::uint8_t bundle_magic[4] = {'C', 'G', 'R', 'B'};
-
-std::uint32_t le32(const std::uint8_t* p) {
-  return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 |
-         std::uint32_t{p[3]} << 24;
-}
-void put_le32(std::uint8_t* p, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-
-}  // namespace
-
 approval::CompilePolicy policy_compiler() {
   return [](std::string_view text) -> Result<approval::CompiledPolicy> {
     CG_ASSIGN_OR_RETURN(auto p, policy::Policy::parse(text, "rules bundle"));
@@ -141,85 +124,26 @@ approval::CompilePolicy policy_compiler() {
   };
 }
 
-bool is_bundle_chunk(std::span<const std::uint8_t> record) {
-  return record.size() >= 4 && std::memcmp(record.data(), bundle_magic, 4) == 0;
+void register_link_metrics(metrics::Registry& registry, const std::string& link_name,
+                           const link::SenderCounters* sender,
+                           const link::ReceiverCounters* receiver) {
+  for (const link::CounterInfo& c : link::counter_list(sender, receiver)) {
+    const std::atomic<std::uint64_t>* value = c.value;
+    registry.counter("cellgate_link_" + std::string(c.name) + "_total", std::string(c.help),
+                     {{"link", link_name}}, [value] { return static_cast<double>(value->load()); });
+  }
 }
 
-std::vector<std::vector<std::uint8_t>> bundle_chunks(std::span<const std::uint8_t> bundle,
-                                                     std::size_t record_bytes) {
-  std::vector<std::vector<std::uint8_t>> out;
-  if (bundle.empty() || record_bytes <= bundle_chunk_header_bytes ||
-      bundle.size() > limits::rules_bundle_bytes_max) {
-    return out;
-  }
-  std::uint8_t id[32];
-  crypto_generichash(id, sizeof id, bundle.data(), bundle.size(), nullptr, 0);
-  const std::size_t step = record_bytes - bundle_chunk_header_bytes;
-  for (std::size_t at = 0; at < bundle.size(); at += step) {
-    const std::size_t n = std::min(step, bundle.size() - at);
-    std::vector<std::uint8_t> r(bundle_chunk_header_bytes + n, 0);
-    std::memcpy(r.data(), bundle_magic, 4);
-    r[4] = 1;
-    std::memcpy(r.data() + 8, id, 32);
-    put_le32(r.data() + 40, static_cast<std::uint32_t>(bundle.size()));
-    put_le32(r.data() + 44, static_cast<std::uint32_t>(at));
-    std::memcpy(r.data() + bundle_chunk_header_bytes, bundle.data() + at, n);
-    out.push_back(std::move(r));
-  }
-  return out;
-}
-
-Result<std::optional<std::vector<std::uint8_t>>> BundleAssembler::add(
-    std::span<const std::uint8_t> r) {
-  if (r.size() <= bundle_chunk_header_bytes || !is_bundle_chunk(r))
-    return malformed("bundle chunk: shorter than its header or without the CGRB magic");
-  if (r[4] != 1 || r[5] != 0 || r[6] != 0 || r[7] != 0)
-    return malformed("bundle chunk: unknown format " + std::to_string(r[4]));
-  const std::uint32_t total = le32(r.data() + 40), offset = le32(r.data() + 44);
-  const auto len = static_cast<std::uint32_t>(r.size() - bundle_chunk_header_bytes);
-  if (total == 0 || total > limits::rules_bundle_bytes_max)
-    return malformed("bundle chunk: bundle length " + std::to_string(total) + " out of range");
-  if (offset >= total || len > total - offset)
-    return malformed("bundle chunk: bytes " + std::to_string(offset) + "+" + std::to_string(len) +
-                     " outside a bundle of " + std::to_string(total));
-  std::vector<std::uint8_t> id(r.begin() + 8, r.begin() + 40);
-  auto it = partials_.find(id);
-  if (it == partials_.end()) {
-    if (partials_.size() >= partials_max) {
-      auto oldest = std::min_element(partials_.begin(), partials_.end(),
-                                     [](auto& a, auto& b) { return a.second.age < b.second.age; });
-      partials_.erase(oldest);
-    }
-    Partial p;
-    p.total = total;
-    p.bytes.assign(total, 0);
-    it = partials_.emplace(std::move(id), std::move(p)).first;
-  }
-  Partial& p = it->second;
-  p.age = ++clock_;
-  if (p.total != total) return malformed("bundle chunk: chunks of one bundle disagree on length");
-  auto next = p.chunks.lower_bound(offset);
-  if (next != p.chunks.end() && next->first == offset) {
-    if (next->second != len) return malformed("bundle chunk: chunks overlap");
-    return std::optional<std::vector<std::uint8_t>>();  // a repeat
-  }
-  if (next != p.chunks.end() && next->first < offset + len)
-    return malformed("bundle chunk: chunks overlap");
-  if (next != p.chunks.begin()) {
-    auto prev = std::prev(next);
-    if (prev->first + prev->second > offset) return malformed("bundle chunk: chunks overlap");
-  }
-  std::memcpy(p.bytes.data() + offset, r.data() + bundle_chunk_header_bytes, len);
-  p.chunks.emplace(offset, len);
-  p.filled += len;
-  if (p.filled < p.total) return std::optional<std::vector<std::uint8_t>>();
-  std::uint8_t check[32];
-  crypto_generichash(check, sizeof check, p.bytes.data(), p.bytes.size(), nullptr, 0);
-  const bool match = sodium_memcmp(check, it->first.data(), 32) == 0;
-  std::vector<std::uint8_t> whole = std::move(p.bytes);
-  partials_.erase(it);
-  if (!match) return malformed("bundle chunk: reassembled bundle does not match its id");
-  return std::optional<std::vector<std::uint8_t>>(std::move(whole));
+void register_link_queue_metrics(metrics::Registry& registry, const std::string& link_name,
+                                 link::UdpSender& sender) {
+  registry.gauge("cellgate_link_queued_envelopes",
+                 "Envelopes submitted to the link sender and not yet cut into blocks",
+                 {{"link", link_name}},
+                 [&sender] { return static_cast<double>(sender.queued().envelopes); });
+  registry.gauge("cellgate_link_queued_bytes",
+                 "Envelope bytes submitted to the link sender and not yet cut into blocks",
+                 {{"link", link_name}},
+                 [&sender] { return static_cast<double>(sender.queued().bytes); });
 }
 
 metrics::Labels NodeMetrics::labels(const Label& extra) const {

@@ -79,39 +79,23 @@ class ErrorLog final {
 // How a node compiles the policy of a rules bundle it is offered (gateway and relay alike).
 approval::CompilePolicy policy_compiler();
 
-// Approved rules bundles cross to the relay as control records on the link (DESIGN: "bundles
-// are also sent to the relay, which thereby knows which rules are approved"), cut into chunks
-// that each fit one frame:
-//   "CGRB" | u8 format = 1 | 3 zero bytes | id: BLAKE2b-256 of the whole bundle (32)
-//   | total length u32 LE | offset u32 LE | data
-// The relay reassembles, checks the id, and verifies the bundle itself (reviewers' threshold
-// under the trust root); the chunking is transport, not trust.
-inline constexpr std::size_t bundle_chunk_header_bytes = 48;
-bool is_bundle_chunk(std::span<const std::uint8_t> record);
-// Chunks of `bundle`, each at most `record_bytes` long (> header). Empty for an empty bundle.
-std::vector<std::vector<std::uint8_t>> bundle_chunks(std::span<const std::uint8_t> bundle,
-                                                     std::size_t record_bytes);
+// Rules bundles cross to the relay in chunks on the link; the codec is approval's.
+using approval::bundle_chunk_header_bytes;
+using approval::bundle_chunks;
+using approval::BundleAssembler;
+using approval::is_bundle_chunk;
 
-// Reassembles bundles from chunks, bounded: at most partials_max bundles in progress (the
-// oldest is dropped), each at most limits::rules_bundle_bytes_max. Not thread-safe.
-class BundleAssembler final {
- public:
-  static constexpr std::size_t partials_max = 4;
-  // The whole bundle once its last missing chunk arrives and its id matches; nullopt while
-  // incomplete (repeats of a chunk are ignored). Errors: malformed (bad header, length over
-  // the limit, chunk outside the bundle, chunks that disagree, id mismatch).
-  Result<std::optional<std::vector<std::uint8_t>>> add(std::span<const std::uint8_t> record);
-
- private:
-  struct Partial {
-    std::uint32_t total = 0, filled = 0;
-    std::vector<std::uint8_t> bytes;
-    std::map<std::uint32_t, std::uint32_t> chunks;  // offset → length, never overlapping
-    std::uint64_t age = 0;
-  };
-  std::map<std::vector<std::uint8_t>, Partial> partials_;
-  std::uint64_t clock_ = 0;
-};
+// Registers a link end's counters (link::counter_list) as Prometheus counters
+// cellgate_link_<name>_total with a label link="<link_name>". Keeps references to the
+// counters, which must outlive the registry.
+void register_link_metrics(metrics::Registry& registry, const std::string& link_name,
+                           const link::SenderCounters* sender,
+                           const link::ReceiverCounters* receiver);
+// Registers the sender's queue as gauges cellgate_link_queued_envelopes and
+// cellgate_link_queued_bytes with link="<name>", read at scrape time. Keeps a reference to
+// `sender`, which must outlive the registry's use.
+void register_link_queue_metrics(metrics::Registry& registry, const std::string& link_name,
+                                 link::UdpSender& sender);
 
 // The node's Prometheus endpoint ([metrics] listen): the node registers what it counts, then
 // start() serves it. Without [metrics] nothing listens.

@@ -81,7 +81,7 @@ Result<Quarantine> Quarantine::open(store::Env& env) {
 // Stored request: u8 len, key id || signature (release) or u8 len, key id || u8 len, signature
 // || reason (reject).
 Status Quarantine::request(store::WriteTxn& txn, const Request& r) {
-  if (r.key_id.empty() || r.key_id.size() > approval::key_id_bytes_max || r.signature.empty() ||
+  if (r.key_id.empty() || r.key_id.size() > trust::key_id_bytes_max || r.signature.empty() ||
       r.signature.size() > 255) {
     return malformed("quarantine " + std::string(to_string(r.decision)) +
                      ": key id or signature out of bounds");
@@ -223,13 +223,13 @@ Result<std::uint64_t> Quarantine::size() const {
 }
 
 std::vector<std::uint8_t> Quarantine::release_statement(const Held& held,
-                                                        const approval::Verifier& verifier) {
+                                                        const trust::Verifier& verifier) {
   return statement(Decision::release, held, {}, verifier);
 }
 
 std::vector<std::uint8_t> Quarantine::statement(Decision decision, const Held& held,
                                                 std::string_view reason,
-                                                const approval::Verifier& verifier) {
+                                                const trust::Verifier& verifier) {
   const std::string_view context = decision == Decision::reject ? reject_context : release_context;
   std::vector<std::uint8_t> m(context.begin(), context.end());
   m.push_back(0);
@@ -248,9 +248,9 @@ std::vector<std::uint8_t> Quarantine::statement(Decision decision, const Held& h
 }
 
 Result<std::string> Quarantine::authorize(Decision decision, const Held& held,
-                                          std::string_view reason, const approval::TrustRoot& root,
+                                          std::string_view reason, const trust::TrustRoot& root,
                                           std::string_view party, Bytes key_id, Bytes signature,
-                                          const approval::Verifier& verifier) {
+                                          const trust::Verifier& verifier) {
   const std::string what =
       "quarantine: " + std::string(to_string(decision)) + " of hold " + std::to_string(held.id);
   if (decision == Decision::reject && (reason.empty() || reason.size() > reason_bytes_max)) {
@@ -287,8 +287,8 @@ Result<Held> take(store::WriteTxn& txn, store::Table table, std::uint64_t id) {
 }  // namespace
 
 Result<Held> Quarantine::release(store::WriteTxn& txn, std::uint64_t id,
-                                 const approval::TrustRoot& root, std::string_view party,
-                                 Bytes key_id, Bytes signature, const approval::Verifier& verifier,
+                                 const trust::TrustRoot& root, std::string_view party, Bytes key_id,
+                                 Bytes signature, const trust::Verifier& verifier,
                                  std::string* reviewer) {
   CG_ASSIGN_OR_RETURN(auto v, txn.get(held_, store::be64(id)));
   if (!v) return rejected("quarantine: no hold " + std::to_string(id));
@@ -300,8 +300,8 @@ Result<Held> Quarantine::release(store::WriteTxn& txn, std::uint64_t id,
 }
 
 Result<Held> Quarantine::reject(store::WriteTxn& txn, std::uint64_t id, std::string_view reason,
-                                const approval::TrustRoot& root, std::string_view party,
-                                Bytes key_id, Bytes signature, const approval::Verifier& verifier,
+                                const trust::TrustRoot& root, std::string_view party, Bytes key_id,
+                                Bytes signature, const trust::Verifier& verifier,
                                 std::string* reviewer) {
   CG_ASSIGN_OR_RETURN(auto v, txn.get(held_, store::be64(id)));
   if (!v) return rejected("quarantine: no hold " + std::to_string(id));

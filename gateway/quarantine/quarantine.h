@@ -32,9 +32,9 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/approval/approval.h"
 #include "gateway/common/status.h"
 #include "gateway/store/store.h"
+#include "gateway/trust/trust.h"
 
 namespace cg::quarantine {
 
@@ -77,12 +77,12 @@ class Quarantine final {
 
   // The exact bytes a reviewer signs to release `held` (see above).
   static std::vector<std::uint8_t> release_statement(const Held& held,
-                                                     const approval::Verifier& verifier);
+                                                     const trust::Verifier& verifier);
   // The exact bytes a reviewer signs for `decision` on `held`; `reason` is part of a reject
   // statement only.
   static std::vector<std::uint8_t> statement(Decision decision, const Held& held,
                                              std::string_view reason,
-                                             const approval::Verifier& verifier);
+                                             const trust::Verifier& verifier);
 
   // The one check of a reviewer's decision, made by the gateway before it applies one and by
   // `cellgate quarantine` before it hands one over: `key_id` is a reviewer of `party` in
@@ -91,9 +91,9 @@ class Quarantine final {
   // reviewers, the key is not one of them, or the signature does not verify: the reason says
   // which), malformed (a reject's reason empty or over reason_bytes_max).
   static Result<std::string> authorize(Decision decision, const Held& held, std::string_view reason,
-                                       const approval::TrustRoot& root, std::string_view party,
+                                       const trust::TrustRoot& root, std::string_view party,
                                        Bytes key_id, Bytes signature,
-                                       const approval::Verifier& verifier);
+                                       const trust::Verifier& verifier);
 
   // Verifies that `signature` by the key `key_id` is a valid release statement for hold `id`
   // by a reviewer of `party` in `root`, then removes the hold inside `txn` and returns the
@@ -101,15 +101,15 @@ class Quarantine final {
   // neither the hold nor the release). Errors: rejected (no such hold), unauthenticated (not
   // a listed reviewer of the party, or a bad signature: the reason says which). `reviewer`
   // (if given) receives the reviewer's name.
-  Result<Held> release(store::WriteTxn& txn, std::uint64_t id, const approval::TrustRoot& root,
+  Result<Held> release(store::WriteTxn& txn, std::uint64_t id, const trust::TrustRoot& root,
                        std::string_view party, Bytes key_id, Bytes signature,
-                       const approval::Verifier& verifier, std::string* reviewer = nullptr);
+                       const trust::Verifier& verifier, std::string* reviewer = nullptr);
 
   // The same for a reject (authorize() over the reject statement with `reason`): removes the
   // hold inside `txn`; the item is never sent. Errors: as release(), and malformed (reason).
   Result<Held> reject(store::WriteTxn& txn, std::uint64_t id, std::string_view reason,
-                      const approval::TrustRoot& root, std::string_view party, Bytes key_id,
-                      Bytes signature, const approval::Verifier& verifier,
+                      const trust::TrustRoot& root, std::string_view party, Bytes key_id,
+                      Bytes signature, const trust::Verifier& verifier,
                       std::string* reviewer = nullptr);
 
   // A reviewer's signed decision, left for the running gateway (which alone can seal, send and

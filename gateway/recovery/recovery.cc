@@ -179,7 +179,7 @@ Result<std::vector<std::uint8_t>> sign_report(const envelope::Signer& signer, co
   return wire::canonical_bytes_of(r.asReader(), /*framed=*/true);
 }
 
-Result<Report> verify_report(Bytes bytes, const approval::TrustRoot& root,
+Result<Report> verify_report(Bytes bytes, const trust::TrustRoot& root,
                              const crypto::Suite& suite) {
   CG_ASSIGN_OR_RETURN(auto m, wire::decode_message<schema::ReceiverReport>(bytes, report_limits,
                                                                            validate_report));

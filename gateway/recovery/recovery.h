@@ -34,14 +34,15 @@
 #include <string>
 #include <vector>
 
-#include "gateway/approval/approval.h"
+#include "gateway/common/clock.h"
+#include "gateway/common/seq_range.h"
 #include "gateway/common/status.h"
-#include "gateway/deliver/deliver.h"
 #include "gateway/envelope/envelope.h"
+#include "gateway/trust/trust.h"
 
 namespace cg::recovery {
 
-using deliver::SeqRange;
+using cg::SeqRange;
 using Bytes = std::span<const std::uint8_t>;
 
 // --- Receiver reports --------------------------------------------------------------------
@@ -79,8 +80,7 @@ Result<std::vector<std::uint8_t>> sign_report(const envelope::Signer& signer, co
 // gap_report_seqs_max seqs in all), that the reporter is a receiver of the trust root with this
 // signing key, its signature, and the quoted head's signature (a relay of the trust root).
 // Errors: malformed, unauthenticated.
-Result<Report> verify_report(Bytes bytes, const approval::TrustRoot& root,
-                             const crypto::Suite& suite);
+Result<Report> verify_report(Bytes bytes, const trust::TrustRoot& root, const crypto::Suite& suite);
 
 // The content type of the one portion of a gapReport item that holds the report.
 inline constexpr std::string_view report_content_type = "application/vnd.cellgate.receiver-report";

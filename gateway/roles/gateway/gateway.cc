@@ -387,9 +387,9 @@ Status GatewayNode::Impl::register_metrics() {
   metrics.set_node(config.id);
   register_rows(metrics, metric_rows(counters, resends_queued, rules_version_in_use));
   register_rows(metrics, ingest_rows(ingest_server->counters(), approver->counters()));
-  link::register_metrics(metrics.registry(), config.links_out[0].name, &link_tx->counters(),
-                         nullptr);
-  link::register_queue_metrics(metrics.registry(), config.links_out[0].name, *link_tx);
+  register_link_metrics(metrics.registry(), config.links_out[0].name, &link_tx->counters(),
+                        nullptr);
+  register_link_queue_metrics(metrics.registry(), config.links_out[0].name, *link_tx);
   metrics.registry().gauge("cellgate_gateway_inbox_pending",
                            "Items stored by ingest and not yet judged.", {{"node", config.id}},
                            [this] {

@@ -360,8 +360,8 @@ Status ReceiverNode::Impl::register_metrics() {
   register_rows(metrics, metric_rows(counters));
   register_rows(metrics, recovery_rows(counters));
   register_rows(metrics, delivery_rows(server->counters()));
-  link::register_metrics(metrics.registry(), config.links_in[0].name, nullptr,
-                         &rx->receiver().counters());
+  register_link_metrics(metrics.registry(), config.links_in[0].name, nullptr,
+                        &rx->receiver().counters());
   metrics.registry().gauge("cellgate_deliver_outbox_items",
                            "Items stored for consumers and not yet acknowledged.",
                            {{"node", config.id}}, [this] {

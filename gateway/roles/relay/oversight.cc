@@ -2,6 +2,8 @@
 
 #include <capnp/schema.h>
 
+#include <optional>
+
 #include "gateway/wire/wire.h"
 
 namespace cg::relay {
@@ -39,7 +41,7 @@ std::string_view to_string(Drop d) {
   return "?";
 }
 
-Result<Oversight> Oversight::from_config(const config::Relay& relay) {
+Result<Oversight> Oversight::make(const Options& relay) {
   Oversight o;
   for (const auto& r : relay.routes) {
     const auto arrow = r.find("->");

@@ -13,9 +13,9 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "gateway/common/status.h"
-#include "gateway/config/config.h"
 #include "schemas/envelope.capnp.h"
 
 namespace cg::relay {
@@ -26,10 +26,17 @@ inline constexpr std::int64_t future_skew_ns = 30LL * 1'000'000'000;
 enum class Drop : std::uint8_t { route, kind, stale, future };
 std::string_view to_string(Drop d);
 
+// What the supervisor lets through; the node fills it from its config ([relay]).
+struct Options {
+  std::uint32_t freshness_seconds = 600;  // envelopes older than this are dropped as stale
+  std::vector<std::string> routes;        // "il->sy": origin party -> destination party allowed
+  std::vector<std::string> kinds;         // kinds the oversight policy lets through (empty: all)
+};
+
 class Oversight final {
  public:
-  // Errors: malformed (an unknown kind name).
-  static Result<Oversight> from_config(const config::Relay& relay);
+  // Errors: malformed (a route without "->", an unknown kind name).
+  static Result<Oversight> make(const Options& options);
 
   // ok, or Code::rejected with "oversight: <drop>: <detail>"; `drop` tells which.
   Status check(std::string_view origin_party, schema::EnvelopeHeader::Reader header,

@@ -253,7 +253,10 @@ Status RelayNode::Impl::load_identity() {
           signer.key_id)) {
     return unauthenticated(config.id + ": not a relay with this signing key in the trust root");
   }
-  CG_ASSIGN_OR_RETURN(auto o, relay::Oversight::from_config(*config.relay));
+  CG_ASSIGN_OR_RETURN(auto o,
+                      relay::Oversight::make({.freshness_seconds = config.relay->freshness_seconds,
+                                              .routes = config.relay->routes,
+                                              .kinds = config.relay->kinds}));
   oversight.emplace(std::move(o));
   return {};
 }
@@ -329,11 +332,11 @@ Status RelayNode::Impl::register_metrics() {
   register_rows(metrics, signature_rows(verified));
   register_rows(metrics, metric_rows(counters));
   for (std::size_t i = 0; i < ins.size(); ++i)
-    link::register_metrics(metrics.registry(), config.links_in[i].name, nullptr,
-                           &ins[i]->rx->receiver().counters());
+    register_link_metrics(metrics.registry(), config.links_in[i].name, nullptr,
+                          &ins[i]->rx->receiver().counters());
   for (const auto& lo : config.links_out) {
-    link::register_metrics(metrics.registry(), lo.name, &outs[lo.party]->counters(), nullptr);
-    link::register_queue_metrics(metrics.registry(), lo.name, *outs[lo.party]);
+    register_link_metrics(metrics.registry(), lo.name, &outs[lo.party]->counters(), nullptr);
+    register_link_queue_metrics(metrics.registry(), lo.name, *outs[lo.party]);
   }
   metrics.registry().gauge(
       "cellgate_relay_unsent",

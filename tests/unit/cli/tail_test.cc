@@ -9,6 +9,7 @@
 
 #include "gateway/cli/cli.h"
 #include "gateway/deliver/deliver.h"
+#include "gateway/ingest/ingest.h"
 #include "gateway/stix/stix.h"
 #include "tests/support/items.h"
 

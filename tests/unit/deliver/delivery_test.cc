@@ -26,8 +26,8 @@ class DeliveryTest : public ::testing::Test {
   void SetUp() override {
     env_ = *store::Env::open({.path = dir_.path()});
     outbox_ = std::make_unique<Outbox>(*Outbox::open(*env_));
-    server_keys_ = ingest::curve_keypair();
-    consumer_keys_ = ingest::curve_keypair();
+    server_keys_ = edge::curve_keypair();
+    consumer_keys_ = edge::curve_keypair();
     start_server();
   }
 
@@ -63,7 +63,7 @@ class DeliveryTest : public ::testing::Test {
   std::unique_ptr<store::Env> env_;
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<DeliveryServer> server_;
-  ingest::KeyPair server_keys_, consumer_keys_;
+  edge::KeyPair server_keys_, consumer_keys_;
   std::uint64_t next_seq_ = 1;
 };
 
@@ -148,7 +148,7 @@ TEST_F(DeliveryTest, RestartDeliversEverythingNotAcknowledged) {
 }
 
 TEST_F(DeliveryTest, UnknownConsumerIsRefused) {
-  auto stranger = ingest::curve_keypair();
+  auto stranger = edge::curve_keypair();
   auto c =
       ConsumerClient::connect(server_->endpoint(), server_keys_.public_z85, stranger, 8, 10'000);
   ASSERT_FALSE(c.ok());

@@ -7,7 +7,6 @@
 #include "gateway/link/fec.h"
 #include "gateway/link/limits.h"
 #include "gateway/link/link.h"
-#include "gateway/metrics/metrics.h"
 #include "tests/sim/link_sim.h"
 #include "tests/unit/link/harness.h"
 
@@ -258,26 +257,6 @@ TEST(LinkSettings, Validation) {
   Settings a, b;
   b.parity_fragments = 5;
   EXPECT_NE(settings_fingerprint(a), settings_fingerprint(b));
-}
-
-}  // namespace
-}  // namespace cg::link
-
-namespace cg::link {
-namespace {
-
-TEST(LinkMetrics, CountersAreExportedByName) {
-  metrics::Registry registry;
-  SenderCounters sender;
-  ReceiverCounters receiver;
-  receiver.frames_bad_mac = 3;
-  sender.bytes_sent = 1472;
-  register_metrics(registry, "il-us", &sender, &receiver);
-  const std::string text = registry.render();
-  EXPECT_NE(text.find("cellgate_link_frames_bad_mac_total{link=\"il-us\"} 3\n"), std::string::npos)
-      << text;
-  EXPECT_NE(text.find("cellgate_link_bytes_sent_total{link=\"il-us\"} 1472\n"), std::string::npos);
-  EXPECT_NE(text.find("cellgate_link_blocks_recovered_fec_total"), std::string::npos);
 }
 
 }  // namespace

@@ -20,11 +20,11 @@ struct Header {
 };
 
 Oversight make(std::vector<std::string> kinds = {}) {
-  config::Relay c;
+  Options c;
   c.freshness_seconds = 60;
   c.routes = {"il->sy", "sy->il"};
   c.kinds = std::move(kinds);
-  auto o = Oversight::from_config(c);
+  auto o = Oversight::make(c);
   EXPECT_TRUE(o.ok()) << o.status().reason();
   return *o;
 }
@@ -64,18 +64,18 @@ TEST(Oversight, EachDropIsNamed) {
 }
 
 TEST(Oversight, UnknownKindNameInConfigIsAnError) {
-  config::Relay c;
+  Options c;
   c.kinds = {"intelligence", "gossip"};
-  auto o = Oversight::from_config(c);
+  auto o = Oversight::make(c);
   ASSERT_FALSE(o.ok());
   EXPECT_NE(o.status().reason().find("'gossip'"), std::string::npos);
   c.kinds = {"unspecified"};
-  EXPECT_FALSE(Oversight::from_config(c).ok());
+  EXPECT_FALSE(Oversight::make(c).ok());
 }
 
 TEST(Oversight, NoRoutesMeansNothingPasses) {
-  config::Relay c;
-  auto o = *Oversight::from_config(c);
+  Options c;
+  auto o = *Oversight::make(c);
   Header h("sy", schema::Kind::INTELLIGENCE, now);
   EXPECT_FALSE(o.check("il", h.h.asReader(), now).ok());
 }
