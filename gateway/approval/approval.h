@@ -32,13 +32,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "crypto/suite.h"
+#include "gateway/common/mutex.h"
 #include "gateway/common/status.h"
 #include "gateway/store/store.h"
 #include "gateway/wire/wire.h"
@@ -260,11 +260,11 @@ class Approver final {
   store::Env* env_;
   store::Table table_;
   std::string party_;
-  std::mutex offer_mu_;  // serialises offer() and set_trust_root()
-  mutable std::mutex mu_;
-  TrustRoot root_;                         // guarded by mu_
-  std::shared_ptr<const Bundle> current_;  // guarded by mu_
-  std::uint64_t highest_ = 0;              // guarded by mu_
+  Mutex offer_mu_;  // serialises offer() and set_trust_root()
+  mutable Mutex mu_;
+  TrustRoot root_ CG_GUARDED_BY(mu_);
+  std::shared_ptr<const Bundle> current_ CG_GUARDED_BY(mu_);
+  std::uint64_t highest_ CG_GUARDED_BY(mu_) = 0;
   std::shared_ptr<const Verifier> verifier_;
   CompilePolicy compile_;
   std::atomic<Refusal> last_refusal_{Refusal::malformed};
