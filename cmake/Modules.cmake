@@ -13,7 +13,8 @@ cg_module(schemas DIR schemas)
 cg_module(wire       common schemas)
 cg_module(crypto     DIR crypto common)
 cg_module(store      common)
-cg_module(config     common)
+cg_module(tomlread   wire)
+cg_module(config     common tomlread)
 cg_module(metrics    common)
 cg_module(edge       common)
 
@@ -21,8 +22,8 @@ cg_module(edge       common)
 cg_module(trust      wire crypto)
 cg_module(approval   trust wire store crypto)
 cg_module(envelope   wire crypto trust)
-cg_module(policy     wire)
-cg_module(stix       wire)
+cg_module(policy     wire tomlread)
+cg_module(stix       wire crypto)
 cg_module(link       common crypto)
 cg_module(audit      wire store crypto)
 cg_module(translog   store crypto)
@@ -43,7 +44,7 @@ cg_module(roles_relay DIR gateway/roles/relay
                      node wire config crypto approval audit deliver envelope link translog metrics)
 cg_module(roles_receiver DIR gateway/roles/receiver
                      node config crypto approval audit deliver envelope ingest link recovery metrics)
-cg_module(cli        wire audit ingest config deliver stix crypto approval policy envelope link
+cg_module(cli        wire audit ingest config deliver tomlread stix crypto approval policy envelope link
                      translog node roles_gateway roles_relay roles_receiver quarantine recovery)
 
 # The lab (bench/lab): synthetic traffic, deployments on loopback, cellgate-lab. Never used by

@@ -291,7 +291,7 @@ Result<std::vector<GrowthPoint>> store_growth(const std::string& dir, std::uint6
                       store::Env::open({.path = dir, .map_bytes = static_cast<std::size_t>(
                                                          max_items * 16 * 1024 + (64u << 20))}));
   CG_ASSIGN_OR_RETURN(auto inbox, ingest::Inbox::open(*env));
-  CG_ASSIGN_OR_RETURN(auto audit_log, audit::AuditLog::open(*env, "il-gw-1"));
+  CG_ASSIGN_OR_RETURN(auto audit_log, audit::AuditLog::open(*env, "il-gw-1", crypto::modern_suite()));
   CG_ASSIGN_OR_RETURN(auto sent, sentlog::SentLog::open(*env));
   synth::Generator gen({.seed = 3, .body_bytes = body_bytes});
   std::vector<std::vector<std::uint8_t>> items;

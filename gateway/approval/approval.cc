@@ -166,6 +166,7 @@ Result<std::unique_ptr<Approver>> Approver::open(store::Env& env, std::string pa
     if (h) {
       auto v = store::from_be64(*h);
       if (!v) return malformed("approval: corrupt highest version for party " + a->party_);
+      MutexLock l(a->mu_);  // not shared yet; taken for the analysis
       a->highest_ = *v;
     }
     CG_ASSIGN_OR_RETURN(auto b, txn.get(table, key_of(bundle_prefix, a->party_)));
@@ -174,11 +175,16 @@ Result<std::unique_ptr<Approver>> Approver::open(store::Env& env, std::string pa
   if (!stored.empty()) {
     // Re-checked under today's root; times are judged by usable(), so an expired bundle is
     // still current (and blocks everything, saying why) rather than silently forgotten.
-    auto checked = a->check(a->root_, stored, 0, /*check_times=*/false);
+    const TrustRoot today = [&] {
+      MutexLock l(a->mu_);
+      return a->root_;
+    }();
+    auto checked = a->check(today, stored, 0, /*check_times=*/false);
     if (checked.ok()) {
       auto compiled = a->compile_((*checked)->policy_text);
       if (compiled.ok()) {
         (*checked)->policy = std::move(*compiled);
+        MutexLock l(a->mu_);
         a->current_ = std::move(*checked);
       } else {
         (void)a->refuse(Refusal::policy_invalid, compiled.status().reason());
@@ -189,9 +195,9 @@ Result<std::unique_ptr<Approver>> Approver::open(store::Env& env, std::string pa
 }
 
 Result<std::shared_ptr<const Bundle>> Approver::offer(Bytes bytes, std::int64_t now_ns) {
-  std::lock_guard offer_lock(offer_mu_);
+  MutexLock offer_lock(offer_mu_);
   TrustRoot root = [&] {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     return root_;
   }();
   CG_ASSIGN_OR_RETURN(auto bundle, check(root, bytes, now_ns, /*check_times=*/true));
@@ -210,7 +216,7 @@ Result<std::shared_ptr<const Bundle>> Approver::offer(Bytes bytes, std::int64_t 
   }
   const std::string v = "v" + std::to_string(bundle->version);
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     if (current_ && current_->hash == bundle->hash) {
       counters_.unchanged.fetch_add(1, std::memory_order_relaxed);
       return current_;
@@ -240,7 +246,7 @@ Result<std::shared_ptr<const Bundle>> Approver::offer(Bytes bytes, std::int64_t 
   }
   std::shared_ptr<const Bundle> result = std::move(bundle);
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     highest_ = result->version;
     current_ = result;
   }
@@ -249,17 +255,17 @@ Result<std::shared_ptr<const Bundle>> Approver::offer(Bytes bytes, std::int64_t 
 }
 
 std::shared_ptr<const Bundle> Approver::current() const {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   return current_;
 }
 
 std::uint64_t Approver::highest_version() const {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   return highest_;
 }
 
 Result<std::shared_ptr<const Bundle>> Approver::usable(std::int64_t now_ns) const {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   if (root_.expires() <= now_ns) {
     return rejected("fail closed: trust root v" + std::to_string(root_.version()) + " expired at " +
                     when(root_.expires()) + "; nothing is released");
@@ -277,14 +283,14 @@ Result<std::shared_ptr<const Bundle>> Approver::usable(std::int64_t now_ns) cons
 }
 
 Status Approver::set_trust_root(TrustRoot root, std::int64_t now_ns) {
-  std::lock_guard offer_lock(offer_mu_);
+  MutexLock offer_lock(offer_mu_);
   std::shared_ptr<const Bundle> cur = current();
   std::shared_ptr<const Bundle> keep;
   if (cur) {
     auto rechecked = check(root, cur->bytes, now_ns, /*check_times=*/false);
     if (rechecked.ok()) keep = cur;
   }
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   root_ = std::move(root);
   current_ = keep;
   return {};

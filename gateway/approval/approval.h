@@ -33,7 +33,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -41,6 +40,7 @@
 #include <vector>
 
 #include "crypto/suite.h"
+#include "gateway/common/mutex.h"
 #include "gateway/common/status.h"
 #include "gateway/store/store.h"
 #include "gateway/trust/trust.h"
@@ -182,11 +182,11 @@ class Approver final {
   store::Env* env_;
   store::Table table_;
   std::string party_;
-  std::mutex offer_mu_;  // serialises offer() and set_trust_root()
-  mutable std::mutex mu_;
-  TrustRoot root_;                         // guarded by mu_
-  std::shared_ptr<const Bundle> current_;  // guarded by mu_
-  std::uint64_t highest_ = 0;              // guarded by mu_
+  Mutex offer_mu_;  // serialises offer() and set_trust_root()
+  mutable Mutex mu_;
+  TrustRoot root_ CG_GUARDED_BY(mu_);
+  std::shared_ptr<const Bundle> current_ CG_GUARDED_BY(mu_);
+  std::uint64_t highest_ CG_GUARDED_BY(mu_) = 0;
   std::shared_ptr<const Verifier> verifier_;
   CompilePolicy compile_;
   std::atomic<Refusal> last_refusal_{Refusal::malformed};

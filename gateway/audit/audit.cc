@@ -1,23 +1,42 @@
 #include "gateway/audit/audit.h"
 
 #include <capnp/message.h>
-#include <sodium.h>
 
 #include <cstring>
 
-#include "crypto/secret.h"
 #include "gateway/common/hex.h"
 #include "gateway/wire/wire.h"
 
 namespace cg::audit {
 namespace {
 
-constexpr std::string_view kHeadKey = "head";  // value: be64(index) || hash
+constexpr std::string_view kHeadKey = "head";    // value: be64(index) || hash
+constexpr std::string_view kSuiteKey = "suite";  // value: u8 SuiteId of the chain's hash
 
-Hash hash_of(std::span<const std::uint8_t> bytes) {
-  Hash h{};
-  crypto_generichash(h.data(), h.size(), bytes.data(), bytes.size(), nullptr, 0);
+Hash hash_of(const crypto::Suite& suite, std::span<const std::uint8_t> bytes) {
+  Hash h(suite.hash_bytes());
+  const crypto::Bytes parts[] = {bytes};
+  suite.hash(parts, h);
   return h;
+}
+
+// The suite the store's chain is hashed under: recorded since the chain followed the suite;
+// absent in a store written before, whose chain is BLAKE2b, i.e. modern's.
+template <typename Txn>
+Result<crypto::SuiteId> recorded_suite(const Txn& txn, store::Table meta) {
+  CG_ASSIGN_OR_RETURN(auto v, txn.get(meta, store::as_bytes(kSuiteKey)));
+  if (!v) return crypto::SuiteId::modern;
+  if (v->size() != 1) return malformed("audit: corrupt suite record");
+  const auto id = static_cast<crypto::SuiteId>((*v)[0]);
+  if (id != crypto::SuiteId::modern && id != crypto::SuiteId::modern_aes &&
+      id != crypto::SuiteId::cnsa)
+    return malformed("audit: the chain names unknown suite " + std::to_string((*v)[0]));
+  return id;
+}
+
+// modern and modern-aes share BLAKE2b-256 (and modern-aes is not available without AES-NI).
+const crypto::Suite& hashing_suite(crypto::SuiteId id) {
+  return id == crypto::SuiteId::cnsa ? crypto::cnsa_suite() : crypto::modern_suite();
 }
 
 bool known_event(schema::AuditEvent e) {
@@ -71,19 +90,36 @@ std::string_view event_name(schema::AuditEvent event) {
   return "unknown";
 }
 
-Result<AuditLog> AuditLog::open(store::Env& env, std::string node) {
-  crypto::ensure_sodium();
+Result<AuditLog> AuditLog::open(store::Env& env, std::string node, const crypto::Suite& suite) {
   if (node.empty() || node.size() > limits::name_bytes_max) return malformed("audit: bad node id");
   CG_ASSIGN_OR_RETURN(auto records, env.table("audit.records"));
   CG_ASSIGN_OR_RETURN(auto meta, env.table("audit.meta"));
-  return AuditLog(&env, std::move(node), records, meta);
+  CG_ASSIGN_OR_RETURN(auto txn, env.begin_write());
+  CG_ASSIGN_OR_RETURN(auto recorded, txn.get(meta, store::as_bytes(kSuiteKey)));
+  if (recorded) {
+    CG_ASSIGN_OR_RETURN(const auto id, recorded_suite(txn, meta));
+    if (id != suite.id())
+      return malformed("audit: this store's chain is hashed under suite " +
+                       std::string(crypto::suite_name(id)) + ", the node runs " +
+                       std::string(crypto::suite_name(suite.id())));
+  } else {
+    CG_ASSIGN_OR_RETURN(auto head, txn.get(meta, store::as_bytes(kHeadKey)));
+    if (head && suite.id() != crypto::SuiteId::modern)
+      return malformed("audit: this store's chain predates the suite record (BLAKE2b), the node "
+                       "runs " + std::string(crypto::suite_name(suite.id())));
+    const std::uint8_t id = static_cast<std::uint8_t>(suite.id());
+    CG_RETURN_IF_ERROR(txn.put(meta, store::as_bytes(kSuiteKey), std::span(&id, 1)));
+  }
+  CG_RETURN_IF_ERROR(txn.commit());
+  return AuditLog(&env, std::move(node), &suite, records, meta);
 }
 
 namespace {
 template <typename Txn>
-Result<std::pair<std::uint64_t, Hash>> read_head(const Txn& txn, store::Table meta) {
+Result<std::pair<std::uint64_t, Hash>> read_head(const Txn& txn, store::Table meta,
+                                                 std::size_t hash_bytes) {
   CG_ASSIGN_OR_RETURN(auto head, txn.get(meta, store::as_bytes(kHeadKey)));
-  std::pair<std::uint64_t, Hash> out{0, Hash{}};
+  std::pair<std::uint64_t, Hash> out{0, Hash(hash_bytes, 0)};
   if (!head) return out;
   if (head->size() != 8 + hash_bytes) return io_error("audit: corrupt head record");
   out.first = *store::from_be64(head->first(8));
@@ -94,14 +130,14 @@ Result<std::pair<std::uint64_t, Hash>> read_head(const Txn& txn, store::Table me
 
 Result<std::pair<std::uint64_t, Hash>> AuditLog::head() const {
   CG_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
-  return read_head(txn, meta_);
+  return read_head(txn, meta_, suite_->hash_bytes());
 }
 
 Result<std::uint64_t> AuditLog::append(store::WriteTxn& txn, const Event& e) {
   CG_ASSERT(known_event(e.event));
   // The head is read through the caller's transaction, so several appends in one transaction
   // chain onto each other and an aborted transaction leaves nothing behind.
-  CG_ASSIGN_OR_RETURN(auto prev, read_head(txn, meta_));
+  CG_ASSIGN_OR_RETURN(auto prev, read_head(txn, meta_, suite_->hash_bytes()));
 
   capnp::MallocMessageBuilder message;
   auto r = message.initRoot<schema::AuditRecord>();
@@ -125,8 +161,8 @@ Result<std::uint64_t> AuditLog::append(store::WriteTxn& txn, const Event& e) {
 
   const std::uint64_t index = prev.first + 1;
   CG_RETURN_IF_ERROR(txn.put(records_, store::be64(index), bytes));
-  const Hash hash = hash_of(bytes);
-  std::vector<std::uint8_t> head(8 + hash_bytes);
+  const Hash hash = hash_of(*suite_, bytes);
+  std::vector<std::uint8_t> head(8 + hash.size());
   auto key = store::be64(index);
   std::copy(key.begin(), key.end(), head.begin());
   std::copy(hash.begin(), hash.end(), head.begin() + 8);
@@ -142,7 +178,9 @@ const wire::DecodeLimits record_limits{limits::audit_record_bytes_max,
 // of the wrong type (Cap'n Proto checks types lazily).
 Status check_fields(schema::AuditRecord::Reader r) {
   if (!known_event(r.getEvent())) return malformed("audit record: unknown event");
-  if (r.getPreviousHash().size() != hash_bytes) return malformed("audit record: bad previous hash");
+  // The suite's hash size (checked against the chain by verify): 32 or 48 bytes.
+  const auto ph = r.getPreviousHash().size();
+  if (ph != 32 && ph != 48) return malformed("audit record: bad previous hash");
   if (!wire::is_clean_name(wire::view(r.getNode()))) return malformed("audit record: bad node");
   std::size_t total = r.getItemId().size() + r.getOrigin().size() + r.getDestination().size() +
                       r.getReason().size() + r.getDetail().size();
@@ -170,7 +208,9 @@ Result<VerifyReport> verify(
   CG_ASSIGN_OR_RETURN(auto txn, env.begin_read());
   CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(records));
   VerifyReport report;
-  Hash prev{};
+  CG_ASSIGN_OR_RETURN(report.suite, recorded_suite(txn, meta));
+  const crypto::Suite* suite = &hashing_suite(report.suite);
+  Hash prev(suite->hash_bytes(), 0);
   std::uint64_t expected = 1;
   auto fail = [&](std::uint64_t at, std::string why) {
     report.broken_at = at;
@@ -197,14 +237,14 @@ Result<VerifyReport> verify(
                               std::to_string(*index - 1) + " (changed, removed or reordered)");
     }
     if (visit) visit(*index, r);
-    prev = hash_of(bytes);
+    prev = hash_of(*suite, bytes);
     report.records = *index;
     ++expected;
   }
   report.head = prev;
   CG_ASSIGN_OR_RETURN(auto head, txn.get(meta, store::as_bytes(kHeadKey)));
   if (report.records == 0 && !head) return report;
-  if (!head || head->size() != 8 + hash_bytes)
+  if (!head || head->size() != 8 + prev.size())
     return fail(expected, "head record missing or corrupt");
   if (*store::from_be64(head->first(8)) != report.records ||
       !std::equal(head->begin() + 8, head->end(), prev.begin(), prev.end())) {

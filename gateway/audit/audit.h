@@ -19,15 +19,18 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "crypto/suite.h"
 #include "gateway/common/status.h"
 #include "gateway/store/store.h"
 #include "schemas/audit.capnp.h"
 
 namespace cg::audit {
 
-inline constexpr std::size_t hash_bytes = 32;
-using Hash = std::array<std::uint8_t, hash_bytes>;
+// The chain hash is the deployment suite's (BLAKE2b-256 in modern and modern-aes, SHA-384 in
+// cnsa); the store records which suite, so a verifier needs nothing but the store.
+using Hash = std::vector<std::uint8_t>;
 
 // What a node records; the log fills in time-independent chain fields.
 struct Event {
@@ -45,8 +48,11 @@ struct Event {
 
 class AuditLog final {
  public:
-  // Opens (creating) the audit tables in `env` (which must outlive the log) for node `node`.
-  static Result<AuditLog> open(store::Env& env, std::string node);
+  // Opens (creating) the audit tables in `env` (which must outlive the log) for node `node`,
+  // hashing under `suite` (which must outlive the log). A new store records the suite; a store
+  // whose chain is under another suite is refused (malformed), never mixed. A store written
+  // before the suite was recorded holds a modern (BLAKE2b) chain.
+  static Result<AuditLog> open(store::Env& env, std::string node, const crypto::Suite& suite);
 
   // Appends inside `txn` and returns the record's index (from 1). Durable when the caller
   // commits; an aborted transaction leaves no trace. Errors: io, overloaded (store full).
@@ -56,17 +62,20 @@ class AuditLog final {
   Result<std::pair<std::uint64_t, Hash>> head() const;
 
  private:
-  AuditLog(store::Env* env, std::string node, store::Table records, store::Table meta)
-      : env_(env), node_(std::move(node)), records_(records), meta_(meta) {}
+  AuditLog(store::Env* env, std::string node, const crypto::Suite* suite, store::Table records,
+           store::Table meta)
+      : env_(env), node_(std::move(node)), suite_(suite), records_(records), meta_(meta) {}
 
   store::Env* env_;
   std::string node_;
+  const crypto::Suite* suite_;
   store::Table records_, meta_;
 };
 
 struct VerifyReport {
   std::uint64_t records = 0;
-  Hash head{};
+  Hash head;
+  crypto::SuiteId suite = crypto::SuiteId::modern;  // the chain's hash, as the store records it
   // Set when the chain is broken: the first bad index and why.
   std::optional<std::uint64_t> broken_at;
   std::string problem;

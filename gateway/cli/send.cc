@@ -1,4 +1,3 @@
-#include <sodium.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "crypto/fixed.h"
 #include "gateway/cli/cli.h"
 #include "gateway/cli/progress.h"
 #include "gateway/common/hex.h"
@@ -85,7 +85,7 @@ int curve_keygen(const std::string& out_file, bool force) {
   // Created new with mode 0600 (never an existing file's mode, never through a symbolic link).
   const Status s = write_output(
       out_file, {reinterpret_cast<const std::uint8_t*>(line.data()), line.size()}, 0600, force);
-  sodium_memzero(line.data(), line.size());
+  crypto::wipe({reinterpret_cast<std::uint8_t*>(line.data()), line.size()});
   if (!s.ok()) {
     std::fprintf(stderr, "curve keygen: %s\n", s.reason().c_str());
     return s.code() == Code::io ? exit_io : exit_failed;

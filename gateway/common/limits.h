@@ -57,8 +57,8 @@ inline constexpr std::size_t head_links_max = 4;
 inline constexpr std::size_t consistency_proof_len_max = 64;
 
 // --- Rules and trust ---------------------------------------------------------------------
-inline constexpr std::size_t rules_per_policy_max = 100'000;
-inline constexpr std::size_t deny_patterns_max = 100'000;
+// (The policy's own counts — rules, patterns, destinations, list entries — are in
+// gateway/policy/limits.h, next to the parser that enforces them.)
 inline constexpr std::size_t policy_bytes_max = 16u << 20;
 inline constexpr std::size_t rules_bundle_bytes_max = policy_bytes_max + (64u << 10);
 inline constexpr std::uint64_t rules_bundle_traversal_words_max = (rules_bundle_bytes_max / 8) * 2;
@@ -68,5 +68,23 @@ inline constexpr std::size_t keys_per_trust_root_max = 1024;
 
 // --- Audit --------------------------------------------------------------------------------
 inline constexpr std::size_t audit_record_bytes_max = 64u << 10;
+
+// --- Inputs at the edges -----------------------------------------------------------------
+// A node config is a few hundred lines; 1 MiB refuses a wrong file (a log, an image) before
+// the TOML parser spends time on it.
+inline constexpr std::size_t config_bytes_max = 1u << 20;
+// CURVE client keys per socket ([ingest] sources, [deliver] consumers): a cell has a handful.
+inline constexpr std::size_t curve_peers_max = 1024;
+// JSON nesting. An item in JSON is at most 4 deep (item, portions, portion, label lists): 16
+// stops recursion bombs with room. A STIX bundle nests objects, extensions and their
+// properties: 32.
+inline constexpr std::size_t item_json_depth_max = 16;
+inline constexpr std::size_t stix_json_depth_max = 32;
+// The ack a gateway sends a source: an item id per submitted item and a short reason.
+inline constexpr std::size_t ingest_ack_bytes_max = 64u << 10;
+// What a consumer sends a receiver: an acknowledgement of one delivery (a few ids).
+inline constexpr std::size_t consumer_message_bytes_max = 4096;
+// The metrics endpoint's HTTP request: a GET line and a few headers.
+inline constexpr std::size_t metrics_request_bytes_max = 8192;
 
 }  // namespace cg::limits

@@ -17,7 +17,7 @@ bool RateLimitedLog::log(std::string_view reason, std::string_view text) {
   const std::int64_t now = clock_.monotonic_ns();
   std::string line;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = states_.find(reason);
     if (it == states_.end()) it = states_.emplace(std::string(reason), State{}).first;
     State& s = it->second;
@@ -39,7 +39,7 @@ bool RateLimitedLog::log(std::string_view reason, std::string_view text) {
 }
 
 std::uint64_t RateLimitedLog::suppressed(std::string_view reason) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = states_.find(reason);
   return it == states_.end() ? 0 : it->second.suppressed;
 }

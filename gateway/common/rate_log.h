@@ -13,11 +13,11 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 
 #include "gateway/common/clock.h"
+#include "gateway/common/mutex.h"
 
 namespace cg {
 
@@ -50,8 +50,8 @@ class RateLimitedLog final {
   const Clock& clock_;
   const std::int64_t interval_ns_;
   Sink sink_;
-  mutable std::mutex mu_;
-  std::map<std::string, State, std::less<>> states_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::map<std::string, State, std::less<>> states_ CG_GUARDED_BY(mu_);
 };
 
 }  // namespace cg

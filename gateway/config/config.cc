@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,16 +12,14 @@
 #include <sstream>
 
 #include "gateway/common/limits.h"
+#include "gateway/tomlread/tomlread.h"
 
 namespace cg::config {
 namespace {
 
-constexpr std::size_t config_bytes_max = 1u << 20;
-constexpr std::size_t peers_max = 1024;
+using limits::config_bytes_max;
 
-struct Fail {
-  Status status;
-};
+using tomlread::Section;
 
 std::string resolve(const std::string& path, const std::string& config_file) {
   std::filesystem::path p(path);
@@ -30,100 +27,13 @@ std::string resolve(const std::string& path, const std::string& config_file) {
   return (std::filesystem::path(config_file).parent_path() / p).lexically_normal().string();
 }
 
-// Reads one TOML table, remembering which keys were used so unknown keys are errors.
-class Section final {
- public:
-  Section(const toml::table& table, std::string name, const std::string& file)
-      : table_(table), name_(std::move(name)), file_(file) {}
-
-  [[noreturn]] void fail_at(const toml::source_region& where, const std::string& what) const {
-    std::ostringstream out;
-    out << file_ << ":" << where.begin.line << ":" << where.begin.column << ": " << what;
-    throw Fail{malformed(out.str())};
-  }
-  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
-    const toml::node* n = table_.get(key);
-    fail_at(n ? n->source() : table_.source(), qualified(key) + ": " + what);
-  }
-
-  std::string qualified(const std::string& key) const {
-    return name_.empty() ? key : name_ + "." + key;
-  }
-
-  const toml::node* node(const std::string& key) {
-    used_.insert(key);
-    return table_.get(key);
-  }
-
-  std::optional<std::string> string(const std::string& key, bool required) {
-    const toml::node* n = node(key);
-    if (!n) {
-      if (required) fail_at(table_.source(), qualified(key) + ": missing");
-      return std::nullopt;
-    }
-    auto v = n->value<std::string>();
-    if (!n->is_string() || !v) fail(key, "must be a string");
-    return *v;
-  }
-
-  std::optional<std::int64_t> integer(const std::string& key, std::int64_t min, std::int64_t max) {
-    const toml::node* n = node(key);
-    if (!n) return std::nullopt;
-    if (!n->is_integer()) fail(key, "must be an integer");
-    std::int64_t v = *n->value<std::int64_t>();
-    if (v < min || v > max) {
-      fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
-    }
-    return v;
-  }
-
-  std::optional<bool> boolean(const std::string& key) {
-    const toml::node* n = node(key);
-    if (!n) return std::nullopt;
-    if (!n->is_boolean()) fail(key, "must be true or false");
-    return *n->value<bool>();
-  }
-
-  const toml::table* table(const std::string& key) {
-    const toml::node* n = node(key);
-    if (!n) return nullptr;
-    if (!n->is_table()) fail(key, "must be a table ([" + qualified(key) + "])");
-    return n->as_table();
-  }
-
-  const toml::array* array_of_tables(const std::string& key) {
-    const toml::node* n = node(key);
-    if (!n) return nullptr;
-    if (!n->is_array_of_tables())
-      fail(key, "must be an array of tables ([[" + qualified(key) + "]])");
-    return n->as_array();
-  }
-
-  // Every key not read by now is unknown.
-  void finish() const {
-    for (const auto& [key, value] : table_) {
-      if (!used_.count(std::string(key.str()))) {
-        fail_at(key.source(), qualified(std::string(key.str())) + ": unknown key");
-      }
-    }
-  }
-
-  // A required path, resolved against the config file's directory.
-  std::string path(const std::string& key) {
-    std::string p = *string(key, true);
-    if (p.empty()) fail(key, "must not be empty");
-    if (p.find('\0') != std::string::npos) fail(key, "must not contain NUL");
-    return resolve(p, file_);
-  }
-
-  const std::string& file() const { return file_; }
-
- private:
-  const toml::table& table_;
-  std::string name_;
-  const std::string& file_;
-  std::set<std::string> used_;
-};
+// A required path, resolved against the config file's directory.
+std::string path(Section& s, const std::string& key) {
+  std::string p = *s.string(key, true);
+  if (p.empty()) s.fail(key, "must not be empty");
+  if (p.find('\0') != std::string::npos) s.fail(key, "must not contain NUL");
+  return resolve(p, s.file());
+}
 
 bool is_loopback_endpoint(std::string_view endpoint) {
   // tcp://127.x.y.z:port, tcp://[::1]:port, tcp://localhost:port, or host:port of the same.
@@ -166,7 +76,7 @@ void read_curve_public(Section& s, CurvePeer& p) {
     if (p.curve_public.size() != 40) s.fail("curve_public", "must be a 40-character Z85 key");
     return;
   }
-  const std::string file = s.path("curve_public_file");
+  const std::string file = path(s, "curve_public_file");
   std::error_code ec;
   if (!std::filesystem::is_regular_file(file, ec)) {
     s.fail("curve_public_file", "'" + file + "' is not a regular file");
@@ -188,8 +98,8 @@ std::vector<CurvePeer> read_peers(Section& parent, const std::string& key,
   std::vector<CurvePeer> peers;
   const toml::array* array = parent.array_of_tables(key);
   if (!array) return peers;
-  if (array->size() > peers_max)
-    parent.fail(key, "more than " + std::to_string(peers_max) + " entries");
+  if (array->size() > limits::curve_peers_max)
+    parent.fail(key, "more than " + std::to_string(limits::curve_peers_max) + " entries");
   std::set<std::string> ids, keys;
   for (std::size_t i = 0; i < array->size(); ++i) {
     Section s(*array->get(i)->as_table(), name + "[" + std::to_string(i) + "]", parent.file());
@@ -211,7 +121,7 @@ std::vector<std::string> string_list(Section& s, const std::string& key) {
   if (!n) return out;
   const toml::array* a = n->as_array();
   if (!a) s.fail(key, "must be an array of strings");
-  if (a->size() > peers_max) s.fail(key, "too many entries");
+  if (a->size() > limits::curve_peers_max) s.fail(key, "too many entries");
   for (const auto& e : *a) {
     auto v = e.value<std::string>();
     if (!e.is_string() || !v) s.fail(key, "must be an array of strings");
@@ -244,7 +154,7 @@ void read_link_common(Section& s, LinkCommon& l, bool party_required) {
   const auto link_id = s.integer("link_id", 0, 0xffffffffLL);
   if (!link_id) s.fail("link_id", "missing");
   l.link_id = static_cast<std::uint32_t>(*link_id);
-  l.key_file = s.path("key_file");
+  l.key_file = path(s, "key_file");
   l.data_fragments =
       static_cast<std::uint32_t>(s.integer("data_fragments", 1, 128).value_or(l.data_fragments));
   l.parity_fragments = static_cast<std::uint32_t>(
@@ -277,7 +187,7 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
     c.role = Role::receiver;
   else
     node.fail("role", "must be gateway, relay or receiver");
-  c.store = node.path("store");
+  c.store = path(node, "store");
   c.store_bytes_max = static_cast<std::uint64_t>(
       node.integer("store_bytes_max", 16 << 20, std::int64_t{1} << 40).value_or(1 << 30));
   c.allow_non_loopback = node.boolean("allow_non_loopback").value_or(false);
@@ -316,7 +226,7 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
     Ingest in;
     in.listen = s.string("listen", false).value_or(in.listen);
     check_listen(s, "listen", in.listen, c.allow_non_loopback);
-    in.curve_secret_file = s.path("curve_secret_file");
+    in.curve_secret_file = path(s, "curve_secret_file");
     in.batch_items_max = static_cast<std::uint32_t>(
         s.integer("batch_items_max", 1, limits::batch_items_max).value_or(in.batch_items_max));
     in.inbox_items_max =
@@ -335,7 +245,7 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
     Deliver d;
     d.listen = s.string("listen", false).value_or(d.listen);
     check_listen(s, "listen", d.listen, c.allow_non_loopback);
-    d.curve_secret_file = s.path("curve_secret_file");
+    d.curve_secret_file = path(s, "curve_secret_file");
     d.window_max =
         static_cast<std::uint32_t>(s.integer("window_max", 1, 65536).value_or(d.window_max));
     d.redeliver_after_ms = static_cast<std::uint32_t>(
@@ -352,10 +262,10 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
   if (const toml::table* t = top.table("keys")) {
     Section s(*t, "keys", file);
     Keys k;
-    k.signing_key = s.path("signing_key");
-    if (s.string("agreement_key", false)) k.agreement_key = s.path("agreement_key");
-    if (s.string("passphrase_file", false)) k.passphrase_file = s.path("passphrase_file");
-    k.trust_root = s.path("trust_root");
+    k.signing_key = path(s, "signing_key");
+    if (s.string("agreement_key", false)) k.agreement_key = path(s, "agreement_key");
+    if (s.string("passphrase_file", false)) k.passphrase_file = path(s, "passphrase_file");
+    k.trust_root = path(s, "trust_root");
     s.finish();
     if (c.role != Role::gateway && k.agreement_key.empty()) {
       s.fail_at(t->source(), "keys.agreement_key: a " + std::string(role_name(c.role)) +
@@ -367,7 +277,7 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
   if (const toml::table* t = top.table("pipeline")) {
     Section s(*t, "pipeline", file);
     Pipeline p;
-    p.rules_bundle = s.path("rules_bundle");
+    p.rules_bundle = path(s, "rules_bundle");
     p.batch_items_max = static_cast<std::uint32_t>(
         s.integer("batch_items_max", 1, limits::batch_items_max).value_or(p.batch_items_max));
     p.batch_wait_ms =
@@ -417,7 +327,7 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
     r.gateway_curve_public = *s.string("gateway_curve_public", true);
     if (r.gateway_curve_public.size() != 40)
       s.fail("gateway_curve_public", "must be a 40-character Z85 key");
-    r.curve_secret_file = s.path("curve_secret_file");
+    r.curve_secret_file = path(s, "curve_secret_file");
     r.source_id = s.string("source_id", false).value_or(c.id);
     if (!is_identifier(r.source_id)) s.fail("source_id", "must be 1-128 of [A-Za-z0-9._-]");
     r.label_policy = *s.string("label_policy", true);
@@ -495,17 +405,8 @@ Result<NodeConfig> parse(std::string_view text, const std::string& source_name) 
   if (text.size() > config_bytes_max) {
     return malformed(source_name + ": larger than " + std::to_string(config_bytes_max) + " bytes");
   }
-  try {
-    toml::table root = toml::parse(text, source_name);
-    return parse_table(root, source_name);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream out;
-    out << source_name << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
-        << e.description();
-    return malformed(out.str());
-  } catch (const Fail& f) {
-    return f.status;
-  }
+  return tomlread::read<NodeConfig>(
+      text, source_name, [&](const toml::table& root) { return parse_table(root, source_name); });
 }
 
 Status regular_file(const std::string& path) {

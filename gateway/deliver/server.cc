@@ -7,6 +7,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "gateway/common/limits.h"
 #include "gateway/deliver/deliver.h"
 #include "gateway/edge/edge.h"
 #include "gateway/wire/wire.h"
@@ -17,9 +18,8 @@ namespace {
 // The loop looks at the store for new items at least this often, so a delivery waits at most
 // this long after it was enqueued.
 constexpr int poll_ms = 10;
-constexpr std::size_t consumer_message_bytes_max = 4096;
-const wire::DecodeLimits consumer_limits{consumer_message_bytes_max,
-                                         consumer_message_bytes_max / 8 * 2};
+const wire::DecodeLimits consumer_limits{limits::consumer_message_bytes_max,
+                                         limits::consumer_message_bytes_max / 8 * 2};
 const wire::DecodeLimits delivery_limits{limits::item_bytes_max + 4096,
                                          (limits::item_bytes_max + 4096) / 8 * 2};
 
@@ -244,7 +244,7 @@ Status DeliveryServer::start() {
   Status curve = edge::make_curve_server(*s.router, s.options.secret_z85, "cellgate.deliver");
   if (!curve.ok()) return curve.with_context("deliver: receiver secret key");
   try {
-    s.router->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(consumer_message_bytes_max));
+    s.router->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(limits::consumer_message_bytes_max));
     s.router->set(zmq::sockopt::sndhwm, s.options.socket_hwm);
     s.router->set(zmq::sockopt::rcvhwm, s.options.socket_hwm);
     s.router->set(zmq::sockopt::linger, 0);

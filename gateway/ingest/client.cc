@@ -10,8 +10,8 @@
 namespace cg::ingest {
 namespace {
 
-constexpr std::size_t ack_bytes_max = 64 * 1024;
-const wire::DecodeLimits ack_limits{ack_bytes_max, ack_bytes_max / 8 * 2};
+const wire::DecodeLimits ack_limits{limits::ingest_ack_bytes_max,
+                                    limits::ingest_ack_bytes_max / 8 * 2};
 
 const char* reason_name(schema::RejectReason r) {
   switch (r) {
@@ -47,7 +47,7 @@ Result<std::unique_ptr<SourceClient>> SourceClient::connect(const std::string& e
   auto impl = std::make_unique<Impl>();
   try {
     auto& s = impl->socket;
-    s.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(ack_bytes_max));
+    s.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(limits::ingest_ack_bytes_max));
     s.set(zmq::sockopt::linger, 2000);
     s.set(zmq::sockopt::sndhwm, 1000);
     s.set(zmq::sockopt::rcvhwm, 1000);

@@ -1,11 +1,11 @@
 #include "gateway/link/frame.h"
 
-#include <sodium.h>
 
 #include <algorithm>
 #include <array>
 #include <string>
 
+#include "crypto/fixed.h"
 #include "gateway/common/assert.h"
 #include "gateway/link/limits.h"
 
@@ -26,8 +26,8 @@ void put_u64(std::uint8_t* p, std::uint64_t v) {
 void compute_tag(std::span<const std::uint8_t> message, const crypto::Secret& key,
                  std::uint8_t* tag) {
   CG_ASSERT(key.size() == link_key_bytes);
-  crypto_generichash(tag, frame_tag_bytes, message.data(), message.size(), key.bytes().data(),
-                     key.size());
+  const crypto::Bytes parts[] = {message};
+  crypto::blake2b(parts, {tag, frame_tag_bytes}, key.bytes());
 }
 
 Status check_data_header(const FrameHeader& h) {
@@ -103,7 +103,8 @@ std::uint32_t settings_fingerprint(const Settings& s) {
   w.u8(s.parity_fragments);
   w.u16(s.datagram_bytes);
   std::array<std::uint8_t, 16> hash{};
-  crypto_generichash(hash.data(), hash.size(), bytes.data(), bytes.size(), nullptr, 0);
+  const crypto::Bytes parts[] = {bytes};
+  crypto::blake2b(parts, hash);
   return static_cast<std::uint32_t>(hash[0]) | static_cast<std::uint32_t>(hash[1]) << 8 |
          static_cast<std::uint32_t>(hash[2]) << 16 | static_cast<std::uint32_t>(hash[3]) << 24;
 }

@@ -41,7 +41,7 @@
 #include "gateway/link/fec.h"
 #include "gateway/link/frame.h"
 #include "gateway/link/limits.h"
-#include "gateway/link/mutex.h"
+#include "gateway/common/mutex.h"
 
 namespace cg::link {
 
@@ -427,13 +427,13 @@ class UdpSender final {
   const Clock& clock_;
   const int fd_;
   sockaddr_in destination_{};
-  Mutex mu_;
+  cg::Mutex mu_;
   std::condition_variable_any wake_;
-  Sender sender_ GUARDED_BY(mu_);
-  bool stopping_ GUARDED_BY(mu_) = false;
+  Sender sender_ CG_GUARDED_BY(mu_);
+  bool stopping_ CG_GUARDED_BY(mu_) = false;
   // unsent_floor() of the batch being passed to the kernel outside the lock.
-  std::uint64_t in_transit_floor_ GUARDED_BY(mu_) = UINT64_MAX;
-  bool in_transit_ GUARDED_BY(mu_) = false;
+  std::uint64_t in_transit_floor_ CG_GUARDED_BY(mu_) = UINT64_MAX;
+  bool in_transit_ CG_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

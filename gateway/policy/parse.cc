@@ -11,132 +11,14 @@
 #include "gateway/policy/internal.h"
 #include "gateway/policy/limits.h"
 #include "gateway/policy/policy.h"
+#include "gateway/tomlread/tomlread.h"
 #include "gateway/wire/wire.h"
 
 namespace cg::policy {
 namespace {
 
-struct Fail {
-  Status status;
-};
-
-// Reads one TOML table, remembering which keys were used so unknown keys are errors.
-// (The same discipline as gateway/config.)
-class Section final {
- public:
-  Section(const toml::table& table, std::string name, const std::string& file)
-      : table_(table), name_(std::move(name)), file_(file) {}
-
-  [[noreturn]] void fail_at(const toml::source_region& where, const std::string& what) const {
-    std::ostringstream out;
-    out << file_ << ":" << where.begin.line << ":" << where.begin.column << ": " << what;
-    throw Fail{malformed(out.str())};
-  }
-  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
-    const toml::node* n = table_.get(key);
-    fail_at(n ? n->source() : table_.source(), qualified(key) + ": " + what);
-  }
-  std::string qualified(const std::string& key) const {
-    return name_.empty() ? key : name_ + "." + key;
-  }
-  const toml::node* node(const std::string& key) {
-    used_.insert(key);
-    return table_.get(key);
-  }
-  bool has(const std::string& key) const { return table_.contains(key); }
-  std::uint32_t line() const { return table_.source().begin.line; }
-
-  std::optional<std::string> string(const std::string& key, bool required) {
-    const toml::node* n = node(key);
-    if (!n) {
-      if (required) fail_at(table_.source(), qualified(key) + ": missing");
-      return std::nullopt;
-    }
-    if (!n->is_string()) fail(key, "must be a string");
-    return *n->value<std::string>();
-  }
-  std::optional<std::string> name(const std::string& key, bool required) {
-    auto v = string(key, required);
-    if (v && !wire::is_clean_name(*v)) {
-      fail(key, "must be 1-128 bytes of UTF-8 without control characters");
-    }
-    return v;
-  }
-  std::optional<std::int64_t> integer(const std::string& key, std::int64_t min, std::int64_t max) {
-    const toml::node* n = node(key);
-    if (!n) return std::nullopt;
-    if (!n->is_integer()) fail(key, "must be an integer");
-    const std::int64_t v = *n->value<std::int64_t>();
-    if (v < min || v > max) {
-      fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
-    }
-    return v;
-  }
-  std::optional<bool> boolean(const std::string& key) {
-    const toml::node* n = node(key);
-    if (!n) return std::nullopt;
-    if (!n->is_boolean()) fail(key, "must be true or false");
-    return *n->value<bool>();
-  }
-  const toml::table* table(const std::string& key) {
-    const toml::node* n = node(key);
-    if (!n) return nullptr;
-    if (!n->is_table()) fail(key, "must be a table ([" + qualified(key) + "])");
-    return n->as_table();
-  }
-  const toml::array* array_of_tables(const std::string& key) {
-    const toml::node* n = node(key);
-    if (!n) return nullptr;
-    if (!n->is_array_of_tables()) {
-      fail(key, "must be an array of tables ([[" + qualified(key) + "]])");
-    }
-    return n->as_array();
-  }
-  // A list of clean names; `present` tells whether the key was there at all.
-  std::vector<std::string> names(const std::string& key, bool* present = nullptr) {
-    std::vector<std::string> out;
-    const toml::node* n = node(key);
-    if (present) *present = n != nullptr;
-    if (!n) return out;
-    const toml::array* a = n->as_array();
-    if (!a) fail(key, "must be an array of strings");
-    if (a->empty()) fail(key, "must not be empty (leave the key out instead)");
-    if (a->size() > limits::list_entries_max) {
-      fail(key, "more than " + std::to_string(limits::list_entries_max) + " entries");
-    }
-    for (const toml::node& e : *a) {
-      auto v = e.value<std::string>();
-      if (!e.is_string() || !v) fail_at(e.source(), qualified(key) + ": must be strings");
-      if (!wire::is_clean_name(*v)) {
-        fail_at(e.source(), qualified(key) + ": '" + *v + "' is not a valid name");
-      }
-      out.push_back(std::move(*v));
-    }
-    return out;
-  }
-  std::vector<std::string> sorted_names(const std::string& key, bool* present = nullptr) {
-    auto v = names(key, present);
-    std::sort(v.begin(), v.end());
-    if (std::adjacent_find(v.begin(), v.end()) != v.end()) fail(key, "duplicate entry");
-    return v;
-  }
-
-  void finish() const {
-    for (const auto& [key, value] : table_) {
-      if (!used_.count(std::string(key.str()))) {
-        fail_at(key.source(), qualified(std::string(key.str())) + ": unknown key");
-      }
-    }
-  }
-  const std::string& file() const { return file_; }
-  const toml::table& raw() const { return table_; }
-
- private:
-  const toml::table& table_;
-  std::string name_;
-  const std::string& file_;
-  std::set<std::string> used_;
-};
+using tomlread::Fail;
+using tomlread::Section;
 
 constexpr std::string_view kKindNames[] = {
     "", "intelligence", "deconfliction", "incident", "diplomatic", "economic", "gap_report"};
@@ -148,7 +30,7 @@ template <std::size_t N>
 std::uint32_t bits_of(Section& s, const std::string& key, const std::string_view (&names)[N],
                       std::size_t first) {
   bool present = false;
-  auto values = s.names(key, &present);
+  auto values = s.names(key, limits::list_entries_max, &present);
   if (!present) return ~std::uint32_t{0};
   std::uint32_t bits = 0;
   for (const auto& v : values) {
@@ -229,7 +111,7 @@ class Loader final {
     policy_->id_ = *s.name("id", true);
     policy_->party_ = *s.name("party", true);
     policy_->label_policy_ = *s.name("labels", true);
-    policy_->levels_ = s.names("levels");
+    policy_->levels_ = s.names("levels", limits::list_entries_max);
     const auto& levels = policy_->levels_;
     if (levels.empty()) s.fail_at(t->source(), "policy.levels: missing");
     if (levels.size() > cg::limits::classification_levels_max) {
@@ -238,7 +120,7 @@ class Loader final {
     std::set<std::string> seen(levels.begin(), levels.end());
     if (seen.size() != levels.size()) s.fail("levels", "duplicate level");
     bool present = false;
-    policy_->text_types_ = s.names("text_types", &present);
+    policy_->text_types_ = s.names("text_types", limits::list_entries_max, &present);
     if (!present) policy_->text_types_ = {"text/*"};
     s.finish();
   }
@@ -256,7 +138,7 @@ class Loader final {
       d.party = *s.name("party", true);
       d.country = *s.name("country", true);
       d.level_max = level(s, "level_max", true, 0);
-      d.categories = s.sorted_names("categories");
+      d.categories = s.sorted_names("categories", limits::list_entries_max);
       s.finish();
       for (const auto& other : policy_->destinations_) {
         if (other.id == d.id) s.fail("id", "duplicate destination '" + d.id + "'");
@@ -300,10 +182,10 @@ class Loader final {
 
   Transform read_transform(Section& s) {
     Transform t;
-    t.drop_content_types = s.names("drop_content_types");
+    t.drop_content_types = s.names("drop_content_types", limits::list_entries_max);
     if (s.has("drop_above")) t.drop_above = level(s, "drop_above", true, 0);
-    t.drop_labels_with = s.sorted_names("drop_labels_with");
-    t.drop_attributes = s.names("drop_attributes");
+    t.drop_labels_with = s.sorted_names("drop_labels_with", limits::list_entries_max);
+    t.drop_attributes = s.names("drop_attributes", limits::list_entries_max);
     t.strip_source = s.boolean("strip_source").value_or(false);
     t.coarsen_m = static_cast<std::uint32_t>(
         s.integer("coarsen_m", limits::coarsen_m_min, limits::coarsen_m_max).value_or(0));
@@ -349,7 +231,7 @@ class Loader final {
       if (!ids.insert(r.id).second) s.fail("id", "duplicate rule id '" + r.id + "'");
       Condition& c = r.when;
       bool present = false;
-      auto to = s.names("to", &present);
+      auto to = s.names("to", limits::list_entries_max, &present);
       if (present) {
         c.destinations = 0;
         for (const auto& d : to) {
@@ -364,10 +246,10 @@ class Loader final {
       c.level_min = level(s, "level_min", false, 0);
       c.level_max = level(s, "level_max", false, 255);
       if (c.level_min > c.level_max) s.fail("level_max", "below level_min");
-      c.topics = s.sorted_names("topics");
-      c.categories = s.sorted_names("categories");
-      c.caveats = s.sorted_names("caveats");
-      c.sources = s.names("source");
+      c.topics = s.sorted_names("topics", limits::list_entries_max);
+      c.categories = s.sorted_names("categories", limits::list_entries_max);
+      c.caveats = s.sorted_names("caveats", limits::list_entries_max);
+      c.sources = s.names("source", limits::list_entries_max);
       c.area = read_area(s);
       r.action = action_of(s, "action", true);
       if (const toml::table* t = s.table("transform")) {
@@ -442,18 +324,11 @@ Result<std::unique_ptr<const Policy>> Policy::parse(std::string_view text,
     return malformed(source_name + ": larger than " + std::to_string(limits::policy_bytes_max) +
                      " bytes");
   }
-  try {
-    toml::table root = toml::parse(text, source_name);
-    Loader loader(root, source_name);
-    return std::unique_ptr<const Policy>(loader.run(text));
-  } catch (const toml::parse_error& e) {
-    std::ostringstream out;
-    out << source_name << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
-        << e.description();
-    return malformed(out.str());
-  } catch (const Fail& f) {
-    return f.status;
-  }
+  return tomlread::read<std::unique_ptr<const Policy>>(
+      text, source_name, [&](const toml::table& root) -> Result<std::unique_ptr<const Policy>> {
+        Loader loader(root, source_name);
+        return std::unique_ptr<const Policy>(loader.run(text));
+      });
 }
 
 Result<std::unique_ptr<const Policy>> Policy::load(const std::string& path) {

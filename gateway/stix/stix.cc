@@ -2,7 +2,6 @@
 
 #include <capnp/message.h>
 #include <simdjson.h>
-#include <sodium.h>
 
 #include <algorithm>
 #include <array>
@@ -10,6 +9,8 @@
 #include <optional>
 #include <set>
 
+#include "crypto/fixed.h"
+#include "gateway/common/limits.h"
 #include "gateway/common/hex.h"
 #include "gateway/common/text.h"
 
@@ -20,7 +21,6 @@ using simdjson::dom::array;
 using simdjson::dom::element;
 using simdjson::dom::object;
 
-constexpr std::size_t json_depth_max = 32;
 
 // STIX 2.1 types cellgate carries, with the properties the spec requires for each.
 const std::map<std::string_view, std::vector<std::string_view>>& known_types() {
@@ -451,22 +451,18 @@ void apply_marking(const Context& ctx, std::string_view ref, LabelSpec& label,
   }
 }
 
+crypto::Bytes as_bytes(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
 // One version of one object: STIX versions an object by (id, modified), so a newer version is
 // a new item, while the same version sent twice (by a retry, or by two bundles that both
 // carry it) is the same item and the gateway's inbox takes it once.
 std::array<std::uint8_t, 16> item_id_for(std::string_view stix_id, std::string_view modified) {
   std::array<std::uint8_t, 16> id{};
-  crypto_generichash_state st;
-  crypto_generichash_init(&st, nullptr, 0, id.size());
-  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(stix_id.data()),
-                            stix_id.size());
-  if (!modified.empty()) {
-    const unsigned char sep = 0;
-    crypto_generichash_update(&st, &sep, 1);
-    crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(modified.data()),
-                              modified.size());
-  }
-  crypto_generichash_final(&st, id.data(), id.size());
+  const std::uint8_t sep = 0;
+  const crypto::Bytes parts[] = {as_bytes(stix_id), {&sep, 1}, as_bytes(modified)};
+  crypto::blake2b(std::span(parts).first(modified.empty() ? 1 : 3), id);
   return id;
 }
 
@@ -781,7 +777,7 @@ Result<Mapped> to_items(std::string_view json, const Options& options) {
     return malformed("stix: the labelling policy's levels are not configured");
   }
   simdjson::dom::parser parser(bundle_bytes_max + 1);
-  if (parser.allocate(json.size() + 1, json_depth_max) != simdjson::SUCCESS) {
+  if (parser.allocate(json.size() + 1, limits::stix_json_depth_max) != simdjson::SUCCESS) {
     return malformed("stix: cannot allocate parser");
   }
   simdjson::padded_string padded(json);
@@ -954,8 +950,8 @@ Result<std::vector<std::string>> from_item(schema::Item::Reader item,
     append_names(ext, "caveats", banner.getCaveats());
     ext += "}";
     std::array<std::uint8_t, 16> digest{};
-    crypto_generichash(digest.data(), digest.size(),
-                       reinterpret_cast<const unsigned char*>(ext.data()), ext.size(), nullptr, 0);
+    const crypto::Bytes parts[] = {as_bytes(ext)};
+    crypto::blake2b(parts, digest);
     const std::string id = "marking-definition--" + uuid_from(digest);
     refs.push_back(id);
     extra.push_back(
@@ -977,7 +973,7 @@ Result<std::vector<std::string>> from_item(schema::Item::Reader item,
 
 std::string random_bundle_id() {
   std::array<std::uint8_t, 16> u{};
-  randombytes_buf(u.data(), u.size());
+  crypto::random_bytes(u);
   u[6] = static_cast<std::uint8_t>((u[6] & 0x0f) | 0x40);  // version 4 (random)
   u[8] = static_cast<std::uint8_t>((u[8] & 0x3f) | 0x80);  // RFC 4122 variant
   const std::string h = to_hex(u);

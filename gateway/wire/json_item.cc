@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/common/limits.h"
 #include "gateway/common/hex.h"
 #include "gateway/common/text.h"
 #include "gateway/wire/wire.h"
@@ -24,7 +25,6 @@ using simdjson::dom::array;
 using simdjson::dom::element;
 using simdjson::dom::object;
 
-constexpr std::size_t json_depth_max = 16;
 
 struct Fail {
   Status status;
@@ -174,7 +174,7 @@ std::string format_time(std::int64_t ns) {
   return buf;
 }
 
-// Depth-first over the DOM; depth is bounded by the parser's (json_depth_max).
+// Depth-first over the DOM; depth is bounded by the parser's (limits::item_json_depth_max).
 Status check_tree(const element& e, const std::string& path, bool nul_in_values) {
   switch (e.type()) {
     case simdjson::dom::element_type::OBJECT: {
@@ -446,7 +446,7 @@ Result<Message<schema::Item>> item_from_json(std::string_view json) {
                      std::to_string(item_json_bytes_max));
   }
   simdjson::dom::parser parser(item_json_bytes_max);
-  if (parser.allocate(json.size() + 1, json_depth_max) != simdjson::SUCCESS) {
+  if (parser.allocate(json.size() + 1, limits::item_json_depth_max) != simdjson::SUCCESS) {
     return malformed("json: cannot allocate parser");
   }
   simdjson::padded_string padded(json);

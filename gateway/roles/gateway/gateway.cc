@@ -340,7 +340,7 @@ Status GatewayNode::Impl::open_store() {
   sent.emplace(std::move(sl));
   CG_ASSIGN_OR_RETURN(auto q, quarantine::Quarantine::open(*env));
   held.emplace(std::move(q));
-  CG_ASSIGN_OR_RETURN(auto a, audit::AuditLog::open(*env, config.id));
+  CG_ASSIGN_OR_RETURN(auto a, audit::AuditLog::open(*env, config.id, *suite));
   audit_log.emplace(std::move(a));
   CG_ASSIGN_OR_RETURN(epochs_out, env->table("epochs_out"));
   CG_ASSIGN_OR_RETURN(marks, env->table("marks"));

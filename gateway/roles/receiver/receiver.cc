@@ -259,7 +259,7 @@ Status ReceiverNode::Impl::open_store() {
   seen.emplace(std::move(d));
   CG_ASSIGN_OR_RETURN(auto o, deliver::Outbox::open(*env));
   outbox.emplace(std::move(o));
-  CG_ASSIGN_OR_RETURN(auto a, audit::AuditLog::open(*env, config.id));
+  CG_ASSIGN_OR_RETURN(auto a, audit::AuditLog::open(*env, config.id, *suite));
   audit_log.emplace(std::move(a));
   CG_ASSIGN_OR_RETURN(heads_table, env->table("heads"));
   CG_ASSIGN_OR_RETURN(evidence_table, env->table("equivocation"));

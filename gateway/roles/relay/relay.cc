@@ -268,7 +268,7 @@ Status RelayNode::Impl::open_store() {
   log.emplace(std::move(l));
   CG_ASSIGN_OR_RETURN(auto d, deliver::DedupeWindow::open(*env));
   seen.emplace(std::move(d));
-  CG_ASSIGN_OR_RETURN(auto a, audit::AuditLog::open(*env, config.id));
+  CG_ASSIGN_OR_RETURN(auto a, audit::AuditLog::open(*env, config.id, *suite));
   audit_log.emplace(std::move(a));
   CG_ASSIGN_OR_RETURN(unsent, env->table("unsent"));
   CG_ASSIGN_OR_RETURN(bundles_seen, env->table("bundles_seen"));

@@ -30,7 +30,7 @@ class AuditTest : public ::testing::Test {
  protected:
   void SetUp() override {
     env_ = std::move(*store::Env::open({.path = dir_.path()}));
-    log_ = std::make_unique<AuditLog>(std::move(*AuditLog::open(*env_, "il-gw-1")));
+    log_ = std::make_unique<AuditLog>(std::move(*AuditLog::open(*env_, "il-gw-1", crypto::modern_suite())));
     records_ = *env_->table("audit.records");
   }
 
@@ -182,6 +182,62 @@ TEST_F(AuditTest, EmptyLogVerifies) {
   ASSERT_TRUE(report.ok());
   EXPECT_FALSE(report->broken_at.has_value());
   EXPECT_EQ(report->records, 0u);
+}
+
+// The chain follows the deployment's suite: SHA-384 in cnsa, and the store says which, so
+// verify needs nothing but the store; a store under one suite is never continued under another.
+TEST(AuditSuite, ACnsaChainIsSha384AndVerifiesFromTheStoreAlone) {
+  TempDir dir;
+  auto env = store::Env::open({.path = dir.path()});
+  ASSERT_TRUE(env.ok());
+  auto log = AuditLog::open(**env, "il-gw-1", crypto::cnsa_suite());
+  ASSERT_TRUE(log.ok()) << log.status().reason();
+  for (int i = 0; i < 3; ++i) {
+    auto txn = (*env)->begin_write();
+    const std::uint8_t id[16] = {static_cast<std::uint8_t>(i)};
+    ASSERT_TRUE(log->append(*txn, {.event = schema::AuditEvent::RELEASED, .item_id = id}).ok());
+    ASSERT_TRUE(txn->commit().ok());
+  }
+  auto head = log->head();
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->second.size(), 48u);
+  auto report = verify(**env);
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->broken_at.has_value()) << report->problem;
+  EXPECT_EQ(report->suite, crypto::SuiteId::cnsa);
+  EXPECT_EQ(report->records, 3u);
+  EXPECT_EQ(report->head, head->second);
+  // The same bytes hashed as BLAKE2b would not chain: the suite is really used.
+  EXPECT_NE(report->head.size(), crypto::modern_suite().hash_bytes());
+
+  auto other = AuditLog::open(**env, "il-gw-1", crypto::modern_suite());
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().reason().find("hashed under suite cnsa"), std::string::npos)
+      << other.status().reason();
+}
+
+TEST(AuditSuite, AStoreWithoutASuiteRecordIsAModernChain) {
+  TempDir dir;
+  auto env = store::Env::open({.path = dir.path()});
+  ASSERT_TRUE(env.ok());
+  {
+    auto log = AuditLog::open(**env, "il-gw-1", crypto::modern_suite());
+    ASSERT_TRUE(log.ok());
+    auto meta = (*env)->table("audit.meta");  // (opening a table takes the write lock)
+    ASSERT_TRUE(meta.ok());
+    auto txn = (*env)->begin_write();
+    const std::uint8_t id[16] = {};
+    ASSERT_TRUE(log->append(*txn, {.event = schema::AuditEvent::BLOCKED, .item_id = id}).ok());
+    // As a store written before the suite was recorded.
+    ASSERT_TRUE(txn->erase(*meta, store::as_bytes(std::string_view("suite"))).ok());
+    ASSERT_TRUE(txn->commit().ok());
+  }
+  auto report = verify(**env);
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->broken_at.has_value()) << report->problem;
+  EXPECT_EQ(report->suite, crypto::SuiteId::modern);
+  EXPECT_FALSE(AuditLog::open(**env, "il-gw-1", crypto::cnsa_suite()).ok());
+  EXPECT_TRUE(AuditLog::open(**env, "il-gw-1", crypto::modern_suite()).ok());
 }
 
 TEST(AuditNames, EveryEventHasAName) {
