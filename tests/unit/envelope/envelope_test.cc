@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "gateway/approval/approval.h"
 #include "gateway/translog/translog.h"
 #include "tests/support/items.h"
 #include "tests/support/temp_dir.h"

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "gateway/common/limits.h"
+#include "gateway/approval/approval.h"
 #include "gateway/translog/translog.h"
 #include "gateway/wire/wire.h"
 #include "tests/support/temp_dir.h"
