@@ -16,10 +16,10 @@
 #include <thread>
 #include <vector>
 
+#include "bench/lab/deploy/deploy.h"
 #include "crypto/keys.h"
 #include "gateway/audit/audit.h"
 #include "gateway/common/hex.h"
-#include "gateway/deploy/deploy.h"
 #include "gateway/store/store.h"
 #include "gateway/wire/wire.h"
 #include "tests/support/temp_dir.h"
