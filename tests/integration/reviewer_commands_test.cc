@@ -79,8 +79,8 @@ class ReviewerCommandsTest : public ::testing::Test {
   }
 
   void start_gateway() {
-    auto p = deploy::NodeProcess::start(CG_CELLGATE_BINARY, cell_.gateway_config,
-                                        dir_.file("gw.log"));
+    auto p =
+        deploy::NodeProcess::start(CG_CELLGATE_BINARY, cell_.gateway_config, dir_.file("gw.log"));
     ASSERT_TRUE(p.ok()) << p.status().reason();
     gateway_ = std::move(*p);
     auto up =
@@ -135,9 +135,9 @@ class ReviewerCommandsTest : public ::testing::Test {
 
   Run decide(const char* what, std::uint64_t hold, const std::string& key_file,
              const std::string& reason = "") {
-    std::vector<std::string> args{"quarantine", what,           "--config", cell_.gateway_config,
-                                  "--key",      key_file,       "--unencrypted",
-                                  "--wait",     "120",          std::to_string(hold)};
+    std::vector<std::string> args{
+        "quarantine",    what,     "--config", cell_.gateway_config, "--key", key_file,
+        "--unencrypted", "--wait", "120",      std::to_string(hold)};
     if (!reason.empty()) {
       args.push_back("--reason");
       args.push_back(reason);
@@ -236,8 +236,7 @@ TEST_F(ReviewerCommandsTest, ReleaseAndRejectAgainstARunningGatewayProcess) {
   // (c) A reviewer's release of the second held item: sent.
   const Run released = decide("release", second->id, bob);
   EXPECT_EQ(released.exit, 0) << released.output << "\n" << read(dir_.file("gw.log"));
-  EXPECT_NE(released.output.find("gateway il-gw-1: released by reviewer il/bob"),
-            std::string::npos)
+  EXPECT_NE(released.output.find("gateway il-gw-1: released by reviewer il/bob"), std::string::npos)
       << released.output;
   EXPECT_NE(released.output.find("sent to sy"), std::string::npos) << released.output;
   EXPECT_FALSE(hold_of(holds(), kItemIds[1])) << "released: no longer held";
