@@ -47,10 +47,11 @@ cg_module(roles_receiver DIR gateway/roles/receiver
 cg_module(cli        wire audit ingest config deliver tomlread stix crypto approval policy envelope link
                      translog node roles_gateway roles_relay roles_receiver quarantine recovery)
 
-# The lab (bench/lab): synthetic traffic, deployments on loopback, cellgate-lab. Never used by
+# The lab (bench/lab): synthetic traffic, deployments on loopback, cellgate-lab (which shares
+# cellgate's exit codes from cli.h). Never used by
 # a product module.
 cg_module(synth      DIR bench/lab/synth wire)
 cg_module(deploy     DIR bench/lab/deploy common crypto wire approval ingest)
 cg_module(traffic    DIR bench/lab/traffic ingest deliver policy synth wire)
-cg_module(lab        DIR bench/lab wire synth deploy traffic audit ingest config deliver crypto
+cg_module(lab        DIR bench/lab cli wire synth deploy traffic audit ingest config deliver crypto
                      approval policy envelope link store sentlog translog)

@@ -6,12 +6,18 @@ cmake_minimum_required(VERSION 3.25)
 include(${SOURCE_DIR}/cmake/Helpers.cmake)
 include(${SOURCE_DIR}/cmake/Modules.cmake)
 
-# The module whose folder a path of an #include names, or "" when it names none.
+# The module whose folder a path of an #include names, or "" when it names none. Folders nest
+# (bench/lab holds bench/lab/synth): the deepest folder that matches is the module.
 function(module_of_include path out)
   set(found "")
+  set(found_len 0)
   foreach(m IN LISTS CG_MODULES)
     if(path MATCHES "^${CG_MODULE_${m}_DIR}/")
-      set(found ${m})
+      string(LENGTH "${CG_MODULE_${m}_DIR}" len)
+      if(len GREATER found_len)
+        set(found ${m})
+        set(found_len ${len})
+      endif()
     endif()
   endforeach()
   set(${out} ${found} PARENT_SCOPE)
