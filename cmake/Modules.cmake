@@ -48,8 +48,7 @@ cg_module(cli        wire audit ingest config deliver tomlread stix crypto appro
                      translog node roles_gateway roles_relay roles_receiver quarantine recovery)
 
 # The lab (bench/lab): synthetic traffic, deployments on loopback, cellgate-lab (which shares
-# cellgate's exit codes from cli.h). Never used by
-# a product module.
+# cellgate's exit codes from cli.h). Never used by a product module.
 cg_module(synth      DIR bench/lab/synth wire)
 cg_module(deploy     DIR bench/lab/deploy common crypto wire approval ingest)
 cg_module(traffic    DIR bench/lab/traffic ingest deliver policy synth wire)
