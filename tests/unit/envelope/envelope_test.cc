@@ -52,15 +52,15 @@ class EnvelopeTest : public ::testing::TestWithParam<crypto::SuiteId> {
       nodes[i].setId(spec[i].id);
       nodes[i].setParty(spec[i].party);
       nodes[i].setRole(spec[i].role);
-      approval::fill_public_key(nodes[i].initSigningKey(), suite_.id(),
+      trust::fill_public_key(nodes[i].initSigningKey(), suite_.id(),
                                 spec[i].keys->sign->public_key(), spec[i].id);
-      approval::fill_public_key(nodes[i].initAgreementKey(), suite_.id(),
+      trust::fill_public_key(nodes[i].initAgreementKey(), suite_.id(),
                                 spec[i].keys->kx->public_key(), spec[i].id);
     }
-    approval::fill_public_key(body.initRootKeys(1)[0], suite_.id(), gw_.sign->public_key(), "root");
+    trust::fill_public_key(body.initRootKeys(1)[0], suite_.id(), gw_.sign->public_key(), "root");
     body.setRootThreshold(1);
-    const approval::SuiteVerifier verifier(suite_);
-    auto root = approval::TrustRoot::parse(wire::to_flat_bytes(mb), verifier);
+    const trust::SuiteVerifier verifier(suite_);
+    auto root = trust::TrustRoot::parse(wire::to_flat_bytes(mb), verifier);
     EXPECT_TRUE(root.ok()) << root.status().reason();
     root_.emplace(std::move(*root));
   }
@@ -88,7 +88,7 @@ class EnvelopeTest : public ::testing::TestWithParam<crypto::SuiteId> {
 
   const crypto::Suite& suite_;
   Node gw_, relay_, rx_, rogue_;
-  std::optional<approval::TrustRoot> root_;
+  std::optional<trust::TrustRoot> root_;
 };
 
 TEST_P(EnvelopeTest, GatewayRelayReceiverRoundTripAndTampering) {

@@ -29,7 +29,7 @@ class QuarantineTest : public ::testing::Test {
     mallory_.fill(parties[1].initReviewers(1)[0]);
     root_key_.fill(body.initRootKeys(1)[0]);
     body.setRootThreshold(1);
-    root_.emplace(*approval::TrustRoot::parse(wire::to_flat_bytes(mb), verifier_));
+    root_.emplace(*trust::TrustRoot::parse(wire::to_flat_bytes(mb), verifier_));
     env_ = *store::Env::open({.path = dir_.path()});
     q_.emplace(*Quarantine::open(*env_));
   }
@@ -49,7 +49,7 @@ class QuarantineTest : public ::testing::Test {
 
   Ed25519Verifier verifier_;
   TestKey alice_, mallory_, root_key_;
-  std::optional<approval::TrustRoot> root_;
+  std::optional<trust::TrustRoot> root_;
   testing::TempDir dir_{"cg-quarantine"};
   std::unique_ptr<store::Env> env_;
   std::optional<Quarantine> q_;
@@ -122,7 +122,7 @@ TEST_F(QuarantineTest, UncommittedReleaseLeavesTheHold) {
 }
 
 std::vector<std::uint8_t> sign_reject(const TestKey& k, const Quarantine& q, std::uint64_t id,
-                                      std::string_view reason, const approval::Verifier& v) {
+                                      std::string_view reason, const trust::Verifier& v) {
   return *k.signer()(Quarantine::statement(Decision::reject, **q.get(id), reason, v));
 }
 

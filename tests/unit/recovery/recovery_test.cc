@@ -47,15 +47,15 @@ class RecoveryTest : public ::testing::Test {
       nodes[i].setId(spec[i].id);
       nodes[i].setParty(spec[i].party);
       nodes[i].setRole(spec[i].role);
-      approval::fill_public_key(nodes[i].initSigningKey(), suite_.id(),
+      trust::fill_public_key(nodes[i].initSigningKey(), suite_.id(),
                                 spec[i].keys->sign->public_key(), spec[i].id);
-      approval::fill_public_key(nodes[i].initAgreementKey(), suite_.id(),
+      trust::fill_public_key(nodes[i].initAgreementKey(), suite_.id(),
                                 spec[i].keys->kx->public_key(), spec[i].id);
     }
-    approval::fill_public_key(body.initRootKeys(1)[0], suite_.id(), gw_.sign->public_key(), "root");
+    trust::fill_public_key(body.initRootKeys(1)[0], suite_.id(), gw_.sign->public_key(), "root");
     body.setRootThreshold(1);
-    const approval::SuiteVerifier verifier(suite_);
-    root_.emplace(*approval::TrustRoot::parse(wire::to_flat_bytes(mb), verifier));
+    const trust::SuiteVerifier verifier(suite_);
+    root_.emplace(*trust::TrustRoot::parse(wire::to_flat_bytes(mb), verifier));
   }
 
   envelope::Signer signer(const char* id, const Keys& k) const {
@@ -79,7 +79,7 @@ class RecoveryTest : public ::testing::Test {
 
   const crypto::Suite& suite_;
   Keys gw_, relay_, rx_, il_rx_;
-  std::optional<approval::TrustRoot> root_;
+  std::optional<trust::TrustRoot> root_;
 };
 
 TEST_F(RecoveryTest, ReportRoundTripsAndEveryByteIsCovered) {
