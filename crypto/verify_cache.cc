@@ -46,7 +46,7 @@ Status VerifiedSignatures::verify(const Suite& suite, Bytes public_key, Bytes me
                                   Bytes signature) {
   const Digest d = digest(suite.id(), public_key, message, signature);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (seen_.count(d)) {
       hits_.fetch_add(1, std::memory_order_relaxed);
       return {};
@@ -54,7 +54,7 @@ Status VerifiedSignatures::verify(const Suite& suite, Bytes public_key, Bytes me
   }
   misses_.fetch_add(1, std::memory_order_relaxed);
   CG_RETURN_IF_ERROR(suite.verify(public_key, message, signature));
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (seen_.insert(d).second) {
     order_.push_back(d);
     if (order_.size() > capacity_) {

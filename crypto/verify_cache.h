@@ -16,9 +16,9 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <unordered_set>
 
+#include "gateway/common/mutex.h"
 #include "crypto/suite.h"
 
 namespace cg::crypto {
@@ -44,9 +44,9 @@ class VerifiedSignatures final {
 
   const std::size_t capacity_;
   std::array<std::uint8_t, 32> key_{};
-  std::mutex mu_;
-  std::unordered_set<Digest, DigestHash> seen_;
-  std::deque<Digest> order_;  // oldest first
+  Mutex mu_;
+  std::unordered_set<Digest, DigestHash> seen_ CG_GUARDED_BY(mu_);
+  std::deque<Digest> order_ CG_GUARDED_BY(mu_);  // oldest first
   std::atomic<std::uint64_t> hits_{0}, misses_{0};
 };
 

@@ -33,7 +33,7 @@ Result<Fate> Expectations::judge(std::span<const std::uint8_t> item_bytes) {
   Record r;
   r.precedence = item.root().getPrecedence();
   r.sent = SteadyClock::now();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (auto it = records_.find(id); it != records_.end()) return it->second.fate;
   policy::Decision d;
   evaluator_->decide(item.root(), destination_, SystemClock().now_ns(), d);
@@ -63,7 +63,7 @@ Result<Fate> Expectations::judge(std::span<const std::uint8_t> item_bytes) {
 }
 
 void Expectations::accepted(const std::vector<std::uint8_t>& id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = records_.find(id);
   if (it == records_.end() || it->second.accepted) return;
   it->second.accepted = true;
@@ -80,7 +80,7 @@ Expectations::Delivery Expectations::delivered(const std::string& origin, std::u
   const auto id_reader = item->root().getId();
   const std::vector<std::uint8_t> id(id_reader.begin(), id_reader.end());
   out.precedence = item->root().getPrecedence();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = records_.find(id);
   if (it == records_.end() ||
       (it->second.fate != Fate::released && it->second.fate != Fate::redacted)) {
@@ -108,18 +108,18 @@ Expectations::Delivery Expectations::delivered(const std::string& origin, std::u
 }
 
 Expectations::Totals Expectations::totals() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return totals_;
 }
 
 std::map<schema::Precedence, std::vector<double>> Expectations::latencies() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return latency_ms_;
 }
 
 std::set<std::pair<std::string, std::uint64_t>> Expectations::delivered_keys() const {
   std::set<std::pair<std::string, std::uint64_t>> out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& [id, r] : records_)
     if (r.delivered_as) out.insert(*r.delivered_as);
   return out;
@@ -127,7 +127,7 @@ std::set<std::pair<std::string, std::uint64_t>> Expectations::delivered_keys() c
 
 std::vector<std::string> Expectations::missing(std::size_t max) const {
   std::vector<std::string> out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& [id, r] : records_) {
     if (out.size() >= max) break;
     if (r.accepted && (r.fate == Fate::released || r.fate == Fate::redacted) && !r.delivered_as)

@@ -23,12 +23,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "gateway/common/mutex.h"
 #include "gateway/common/status.h"
 #include "gateway/ingest/ingest.h"
 #include "gateway/policy/policy.h"
@@ -92,10 +92,10 @@ class Expectations final {
   std::unique_ptr<const policy::Policy> policy_;
   std::optional<policy::Evaluator> evaluator_;
   std::uint32_t destination_ = 0;
-  mutable std::mutex mu_;
-  std::map<std::vector<std::uint8_t>, Record> records_;           // guarded by mu_
-  std::map<schema::Precedence, std::vector<double>> latency_ms_;  // guarded by mu_
-  Totals totals_;                                                 // guarded by mu_
+  mutable Mutex mu_;
+  std::map<std::vector<std::uint8_t>, Record> records_ CG_GUARDED_BY(mu_);
+  std::map<schema::Precedence, std::vector<double>> latency_ms_ CG_GUARDED_BY(mu_);
+  Totals totals_ CG_GUARDED_BY(mu_);
 };
 
 struct SourceOptions {

@@ -2,16 +2,15 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <thread>
 
 #include "crypto/keys.h"
 #include "gateway/approval/approval.h"
+#include "gateway/common/mutex.h"
 #include "gateway/audit/audit.h"
 #include "gateway/common/limits.h"
 #include "gateway/deliver/deliver.h"
@@ -152,9 +151,9 @@ struct ReceiverNode::Impl {
   store::Table evidence_table;  // be64(n) → evidence text, as found
   // Reports for this party's gateway: submitted by their own thread (bounded, oldest dropped:
   // a newer report supersedes it).
-  std::mutex to_gateway_mu;
-  std::condition_variable to_gateway_cv;
-  std::deque<std::vector<std::uint8_t>> to_gateway;  // guarded by to_gateway_mu
+  Mutex to_gateway_mu;
+  CondVar to_gateway_cv;
+  std::deque<std::vector<std::uint8_t>> to_gateway CG_GUARDED_BY(to_gateway_mu);
   std::thread reporter;
   ReceiverCounters counters;
   // From sealing at the origin gateway (the envelope header's time) to stored here: two hosts'
@@ -634,7 +633,7 @@ std::vector<std::uint8_t> ReceiverNode::Impl::fresh_id() {
 
 void ReceiverNode::Impl::queue_for_gateway(std::vector<std::uint8_t> item) {
   {
-    std::lock_guard lock(to_gateway_mu);
+    MutexLock lock(to_gateway_mu);
     if (to_gateway.size() >= tuning::reports_queued_max) {
       to_gateway.pop_front();  // superseded by newer reports
       counters.reports_dropped.fetch_add(1);
@@ -692,9 +691,11 @@ void ReceiverNode::Impl::run_reporter() {
   while (!stopping.load()) {
     std::vector<std::uint8_t> item;
     {
-      std::unique_lock lock(to_gateway_mu);
+      MutexLock lock(to_gateway_mu);
       to_gateway_cv.wait_for(lock, std::chrono::milliseconds(tuning::reporter_wait_ms),
-                             [this] { return !to_gateway.empty() || stopping.load(); });
+                             [this]() CG_REQUIRES(to_gateway_mu) {
+                               return !to_gateway.empty() || stopping.load();
+                             });
       if (to_gateway.empty()) continue;
       item = to_gateway.front();
     }
@@ -730,11 +731,12 @@ void ReceiverNode::Impl::run_reporter() {
     if (!s.ok()) {
       errors.report("reports to " + r.gateway + ": " + s.reason(), clock->monotonic_ns());
       client.reset();  // reconnect; the report stays queued
-      std::unique_lock lock(to_gateway_mu);
-      to_gateway_cv.wait_for(lock, std::chrono::milliseconds(tuning::reporter_retry_ms), [this] { return stopping.load(); });
+      MutexLock lock(to_gateway_mu);
+      to_gateway_cv.wait_for(lock, std::chrono::milliseconds(tuning::reporter_retry_ms),
+                             [this] { return stopping.load(); });
       continue;
     }
-    std::lock_guard lock(to_gateway_mu);
+    MutexLock lock(to_gateway_mu);
     if (!to_gateway.empty() && to_gateway.front() == item) to_gateway.pop_front();
   }
 }

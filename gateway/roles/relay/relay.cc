@@ -6,11 +6,11 @@
 #include <deque>
 #include <limits>
 #include <map>
-#include <mutex>
 #include <thread>
 
 #include "crypto/keys.h"
 #include "gateway/approval/approval.h"
+#include "gateway/common/mutex.h"
 #include "gateway/audit/audit.h"
 #include "gateway/deliver/deliver.h"
 #include "gateway/envelope/envelope.h"
@@ -125,8 +125,8 @@ struct RelayNode::Impl {
   };
   std::vector<std::unique_ptr<In>> ins;
   std::map<std::string, std::unique_ptr<link::UdpSender>> outs;  // by destination party
-  std::map<std::string, std::uint64_t> out_seq;                  // guarded by write_mu
-  std::mutex write_mu;  // one batch through log + countersign + link at a time
+  Mutex write_mu;  // one batch through log + countersign + link at a time
+  std::map<std::string, std::uint64_t> out_seq CG_GUARDED_BY(write_mu);
   // Log index → the accepted origin envelope, until it is surely on the outbound wire: after
   // a crash the relay forwards these again (the receiver refuses what it already has).
   store::Table unsent;
@@ -141,15 +141,17 @@ struct RelayNode::Impl {
   store::Table meta;
   // Guarded by write_mu: the next serial, the end of the reserved block, the last published
   // head and the checkpoint, and whether the stored ones are behind.
-  std::uint64_t next_serial = 1, serial_reserved = 0;
-  std::optional<HeadRef> last_head, checkpoint;
-  bool heads_dirty = false;
+  std::uint64_t next_serial CG_GUARDED_BY(write_mu) = 1;
+  std::uint64_t serial_reserved CG_GUARDED_BY(write_mu) = 0;
+  std::optional<HeadRef> last_head CG_GUARDED_BY(write_mu), checkpoint CG_GUARDED_BY(write_mu);
+  bool heads_dirty CG_GUARDED_BY(write_mu) = false;
   // Per destination: (link seq, log index) of what was submitted and may not have left yet.
   // Bounded by the link's staging (its submit() refuses beyond it). Guarded by write_mu.
-  std::map<std::string, std::deque<std::pair<std::uint64_t, std::uint64_t>>> in_flight;
+  std::map<std::string, std::deque<std::pair<std::uint64_t, std::uint64_t>>> in_flight
+      CG_GUARDED_BY(write_mu);
   std::uint64_t forwarded_below = 0;  // 1 + the highest log index submitted (0: none yet)
   std::uint64_t on_wire_below = 0;    // log indexes below this are surely on the wire
-  std::int64_t housekept_ns = 0;      // guarded by write_mu
+  std::int64_t housekept_ns CG_GUARDED_BY(write_mu) = 0;
   std::atomic<bool> stopping{false};
   RelayCounters counters;
   NodeMetrics metrics;  // last: destroyed (its server stopped) before what it reads
@@ -179,7 +181,7 @@ struct RelayNode::Impl {
   // One envelope through the relay's checks, every refusal audited; what passes is logged
   // (or recognised as a re-send) and added to `accepted`. Caller holds write_mu.
   Status admit(In& in, store::WriteTxn& txn, Arrival at, std::vector<std::uint8_t>& bytes,
-               std::vector<Accepted>& accepted);
+               std::vector<Accepted>& accepted) CG_REQUIRES(write_mu);
   // Whether the rules bundle named in the header is one the relay has seen approved; one not
   // seen yet may be on the way, and the envelope waits for it (bounded). False: not admitted
   // (held, or refused and audited).
@@ -204,19 +206,19 @@ struct RelayNode::Impl {
     std::uint64_t index;
     bool again = false;  // logged before: a re-send that fills a receiver's gap
   };
-  Status forward(std::vector<Accepted>& accepted);
+  Status forward(std::vector<Accepted>& accepted) CG_REQUIRES(write_mu);
   // The next tree head serial, reserving a new block durably when the last one is used up.
   // Caller holds write_mu.
-  Result<std::uint64_t> take_serial();
+  Result<std::uint64_t> take_serial() CG_REQUIRES(write_mu);
   // Sends `head` to every outbound link with its consistency links (from the last published
   // head and the checkpoint). Caller holds write_mu.
-  Status publish(const envelope::TreeHead& head);
+  Status publish(const envelope::TreeHead& head) CG_REQUIRES(write_mu);
   Status submit_blocking(link::UdpSender& tx, std::uint64_t seq,
                          std::span<const std::uint8_t> bytes, link::Precedence p);
   // After a restart: forwards again what was logged but perhaps not sent.
   Status forward_unsent();
   // Drops from `unsent` what is surely on the wire. Caller holds write_mu.
-  Status housekeeping();
+  Status housekeeping() CG_REQUIRES(write_mu);
 };
 
 Status RelayNode::Impl::load() {
@@ -275,6 +277,7 @@ Status RelayNode::Impl::open_store() {
   CG_ASSIGN_OR_RETURN(logged, env->table("logged"));
   CG_ASSIGN_OR_RETURN(meta, env->table("meta"));
   {
+    MutexLock lock(write_mu);  // no other thread yet; taken for the analysis
     CG_ASSIGN_OR_RETURN(auto rtxn, env->begin_read());
     CG_ASSIGN_OR_RETURN(auto reserved, rtxn.get(meta, text_key_of(meta_serial_reserved)));
     if (reserved) serial_reserved = store::from_be64(*reserved).value_or(0);
@@ -365,7 +368,7 @@ Status RelayNode::Impl::offer_bundle(In& in, std::span<const std::uint8_t> chunk
       counters.bundles_refused.fetch_add(1);
     return b.status();
   }
-  std::lock_guard lock(write_mu);
+  MutexLock lock(write_mu);
   CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
   CG_ASSIGN_OR_RETURN(auto had, txn.get(bundles_seen, bundle_seen_key_of(in.party, (*b)->version)));
   if (had) return {};
@@ -424,7 +427,7 @@ Status RelayNode::Impl::process(In& in) {
   in.held.clear();
   for (auto& e : in.handler->envelopes) work.emplace_back(now, std::move(e));
   in.handler->envelopes.clear();
-  std::lock_guard lock(write_mu);
+  MutexLock lock(write_mu);
   CG_RETURN_IF_ERROR(housekeeping());
   CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
   std::vector<Accepted> accepted;
@@ -682,7 +685,7 @@ Status RelayNode::Impl::housekeeping() {
 }
 
 Status RelayNode::Impl::forward_unsent() {
-  std::lock_guard lock(write_mu);
+  MutexLock lock(write_mu);
   std::vector<std::pair<std::uint64_t, std::vector<std::uint8_t>>> stored;
   {
     CG_ASSIGN_OR_RETURN(auto rtxn, env->begin_read());
@@ -771,7 +774,7 @@ void RelayNode::stop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(tuning::drain_poll_ms));
   }
   {
-    std::lock_guard lock(impl_->write_mu);
+    MutexLock lock(impl_->write_mu);
     impl_->housekept_ns = std::numeric_limits<std::int64_t>::min() / 2;
     if (auto s = impl_->housekeeping(); !s.ok())
       std::fprintf(stderr, "[%s] %s\n", impl_->config.id.c_str(), s.reason().c_str());
