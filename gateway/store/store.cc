@@ -9,7 +9,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <optional>
 #include <string>
+
+#include "gateway/common/mutex.h"
 
 namespace cg::store {
 namespace {
@@ -180,8 +184,41 @@ Status WriteTxn::commit() {
 
 // --- Env ----------------------------------------------------------------------------------
 
+// LMDB forbids opening one environment twice in one process: closing either handle drops the
+// process's locks on the lock file, and the next open re-initialises it under the other
+// handle's feet (a crash seen when a reviewer command ran in-process beside a node in a
+// test). So every Env of one store directory in this process shares one MDB_env, closed with
+// the last of them.
+namespace {
+struct SharedEnv {
+  MDB_env* env = nullptr;
+  int refs = 0;
+  bool read_only = false;
+  std::size_t map_bytes = 0;
+};
+Mutex shared_envs_mu;
+std::map<std::pair<dev_t, ino_t>, SharedEnv> shared_envs CG_GUARDED_BY(shared_envs_mu);
+
+std::optional<std::pair<dev_t, ino_t>> identity_of(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return std::nullopt;
+  return std::pair{st.st_dev, st.st_ino};
+}
+}  // namespace
+
 Result<std::unique_ptr<Env>> Env::open(const Options& options) {
   if (options.path.empty()) return io_error("store: no path configured");
+  MutexLock lock(shared_envs_mu);
+  if (auto id = identity_of(options.path)) {
+    auto it = shared_envs.find(*id);
+    if (it != shared_envs.end()) {
+      if (it->second.read_only && !options.read_only)
+        return io_error("store: " + options.path + " is open read-only in this process");
+      ++it->second.refs;
+      return std::unique_ptr<Env>(
+          new Env(it->second.env, it->second.map_bytes, options.read_only));
+    }
+  }
   if (options.read_only) {
     struct stat st {};
     if (::stat((options.path + "/data.mdb").c_str(), &st) != 0) {
@@ -209,10 +246,21 @@ Result<std::unique_ptr<Env>> Env::open(const Options& options) {
   // Readers left behind by a process killed with -9 would pin old pages forever.
   int dead = 0;
   if (!options.read_only) mdb_reader_check(env, &dead);
+  if (auto id = identity_of(options.path))
+    shared_envs[*id] = {env, 1, options.read_only, options.map_bytes};
   return std::unique_ptr<Env>(new Env(env, options.map_bytes, options.read_only));
 }
 
-Env::~Env() { mdb_env_close(env_); }
+Env::~Env() {
+  MutexLock lock(shared_envs_mu);
+  for (auto it = shared_envs.begin(); it != shared_envs.end(); ++it) {
+    if (it->second.env != env_) continue;
+    if (--it->second.refs > 0) return;
+    shared_envs.erase(it);
+    break;
+  }
+  mdb_env_close(env_);
+}
 
 Result<Table> Env::table(std::string_view name) {
   MDB_txn* txn = nullptr;

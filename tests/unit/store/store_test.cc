@@ -61,6 +61,44 @@ TEST(Store, PutGetEraseCommit) {
   EXPECT_FALSE(b->has_value());
 }
 
+// LMDB forbids two environments on one file in one process (closing one breaks the other's
+// locks): every Env of one store in a process shares one, closed with the last handle.
+TEST(Store, OpensOfOneStoreInOneProcessShareOneEnvironment) {
+  TempDir dir;
+  auto a = Env::open({.path = dir.path()});
+  ASSERT_TRUE(a.ok());
+  auto t = (*a)->table("items");
+  ASSERT_TRUE(t.ok());
+  {
+    auto b = Env::open({.path = dir.path(), .read_only = true});
+    ASSERT_TRUE(b.ok()) << b.status().to_string();
+    auto w = (*a)->begin_write();
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE(w->put(*t, as_bytes("k"), as_bytes("v")).ok());
+    ASSERT_TRUE(w->commit().ok());
+    auto tb = (*b)->table("items");
+    ASSERT_TRUE(tb.ok());
+    auto r = (*b)->begin_read();
+    ASSERT_TRUE(r.ok());
+    auto v = r->get(*tb, as_bytes("k"));
+    ASSERT_TRUE(v.ok() && v->has_value());
+    EXPECT_EQ(str(**v), "v");
+  }  // b closed: a still works
+  for (int i = 0; i < 3; ++i) {
+    auto c = Env::open({.path = dir.path()});
+    ASSERT_TRUE(c.ok());
+    auto w = (*a)->begin_write();
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE(w->put(*t, as_bytes("k"), as_bytes(std::to_string(i))).ok());
+    ASSERT_TRUE(w->commit().ok());
+  }
+  auto r = (*a)->begin_read();
+  ASSERT_TRUE(r.ok());
+  auto v = r->get(*t, as_bytes("k"));
+  ASSERT_TRUE(v.ok() && v->has_value());
+  EXPECT_EQ(str(**v), "2");
+}
+
 TEST(Store, UncommittedWriteIsDiscarded) {
   TempDir dir;
   auto env = Env::open({.path = dir.path()});
