@@ -9,9 +9,10 @@ namespace cg::crypto {
 
 void blake2b(std::span<const Bytes> parts, std::span<std::uint8_t> out, Bytes key) {
   ensure_sodium();
-  CG_ASSERT(out.size() >= crypto_generichash_BYTES_MIN && out.size() <= crypto_generichash_BYTES_MAX);
-  CG_ASSERT(key.empty() ||
-            (key.size() >= crypto_generichash_KEYBYTES_MIN && key.size() <= crypto_generichash_KEYBYTES_MAX));
+  CG_ASSERT(out.size() >= crypto_generichash_BYTES_MIN &&
+            out.size() <= crypto_generichash_BYTES_MAX);
+  CG_ASSERT(key.empty() || (key.size() >= crypto_generichash_KEYBYTES_MIN &&
+                            key.size() <= crypto_generichash_KEYBYTES_MAX));
   crypto_generichash_state st;
   crypto_generichash_init(&st, key.empty() ? nullptr : key.data(), key.size(), out.size());
   for (const Bytes p : parts) crypto_generichash_update(&st, p.data(), p.size());

@@ -18,8 +18,8 @@
 #include <deque>
 #include <unordered_set>
 
-#include "gateway/common/mutex.h"
 #include "crypto/suite.h"
+#include "gateway/common/mutex.h"
 
 namespace cg::crypto {
 

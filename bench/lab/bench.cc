@@ -143,9 +143,9 @@ struct CellRun {
 
 const char* const node_ids[] = {"sy-rx-1", "us-relay", "il-gw-1"};
 
-CellRun run_cell(const std::string& label, const std::string& dir,
-                 const std::string& policy_file, std::uint64_t items, std::size_t body_bytes,
-                 std::uint64_t link_rate, std::uint64_t inbox_items_max, bool progress) {
+CellRun run_cell(const std::string& label, const std::string& dir, const std::string& policy_file,
+                 std::uint64_t items, std::size_t body_bytes, std::uint64_t link_rate,
+                 std::uint64_t inbox_items_max, bool progress) {
   CellRun run;
   deploy::Options dopt;
   dopt.dir = dir;
@@ -264,11 +264,13 @@ CellRun run_cell(const std::string& label, const std::string& dir,
   run.backpressure_waits = static_cast<std::uint64_t>(
       sample(expo["il-gw-1"], "cellgate_ingest_backpressure_waits_total", "il-gw-1"));
   run.envelope_bytes = static_cast<std::uint64_t>(
-      deploy::metric(expo["il-gw-1"], "cellgate_link_envelope_bytes_submitted_total{link=\"to-us\"}")
+      deploy::metric(expo["il-gw-1"],
+                     "cellgate_link_envelope_bytes_submitted_total{link=\"to-us\"}")
           .value_or(0));
   run.latencies = (*expect)->latencies();
   if (!source_status.ok()) run.error = "source: " + source_status.reason();
-  if (run.error.empty() && !consumer_status.ok()) run.error = "consumer: " + consumer_status.reason();
+  if (run.error.empty() && !consumer_status.ok())
+    run.error = "consumer: " + consumer_status.reason();
   if (run.error.empty() && run.delivered < run.releasable)
     run.error = std::to_string(run.releasable - run.delivered) +
                 " releasable items not delivered within 30 s of the last delivery";
@@ -287,11 +289,12 @@ struct GrowthPoint {
 };
 Result<std::vector<GrowthPoint>> store_growth(const std::string& dir, std::uint64_t max_items,
                                               std::size_t body_bytes, bool progress) {
-  CG_ASSIGN_OR_RETURN(auto env,
-                      store::Env::open({.path = dir, .map_bytes = static_cast<std::size_t>(
-                                                         max_items * 16 * 1024 + (64u << 20))}));
+  CG_ASSIGN_OR_RETURN(auto env, store::Env::open({.path = dir,
+                                                  .map_bytes = static_cast<std::size_t>(
+                                                      max_items * 16 * 1024 + (64u << 20))}));
   CG_ASSIGN_OR_RETURN(auto inbox, ingest::Inbox::open(*env));
-  CG_ASSIGN_OR_RETURN(auto audit_log, audit::AuditLog::open(*env, "il-gw-1", crypto::modern_suite()));
+  CG_ASSIGN_OR_RETURN(auto audit_log,
+                      audit::AuditLog::open(*env, "il-gw-1", crypto::modern_suite()));
   CG_ASSIGN_OR_RETURN(auto sent, sentlog::SentLog::open(*env));
   synth::Generator gen({.seed = 3, .body_bytes = body_bytes});
   std::vector<std::vector<std::uint8_t>> items;
@@ -311,8 +314,8 @@ Result<std::vector<GrowthPoint>> store_growth(const std::string& dir, std::uint6
       if (n == window_from) window_start = SteadyClock::now();
       for (int b = 0; b < 8; ++b) id[b] = static_cast<std::uint8_t>(n >> (8 * b));
       const auto& item = items[n % items.size()];
-      CG_ASSIGN_OR_RETURN(auto a, inbox.append(txn, id, "il-src-1", static_cast<std::int64_t>(n),
-                                               item));
+      CG_ASSIGN_OR_RETURN(auto a,
+                          inbox.append(txn, id, "il-src-1", static_cast<std::int64_t>(n), item));
       last_inbox = a.seq;
       CG_ASSIGN_OR_RETURN(const auto seq, sent.next_seq(txn, {"sy", 0}));
       audit::Event ev{.time_ns = static_cast<std::int64_t>(n),
@@ -334,7 +337,8 @@ Result<std::vector<GrowthPoint>> store_growth(const std::string& dir, std::uint6
                    static_cast<unsigned long long>(n), static_cast<unsigned long long>(max_items));
     if (n >= checkpoint) {
       const double secs = seconds_since(window_start);
-      points.push_back({checkpoint, static_cast<double>(n - window_from) / secs, env->used_bytes()});
+      points.push_back(
+          {checkpoint, static_cast<double>(n - window_from) / secs, env->used_bytes()});
       checkpoint *= 10;
       window_from = checkpoint - checkpoint / 10;
     }
@@ -408,8 +412,7 @@ int bench(const BenchOptions& o) {
                    text.status().reason().c_str());
       return exit_io;
     }
-    if (auto s = micro::register_micro(
-            {reinterpret_cast<const char*>(text->data()), text->size()});
+    if (auto s = micro::register_micro({reinterpret_cast<const char*>(text->data()), text->size()});
         !s.ok()) {
       std::fprintf(stderr, "bench: %s\n", s.reason().c_str());
       return exit_usage;
@@ -497,8 +500,9 @@ int bench(const BenchOptions& o) {
         const auto f = floor_of(s, z);
         const auto h = rate(std::string("hot_path/") + s + "/" + z);
         if (f && h)
-          std::printf("crypto floor %-6s %-5s %10.0f items/s; hot path %10.0f items/s = %.2f of it\n",
-                      s, z, *f, *h, *h / *f);
+          std::printf(
+              "crypto floor %-6s %-5s %10.0f items/s; hot path %10.0f items/s = %.2f of it\n", s, z,
+              *f, *h, *h / *f);
       }
     }
     std::printf("\n");
@@ -520,49 +524,53 @@ int bench(const BenchOptions& o) {
     } cleanup{dir};
     const std::string policy_file = dir + "/bench-policy.toml";
     std::ofstream(policy_file) << bench_policy;
-    std::printf("end to end: source → il-gw-1 → us-relay → sy-rx-1 → consumer, each node its own "
-                "process,\n%llu items of %zu text bytes, mixed precedences, bench policy "
-                "(releases all that markings allow)\n",
-                static_cast<unsigned long long>(o.e2e_items), o.body_bytes);
+    std::printf(
+        "end to end: source → il-gw-1 → us-relay → sy-rx-1 → consumer, each node its own "
+        "process,\n%llu items of %zu text bytes, mixed precedences, bench policy "
+        "(releases all that markings allow)\n",
+        static_cast<unsigned long long>(o.e2e_items), o.body_bytes);
     auto report = [&](const char* name, const CellRun& r) {
-      std::printf("  %-10s %s\n", name,
-                  r.error.empty() ? "" : ("stopped: " + r.error).c_str());
-      std::printf("    %llu sent, %llu acknowledged, %llu releasable, %llu delivered "
-                  "byte-identical, %llu differing, %llu unexpected, %llu twice, %llu lost on "
-                  "links; %llu refused as overloaded and re-sent\n",
-                  static_cast<unsigned long long>(r.sent),
-                  static_cast<unsigned long long>(r.accepted),
-                  static_cast<unsigned long long>(r.releasable),
-                  static_cast<unsigned long long>(r.delivered),
-                  static_cast<unsigned long long>(r.differing),
-                  static_cast<unsigned long long>(r.unexpected),
-                  static_cast<unsigned long long>(r.duplicates),
-                  static_cast<unsigned long long>(r.lost),
-                  static_cast<unsigned long long>(r.overloaded));
-      std::printf("    %.0f items/s delivered, %.1f MB/s of envelopes, in %.2f s; nothing lost: %s\n",
-                  r.items_per_s(), r.seconds > 0 ? static_cast<double>(r.envelope_bytes) / r.seconds / 1e6 : 0,
-                  r.seconds, r.lossless() ? "yes" : "NO");
+      std::printf("  %-10s %s\n", name, r.error.empty() ? "" : ("stopped: " + r.error).c_str());
+      std::printf(
+          "    %llu sent, %llu acknowledged, %llu releasable, %llu delivered "
+          "byte-identical, %llu differing, %llu unexpected, %llu twice, %llu lost on "
+          "links; %llu refused as overloaded and re-sent\n",
+          static_cast<unsigned long long>(r.sent), static_cast<unsigned long long>(r.accepted),
+          static_cast<unsigned long long>(r.releasable),
+          static_cast<unsigned long long>(r.delivered),
+          static_cast<unsigned long long>(r.differing),
+          static_cast<unsigned long long>(r.unexpected),
+          static_cast<unsigned long long>(r.duplicates), static_cast<unsigned long long>(r.lost),
+          static_cast<unsigned long long>(r.overloaded));
+      std::printf(
+          "    %.0f items/s delivered, %.1f MB/s of envelopes, in %.2f s; nothing lost: %s\n",
+          r.items_per_s(),
+          r.seconds > 0 ? static_cast<double>(r.envelope_bytes) / r.seconds / 1e6 : 0, r.seconds,
+          r.lossless() ? "yes" : "NO");
       for (const auto* id : node_ids) {
         auto u = r.usage.find(id);
         if (u == r.usage.end()) continue;
-        std::printf("    %-9s cpu %6.2f s = %6.1f µs per item, peak RSS %6.1f MiB\n", id,
-                    u->second.cpu_seconds,
-                    r.delivered ? u->second.cpu_seconds * 1e6 / static_cast<double>(r.delivered) : 0,
-                    static_cast<double>(u->second.peak_rss_kb) / 1024.0);
+        std::printf(
+            "    %-9s cpu %6.2f s = %6.1f µs per item, peak RSS %6.1f MiB\n", id,
+            u->second.cpu_seconds,
+            r.delivered ? u->second.cpu_seconds * 1e6 / static_cast<double>(r.delivered) : 0,
+            static_cast<double>(u->second.peak_rss_kb) / 1024.0);
       }
-      std::printf("    clients   cpu %6.2f s = %6.1f µs per item (source and consumer, this "
-                  "process: generating, judging, checking)\n",
-                  r.clients_cpu_seconds,
-                  r.delivered ? r.clients_cpu_seconds * 1e6 / static_cast<double>(r.delivered) : 0);
+      std::printf(
+          "    clients   cpu %6.2f s = %6.1f µs per item (source and consumer, this "
+          "process: generating, judging, checking)\n",
+          r.clients_cpu_seconds,
+          r.delivered ? r.clients_cpu_seconds * 1e6 / static_cast<double>(r.delivered) : 0);
       for (const auto& [p, v] : r.latencies) {
         std::printf("    latency %-9s p50 %8.2f ms  p99 %8.2f ms  p99.9 %8.2f ms  (%zu items)\n",
-                    precedence_name(p), traffic::percentile(v, 0.5),
-                    traffic::percentile(v, 0.99), traffic::percentile(v, 0.999), v.size());
+                    precedence_name(p), traffic::percentile(v, 0.5), traffic::percentile(v, 0.99),
+                    traffic::percentile(v, 0.999), v.size());
       }
       json << ",\"" << name << "\":{\"items\":" << r.delivered << ",\"seconds\":" << r.seconds
            << ",\"items_per_second\":" << r.items_per_s()
-           << ",\"envelope_bytes\":" << r.envelope_bytes << ",\"lossless\":"
-           << (r.lossless() ? "true" : "false") << ",\"refused_overloaded\":" << r.overloaded
+           << ",\"envelope_bytes\":" << r.envelope_bytes
+           << ",\"lossless\":" << (r.lossless() ? "true" : "false")
+           << ",\"refused_overloaded\":" << r.overloaded
            << ",\"backpressure_waits\":" << r.backpressure_waits << ",\"nodes\":{";
       bool first = true;
       for (const auto& [id, u] : r.usage) {
@@ -588,8 +596,10 @@ int bench(const BenchOptions& o) {
     report("saturated", sat);
     failed |= !sat.lossless();
     const auto zmq = rate("zmq/" + std::string(o.body_bytes == 1024 ? "1KiB" : "?"));
-    Goal e{"end to end, 1 KiB: ≥ 100k items/s and ≥ 1/8 of raw ZeroMQ, nothing lost", "",
-           ">= 100000 and >= 0.125", {}};
+    Goal e{"end to end, 1 KiB: ≥ 100k items/s and ≥ 1/8 of raw ZeroMQ, nothing lost",
+           "",
+           ">= 100000 and >= 0.125",
+           {}};
     if (sat.error.empty()) {
       std::snprintf(buf, sizeof buf, "%.0f items/s%s", sat.items_per_s(), "");
       e.measured = buf;
@@ -622,16 +632,19 @@ int bench(const BenchOptions& o) {
     // Enough that what the policy releases outgrows the inbox and the link sender's staging
     // (4 MiB) together, so the source must be held back.
     const std::uint64_t items = std::max<std::uint64_t>(20'000, o.e2e_items / 3);
-    std::printf("  overload: links paced at %.2f MB/s (a tenth of the saturated run's rate), "
-                "inbox of %llu items, %llu items offered as fast as the source can\n",
-                static_cast<double>(slow) / 1e6, static_cast<unsigned long long>(overload_inbox),
-                static_cast<unsigned long long>(items));
+    std::printf(
+        "  overload: links paced at %.2f MB/s (a tenth of the saturated run's rate), "
+        "inbox of %llu items, %llu items offered as fast as the source can\n",
+        static_cast<double>(slow) / 1e6, static_cast<unsigned long long>(overload_inbox),
+        static_cast<unsigned long long>(items));
     const auto over = run_cell("overload", dir + "/overload", policy_file, items, o.body_bytes,
                                slow, overload_inbox, progress);
     report("overload", over);
     failed |= !over.lossless();
-    Goal ov{"10x overload: peak RSS ≤ 512 MiB per node, back-pressure, nothing dropped", "",
-            "<= 512 MiB, lossless", {}};
+    Goal ov{"10x overload: peak RSS ≤ 512 MiB per node, back-pressure, nothing dropped",
+            "",
+            "<= 512 MiB, lossless",
+            {}};
     if (over.error.empty()) {
       std::uint64_t peak = 0;
       for (const auto& [id, u] : over.usage) peak = std::max(peak, u.peak_rss_kb);
@@ -656,10 +669,11 @@ int bench(const BenchOptions& o) {
   if (o.growth_items >= 100'000) {
     std::string dir = (std::filesystem::temp_directory_path() / "cellgate-growth-XXXXXX").string();
     if (::mkdtemp(dir.data()) == nullptr) return exit_io;
-    std::printf("\nstore growth: the gateway's durable writes per released item (inbox, audit "
-                "record, sent envelope),\n256 per transaction, on this machine's disk, up to %llu "
-                "items\n",
-                static_cast<unsigned long long>(o.growth_items));
+    std::printf(
+        "\nstore growth: the gateway's durable writes per released item (inbox, audit "
+        "record, sent envelope),\n256 per transaction, on this machine's disk, up to %llu "
+        "items\n",
+        static_cast<unsigned long long>(o.growth_items));
     auto points = store_growth(dir, o.growth_items, o.body_bytes, progress);
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
@@ -674,8 +688,8 @@ int bench(const BenchOptions& o) {
                     static_cast<unsigned long long>(p.items), p.items_per_s,
                     static_cast<double>(p.store_bytes) / 1048576.0);
         json << (first ? "" : ",") << "{\"items\":" << p.items
-             << ",\"items_per_second\":" << p.items_per_s
-             << ",\"store_bytes\":" << p.store_bytes << "}";
+             << ",\"items_per_second\":" << p.items_per_s << ",\"store_bytes\":" << p.store_bytes
+             << "}";
         first = false;
       }
     }
@@ -688,8 +702,10 @@ int bench(const BenchOptions& o) {
                     static_cast<unsigned long long>(b.items), a.items_per_s,
                     static_cast<unsigned long long>(a.items), b.items_per_s / a.items_per_s);
       g.measured = buf;
-      if (b.items >= 10'000'000) g.met = b.items_per_s / a.items_per_s >= 0.9;
-      else g.measured += " (10^7 not run: --growth-items 10000000)";
+      if (b.items >= 10'000'000)
+        g.met = b.items_per_s / a.items_per_s >= 0.9;
+      else
+        g.measured += " (10^7 not run: --growth-items 10000000)";
     }
     goals.push_back(g);
   }
@@ -702,8 +718,11 @@ int bench(const BenchOptions& o) {
     std::printf("%-70s %s — %s\n", g.what.c_str(), g.measured.empty() ? "-" : g.measured.c_str(),
                 verdict);
     json << (first ? "" : ",") << "{\"goal\":\"" << json_escape(g.what) << "\",\"measured\":\""
-         << json_escape(g.measured) << "\",\"target\":\"" << json_escape(g.target)
-         << "\",\"met\":" << (!g.met ? "null" : *g.met ? "true" : "false") << "}";
+         << json_escape(g.measured) << "\",\"target\":\"" << json_escape(g.target) << "\",\"met\":"
+         << (!g.met   ? "null"
+             : *g.met ? "true"
+                      : "false")
+         << "}";
     first = false;
   }
   json << "]}\n";

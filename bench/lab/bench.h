@@ -12,14 +12,14 @@ namespace cg::lab {
 struct BenchOptions {
   std::string policy = "gateway/policy/examples/il-policy.toml";  // decisions in the micro part
   std::string json = "bench/out/cellgate-bench.json";             // "" = no JSON file
-  std::string filter;          // Google Benchmark regex over the micro-benchmarks ("" = all)
-  double min_time = 0.3;       // seconds per micro-benchmark
-  bool micro = true;           // stage micro-benchmarks, floor, baselines
-  bool cell = true;            // end to end through node processes (saturated, overload)
+  std::string filter;     // Google Benchmark regex over the micro-benchmarks ("" = all)
+  double min_time = 0.3;  // seconds per micro-benchmark
+  bool micro = true;      // stage micro-benchmarks, floor, baselines
+  bool cell = true;       // end to end through node processes (saturated, overload)
   std::uint64_t e2e_items = 60'000;
   std::size_t body_bytes = 1024;
   std::uint64_t growth_items = 1'000'000;  // store growth up to this (0 = skip; 10^7 for the goal)
-  bool progress = true;        // a progress line on stderr (only when it is a terminal)
+  bool progress = true;                    // a progress line on stderr (only when it is a terminal)
 };
 
 // Exit 0 when every scenario ran and every end-to-end run lost nothing; 1 when a scenario

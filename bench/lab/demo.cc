@@ -40,10 +40,10 @@ using ull = unsigned long long;
 
 // One direction of the cell: its source and consumer, and what the origin's policy releases.
 struct Direction {
-  const char* name;        // "il → sy"
-  const char* gateway;     // origin gateway
-  const char* receiver;    // destination receiver
-  const char* near_rx;     // the origin party's own receiver (whose reports the gateway sends)
+  const char* name;      // "il → sy"
+  const char* gateway;   // origin gateway
+  const char* receiver;  // destination receiver
+  const char* near_rx;   // the origin party's own receiver (whose reports the gateway sends)
   const char* destination;
   std::unique_ptr<traffic::Expectations> expect;
   traffic::SourceOptions so;
@@ -217,8 +217,9 @@ int demo(const DemoOptions& options) {
     d.co.endpoint = ends[i].deliver;
     d.co.server_public_z85 = ends[i].receiver_key;
     d.co.keys = ends[i].consumer;
-    d.consumer = std::thread(
-        [&d] { d.consumer_status = traffic::run_consumer(d.co, *d.expect, d.cc, d.stop_consumer); });
+    d.consumer = std::thread([&d] {
+      d.consumer_status = traffic::run_consumer(d.co, *d.expect, d.cc, d.stop_consumer);
+    });
     d.source = std::thread([&d, start] {
       d.source_status = traffic::run_source(d.so, *d.expect, d.sc, d.stop_source);
       d.source_s = seconds_since(start);
@@ -257,7 +258,8 @@ int demo(const DemoOptions& options) {
   // The receivers quote the relay's latest head to each other every 2 s: give them the time to
   // compare one each (at most 8 s) before the counts are read.
   for (int i = 0; i < 80; ++i) {
-    const auto a = scrape_or_empty(nodes[0].metrics_port), b = scrape_or_empty(nodes[1].metrics_port);
+    const auto a = scrape_or_empty(nodes[0].metrics_port),
+               b = scrape_or_empty(nodes[1].metrics_port);
     if (sample(a, "cellgate_receiver_heads_matched_total", "sy-rx-1") +
                 sample(a, "cellgate_receiver_heads_unverifiable_total", "sy-rx-1") >
             0 &&
@@ -343,16 +345,18 @@ int demo(const DemoOptions& options) {
     if (!d.consumer_status.ok())
       std::fprintf(stderr, "demo: %s consumer: %s\n", d.name, d.consumer_status.reason().c_str());
     std::printf("\n%s\n", d.name);
-    std::printf("items in:     %llu sent by %s; %llu acknowledged (stored), %llu malformed refused "
-                "at ingest\n",
-                static_cast<ull>(d.sc.sent.load()), d.so.source_id.c_str(),
-                static_cast<ull>(e.accepted), static_cast<ull>(d.sc.rejected_malformed.load()));
+    std::printf(
+        "items in:     %llu sent by %s; %llu acknowledged (stored), %llu malformed refused "
+        "at ingest\n",
+        static_cast<ull>(d.sc.sent.load()), d.so.source_id.c_str(), static_cast<ull>(e.accepted),
+        static_cast<ull>(d.sc.rejected_malformed.load()));
     std::printf(
         "gateway:      %s judged for %s: released %llu (%llu of them redacted), blocked %llu,\n"
-        "              quarantined %llu; and released %llu report(s) of %s (gap ranges, tree heads)\n",
+        "              quarantined %llu; and released %llu report(s) of %s (gap ranges, tree "
+        "heads)\n",
         d.gateway, d.destination, static_cast<ull>(t.released - t.reports_released),
-        static_cast<ull>(t.redacted), static_cast<ull>(t.blocked),
-        static_cast<ull>(t.quarantined), static_cast<ull>(t.reports_released), d.near_rx);
+        static_cast<ull>(t.redacted), static_cast<ull>(t.blocked), static_cast<ull>(t.quarantined),
+        static_cast<ull>(t.reports_released), d.near_rx);
     std::printf(
         "policy check: the same items judged here under the approved policy: released %llu "
         "(redacted %llu),\n              blocked %llu, quarantined %llu\n",
@@ -374,10 +378,10 @@ int demo(const DemoOptions& options) {
                 static_cast<double>(e.accepted) / d.source_s, static_cast<ull>(e.accepted),
                 d.source_s);
     for (const auto& [p, v] : d.expect->latencies()) {
-      std::printf("latency:      %-9s p50 %7.1f ms   p99 %7.1f ms   (%zu items, source → "
-                  "consumer)\n",
-                  precedence_name(p), traffic::percentile(v, 0.5), traffic::percentile(v, 0.99),
-                  v.size());
+      std::printf(
+          "latency:      %-9s p50 %7.1f ms   p99 %7.1f ms   (%zu items, source → "
+          "consumer)\n",
+          precedence_name(p), traffic::percentile(v, 0.5), traffic::percentile(v, 0.99), v.size());
     }
     adds_up = adds_up && d.source_status.ok() && d.consumer_status.ok() &&
               t.accepted >= e.accepted && t.released - t.reports_released == e.released &&
@@ -442,7 +446,8 @@ int demo(const DemoOptions& options) {
     cleanup.d.clear();  // keep the deployment and logs for a look
   }
   if (adds_up && options.keep) {
-    std::printf("              kept: %s (the nodes' configs, stores and logs)\n", cell->dir.c_str());
+    std::printf("              kept: %s (the nodes' configs, stores and logs)\n",
+                cell->dir.c_str());
     cleanup.d.clear();
   }
   return adds_up ? exit_ok : exit_failed;

@@ -67,8 +67,8 @@ Result<BundleChunk> decode_bundle_chunk(Bytes record) {
   if (c.total == 0 || c.total > limits::rules_bundle_bytes_max)
     return malformed("bundle chunk: bundle length " + std::to_string(c.total) + " out of range");
   if (c.offset >= c.total || len > c.total - c.offset)
-    return malformed("bundle chunk: bytes " + std::to_string(c.offset) + "+" +
-                     std::to_string(len) + " outside a bundle of " + std::to_string(c.total));
+    return malformed("bundle chunk: bytes " + std::to_string(c.offset) + "+" + std::to_string(len) +
+                     " outside a bundle of " + std::to_string(c.total));
   return c;
 }
 
@@ -107,8 +107,7 @@ Result<std::optional<std::vector<std::uint8_t>>> BundleAssembler::add(Bytes reco
   }
   Partial& p = it->second;
   p.age = ++clock_;
-  if (p.total != c.total)
-    return malformed("bundle chunk: chunks of one bundle disagree on length");
+  if (p.total != c.total) return malformed("bundle chunk: chunks of one bundle disagree on length");
   auto next = p.chunks.lower_bound(c.offset);
   if (next != p.chunks.end() && next->first == c.offset) {
     if (next->second != len) return malformed("bundle chunk: chunks overlap");

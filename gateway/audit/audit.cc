@@ -105,8 +105,10 @@ Result<AuditLog> AuditLog::open(store::Env& env, std::string node, const crypto:
   } else {
     CG_ASSIGN_OR_RETURN(auto head, txn.get(meta, store::as_bytes(kHeadKey)));
     if (head && suite.id() != crypto::SuiteId::modern)
-      return malformed("audit: this store's chain predates the suite record (BLAKE2b), the node "
-                       "runs " + std::string(crypto::suite_name(suite.id())));
+      return malformed(
+          "audit: this store's chain predates the suite record (BLAKE2b), the node "
+          "runs " +
+          std::string(crypto::suite_name(suite.id())));
     const std::uint8_t id = static_cast<std::uint8_t>(suite.id());
     CG_RETURN_IF_ERROR(txn.put(meta, store::as_bytes(kSuiteKey), std::span(&id, 1)));
   }

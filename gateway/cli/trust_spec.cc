@@ -75,7 +75,8 @@ Result<std::vector<std::uint8_t>> trust_root_from_spec(std::string_view text,
         key_into(t, "key", required_string(t, "name"), crypto::KeyKind::signing, keys[i]);
       }
     }
-    body.setRootThreshold(static_cast<std::uint8_t>(top.integer("root_threshold", 1, 255).value_or(1)));
+    body.setRootThreshold(
+        static_cast<std::uint8_t>(top.integer("root_threshold", 1, 255).value_or(1)));
     if (const auto* parties = top.array_of_tables("party")) {
       auto out = body.initParties(count(top, parties, "party", 64));
       for (unsigned i = 0; i < out.size(); ++i) {

@@ -244,7 +244,8 @@ Status DeliveryServer::start() {
   Status curve = edge::make_curve_server(*s.router, s.options.secret_z85, "cellgate.deliver");
   if (!curve.ok()) return curve.with_context("deliver: receiver secret key");
   try {
-    s.router->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(limits::consumer_message_bytes_max));
+    s.router->set(zmq::sockopt::maxmsgsize,
+                  static_cast<std::int64_t>(limits::consumer_message_bytes_max));
     s.router->set(zmq::sockopt::sndhwm, s.options.socket_hwm);
     s.router->set(zmq::sockopt::rcvhwm, s.options.socket_hwm);
     s.router->set(zmq::sockopt::linger, 0);

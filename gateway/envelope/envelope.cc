@@ -284,8 +284,12 @@ Result<Accepted> verify_delivery(Bytes bytes, const trust::TrustRoot& root,
   const auto index = c.getLogIndex();
   TreeHead head{c.getTreeSize(), bytes_of(span_of(c.getRootHash())), c.getTreeHeadTime(),
                 bytes_of(head_signature), c.getTreeHeadSerial()};
-  return Accepted{std::move(checked.envelope), std::move(checked.leaf),
-                  std::move(checked.origin_party), index, relay, std::move(head)};
+  return Accepted{std::move(checked.envelope),
+                  std::move(checked.leaf),
+                  std::move(checked.origin_party),
+                  index,
+                  relay,
+                  std::move(head)};
 }
 
 Result<wire::Message<schema::Item>> open(const Accepted& accepted, const crypto::EpochKey& epoch) {

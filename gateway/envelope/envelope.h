@@ -81,8 +81,9 @@ Result<Sealed> seal(const Signer& origin, const HeaderFields& fields, crypto::Ep
 Result<Sealed> seal(const Signer& origin, const HeaderFields& fields, crypto::EpochKey& epoch,
                     Bytes canonical_item, schema::Label::Reader release_label);
 
-// Signs one batch (1..limits::batch_items_max sealed envelopes, each made by seal(); a batch of one is a plain
-// signature over its leaf) and returns each envelope's bytes (canonical, standard framing).
+// Signs one batch (1..limits::batch_items_max sealed envelopes, each made by seal(); a batch of one
+// is a plain signature over its leaf) and returns each envelope's bytes (canonical, standard
+// framing).
 Result<std::vector<std::vector<std::uint8_t>>> sign_batch(const Signer& origin,
                                                           std::uint64_t batch_id,
                                                           std::span<const Sealed> batch);

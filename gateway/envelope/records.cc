@@ -52,8 +52,7 @@ Status validate_proof(capnp::List<capnp::Data>::Reader proof) {
 }
 
 Status validate_tree_head(schema::TreeHead::Reader t) {
-  if (!wire::is_clean_name(wire::view(t.getRelay())))
-    return malformed("tree head: bad relay name");
+  if (!wire::is_clean_name(wire::view(t.getRelay()))) return malformed("tree head: bad relay name");
   if (t.getSerial() == 0) return malformed("tree head: serial 0");
   if (t.getTreeSize() == 0) return malformed("tree head: empty tree");
   CG_RETURN_IF_ERROR(check_small(t.getRootHash(), "tree head rootHash"));
@@ -130,7 +129,8 @@ Status verify_node_signature(const trust::TrustRoot& root, std::string_view id, 
                              Bytes signature, const char* what) {
   CG_ASSIGN_OR_RETURN(auto node, signer_node(root, id, role, key_id, suite, what));
   if (auto s = suite.verify(span_of(node.getSigningKey().getKey()), message, signature); !s.ok())
-    return unauthenticated(std::string(what) + " " + std::string(id) + ": signature does not verify");
+    return unauthenticated(std::string(what) + " " + std::string(id) +
+                           ": signature does not verify");
   return {};
 }
 
@@ -155,8 +155,8 @@ Result<VerifiedHead> verify_published_head(Bytes record, const trust::TrustRoot&
                                            const crypto::Suite& suite,
                                            crypto::VerifiedSignatures* verified) {
   CG_ASSIGN_OR_RETURN(const Bytes body, unframe(record, head_magic, "published head"));
-  CG_ASSIGN_OR_RETURN(auto m, wire::decode_message<schema::PublishedHead>(body, record_limits,
-                                                                          validate_published));
+  CG_ASSIGN_OR_RETURN(
+      auto m, wire::decode_message<schema::PublishedHead>(body, record_limits, validate_published));
   const auto t = m.root().getHead();
   VerifiedHead v;
   v.relay = std::string(wire::view(t.getRelay()));
@@ -197,8 +197,8 @@ bool is_stream_head(Bytes record) { return has_prefix(record, stream_magic); }
 Result<StreamHeadFields> verify_stream_head(Bytes record, const trust::TrustRoot& root,
                                             const crypto::Suite& suite) {
   CG_ASSIGN_OR_RETURN(const Bytes body, unframe(record, stream_magic, "stream head"));
-  CG_ASSIGN_OR_RETURN(auto m, wire::decode_message<schema::StreamHead>(body, record_limits,
-                                                                       validate_stream_head));
+  CG_ASSIGN_OR_RETURN(
+      auto m, wire::decode_message<schema::StreamHead>(body, record_limits, validate_stream_head));
   const auto h = m.root();
   if (static_cast<std::uint8_t>(h.getSuite()) != static_cast<std::uint8_t>(suite.id()))
     return unauthenticated("stream head: suite is not the deployment's");

@@ -1,6 +1,5 @@
 #include "gateway/link/frame.h"
 
-
 #include <algorithm>
 #include <array>
 #include <string>

@@ -37,11 +37,11 @@
 
 #include "crypto/secret.h"
 #include "gateway/common/clock.h"
+#include "gateway/common/mutex.h"
 #include "gateway/common/status.h"
 #include "gateway/link/fec.h"
 #include "gateway/link/frame.h"
 #include "gateway/link/limits.h"
-#include "gateway/common/mutex.h"
 
 namespace cg::link {
 

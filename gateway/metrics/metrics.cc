@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "gateway/common/limits.h"
 #include "gateway/common/assert.h"
+#include "gateway/common/limits.h"
 
 namespace cg::metrics {
 namespace {
@@ -194,7 +194,8 @@ Result<Request> parse_request(std::span<const std::uint8_t> bytes) {
   std::string_view head(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   const auto end = head.find("\r\n\r\n");
   if (end == std::string_view::npos) {
-    if (head.size() >= limits::metrics_request_bytes_max) return malformed("http: request head too long");
+    if (head.size() >= limits::metrics_request_bytes_max)
+      return malformed("http: request head too long");
     return malformed("http: incomplete request head");
   }
   const auto line_end = head.find("\r\n");
@@ -296,14 +297,16 @@ void Server::serve(int fd) {
   buf.reserve(1024);
   Result<Request> request = malformed("http: incomplete request head");
   // Read until the head is complete, the size bound is hit, or the time runs out.
-  for (int waited = 0; waited < request_timeout_ms && buf.size() < limits::metrics_request_bytes_max;) {
+  for (int waited = 0;
+       waited < request_timeout_ms && buf.size() < limits::metrics_request_bytes_max;) {
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 100) <= 0) {
       waited += 100;
       continue;
     }
     std::uint8_t chunk[1024];
-    ssize_t n = ::recv(fd, chunk, std::min(sizeof(chunk), limits::metrics_request_bytes_max - buf.size()), 0);
+    ssize_t n = ::recv(fd, chunk,
+                       std::min(sizeof(chunk), limits::metrics_request_bytes_max - buf.size()), 0);
     if (n <= 0) break;
     buf.insert(buf.end(), chunk, chunk + n);
     request = parse_request(buf);

@@ -15,10 +15,9 @@ std::vector<MetricRow> signature_rows(const crypto::VerifiedSignatures& verified
   const std::string help =
       "Batch and tree head signature checks: computed by the suite, or remembered (the same "
       "signature verified before).";
-  return {counter_row("cellgate_signature_checks_total", help, verified.misses(),
-                      {"how", "computed"}),
-          counter_row("cellgate_signature_checks_total", help, verified.hits(),
-                      {"how", "remembered"})};
+  return {
+      counter_row("cellgate_signature_checks_total", help, verified.misses(), {"how", "computed"}),
+      counter_row("cellgate_signature_checks_total", help, verified.hits(), {"how", "remembered"})};
 }
 
 }  // namespace cg::node

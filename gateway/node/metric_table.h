@@ -20,7 +20,7 @@ struct MetricRow {
   enum class Kind { counter, gauge };
   Kind kind = Kind::counter;
   std::string name, help;
-  NodeMetrics::Label label;                          // empty: the node label alone
+  NodeMetrics::Label label;                           // empty: the node label alone
   const std::atomic<std::uint64_t>* value = nullptr;  // must outlive the NodeMetrics
 };
 

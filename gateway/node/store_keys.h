@@ -21,8 +21,7 @@ inline std::vector<std::uint8_t> epoch_key_of(std::string_view party, std::uint6
   return name_number_key(party, epoch);
 }
 // Table bundles_seen (relay): party ‖ 0x00 ‖ be64(bundle version) → bundle hash.
-inline std::vector<std::uint8_t> bundle_seen_key_of(std::string_view party,
-                                                    std::uint64_t version) {
+inline std::vector<std::uint8_t> bundle_seen_key_of(std::string_view party, std::uint64_t version) {
   return name_number_key(party, version);
 }
 // Table heads (receiver): relay ‖ 0x00 ‖ be64(serial) → the published head record.

@@ -137,7 +137,8 @@ std::vector<SeqRange> subtract(std::span<const SeqRange> missing, std::span<cons
 
 // --- Reports ---------------------------------------------------------------------------------
 
-Result<std::vector<std::uint8_t>> sign_report(const envelope::Signer& signer, const Report& report) {
+Result<std::vector<std::uint8_t>> sign_report(const envelope::Signer& signer,
+                                              const Report& report) {
   capnp::MallocMessageBuilder mb;
   auto r = mb.initRoot<schema::ReceiverReport>();
   r.setSuite(static_cast<schema::Suite>(signer.suite->id()));
@@ -150,7 +151,8 @@ Result<std::vector<std::uint8_t>> sign_report(const envelope::Signer& signer, co
     gaps[i].setOrigin(text_of(g.key.origin));
     gaps[i].setDestination(text_of(g.key.destination));
     gaps[i].setStream(g.key.stream);
-    auto ranges = gaps[i].initRanges(static_cast<unsigned>(std::min<std::size_t>(g.ranges.size(), 65535)));
+    auto ranges =
+        gaps[i].initRanges(static_cast<unsigned>(std::min<std::size_t>(g.ranges.size(), 65535)));
     for (unsigned j = 0; j < ranges.size(); ++j) {
       ranges[j].setFirst(g.ranges[j].first);
       ranges[j].setLast(g.ranges[j].last);
@@ -181,16 +183,16 @@ Result<std::vector<std::uint8_t>> sign_report(const envelope::Signer& signer, co
 
 Result<Report> verify_report(Bytes bytes, const trust::TrustRoot& root,
                              const crypto::Suite& suite) {
-  CG_ASSIGN_OR_RETURN(auto m, wire::decode_message<schema::ReceiverReport>(bytes, report_limits,
-                                                                           validate_report));
+  CG_ASSIGN_OR_RETURN(
+      auto m, wire::decode_message<schema::ReceiverReport>(bytes, report_limits, validate_report));
   const auto r = m.root();
   if (static_cast<std::uint8_t>(r.getSuite()) != static_cast<std::uint8_t>(suite.id()))
     return unauthenticated("receiver report: suite is not the deployment's");
   Report out;
   out.reporter = std::string(wire::view(r.getReporter()));
   CG_RETURN_IF_ERROR(envelope::verify_node_signature(
-      root, out.reporter, schema::Role::RECEIVER, span_of(r.getKeyId()), suite,
-      report_message(r), span_of(r.getSignature()), "reporter"));
+      root, out.reporter, schema::Role::RECEIVER, span_of(r.getKeyId()), suite, report_message(r),
+      span_of(r.getSignature()), "reporter"));
   out.reporter_party = std::string(wire::view(root.node(out.reporter)->getParty()));
   out.time_ns = r.getTime();
   for (auto g : r.getGaps()) {
@@ -497,13 +499,12 @@ std::vector<Evidence> HeadChain::hold(const std::string& relay, const envelope::
                          describe(before->second.head)});
     }
   }
-  if (const auto after = std::next(it);
-      after != heads_.end() && after->first.first == relay &&
-      after->second.head.tree_size < head.tree_size) {
+  if (const auto after = std::next(it); after != heads_.end() && after->first.first == relay &&
+                                        after->second.head.tree_size < head.tree_size) {
     ++counters_.evidence;
     out.push_back({EvidenceKind::inconsistent, relay, after->second.head, head, source,
-                   "relay " + relay + " tree head " + describe(head) + " is larger than the later " +
-                       describe(after->second.head)});
+                   "relay " + relay + " tree head " + describe(head) +
+                       " is larger than the later " + describe(after->second.head)});
   }
   *kept = &it->second;
   trim();
@@ -533,12 +534,12 @@ std::vector<Evidence> HeadChain::add_published(const envelope::VerifiedHead& v,
                          std::to_string(earlier.tree_size)});
       continue;
     }
-    if (!crypto::verify_consistency(hasher_, earlier.tree_size, v.head.tree_size,
-                                    earlier.root_hash, v.head.root_hash, link.proof)) {
+    if (!crypto::verify_consistency(hasher_, earlier.tree_size, v.head.tree_size, earlier.root_hash,
+                                    v.head.root_hash, link.proof)) {
       ++counters_.evidence;
       out.push_back({EvidenceKind::inconsistent, v.relay, earlier, v.head, "published head link",
-                     "relay " + v.relay + ": consistency proof from " + describe(earlier) +
-                         " to " + describe(v.head) + " does not verify"});
+                     "relay " + v.relay + ": consistency proof from " + describe(earlier) + " to " +
+                         describe(v.head) + " does not verify"});
       continue;
     }
     if (!kept->linked) {
@@ -612,7 +613,11 @@ std::vector<Evidence> HeadChain::tick(std::int64_t now_ns) {
     if (now_ns - it->since_ns >= options_.withheld_after_ns) {
       ++counters_.evidence;
       const std::uint64_t seen = max == max_serial_.end() ? 0 : max->second;
-      out.push_back({EvidenceKind::withheld, it->theirs.relay, {}, it->theirs.head, it->source,
+      out.push_back({EvidenceKind::withheld,
+                     it->theirs.relay,
+                     {},
+                     it->theirs.head,
+                     it->source,
                      "relay " + it->theirs.relay + " showed " + it->source + " tree head " +
                          describe(it->theirs.head) + ", but this party has seen no serial above " +
                          std::to_string(seen) + " for " +

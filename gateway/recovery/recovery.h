@@ -66,10 +66,10 @@ struct QuotedHead {
 };
 
 struct Report {
-  std::string reporter;  // receiver node id
+  std::string reporter;        // receiver node id
   std::string reporter_party;  // filled by verify_report
   std::int64_t time_ns = 0;
-  std::vector<StreamGaps> gaps;     // ≤ limits::gap_streams_max, ≤ gap_ranges_max ranges each
+  std::vector<StreamGaps> gaps;    // ≤ limits::gap_streams_max, ≤ gap_ranges_max ranges each
   std::optional<QuotedHead> head;  // the latest tree head the reporter verified
 };
 
@@ -86,8 +86,9 @@ Result<Report> verify_report(Bytes bytes, const trust::TrustRoot& root, const cr
 inline constexpr std::string_view report_content_type = "application/vnd.cellgate.receiver-report";
 
 struct ReportItem {
-  std::string source;        // the reporting receiver, as its gateway's ingest knows it
-  std::string label_policy;  // the labelling policy of the gateway's rules (lowest level, TLP:CLEAR)
+  std::string source;  // the reporting receiver, as its gateway's ingest knows it
+  std::string
+      label_policy;  // the labelling policy of the gateway's rules (lowest level, TLP:CLEAR)
   std::int64_t now_ns = 0;
   std::vector<std::uint8_t> id;  // 16 bytes, fresh per report
 };
@@ -254,12 +255,12 @@ class HeadChain final {
   std::optional<QuotedHead> latest() const;
 
   struct Counters {
-    std::uint64_t heads = 0;        // distinct published heads kept
-    std::uint64_t linked = 0;       // with a verified consistency proof from an earlier head
-    std::uint64_t unlinked = 0;     // none of their links could be checked (heads lost)
-    std::uint64_t matched = 0;      // quoted heads equal to ours
-    std::uint64_t unverifiable = 0; // quoted serials we never held (lost, or out of the window)
-    std::uint64_t evidence = 0;     // equivocation found (fork, inconsistent, withheld)
+    std::uint64_t heads = 0;         // distinct published heads kept
+    std::uint64_t linked = 0;        // with a verified consistency proof from an earlier head
+    std::uint64_t unlinked = 0;      // none of their links could be checked (heads lost)
+    std::uint64_t matched = 0;       // quoted heads equal to ours
+    std::uint64_t unverifiable = 0;  // quoted serials we never held (lost, or out of the window)
+    std::uint64_t evidence = 0;      // equivocation found (fork, inconsistent, withheld)
   };
   const Counters& counters() const { return counters_; }
   std::size_t pending() const { return pending_.size(); }
@@ -284,7 +285,7 @@ class HeadChain final {
 
   crypto::Hasher hasher_;
   HeadOptions options_;
-  std::map<Key, Held> heads_;  // at most options_.window
+  std::map<Key, Held> heads_;                        // at most options_.window
   std::map<std::string, std::uint64_t> max_serial_;  // per relay, of every head held so far
   std::deque<Pending> pending_;
   Counters counters_;

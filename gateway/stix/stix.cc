@@ -10,8 +10,8 @@
 #include <set>
 
 #include "crypto/fixed.h"
-#include "gateway/common/limits.h"
 #include "gateway/common/hex.h"
+#include "gateway/common/limits.h"
 #include "gateway/common/text.h"
 
 namespace cg::stix {
@@ -20,7 +20,6 @@ namespace {
 using simdjson::dom::array;
 using simdjson::dom::element;
 using simdjson::dom::object;
-
 
 // STIX 2.1 types cellgate carries, with the properties the spec requires for each.
 const std::map<std::string_view, std::vector<std::string_view>>& known_types() {

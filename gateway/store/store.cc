@@ -215,8 +215,7 @@ Result<std::unique_ptr<Env>> Env::open(const Options& options) {
       if (it->second.read_only && !options.read_only)
         return io_error("store: " + options.path + " is open read-only in this process");
       ++it->second.refs;
-      return std::unique_ptr<Env>(
-          new Env(it->second.env, it->second.map_bytes, options.read_only));
+      return std::unique_ptr<Env>(new Env(it->second.env, it->second.map_bytes, options.read_only));
     }
   }
   if (options.read_only) {

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "gateway/common/limits.h"
 #include "gateway/common/hex.h"
+#include "gateway/common/limits.h"
 #include "gateway/common/text.h"
 #include "gateway/wire/wire.h"
 
@@ -24,7 +24,6 @@ namespace {
 using simdjson::dom::array;
 using simdjson::dom::element;
 using simdjson::dom::object;
-
 
 struct Fail {
   Status status;

@@ -106,8 +106,7 @@ class BothWaysTest : public ::testing::Test {
              const std::string& destination, const std::string& ingest,
              const std::string& gateway_key, const ingest::KeyPair& source,
              const std::string& source_id, const std::string& deliver,
-             const std::string& receiver_key, const ingest::KeyPair& consumer,
-             std::uint64_t seed) {
+             const std::string& receiver_key, const ingest::KeyPair& consumer, std::uint64_t seed) {
     d.name = name;
     auto e = traffic::Expectations::create(policy, destination);
     ASSERT_TRUE(e.ok()) << e.status().reason();
@@ -163,9 +162,8 @@ class BothWaysTest : public ::testing::Test {
     d.consumer_thread = std::thread([&d] {
       d.consumer_status = traffic::run_consumer(d.consumer, *d.expect, d.cc, d.stop_consumer);
     });
-    d.source_thread = std::thread([&d] {
-      d.source_status = traffic::run_source(d.source, *d.expect, d.sc, d.stop_source);
-    });
+    d.source_thread = std::thread(
+        [&d] { d.source_status = traffic::run_source(d.source, *d.expect, d.sc, d.stop_source); });
   }
   void finish_sources() {
     for (auto* d : {&il_sy_, &sy_il_}) {
@@ -276,8 +274,8 @@ TEST_F(BothWaysTest, TwentyPercentLossOnEveryLinkIsRecoveredInBothDirections) {
   stop_consumers();
   for (const auto& [link, p] : proxies) {
     const auto& c = p->counters();
-    std::printf("[loss proxy %s, seed %llu] %llu datagrams, %llu dropped (%.1f %%)\n",
-                link.c_str(), static_cast<unsigned long long>(p->seed()),
+    std::printf("[loss proxy %s, seed %llu] %llu datagrams, %llu dropped (%.1f %%)\n", link.c_str(),
+                static_cast<unsigned long long>(p->seed()),
                 static_cast<unsigned long long>(c.received.load()),
                 static_cast<unsigned long long>(c.dropped.load()),
                 100.0 * static_cast<double>(c.dropped.load()) /
@@ -304,10 +302,11 @@ TEST_F(BothWaysTest, TwentyPercentLossOnEveryLinkIsRecoveredInBothDirections) {
             std::printf("  %s %s\n", rx, l.c_str());
       }
     }
-    std::printf("[%s] envelopes the links reported lost (at the relay, both ways, and here) %.0f, "
-                "seqs asked for again %.0f, "
-                "recovered %.0f; %s re-sent %.0f; the relay forwarded %.0f again\n",
-                rx, lost, asked, recovered, gw, resent, reforwarded);
+    std::printf(
+        "[%s] envelopes the links reported lost (at the relay, both ways, and here) %.0f, "
+        "seqs asked for again %.0f, "
+        "recovered %.0f; %s re-sent %.0f; the relay forwarded %.0f again\n",
+        rx, lost, asked, recovered, gw, resent, reforwarded);
     EXPECT_GT(lost, 0.0) << rx << ": the link lost nothing: the loss was not beyond FEC";
     EXPECT_GT(recovered, 0.0) << rx << ": delivered everything, but nothing by recovery?";
     EXPECT_GT(resent, 0.0) << gw;
@@ -345,7 +344,8 @@ std::string half_relay(const std::string& toml, const std::string& from, const s
     if (line.rfind("party = ", 0) == 0 && (block.rfind("[[link_out]]", 0) == 0)) {
       keep = line == "party = \"" + to + "\"";
     }
-    if (line.rfind("store = ", 0) == 0 && block.rfind("[node]", 0) == 0) line = "store = \"" + store + "\"";
+    if (line.rfind("store = ", 0) == 0 && block.rfind("[node]", 0) == 0)
+      line = "store = \"" + store + "\"";
     if (line.rfind("listen = ", 0) == 0 && block.rfind("[metrics]", 0) == 0)
       line = "listen = \"127.0.0.1:" + std::to_string(metrics_port) + "\"";
     block += line + "\n";
@@ -391,15 +391,15 @@ TEST_F(BothWaysTest, ARelayThatForksItsLogIsDetectedByBothParties) {
   // The operators' check, offline: each receiver's own record, and the heads exchanged.
   const auto& r = *cell_.reverse;
   for (const std::string& store : {cell_.receiver_store, r.receiver_store}) {
-    auto [rc, out] = cellgate({"audit", "check-consistency", "--store", store, "--trust-root",
-                               cell_.trust_root_file});
+    auto [rc, out] = cellgate(
+        {"audit", "check-consistency", "--store", store, "--trust-root", cell_.trust_root_file});
     EXPECT_EQ(rc, 1) << out;
     EXPECT_NE(out.find("EQUIVOCATION"), std::string::npos) << out;
     std::printf("[check-consistency --store %s]\n%s", store.c_str(), out.c_str());
   }
   const std::string sy_heads = dir_.file("sy.heads");
-  auto [rc_export, out_export] = cellgate({"audit", "heads", "--store", cell_.receiver_store,
-                                           "--out", sy_heads});
+  auto [rc_export, out_export] =
+      cellgate({"audit", "heads", "--store", cell_.receiver_store, "--out", sy_heads});
   ASSERT_EQ(rc_export, 0) << out_export;
   auto [rc, out] = cellgate({"audit", "check-consistency", "--store", r.receiver_store,
                              "--trust-root", cell_.trust_root_file, "--heads", sy_heads, "--json"});

@@ -321,11 +321,12 @@ std::string gateway_toml(const Options& o, const GatewaySpec& g) {
 
 std::string relay_toml(const Options& o, std::uint16_t metrics_port, std::span<const LinkSpec> ins,
                        std::span<const std::pair<LinkSpec, std::uint16_t>> outs) {
-  std::string t = o.both_directions
-                      ? "# The supervisor's relay: verifies, logs and countersigns each party's\n"
-                        "# envelopes and forwards them to the other.\n"
-                      : "# The supervisor's relay: verifies, logs and countersigns il's envelopes and\n"
-                        "# forwards them to sy.\n";
+  std::string t =
+      o.both_directions
+          ? "# The supervisor's relay: verifies, logs and countersigns each party's\n"
+            "# envelopes and forwards them to the other.\n"
+          : "# The supervisor's relay: verifies, logs and countersigns il's envelopes and\n"
+            "# forwards them to sy.\n";
   t += common_toml(relay_id, "us", "relay", metrics_port, true, o);
   t += "[relay]\n";
   t += o.both_directions ? "routes = [\"il->sy\", \"sy->il\"]\n\n" : "routes = [\"il->sy\"]\n\n";
@@ -386,10 +387,13 @@ std::string readme(const Options& o, const Deployment& d) {
             "  cellgate run --config config/<node>.toml\n\n";
   t += "config/     the node configs (paths in them are relative to config/)\n";
   t += "keys/       node keys (<node>.sign, <node>.kx, .pub beside them), link MAC keys\n";
-  t += o.both_directions ? "            (il-us.link, us-sy.link, sy-us.link, us-il.link), CURVE secret keys\n"
-                           "            (<id>.curve, one Z85 line) for gateways, receivers, sources and consumers\n"
-                         : "            (il-us.link, us-sy.link), CURVE secret keys (<id>.curve, one Z85 line)\n"
-                           "            for the gateway, the receiver, source il-src-1 and consumer sy-consumer-1\n";
+  t += o.both_directions
+           ? "            (il-us.link, us-sy.link, sy-us.link, us-il.link), CURVE secret keys\n"
+             "            (<id>.curve, one Z85 line) for gateways, receivers, sources and "
+             "consumers\n"
+           : "            (il-us.link, us-sy.link), CURVE secret keys (<id>.curve, one Z85 line)\n"
+             "            for the gateway, the receiver, source il-src-1 and consumer "
+             "sy-consumer-1\n";
   if (o.encrypt_keys) t += "            passphrase: seals every private key file (keep it 0600)\n";
   t += "keys/root/  the root key that signed trust/root.bin (keep offline in a real cell)\n";
   t += "keys/reviewers/  reviewers' signing keys (their own workstations in a real cell):\n";
@@ -413,8 +417,8 @@ std::string readme(const Options& o, const Deployment& d) {
        " (il-gw-1), :" + std::to_string(d.relay_metrics_port) +
        " (us-relay), :" + std::to_string(d.receiver_metrics_port) + " (sy-rx-1)";
   if (d.reverse) {
-    t += ", :" + std::to_string(d.reverse->gateway_metrics_port) + " (sy-gw-1), :" +
-         std::to_string(d.reverse->receiver_metrics_port) + " (il-rx-1)";
+    t += ", :" + std::to_string(d.reverse->gateway_metrics_port) +
+         " (sy-gw-1), :" + std::to_string(d.reverse->receiver_metrics_port) + " (il-rx-1)";
   }
   t += "\n";
   return t;
@@ -587,13 +591,22 @@ Result<Deployment> create(const Options& o) {
   const LinkSpec us_sy{"to-sy", "sy", link_id_us_sy, "us-sy.link", d.receiver_link_in_port};
   LinkSpec sy_us_in{}, us_il{};
 
-  GatewaySpec gw{gateway_id, "il", "sy", d.gateway_metrics_port, ingest_port,
+  GatewaySpec gw{gateway_id,
+                 "il",
+                 "sy",
+                 d.gateway_metrics_port,
+                 ingest_port,
                  {{d.source_id, d.source.public_z85}},
                  {"to-us", "us", link_id_il_us, "il-us.link", 0},
                  o.gateway_link_peer_port.value_or(peer("il-us", d.relay_link_in_port))};
-  ReceiverSpec rx{receiver_id, "sy", "il", d.receiver_metrics_port, deliver_port,
+  ReceiverSpec rx{receiver_id,
+                  "sy",
+                  "il",
+                  d.receiver_metrics_port,
+                  deliver_port,
                   {"from-us", "us", link_id_us_sy, "us-sy.link", d.receiver_link_in_port},
-                  {d.consumer_id, d.consumer.public_z85}, std::nullopt};
+                  {d.consumer_id, d.consumer.public_z85},
+                  std::nullopt};
   std::vector<LinkSpec> relay_in = {il_us_in};
   std::vector<std::pair<LinkSpec, std::uint16_t>> relay_out = {
       {us_sy, peer("us-sy", d.receiver_link_in_port)}};
@@ -611,7 +624,8 @@ Result<Deployment> create(const Options& o) {
   d.relay_config = d.dir + "/config/us-relay.toml";
   d.receiver_config = d.dir + "/config/sy-rx-1.toml";
   CG_RETURN_IF_ERROR(write_text(d.gateway_config, gateway_toml(o, gw), 0644));
-  CG_RETURN_IF_ERROR(write_text(d.relay_config, relay_toml(o, d.relay_metrics_port, relay_in, relay_out), 0644));
+  CG_RETURN_IF_ERROR(
+      write_text(d.relay_config, relay_toml(o, d.relay_metrics_port, relay_in, relay_out), 0644));
   CG_RETURN_IF_ERROR(write_text(d.receiver_config, receiver_toml(o, rx), 0644));
   d.gateway_store = d.dir + "/state/il-gw-1";
   d.relay_store = d.dir + "/state/us-relay";
@@ -619,11 +633,19 @@ Result<Deployment> create(const Options& o) {
   std::vector<const std::string*> stores = {&d.gateway_store, &d.relay_store, &d.receiver_store};
   if (both) {
     auto& r = *d.reverse;
-    GatewaySpec sgw{sy_gateway_id, "sy", "il", r.gateway_metrics_port, sy_ingest_port,
+    GatewaySpec sgw{sy_gateway_id,
+                    "sy",
+                    "il",
+                    r.gateway_metrics_port,
+                    sy_ingest_port,
                     {{r.source_id, r.source.public_z85}, {receiver_id, receiver_curve.public_z85}},
                     {"to-us", "us", link_id_sy_us, "sy-us.link", 0},
                     peer("sy-us", r.relay_link_in_port)};
-    ReceiverSpec irx{il_receiver_id, "il", "sy", r.receiver_metrics_port, il_deliver_port,
+    ReceiverSpec irx{il_receiver_id,
+                     "il",
+                     "sy",
+                     r.receiver_metrics_port,
+                     il_deliver_port,
                      {"from-us", "us", link_id_us_il, "us-il.link", r.receiver_link_in_port},
                      {r.consumer_id, r.consumer.public_z85},
                      {{d.ingest_endpoint, gateway_curve.public_z85}}};

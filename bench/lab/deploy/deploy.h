@@ -62,7 +62,7 @@ struct Options {
   std::map<std::string, std::uint16_t> link_peer_ports;
   // [recovery] of the receivers (both directions), for tests that want faster reports.
   std::uint32_t report_after_ms = 3000, rereport_after_ms = 5000, gossip_interval_ms = 10'000;
-  std::uint32_t pipeline_batch_items_max = 256;  // [pipeline] batch_items_max
+  std::uint32_t pipeline_batch_items_max = 256;    // [pipeline] batch_items_max
   std::uint64_t ingest_inbox_items_max = 100'000;  // [ingest] inbox_items_max
   // [node] store_bytes_max of every node. A gateway's store grew by about 4 KB per item in
   // the multi-process tests (inbox, audit record with its explanation, sent log, holds):
@@ -74,7 +74,7 @@ struct Options {
 struct ReverseDirection {
   std::string gateway_config, receiver_config;  // sy-gw-1, il-rx-1
   std::string gateway_store, receiver_store;
-  std::string rules_bundle_file, policy_file;   // sy's
+  std::string rules_bundle_file, policy_file;  // sy's
   std::string ingest_endpoint, gateway_curve_public;
   std::string source_id;  // "sy-src-1"
   ingest::KeyPair source;

@@ -53,11 +53,10 @@ std::vector<MetricRow> metric_rows(const GatewayCounters& c,
                   c.redacted),
       counter_row("cellgate_gateway_items_judged_total", "Items taken from the inbox and judged.",
                   c.items_judged),
-      counter_row("cellgate_gateway_envelopes_sent_total",
-                  "Envelopes handed to the one-way link.", c.envelopes_sent),
+      counter_row("cellgate_gateway_envelopes_sent_total", "Envelopes handed to the one-way link.",
+                  c.envelopes_sent),
       counter_row("cellgate_gateway_batches_total", "Batch signatures made.", c.batches),
-      counter_row("cellgate_gateway_epochs_started_total", "Epoch keys started.",
-                  c.epochs_started),
+      counter_row("cellgate_gateway_epochs_started_total", "Epoch keys started.", c.epochs_started),
       counter_row("cellgate_gateway_waits_no_bundle_total",
                   "Pipeline passes that judged nothing: no usable approved rules bundle.",
                   c.waits_no_bundle),
@@ -226,9 +225,8 @@ struct GatewayNode::Impl {
   Status review(Pass& p, const quarantine::Quarantine::Request& r);
   Status apply_reject(Pass& p, const quarantine::Quarantine::Request& r, audit::Event& ev,
                       const std::string& who);
-  Status apply_release(Pass& p, const quarantine::Quarantine::Request& r,
-                       const quarantine::Held& h, schema::Item::Reader item, audit::Event& ev,
-                       const std::string& who);
+  Status apply_release(Pass& p, const quarantine::Quarantine::Request& r, const quarantine::Held& h,
+                       schema::Item::Reader item, audit::Event& ev, const std::string& who);
   // A refused decision: audited, logged, counted, answered; the item stays held as it was.
   Status refuse_review(Pass& p, const quarantine::Quarantine::Request& r, audit::Event& ev,
                        const std::string& why);
@@ -242,8 +240,7 @@ struct GatewayNode::Impl {
   // Seals `released` for `party` under a fresh seq and records `ev` (its event set by the
   // caller) with that seq; FLASH items are signed alone.
   Status seal_one(Pass& p, const std::string& party, std::span<const std::uint8_t> released,
-                  schema::Label::Reader release_label, schema::Item::Reader item,
-                  audit::Event& ev);
+                  schema::Label::Reader release_label, schema::Item::Reader item, audit::Event& ev);
   // Signs what was sealed — FLASH items alone, routine ones in batches of at most
   // limits::batch_items_max — and puts every envelope in the sent log (emit).
   Status sign_batches(Pass& p);
@@ -275,7 +272,7 @@ struct GatewayNode::Impl {
   // What a report asks of this gateway, summed over its streams.
   struct GapAsk {
     std::uint64_t asked = 0, queued = 0, gone = 0;  // seqs asked, queued, no longer kept
-    std::string unrecoverable;                       // the ranges no longer kept (for the log)
+    std::string unrecoverable;                      // the ranges no longer kept (for the log)
   };
   // Queues the re-sends one stream's gaps ask for (what the sent log still keeps).
   Status queue_resends(const recovery::StreamGaps& g, GapAsk& t);
@@ -427,8 +424,7 @@ Result<crypto::EpochKey*> GatewayNode::Impl::epoch_for(const std::string& party,
   return &*s.epoch;
 }
 
-Result<std::shared_ptr<const approval::Bundle>> GatewayNode::Impl::usable_bundle(
-    std::int64_t now) {
+Result<std::shared_ptr<const approval::Bundle>> GatewayNode::Impl::usable_bundle(std::int64_t now) {
   auto bundle = approver->usable(now);
   if (!bundle.ok()) {
     // Logged once per change of state (the pipeline asks on every pass), counted every time.
@@ -474,8 +470,7 @@ Result<bool> GatewayNode::Impl::pass() {
   for (const auto& r : requests) CG_RETURN_IF_ERROR(review(p, r));
   for (const auto* e : work) CG_RETURN_IF_ERROR(judge(p, evaluator, *e));
   CG_RETURN_IF_ERROR(sign_batches(p));
-  CG_RETURN_IF_ERROR(
-      commit(p, pending.empty() ? std::nullopt : std::optional(pending.back().seq)));
+  CG_RETURN_IF_ERROR(commit(p, pending.empty() ? std::nullopt : std::optional(pending.back().seq)));
   CG_RETURN_IF_ERROR(send(p, judged_ns));
   return true;
 }
@@ -538,8 +533,7 @@ Status GatewayNode::Impl::review(Pass& p, const quarantine::Quarantine::Request&
   if (!h.ok())
     return refuse_review(p, r, ev, "hold " + std::to_string(r.hold) + ": " + h.status().reason());
   auto item = wire::decode_canonical_item(h->item);
-  if (!item.ok())
-    return io_error("hold " + std::to_string(r.hold) + ": " + item.status().reason());
+  if (!item.ok()) return io_error("hold " + std::to_string(r.hold) + ": " + item.status().reason());
   ev.item_id = {item->root().getId().begin(), item->root().getId().size()};
   ev.destination = h->destination;
   const std::string who = "reviewer " + reviewer + " (key " + to_hex(r.key_id) + ")";
@@ -571,8 +565,8 @@ Status GatewayNode::Impl::apply_release(Pass& p, const quarantine::Quarantine::R
   ev.detail = who;
   if (dest == nullptr || !streams.count(dest->party)) {
     // Signed, but it cannot be sent under the current rules: held again, never dropped.
-    CG_ASSIGN_OR_RETURN(const auto again, held->hold(p.txn, p.now, h.destination,
-                                                     h.rules_version, h.explanation, h.item));
+    CG_ASSIGN_OR_RETURN(const auto again, held->hold(p.txn, p.now, h.destination, h.rules_version,
+                                                     h.explanation, h.item));
     return refuse_review(p, r, ev,
                          "hold " + std::to_string(r.hold) + ": destination '" + h.destination +
                              "' has no receiver under the current rules; held again as " +
@@ -674,8 +668,7 @@ Status GatewayNode::Impl::sign_batches(Pass& p) {
   for (auto& [party, b] : p.batches) {
     for (std::size_t at = 0; at < b.size(); at += limits::batch_items_max) {
       const auto n = std::min<std::size_t>(limits::batch_items_max, b.size() - at);
-      CG_RETURN_IF_ERROR(
-          emit(p, party, std::span(b).subspan(at, n), schema::Precedence::ROUTINE));
+      CG_RETURN_IF_ERROR(emit(p, party, std::span(b).subspan(at, n), schema::Precedence::ROUTINE));
     }
   }
   return {};
@@ -903,7 +896,8 @@ Status GatewayNode::Impl::housekeeping() {
     }
   }
   if (auto b = approver->current();
-      b && (bundle_changed.exchange(false) || mono - bundle_sent_ns >= tuning::bundle_resend_every_ns)) {
+      b &&
+      (bundle_changed.exchange(false) || mono - bundle_sent_ns >= tuning::bundle_resend_every_ns)) {
     bundle_sent_ns = mono;
     for (const auto& chunk :
          bundle_chunks(b->bytes, link_settings(config.links_out[0]).fragment_bytes()))
@@ -924,7 +918,8 @@ Status GatewayNode::Impl::housekeeping() {
   CG_ASSIGN_OR_RETURN(const auto pruned, sent->prune_before(cutoff, tuning::prune_per_pass_max));
   counters.sent_pruned.fetch_add(pruned);
   // Consumed inbox entries, whose ids answer a source's late retry, for as long.
-  CG_ASSIGN_OR_RETURN(const auto pruned_in, inbox->prune_before(cutoff, tuning::prune_per_pass_max));
+  CG_ASSIGN_OR_RETURN(const auto pruned_in,
+                      inbox->prune_before(cutoff, tuning::prune_per_pass_max));
   counters.inbox_pruned.fetch_add(pruned_in);
   return {};
 }

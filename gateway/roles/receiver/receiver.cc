@@ -10,9 +10,9 @@
 
 #include "crypto/keys.h"
 #include "gateway/approval/approval.h"
-#include "gateway/common/mutex.h"
 #include "gateway/audit/audit.h"
 #include "gateway/common/limits.h"
+#include "gateway/common/mutex.h"
 #include "gateway/deliver/deliver.h"
 #include "gateway/envelope/envelope.h"
 #include "gateway/ingest/ingest.h"
@@ -65,8 +65,7 @@ std::vector<MetricRow> recovery_rows(const ReceiverCounters& c) {
       counter_row("cellgate_receiver_gap_seqs_requested_total",
                   "Sequence numbers asked for again in reports.", c.seqs_requested),
       counter_row("cellgate_receiver_recovered_total",
-                  "Envelopes that arrived after this receiver reported them missing.",
-                  c.recovered),
+                  "Envelopes that arrived after this receiver reported them missing.", c.recovered),
       counter_row("cellgate_receiver_gaps_abandoned_total",
                   "Sequence numbers given up after give_up_seconds (alarm).", c.abandoned),
       counter_row("cellgate_receiver_reports_accepted_total",
@@ -91,8 +90,7 @@ std::vector<MetricRow> recovery_rows(const ReceiverCounters& c) {
                   "Published tree heads whose earlier heads were lost (no proof could be checked).",
                   c.heads_unlinked),
       counter_row("cellgate_receiver_heads_matched_total",
-                  "The other party's quoted tree heads equal to this receiver's.",
-                  c.heads_matched),
+                  "The other party's quoted tree heads equal to this receiver's.", c.heads_matched),
       counter_row("cellgate_receiver_heads_unverifiable_total",
                   "The other party's quoted tree heads this receiver never held.",
                   c.heads_unverifiable),
@@ -107,8 +105,8 @@ std::vector<MetricRow> delivery_rows(const deliver::Counters& dc) {
   return {
       counter_row("cellgate_deliver_delivered_total",
                   "Deliveries sent to consumers (redeliveries included).", dc.delivered),
-      counter_row("cellgate_deliver_redelivered_total",
-                  "Deliveries sent again (no ack in time).", dc.redelivered),
+      counter_row("cellgate_deliver_redelivered_total", "Deliveries sent again (no ack in time).",
+                  dc.redelivered),
       counter_row("cellgate_deliver_acknowledged_total", "Deliveries consumers acknowledged.",
                   dc.acknowledged),
   };
@@ -494,8 +492,7 @@ Result<bool> ReceiverNode::Impl::take_envelope(store::WriteTxn& txn,
 }
 
 Result<bool> ReceiverNode::Impl::first_arrival(store::WriteTxn& txn, const std::string& origin,
-                                               schema::EnvelopeHeader::Reader h,
-                                               audit::Event& ev) {
+                                               schema::EnvelopeHeader::Reader h, audit::Event& ev) {
   CG_ASSIGN_OR_RETURN(auto verdict, seen->check_and_mark(txn, origin, h.getStream(), h.getSeq()));
   if (verdict.written_off) {
     const auto& w = *verdict.written_off;
@@ -520,13 +517,13 @@ Result<bool> ReceiverNode::Impl::first_arrival(store::WriteTxn& txn, const std::
 }
 
 Status ReceiverNode::Impl::store_for_consumers(store::WriteTxn& txn, const envelope::Accepted& a,
-                                               const wire::Message<schema::Item>& item, audit::Event& ev,
-                                               std::int64_t now) {
+                                               const wire::Message<schema::Item>& item,
+                                               audit::Event& ev, std::int64_t now) {
   const auto h = a.envelope.root().getHeader();
-  CG_RETURN_IF_ERROR(outbox
-                         ->enqueue(txn, ev.origin, h.getStream(), h.getSeq(),
-                                   a.log_index, item.canonical_bytes())
-                         .status());
+  CG_RETURN_IF_ERROR(
+      outbox
+          ->enqueue(txn, ev.origin, h.getStream(), h.getSeq(), a.log_index, item.canonical_bytes())
+          .status());
   ev.event = schema::AuditEvent::DELIVERED;  // stored for delivery; consumers ack it later
   ev.reason = "stored";
   CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
@@ -692,10 +689,9 @@ void ReceiverNode::Impl::run_reporter() {
     std::vector<std::uint8_t> item;
     {
       MutexLock lock(to_gateway_mu);
-      to_gateway_cv.wait_for(lock, std::chrono::milliseconds(tuning::reporter_wait_ms),
-                             [this]() CG_REQUIRES(to_gateway_mu) {
-                               return !to_gateway.empty() || stopping.load();
-                             });
+      to_gateway_cv.wait_for(
+          lock, std::chrono::milliseconds(tuning::reporter_wait_ms),
+          [this]() CG_REQUIRES(to_gateway_mu) { return !to_gateway.empty() || stopping.load(); });
       if (to_gateway.empty()) continue;
       item = to_gateway.front();
     }
@@ -776,7 +772,8 @@ Status ReceiverNode::Impl::count_gaps() {
     CG_ASSIGN_OR_RETURN(auto open, seen->missing(origin, 0, tuning::missing_ranges_max, &highest));
     // Beyond the highest received, up to what the origin says it committed: lost at the tail.
     const auto head = stream_heads.find(key);
-    if (head != stream_heads.end() && open.size() < tuning::missing_ranges_max && head->second > highest)
+    if (head != stream_heads.end() && open.size() < tuning::missing_ranges_max &&
+        head->second > highest)
       open.push_back({highest + 1, head->second});
     for (const auto& g : open) {
       missing += g.last - g.first + 1;

@@ -47,7 +47,7 @@ struct ReceiverCounters {
   std::atomic<std::uint64_t> epochs{0};
   std::atomic<std::uint64_t> lost_on_link{0};
   std::atomic<std::uint64_t> errors{0};
-  std::atomic<std::uint64_t> missing{0};  // gauge: seqs below the highest received not here
+  std::atomic<std::uint64_t> missing{0};      // gauge: seqs below the highest received not here
   std::atomic<std::uint64_t> written_off{0};  // ran past the dedupe window: lost for good
   // Gap recovery (issue 10).
   std::atomic<std::uint64_t> reports_sent{0};

@@ -10,12 +10,12 @@
 
 #include "crypto/keys.h"
 #include "gateway/approval/approval.h"
-#include "gateway/common/mutex.h"
 #include "gateway/audit/audit.h"
+#include "gateway/common/limits.h"
+#include "gateway/common/mutex.h"
 #include "gateway/deliver/deliver.h"
 #include "gateway/envelope/envelope.h"
 #include "gateway/link/link.h"
-#include "gateway/common/limits.h"
 #include "gateway/node/metric_table.h"
 #include "gateway/node/node_common.h"
 #include "gateway/node/store_keys.h"
@@ -54,8 +54,8 @@ std::vector<MetricRow> metric_rows(const RelayCounters& c) {
   return {
       counter_row("cellgate_relay_received_total", "Envelopes received from the parties' links.",
                   c.received),
-      counter_row("cellgate_relay_relayed_total",
-                  "Envelopes logged, countersigned and forwarded.", c.relayed),
+      counter_row("cellgate_relay_relayed_total", "Envelopes logged, countersigned and forwarded.",
+                  c.relayed),
       counter_row("cellgate_relay_refused_total", refused, c.refused_origin, {"reason", "origin"}),
       counter_row("cellgate_relay_refused_total", refused, c.refused_replay, {"reason", "replay"}),
       counter_row("cellgate_relay_refused_total", refused, c.refused_oversight,
@@ -64,8 +64,7 @@ std::vector<MetricRow> metric_rows(const RelayCounters& c) {
                   {"reason", "no_route"}),
       counter_row("cellgate_relay_refused_total", refused, c.refused_bundle, {"reason", "bundle"}),
       counter_row("cellgate_relay_bundles_accepted_total",
-                  "Rules bundles received, verified and recorded as approved.",
-                  c.bundles_accepted),
+                  "Rules bundles received, verified and recorded as approved.", c.bundles_accepted),
       counter_row("cellgate_relay_bundles_refused_total", "Rules bundles (or chunks) refused.",
                   c.bundles_refused),
       gauge_row("cellgate_relay_held_for_bundle",
@@ -77,8 +76,7 @@ std::vector<MetricRow> metric_rows(const RelayCounters& c) {
       counter_row("cellgate_relay_lost_on_links_total",
                   "Envelopes the inbound links reported lost.", c.lost_on_links),
       counter_row("cellgate_relay_forwarded_after_restart_total",
-                  "Logged envelopes forwarded again after a restart.",
-                  c.forwarded_after_restart),
+                  "Logged envelopes forwarded again after a restart.", c.forwarded_after_restart),
       counter_row("cellgate_relay_errors_total", "Processing errors.", c.errors),
       counter_row(
           "cellgate_relay_reforwarded_total",
@@ -133,8 +131,8 @@ struct RelayNode::Impl {
   // (party, bundle version) → bundle hash of every bundle seen approved.
   store::Table bundles_seen;
   // (origin, destination, stream, seq) → be64(log index) || leaf hash, for the last
-  // tuning::logged_window_seqs seqs of each stream: a re-sent envelope is forwarded again, not logged
-  // twice.
+  // tuning::logged_window_seqs seqs of each stream: a re-sent envelope is forwarded again, not
+  // logged twice.
   store::Table logged;
   // Tree head serials reserved, and the last head and checkpoint published (for the links of
   // the first head after a restart).
@@ -185,9 +183,8 @@ struct RelayNode::Impl {
   // Whether the rules bundle named in the header is one the relay has seen approved; one not
   // seen yet may be on the way, and the envelope waits for it (bounded). False: not admitted
   // (held, or refused and audited).
-  Result<bool> bundle_approved(In& in, store::WriteTxn& txn, Arrival at,
-                               const envelope::Checked& c, std::vector<std::uint8_t>& bytes,
-                               audit::Event& ev);
+  Result<bool> bundle_approved(In& in, store::WriteTxn& txn, Arrival at, const envelope::Checked& c,
+                               std::vector<std::uint8_t>& bytes, audit::Event& ev);
   // An envelope under a seq logged before: the same one re-sent for a receiver's gap is
   // forwarded again under its log index; any other is a replay.
   Status logged_again(store::WriteTxn& txn, std::span<const std::uint8_t> prior,
@@ -372,7 +369,8 @@ Status RelayNode::Impl::offer_bundle(In& in, std::span<const std::uint8_t> chunk
   CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
   CG_ASSIGN_OR_RETURN(auto had, txn.get(bundles_seen, bundle_seen_key_of(in.party, (*b)->version)));
   if (had) return {};
-  CG_RETURN_IF_ERROR(txn.put(bundles_seen, bundle_seen_key_of(in.party, (*b)->version), (*b)->hash));
+  CG_RETURN_IF_ERROR(
+      txn.put(bundles_seen, bundle_seen_key_of(in.party, (*b)->version), (*b)->hash));
   CG_RETURN_IF_ERROR(txn.commit());
   counters.bundles_accepted.fetch_add(1);
   std::fprintf(stderr, "[%s] rules bundle v%llu of %s seen approved\n", config.id.c_str(),
@@ -383,8 +381,7 @@ Status RelayNode::Impl::offer_bundle(In& in, std::span<const std::uint8_t> chunk
 void RelayNode::Impl::take_stream_head(In& in, std::span<const std::uint8_t> c) {
   auto sh = envelope::verify_stream_head(c, *root, *suite);
   auto out = sh.ok() ? outs.find(sh->destination) : outs.end();
-  if (!sh.ok() || out == outs.end() ||
-      wire::view(root->node(sh->origin)->getParty()) != in.party) {
+  if (!sh.ok() || out == outs.end() || wire::view(root->node(sh->origin)->getParty()) != in.party) {
     counters.stream_heads_refused.fetch_add(1);
     return;
   }
@@ -477,12 +474,13 @@ Status RelayNode::Impl::admit(In& in, store::WriteTxn& txn, Arrival at,
 // yet may be on the way: the envelope waits for it (bounded); false when it was not admitted.
 Result<bool> RelayNode::Impl::bundle_approved(In& in, store::WriteTxn& txn, Arrival at,
                                               const envelope::Checked& c,
-                                              std::vector<std::uint8_t>& bytes,
-                                              audit::Event& ev) {
+                                              std::vector<std::uint8_t>& bytes, audit::Event& ev) {
   const auto h = c.envelope.root().getHeader();
-  CG_ASSIGN_OR_RETURN(auto seen_hash,
-                      txn.get(bundles_seen, bundle_seen_key_of(c.origin_party, h.getRulesVersion())));
-  if (seen_hash && crypto::ct_equal(*seen_hash, {h.getRulesHash().begin(), h.getRulesHash().size()}))
+  CG_ASSIGN_OR_RETURN(
+      auto seen_hash,
+      txn.get(bundles_seen, bundle_seen_key_of(c.origin_party, h.getRulesVersion())));
+  if (seen_hash &&
+      crypto::ct_equal(*seen_hash, {h.getRulesHash().begin(), h.getRulesHash().size()}))
     return true;
   if (!seen_hash && at.now - at.arrived < tuning::bundle_wait_ns &&
       in.held.size() < tuning::held_for_bundle_max) {
@@ -540,9 +538,9 @@ Result<bool> RelayNode::Impl::oversee(store::WriteTxn& txn, const envelope::Chec
     CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
     return false;
   }
-  CG_ASSIGN_OR_RETURN(auto verdict, seen->check_and_mark(txn, std::string(ev.origin) + ">" +
-                                                                  destination,
-                                                         h.getStream(), h.getSeq()));
+  CG_ASSIGN_OR_RETURN(auto verdict,
+                      seen->check_and_mark(txn, std::string(ev.origin) + ">" + destination,
+                                           h.getStream(), h.getSeq()));
   if (verdict.verdict != deliver::DedupeWindow::Verdict::fresh) {
     counters.refused_replay.fetch_add(1);
     ev.reason = "replay";

@@ -61,7 +61,7 @@ struct RelayCounters {
   std::atomic<std::uint64_t> lost_on_links{0};  // envelopes the inbound links reported lost
   std::atomic<std::uint64_t> forwarded_after_restart{0};  // logged before a crash, sent again
   std::atomic<std::uint64_t> errors{0};
-  std::atomic<std::uint64_t> tree_size{0};  // gauge: entries in the transparency log
+  std::atomic<std::uint64_t> tree_size{0};        // gauge: entries in the transparency log
   std::atomic<std::uint64_t> reforwarded{0};      // logged before, re-sent for a gap
   std::atomic<std::uint64_t> heads_published{0};  // tree heads sent to every link
   std::atomic<std::uint64_t> stream_heads_forwarded{0};

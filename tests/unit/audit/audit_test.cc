@@ -30,7 +30,8 @@ class AuditTest : public ::testing::Test {
  protected:
   void SetUp() override {
     env_ = std::move(*store::Env::open({.path = dir_.path()}));
-    log_ = std::make_unique<AuditLog>(std::move(*AuditLog::open(*env_, "il-gw-1", crypto::modern_suite())));
+    log_ = std::make_unique<AuditLog>(
+        std::move(*AuditLog::open(*env_, "il-gw-1", crypto::modern_suite())));
     records_ = *env_->table("audit.records");
   }
 

@@ -53,9 +53,9 @@ class EnvelopeTest : public ::testing::TestWithParam<crypto::SuiteId> {
       nodes[i].setParty(spec[i].party);
       nodes[i].setRole(spec[i].role);
       trust::fill_public_key(nodes[i].initSigningKey(), suite_.id(),
-                                spec[i].keys->sign->public_key(), spec[i].id);
+                             spec[i].keys->sign->public_key(), spec[i].id);
       trust::fill_public_key(nodes[i].initAgreementKey(), suite_.id(),
-                                spec[i].keys->kx->public_key(), spec[i].id);
+                             spec[i].keys->kx->public_key(), spec[i].id);
     }
     trust::fill_public_key(body.initRootKeys(1)[0], suite_.id(), gw_.sign->public_key(), "root");
     body.setRootThreshold(1);

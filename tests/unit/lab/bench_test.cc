@@ -18,8 +18,9 @@ TEST(Bench, MicroBenchmarksReportRatesAndGoalsAsJson) {
   BenchOptions o;
   o.policy = std::string(CG_SOURCE_DIR) + "/gateway/policy/examples/il-policy.toml";
   o.json = dir.path() + "/bench.json";
-  o.filter = "^(decide/256B|hot_path/modern/1KiB|floor_.*modern/1KiB|floor_capnp/1KiB|"
-             "floor_sign/modern|naive/1KiB)$";
+  o.filter =
+      "^(decide/256B|hot_path/modern/1KiB|floor_.*modern/1KiB|floor_capnp/1KiB|"
+      "floor_sign/modern|naive/1KiB)$";
   o.min_time = 0.01;
   o.cell = false;
   o.growth_items = 0;
@@ -37,9 +38,9 @@ TEST(Bench, MicroBenchmarksReportRatesAndGoalsAsJson) {
     names.insert(std::string(std::string_view(m["name"])));
     EXPECT_GT(double(m["items_per_second"]), 0) << std::string_view(m["name"]);
   }
-  for (const char* want : {"decide/256B", "hot_path/modern/1KiB", "floor_hash/modern/1KiB",
-                           "floor_aead/modern/1KiB", "floor_capnp/1KiB", "floor_sign/modern",
-                           "naive/1KiB"})
+  for (const char* want :
+       {"decide/256B", "hot_path/modern/1KiB", "floor_hash/modern/1KiB", "floor_aead/modern/1KiB",
+        "floor_capnp/1KiB", "floor_sign/modern", "naive/1KiB"})
     EXPECT_TRUE(names.count(want)) << want;
   // The floor and naive ratios were computed from this run: measured, not "not measured".
   int measured = 0;

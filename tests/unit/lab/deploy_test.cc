@@ -179,13 +179,12 @@ TEST_F(DeployTest, BothDirectionsFitTogether) {
   EXPECT_EQ(root->body().getParties().size(), 2u);
   EXPECT_EQ(root->body().getNodes().size(), 5u);
   auto env = *store::Env::open({.path = tmp_.file("approver"), .map_bytes = 16 << 20});
-  auto approver = approval::Approver::open(*env, "sy", *root,
-                                           std::make_shared<approval::SuiteVerifier>(verifier),
-                                           [](std::string_view text) -> Result<approval::CompiledPolicy> {
-                                             CG_ASSIGN_OR_RETURN(auto p, policy::Policy::parse(text, "sy"));
-                                             return approval::CompiledPolicy(
-                                                 std::shared_ptr<const policy::Policy>(std::move(p)));
-                                           });
+  auto approver = approval::Approver::open(
+      *env, "sy", *root, std::make_shared<approval::SuiteVerifier>(verifier),
+      [](std::string_view text) -> Result<approval::CompiledPolicy> {
+        CG_ASSIGN_OR_RETURN(auto p, policy::Policy::parse(text, "sy"));
+        return approval::CompiledPolicy(std::shared_ptr<const policy::Policy>(std::move(p)));
+      });
   ASSERT_TRUE(approver.ok()) << approver.status().reason();
   auto b = (*approver)->offer(*crypto::read_file(r.rules_bundle_file, 1u << 20), clock_.now_ns());
   EXPECT_TRUE(b.ok()) << b.status().reason();

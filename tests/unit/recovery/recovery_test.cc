@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "gateway/common/limits.h"
 #include "gateway/approval/approval.h"
+#include "gateway/common/limits.h"
 #include "gateway/translog/translog.h"
 #include "gateway/wire/wire.h"
 #include "tests/support/temp_dir.h"
@@ -48,9 +48,9 @@ class RecoveryTest : public ::testing::Test {
       nodes[i].setParty(spec[i].party);
       nodes[i].setRole(spec[i].role);
       trust::fill_public_key(nodes[i].initSigningKey(), suite_.id(),
-                                spec[i].keys->sign->public_key(), spec[i].id);
+                             spec[i].keys->sign->public_key(), spec[i].id);
       trust::fill_public_key(nodes[i].initAgreementKey(), suite_.id(),
-                                spec[i].keys->kx->public_key(), spec[i].id);
+                             spec[i].keys->kx->public_key(), spec[i].id);
     }
     trust::fill_public_key(body.initRootKeys(1)[0], suite_.id(), gw_.sign->public_key(), "root");
     body.setRootThreshold(1);
@@ -180,7 +180,8 @@ TEST_F(RecoveryTest, ReportLimitsAreEnforcedOnBothSides) {
 TEST_F(RecoveryTest, ReportTravelsAsAGapReportItem) {
   auto bytes = sign_report(signer("sy-rx-1", rx_), sample());
   ASSERT_TRUE(bytes.ok());
-  auto item_bytes = report_item(*bytes, {"sy-rx-1", "cell-2026", now, std::vector<std::uint8_t>(16, 7)});
+  auto item_bytes =
+      report_item(*bytes, {"sy-rx-1", "cell-2026", now, std::vector<std::uint8_t>(16, 7)});
   ASSERT_TRUE(item_bytes.ok()) << item_bytes.status().reason();
   auto item = wire::decode_item(*item_bytes);
   ASSERT_TRUE(item.ok()) << item.status().reason();
@@ -292,9 +293,9 @@ class HeadChainTest : public RecoveryTest {
     auto txn = *env_->begin_write();
     for (int i = 0; i < n; ++i) {
       const std::string leaf = "leaf " + std::to_string(leaves_++);
-      ASSERT_TRUE(log_->append(txn, {reinterpret_cast<const std::uint8_t*>(leaf.data()),
-                                     leaf.size()})
-                      .ok());
+      ASSERT_TRUE(
+          log_->append(txn, {reinterpret_cast<const std::uint8_t*>(leaf.data()), leaf.size()})
+              .ok());
     }
     ASSERT_TRUE(txn.commit().ok());
   }
@@ -302,8 +303,8 @@ class HeadChainTest : public RecoveryTest {
   envelope::VerifiedHead publish(std::uint64_t serial,
                                  std::vector<std::pair<std::uint64_t, std::uint64_t>> from) {
     const auto size = *log_->size();
-    auto head = *envelope::sign_tree_head(signer("us-relay", relay_), serial, size,
-                                          *log_->root(size), now);
+    auto head =
+        *envelope::sign_tree_head(signer("us-relay", relay_), serial, size, *log_->root(size), now);
     std::vector<envelope::HeadLinkProof> links;
     for (auto [ser, sz] : from) links.push_back({ser, sz, *log_->consistency_proof(sz, size)});
     auto record = envelope::published_head(signer("us-relay", relay_), head, links);

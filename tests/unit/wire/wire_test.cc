@@ -303,7 +303,6 @@ TEST(DecodeItemFraming, EveryBitFlipIsHandled) {
   EXPECT_GT(rejected_count, 0u);
 }
 
-
 // The one-pass canonical writer gives byte for byte what canonicalize + to_flat_bytes give,
 // for built (non-canonical) messages of every shape the synthetic source makes.
 TEST(Canonical, OnePassWriterEqualsCanonicalize) {
