@@ -31,8 +31,10 @@ sockaddr_in loopback(std::uint16_t port) {
 
 Result<std::unique_ptr<UdpLossProxy>> UdpLossProxy::start(std::uint16_t listen_port,
                                                           std::uint16_t target_port, double loss,
-                                                          std::uint64_t seed) {
+                                                          std::uint64_t seed, Bursts bursts) {
   if (!(loss >= 0 && loss <= 1)) return malformed("loss proxy: loss must be within 0..1");
+  if (bursts.every != 0 && bursts.length >= bursts.every)
+    return malformed("loss proxy: a burst must be shorter than its period");
   const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return io_error(std::string("loss proxy: socket: ") + std::strerror(errno));
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf_bytes, sizeof rcvbuf_bytes);
@@ -46,7 +48,7 @@ Result<std::unique_ptr<UdpLossProxy>> UdpLossProxy::start(std::uint16_t listen_p
                     std::strerror(e));
   }
   std::unique_ptr<UdpLossProxy> p(
-      new UdpLossProxy(fd, ntohs(addr.sin_port), target_port, loss, seed));
+      new UdpLossProxy(fd, ntohs(addr.sin_port), target_port, loss, seed, bursts));
   p->thread_ = std::thread([raw = p.get()] { raw->loop(); });
   return p;
 }
@@ -73,6 +75,10 @@ void UdpLossProxy::loop() {
   for (unsigned i = 0; i < datagrams_per_batch; ++i) {
     in_iov[i] = {buffers.data() + std::size_t{i} * datagram_bytes_max, datagram_bytes_max};
   }
+  std::uint64_t index = 0;  // of the datagram in arrival order
+  auto in_burst = [this](std::uint64_t i) {
+    return bursts_.every != 0 && i % bursts_.every >= bursts_.every - bursts_.length;
+  };
   while (!stopping_.load()) {
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, poll_ms) <= 0) continue;
@@ -87,7 +93,13 @@ void UdpLossProxy::loop() {
     unsigned kept = 0;
     std::memset(out, 0, sizeof out);
     for (int i = 0; i < n; ++i) {
-      if (rng.chance(loss_)) {
+      const bool random_drop = rng.chance(loss_);  // drawn for every datagram, as before
+      if (in_burst(index++)) {
+        counters_.dropped.fetch_add(1);
+        counters_.dropped_in_bursts.fetch_add(1);
+        continue;
+      }
+      if (random_drop) {
         counters_.dropped.fetch_add(1);
         continue;
       }

@@ -4,17 +4,25 @@
 #include <arpa/inet.h>
 #include <capnp/message.h>
 #include <netinet/in.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <random>
+#include <set>
 
 #include "crypto/keys.h"
 #include "gateway/approval/approval.h"
 #include "gateway/common/limits.h"
+#include "gateway/common/mutex.h"
 #include "gateway/wire/wire.h"
 
 namespace cg::deploy {
@@ -79,36 +87,119 @@ Status prepare_dir(const std::string& dir) {
   return make_dir(dir, 0700);
 }
 
-// Holds each picked port's socket open until destroyed, so one create() never gets the same
-// port twice.
-class PortPicker final {
+// Loopback ports for deployments. Two hazards made the kernel's choice (bind to port 0) unsafe
+// when tests run in parallel: the port is free only until the socket closes, and it lies in the
+// ephemeral range, from which every outgoing TCP connection of every process (ZeroMQ clients,
+// metrics scrapes) takes its source port. So ports are picked below the ephemeral range
+// (ip_local_port_range), and each is reserved across processes by an flock on
+// <tmp>/cellgate-ports/<port>, held by this process (at most reservations_max at once, the
+// oldest released first) so that no other deployment on the machine picks it meanwhile. A port
+// is taken only when both a TCP and a UDP socket can bind it. Where the range below the
+// ephemeral ports is too small, the kernel's choice is used as before.
+class PortReservations final {
  public:
-  PortPicker() = default;
-  PortPicker(const PortPicker&) = delete;
-  PortPicker& operator=(const PortPicker&) = delete;
-  ~PortPicker() {
-    for (int fd : fds_) ::close(fd);
+  static PortReservations& instance() {
+    static PortReservations* r = new PortReservations();  // lives as long as the process
+    return *r;
   }
-  Result<std::uint16_t> pick(int kind) {
+
+  Result<std::uint16_t> pick(int kind) CG_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    if (hi_ <= lo_ + min_span) return kernel_choice(kind);
+    const unsigned span = hi_ - lo_;
+    for (unsigned i = 0; i < span; ++i) {
+      const auto port = static_cast<std::uint16_t>(lo_ + (next_++ % span));
+      if (held_set_.count(port) != 0) continue;
+      const int lock_fd = try_lock(port);
+      if (lock_fd < 0) continue;
+      if (!bindable(port, SOCK_STREAM) || !bindable(port, SOCK_DGRAM)) {
+        ::close(lock_fd);
+        continue;
+      }
+      held_.push_back({port, lock_fd});
+      held_set_.insert(port);
+      if (held_.size() > reservations_max) {
+        ::close(held_.front().second);
+        held_set_.erase(held_.front().first);
+        held_.pop_front();
+      }
+      return port;
+    }
+    return io_error("free port: every port in " + std::to_string(lo_) + ".." +
+                    std::to_string(hi_ - 1) + " is in use or reserved");
+  }
+
+ private:
+  static constexpr unsigned reservations_max = 512;
+  static constexpr unsigned min_span = 2000;
+  static constexpr unsigned range_floor = 10000;
+
+  PortReservations() {
+    unsigned low = 0, high = 0;
+    if (FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+      if (std::fscanf(f, "%u %u", &low, &high) != 2) low = 0;
+      std::fclose(f);
+    }
+    lo_ = range_floor;
+    hi_ = low > range_floor ? low : range_floor;
+    const char* tmp = std::getenv("TMPDIR");
+    dir_ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/cellgate-ports";
+    if (::mkdir(dir_.c_str(), 01777) == 0) ::chmod(dir_.c_str(), 01777);
+    MutexLock lock(mu_);
+    next_ = std::random_device{}();
+  }
+
+  int try_lock(std::uint16_t port) const {
+    const std::string path = dir_ + "/" + std::to_string(port);
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0) return -1;
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
+  static bool bindable(std::uint16_t port, int kind) {
+    const int fd = ::socket(AF_INET, kind | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    const bool ok = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    return ok;
+  }
+
+  static Result<std::uint16_t> kernel_choice(int kind) {
     const int fd = ::socket(AF_INET, kind | SOCK_CLOEXEC, 0);
     if (fd < 0) return io_error(std::string("free port: socket: ") + std::strerror(errno));
-    fds_.push_back(fd);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = 0;
-    if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-      return io_error(std::string("free port: bind 127.0.0.1:0: ") + std::strerror(errno));
-    }
     socklen_t len = sizeof addr;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      return io_error(std::string("free port: getsockname: ") + std::strerror(errno));
-    }
+    const bool ok = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 &&
+                    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+    const int err = errno;
+    ::close(fd);
+    if (!ok) return io_error(std::string("free port: bind 127.0.0.1:0: ") + std::strerror(err));
     return ntohs(addr.sin_port);
   }
 
- private:
-  std::vector<int> fds_;
+  Mutex mu_;
+  unsigned lo_ = 0, hi_ = 0;  // set once by the constructor
+  std::string dir_;
+  unsigned next_ CG_GUARDED_BY(mu_) = 0;
+  std::deque<std::pair<std::uint16_t, int>> held_ CG_GUARDED_BY(mu_);  // port, lock fd
+  std::set<std::uint16_t> held_set_ CG_GUARDED_BY(mu_);
+};
+
+// One create()'s ports: never the same port twice (the reservations see to it).
+class PortPicker final {
+ public:
+  Result<std::uint16_t> pick(int kind) { return PortReservations::instance().pick(kind); }
 };
 
 approval::SignFn signer(const crypto::SigningKey& key, const crypto::Suite& suite) {

@@ -16,8 +16,10 @@
 //   README.txt          what is where.
 // Every file with a secret is mode 0600, every directory with secrets 0700.
 //
-// The deployment's listeners are loopback ports that were free when create() ran (free_port);
-// another process may take one before the nodes start (the nodes then fail to bind and say so).
+// The deployment's listeners are loopback ports that were free when create() ran (free_port),
+// picked below the kernel's ephemeral range and reserved against other deployments on the
+// machine for the life of the process; a process that is not a deployment may still take one
+// before the nodes start (the nodes then fail to bind and say so).
 //
 // The node process supervisor is declared in process.h, which this header includes: other
 // modules include deploy.h only.
@@ -111,8 +113,9 @@ struct Deployment {
 // not be read or written, malformed when the policy file is too large or the suite unknown.
 Result<Deployment> create(const Options& options);
 
-// A loopback port that was free a moment ago: binds 127.0.0.1:0 with `kind` (SOCK_STREAM or
-// SOCK_DGRAM), reads the port the kernel chose and closes the socket. Errors: io.
+// A loopback port that was free a moment ago for both TCP and UDP, below the ephemeral range and
+// reserved against other deployments' picks while this process lives (deploy.cc says how).
+// `kind` (SOCK_STREAM or SOCK_DGRAM) matters only where the kernel must choose. Errors: io.
 Result<std::uint16_t> free_port(int kind);
 
 }  // namespace cg::deploy

@@ -135,6 +135,31 @@ TEST(UdpLossProxy, WithoutLossForwardsEverything) {
   (*proxy)->stop();  // idempotent; the destructor stops it a third time
 }
 
+TEST(UdpLossProxy, DropsTheLastDatagramsOfEveryPeriodAsABurst) {
+  constexpr std::uint64_t seed = 7;
+  constexpr double loss = 0.05;
+  constexpr Bursts bursts{100, 30};
+  UdpSocket sender, target;
+  auto proxy = UdpLossProxy::start(0, target.port(), loss, seed, bursts);
+  ASSERT_TRUE(proxy.ok()) << proxy.status().reason();
+  const auto arrived = pass_through(**proxy, sender, target);
+  Rng replay(seed);
+  std::vector<std::uint64_t> expected;
+  std::uint64_t in_bursts = 0;
+  for (std::uint64_t i = 0; i < datagrams; ++i) {
+    const bool random_drop = replay.chance(loss);
+    if (i % bursts.every >= bursts.every - bursts.length) {
+      ++in_bursts;
+      continue;
+    }
+    if (!random_drop) expected.push_back(i);
+  }
+  EXPECT_EQ(arrived, expected);
+  EXPECT_EQ((*proxy)->counters().dropped_in_bursts.load(), in_bursts);
+  EXPECT_EQ((*proxy)->counters().dropped.load(), datagrams - expected.size());
+  EXPECT_EQ(UdpLossProxy::start(0, 9, 0.0, 1, Bursts{10, 10}).status().code(), Code::malformed);
+}
+
 TEST(UdpLossProxy, RefusesABadLossAndAPortInUse) {
   EXPECT_EQ(UdpLossProxy::start(0, 9, 1.5, 1).status().code(), Code::malformed);
   EXPECT_EQ(UdpLossProxy::start(0, 9, -0.1, 1).status().code(), Code::malformed);
