@@ -1,18 +1,160 @@
 // `cellgate run --config node.toml`: one node role per process: gateway, relay or receiver.
+//
+// The process waits for signals (SIGHUP re-reads the gateway's rules bundle, SIGINT/SIGTERM
+// stop) and, once a second, looks at its trust-root file. A changed file is judged against the
+// root pinned in the store (gateway/node/trust_pin.h): a refused one is said on stderr, once
+// per change of the file, and the node goes on under the pinned root; an accepted successor
+// stops the node and starts it again in this process, under the new root (the store lock is
+// held throughout).
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdio>
+#include <ctime>
+#include <functional>
+#include <memory>
 
+#include "crypto/keys.h"
 #include "gateway/cli/cli.h"
 #include "gateway/common/clock.h"
+#include "gateway/common/limits.h"
 #include "gateway/config/config.h"
 #include "gateway/node/node_common.h"
+#include "gateway/node/trust_pin.h"
 #include "gateway/roles/gateway/gateway.h"
 #include "gateway/roles/receiver/receiver.h"
 #include "gateway/roles/relay/relay.h"
 #include "gateway/store/store.h"
 
 namespace cg::cli {
+namespace {
+
+int exit_code_of(const Status& s) { return s.code() == Code::io ? exit_io : exit_failed; }
+
+// One started role, whatever it is: how to stop it, what to say when it stops, and its answer
+// to SIGHUP.
+struct Running {
+  std::function<void()> stop;
+  std::function<void()> say_stopped;
+  std::function<void()> on_hup = [] {};
+};
+
+Result<Running> start_role(const config::NodeConfig& config, const Clock& clock) {
+  const char* id = config.id.c_str();
+  if (config.role == config::Role::receiver) {
+    CG_ASSIGN_OR_RETURN(std::shared_ptr<node::ReceiverNode> r,
+                        node::ReceiverNode::start(config, clock));
+    std::fprintf(stderr, "[%s] receiver running: consumers at %s\n", id,
+                 r->deliver_endpoint().c_str());
+    return Running{[r] { r->stop(); },
+                   [r, id] {
+                     const auto& c = r->counters();
+                     std::fprintf(stderr,
+                                  "[%s] stopped: %llu received, %llu stored for consumers, %llu "
+                                  "refused, %llu duplicates\n",
+                                  id, static_cast<unsigned long long>(c.received.load()),
+                                  static_cast<unsigned long long>(c.stored.load()),
+                                  static_cast<unsigned long long>(c.refused.load()),
+                                  static_cast<unsigned long long>(c.duplicates.load()));
+                   }};
+  }
+  if (config.role == config::Role::relay) {
+    CG_ASSIGN_OR_RETURN(std::shared_ptr<node::RelayNode> r, node::RelayNode::start(config, clock));
+    std::fprintf(stderr, "[%s] relay running\n", id);
+    return Running{[r] { r->stop(); },
+                   [r, id] {
+                     const auto& c = r->counters();
+                     std::fprintf(stderr,
+                                  "[%s] stopped: %llu received, %llu relayed, refused %llu origin "
+                                  "/ %llu replay / %llu oversight\n",
+                                  id, static_cast<unsigned long long>(c.received.load()),
+                                  static_cast<unsigned long long>(c.relayed.load()),
+                                  static_cast<unsigned long long>(c.refused_origin.load()),
+                                  static_cast<unsigned long long>(c.refused_replay.load()),
+                                  static_cast<unsigned long long>(c.refused_oversight.load()));
+                   }};
+  }
+  CG_ASSIGN_OR_RETURN(std::shared_ptr<node::GatewayNode> g,
+                      node::GatewayNode::start(config, clock));
+  std::fprintf(stderr, "[%s] gateway running: ingest %s, rules bundle v%llu\n", id,
+               g->ingest_endpoint().c_str(), static_cast<unsigned long long>(g->rules_version()));
+  return Running{[g] { g->stop(); },
+                 [g, id] {
+                   const auto& c = g->counters();
+                   std::fprintf(stderr,
+                                "[%s] stopped: %llu judged, %llu released, %llu blocked, %llu "
+                                "quarantined, %llu sent\n",
+                                id, static_cast<unsigned long long>(c.items_judged.load()),
+                                static_cast<unsigned long long>(c.released.load()),
+                                static_cast<unsigned long long>(c.blocked.load()),
+                                static_cast<unsigned long long>(c.quarantined.load()),
+                                static_cast<unsigned long long>(c.envelopes_sent.load()));
+                 },
+                 [g, id] {
+                   auto v = g->reload_rules();
+                   std::fprintf(stderr, "[%s] SIGHUP: %s\n", id,
+                                v.ok() ? ("rules bundle v" + std::to_string(*v) + " in use").c_str()
+                                       : v.status().reason().c_str());
+                 }};
+}
+
+// The trust-root file as last seen (device, inode, size, modification time): a change of any
+// of them is a new file to judge.
+struct FileStamp {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = -1;
+  std::int64_t mtime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+FileStamp stamp_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {st.st_dev, st.st_ino, st.st_size,
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
+enum class Watch { unchanged, successor };
+
+// Judges a changed trust-root file against the pinned root without changing the store: says
+// why it is refused, or that the node will restart under it.
+Watch judge_changed_root(const config::NodeConfig& config, const Clock& clock) {
+  const char* id = config.id.c_str();
+  const std::string& path = config.keys->trust_root;
+  auto bytes = crypto::read_file(path, limits::trust_root_bytes_max);
+  auto env = store::Env::open({.path = config.store, .map_bytes = config.store_bytes_max});
+  if (!bytes.ok() || !env.ok()) {
+    std::fprintf(stderr, "[%s] trust root file %s changed and cannot be read: %s\n", id,
+                 path.c_str(),
+                 (!bytes.ok() ? bytes.status() : env.status()).reason().c_str());
+    return Watch::unchanged;
+  }
+  // The node's own suite judges (the root's keys name theirs).
+  const crypto::Suite* suite = nullptr;
+  if (auto pinned = node::pinned_suite(**env); pinned.ok()) suite = *pinned;
+  if (suite == nullptr) {
+    std::fprintf(stderr, "[%s] trust root file %s changed; the store has no readable pinned root\n",
+                 id, path.c_str());
+    return Watch::unchanged;
+  }
+  const approval::SuiteVerifier verifier(*suite);
+  auto judged = node::judge_trust_root(**env, *bytes, verifier, clock.now_ns());
+  if (!judged.ok()) {
+    std::fprintf(stderr, "[%s] trust root file %s changed: REFUSED: %s\n", id, path.c_str(),
+                 judged.status().reason().c_str());
+    return Watch::unchanged;
+  }
+  if (judged->outcome != std::string_view("rotated")) return Watch::unchanged;
+  std::fprintf(stderr,
+               "[%s] trust root file %s holds v%llu, a valid successor of v%llu: the node "
+               "restarts under it\n",
+               id, path.c_str(), static_cast<unsigned long long>(judged->root.version()),
+               static_cast<unsigned long long>(judged->previous_version));
+  return Watch::successor;
+}
+
+}  // namespace
 
 int run(const std::string& config_file) {
   auto config = config::load(config_file);
@@ -35,88 +177,44 @@ int run(const std::string& config_file) {
     std::fprintf(stderr, "run: %s\n", lock.status().reason().c_str());
     return lock.status().code() == Code::io ? exit_io : exit_failed;
   }
-  // Signals are taken synchronously: SIGHUP re-reads the rules bundle, SIGINT/SIGTERM stop.
+  // Signals are taken synchronously, before any thread starts, so that all inherit the mask.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts, so all inherit it
-  if (config->role == config::Role::receiver) {
-    auto receiver = node::ReceiverNode::start(*config, clock);
-    if (!receiver.ok()) {
-      std::fprintf(stderr, "run: %s\n", receiver.status().reason().c_str());
-      return receiver.status().code() == Code::io ? exit_io : exit_failed;
-    }
-    std::fprintf(stderr, "[%s] receiver running: consumers at %s\n", config->id.c_str(),
-                 (*receiver)->deliver_endpoint().c_str());
-    int sig = 0;
-    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
-    }
-    (*receiver)->stop();
-    const auto& c = (*receiver)->counters();
-    std::fprintf(
-        stderr,
-        "[%s] stopped: %llu received, %llu stored for consumers, %llu refused, %llu duplicates\n",
-        config->id.c_str(), static_cast<unsigned long long>(c.received.load()),
-        static_cast<unsigned long long>(c.stored.load()),
-        static_cast<unsigned long long>(c.refused.load()),
-        static_cast<unsigned long long>(c.duplicates.load()));
-    return exit_ok;
-  }
-  if (config->role == config::Role::relay) {
-    auto relay = node::RelayNode::start(*config, clock);
-    if (!relay.ok()) {
-      std::fprintf(stderr, "run: %s\n", relay.status().reason().c_str());
-      return relay.status().code() == Code::io ? exit_io : exit_failed;
-    }
-    std::fprintf(stderr, "[%s] relay running\n", config->id.c_str());
-    int sig = 0;
-    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
-    }
-    (*relay)->stop();
-    const auto& c = (*relay)->counters();
-    std::fprintf(stderr,
-                 "[%s] stopped: %llu received, %llu relayed, refused %llu origin / %llu replay / "
-                 "%llu oversight\n",
-                 config->id.c_str(), static_cast<unsigned long long>(c.received.load()),
-                 static_cast<unsigned long long>(c.relayed.load()),
-                 static_cast<unsigned long long>(c.refused_origin.load()),
-                 static_cast<unsigned long long>(c.refused_replay.load()),
-                 static_cast<unsigned long long>(c.refused_oversight.load()));
-    return exit_ok;
-  }
-  auto node = node::GatewayNode::start(*config, clock);
-  if (!node.ok()) {
-    std::fprintf(stderr, "run: %s\n", node.status().reason().c_str());
-    return node.status().code() == Code::io ? exit_io : exit_failed;
-  }
-  std::fprintf(stderr, "[%s] gateway running: ingest %s, rules bundle v%llu\n", config->id.c_str(),
-               (*node)->ingest_endpoint().c_str(),
-               static_cast<unsigned long long>((*node)->rules_version()));
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  const std::string root_file = config->keys ? config->keys->trust_root : std::string();
   for (;;) {
-    int sig = 0;
-    if (sigwait(&set, &sig) != 0) break;
-    if (sig == SIGHUP) {
-      auto v = (*node)->reload_rules();
-      std::fprintf(stderr, "[%s] SIGHUP: %s\n", config->id.c_str(),
-                   v.ok() ? ("rules bundle v" + std::to_string(*v) + " in use").c_str()
-                          : v.status().reason().c_str());
-      continue;
+    // Stamped before the role reads the file: a change made while it starts is judged after.
+    FileStamp seen = root_file.empty() ? FileStamp{} : stamp_of(root_file);
+    auto running = start_role(*config, clock);
+    if (!running.ok()) {
+      std::fprintf(stderr, "run: %s\n", running.status().reason().c_str());
+      return exit_code_of(running.status());
     }
-    break;
+    bool restart = false;
+    for (;;) {
+      const timespec second{1, 0};
+      const int sig = sigtimedwait(&set, nullptr, &second);
+      if (sig == SIGHUP) {
+        running->on_hup();
+        continue;
+      }
+      if (sig > 0) break;  // SIGINT, SIGTERM
+      if (root_file.empty()) continue;
+      const FileStamp now = stamp_of(root_file);
+      if (now == seen) continue;
+      seen = now;
+      if (judge_changed_root(*config, clock) == Watch::successor) {
+        restart = true;
+        break;
+      }
+    }
+    running->stop();
+    running->say_stopped();
+    if (!restart) return exit_ok;
   }
-  (*node)->stop();
-  const auto& c = (*node)->counters();
-  std::fprintf(
-      stderr,
-      "[%s] stopped: %llu judged, %llu released, %llu blocked, %llu quarantined, %llu sent\n",
-      config->id.c_str(), static_cast<unsigned long long>(c.items_judged.load()),
-      static_cast<unsigned long long>(c.released.load()),
-      static_cast<unsigned long long>(c.blocked.load()),
-      static_cast<unsigned long long>(c.quarantined.load()),
-      static_cast<unsigned long long>(c.envelopes_sent.load()));
-  return exit_ok;
 }
 
 }  // namespace cg::cli

@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "crypto/keys.h"
 #include "gateway/common/limits.h"
 #include "gateway/ingest/ingest.h"
+#include "gateway/node/trust_pin.h"
 #include "gateway/policy/policy.h"
+#include "gateway/store/store.h"
 
 namespace cg::node {
 
@@ -49,8 +52,19 @@ Status prepare(const config::NodeConfig& config, const Clock& clock) {
     const approval::SuiteVerifier verifier(*suite);
     auto root_bytes = crypto::read_file(k.trust_root, limits::trust_root_bytes_max);
     if (!root_bytes.ok()) return root_bytes.status().with_context(f + ": keys.trust_root");
-    auto root = approval::TrustRoot::bootstrap(*root_bytes, verifier, clock.now_ns());
-    if (!root.ok()) return root.status().with_context(f + ": keys.trust_root");
+    // Judged as the node will judge it at start: against the root pinned in the store, when the
+    // store exists (trust_pin.h), else as the first root.
+    std::error_code ec;
+    if (std::filesystem::exists(config.store + "/data.mdb", ec)) {
+      auto env = store::Env::open(
+          {.path = config.store, .map_bytes = config.store_bytes_max, .read_only = true});
+      if (!env.ok()) return env.status().with_context(f + ": store");
+      auto judged = judge_trust_root(**env, *root_bytes, verifier, clock.now_ns());
+      if (!judged.ok()) return judged.status().with_context(f + ": keys.trust_root");
+    } else {
+      auto root = approval::TrustRoot::bootstrap(*root_bytes, verifier, clock.now_ns());
+      if (!root.ok()) return root.status().with_context(f + ": keys.trust_root");
+    }
   }
   for (const auto& l : config.links_out) {
     auto key = crypto::read_link_key_file(l.key_file);

@@ -261,21 +261,30 @@ Env::~Env() {
   mdb_env_close(env_);
 }
 
-Result<Table> Env::table(std::string_view name) {
+Result<std::optional<Table>> Env::find_table(std::string_view name) {
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env_, nullptr, read_only_ ? MDB_RDONLY : 0, &txn);
   if (rc != 0) return lmdb_error("begin", rc);
   MDB_dbi dbi = 0;
   std::string n(name);
   rc = mdb_dbi_open(txn, n.c_str(), read_only_ ? 0 : MDB_CREATE, &dbi);
+  if (rc == MDB_NOTFOUND) {
+    mdb_txn_abort(txn);
+    return std::optional<Table>{};
+  }
   if (rc != 0) {
     mdb_txn_abort(txn);
-    if (rc == MDB_NOTFOUND) return io_error("store: has no table '" + n + "'");
     return lmdb_error(("open table " + n).c_str(), rc);
   }
   rc = mdb_txn_commit(txn);
   if (rc != 0) return lmdb_error("commit table", rc);
-  return Table(dbi);
+  return std::optional<Table>{Table(dbi)};
+}
+
+Result<Table> Env::table(std::string_view name) {
+  CG_ASSIGN_OR_RETURN(auto t, find_table(name));
+  if (!t) return io_error("store: has no table '" + std::string(name) + "'");
+  return *t;
 }
 
 Result<ReadTxn> Env::begin_read() const {

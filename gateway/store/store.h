@@ -136,6 +136,8 @@ class Env final {
   // Opens (creating if needed, unless read-only) a named table. Call at start-up, before
   // concurrent use. Errors: io (MDB_NOTFOUND when a read-only store lacks the table).
   Result<Table> table(std::string_view name);
+  // The same, but a table that does not exist (in a read-only store) is nullopt, not an error.
+  Result<std::optional<Table>> find_table(std::string_view name);
 
   Result<ReadTxn> begin_read() const;
   Result<WriteTxn> begin_write();

@@ -21,6 +21,7 @@
 #include "gateway/link/link.h"
 #include "gateway/node/metric_table.h"
 #include "gateway/node/node_common.h"
+#include "gateway/node/trust_pin.h"
 #include "gateway/node/store_keys.h"
 #include "gateway/policy/policy.h"
 #include "gateway/quarantine/quarantine.h"
@@ -306,10 +307,8 @@ Status GatewayNode::Impl::load_identity() {
   signer = {config.id, suite, signing_key.get(),
             crypto::key_id(suite->id(), signing_key->public_key())};
   const approval::SuiteVerifier verifier(*suite);
-  CG_ASSIGN_OR_RETURN(auto root_bytes,
-                      crypto::read_file(k.trust_root, limits::trust_root_bytes_max));
-  CG_ASSIGN_OR_RETURN(auto r,
-                      approval::TrustRoot::bootstrap(root_bytes, verifier, clock->now_ns()));
+  // The root pinned in the store, or its successor if the file holds one (trust_pin.h).
+  CG_ASSIGN_OR_RETURN(auto r, load_trust_root(config, verifier, clock->now_ns()));
   root.emplace(std::move(r));
   const auto me = root->node(config.id);
   if (!me || me->getRole() != schema::Role::GATEWAY ||
