@@ -24,6 +24,7 @@ enum AuditEvent {
   trustRootLoaded @16;
   trustRootRefused @17;
   equivocation @18;   # a receiver found the relay showing the parties different histories
+  quarantineApproved @19;  # a reviewer's approval of a held item counted, below the threshold
 }
 
 struct AuditRecord {

@@ -32,6 +32,7 @@ struct Party {
   id @0 :Text;
   reviewers @1 :List(PublicKey);
   reviewerThreshold @2 :UInt8;   # distinct reviewer signatures a rules bundle needs
+  releaseThreshold @3 :UInt8 = 2; # distinct reviewers whose approvals release a held item
 }
 
 struct TrustRootBody {

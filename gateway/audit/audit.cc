@@ -41,7 +41,7 @@ const crypto::Suite& hashing_suite(crypto::SuiteId id) {
 
 bool known_event(schema::AuditEvent e) {
   auto v = static_cast<unsigned>(e);
-  return v >= 1 && v <= static_cast<unsigned>(schema::AuditEvent::EQUIVOCATION);
+  return v >= 1 && v <= static_cast<unsigned>(schema::AuditEvent::QUARANTINE_APPROVED);
 }
 
 }  // namespace
@@ -86,6 +86,8 @@ std::string_view event_name(schema::AuditEvent event) {
       return "trustRootRefused";
     case schema::AuditEvent::EQUIVOCATION:
       return "equivocation";
+    case schema::AuditEvent::QUARANTINE_APPROVED:
+      return "quarantineApproved";
   }
   return "unknown";
 }

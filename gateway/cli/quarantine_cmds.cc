@@ -16,6 +16,7 @@
 #include "gateway/common/limits.h"
 #include "gateway/common/text.h"
 #include "gateway/config/config.h"
+#include "gateway/node/trust_pin.h"
 #include "gateway/quarantine/quarantine.h"
 
 namespace cg::cli {
@@ -75,6 +76,34 @@ int quarantine_show(const std::string& store_dir, std::uint64_t hold) {
   if (!h.ok()) return fail("quarantine show", h.status());
   if (!*h) return fail("quarantine show", rejected("no hold " + std::to_string(hold)));
   auto item = wire::decode_canonical_item((*h)->item);
+  // Partial approvals, named by the trust root the gateway pinned (it verifies them again, under
+  // the root it runs with, when it decides).
+  auto keys = q->approval_keys(hold);
+  if (!keys.ok()) return fail("quarantine show", keys.status());
+  auto root = node::pinned_root(**env);
+  std::string approvals;
+  std::size_t threshold = 0;
+  for (const auto& k : *keys) {
+    std::string name = "key " + to_hex(k) + " (not a reviewer in the pinned trust root)";
+    if (root.ok() && *root) {
+      for (const auto p : (**root).body().getParties()) {
+        for (const auto r : p.getReviewers()) {
+          if (std::equal(r.getKeyId().begin(), r.getKeyId().end(), k.begin(), k.end())) {
+            name = std::string(wire::view(r.getName()));
+            threshold = p.getReleaseThreshold();
+          }
+        }
+      }
+    }
+    approvals += (approvals.empty() ? "" : ", ") + name;
+  }
+  if (keys->empty()) {
+    std::printf("approvals: none yet\n");
+  } else if (threshold > 0) {
+    std::printf("approvals: %zu of %zu (%s)\n", keys->size(), threshold, approvals.c_str());
+  } else {
+    std::printf("approvals: %zu (%s)\n", keys->size(), approvals.c_str());
+  }
   std::printf(
       "hold %llu, held %s for destination %s under rules v%llu\n\nwhy:\n%s\n\nitem:\n%s\n",
       static_cast<unsigned long long>(hold), wire::format_rfc3339((*h)->held_at).c_str(),
@@ -126,8 +155,10 @@ Result<GatewayTrust> gateway_trust(const config::NodeConfig& gw) {
   const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
-  CG_ASSIGN_OR_RETURN(auto root, approval::TrustRoot::bootstrap(bytes, verifier, now));
-  t.root.emplace(std::move(root));
+  // The root the gateway runs under: its file, judged against the root pinned in its store.
+  CG_ASSIGN_OR_RETURN(auto env, store::Env::open({.path = gw.store, .read_only = true}));
+  CG_ASSIGN_OR_RETURN(auto judged, node::judge_trust_root(*env, bytes, verifier, now));
+  t.root.emplace(std::move(judged.root));
   return t;
 }
 
@@ -154,6 +185,18 @@ int decide(const config::NodeConfig& gw, quarantine::Decision d,
   if (!key_suite.ok()) return decision_fail(d, key_suite.status());
   r.key_id = crypto::key_id((*signer)->suite(), (*signer)->public_key());
   r.signature.resize((*key_suite)->signature_bytes());
+  if (d == quarantine::Decision::release) {  // a reviewer counts once: said now, not later
+    auto already = q->approval_keys(o.hold);
+    if (!already.ok()) return decision_fail(d, already.status());
+    const auto mine = crypto::key_id((*signer)->suite(), (*signer)->public_key());
+    for (const auto& k : *already) {
+      if (k == mine) {
+        return decision_fail(d, rejected("hold " + std::to_string(o.hold) +
+                                         ": this key approved it already; a reviewer counts "
+                                         "once: nothing handed over"));
+      }
+    }
+  }
   const auto statement = quarantine::Quarantine::statement(d, **h, reason, verifier);
   if (auto s = (*signer)->sign(statement, r.signature); !s.ok()) return decision_fail(d, s);
   // What the gateway will check, checked here with its own code: a refusal is said now.
@@ -181,10 +224,10 @@ int decide(const config::NodeConfig& gw, quarantine::Decision d,
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.wait_s);
   for (;;) {
-    auto v = q->verdict(o.hold, d);
+    auto v = q->verdict(o.hold, d, r.key_id);
     if (!v.ok()) return decision_fail(d, v.status());
     if (*v) {
-      if ((*v)->applied) {
+      if ((*v)->outcome != quarantine::Quarantine::Outcome::refused) {
         std::printf("gateway %s: %s\n", gw.id.c_str(), (*v)->detail.c_str());
         return exit_ok;
       }

@@ -126,8 +126,7 @@ Watch judge_changed_root(const config::NodeConfig& config, const Clock& clock) {
   auto env = store::Env::open({.path = config.store, .map_bytes = config.store_bytes_max});
   if (!bytes.ok() || !env.ok()) {
     std::fprintf(stderr, "[%s] trust root file %s changed and cannot be read: %s\n", id,
-                 path.c_str(),
-                 (!bytes.ok() ? bytes.status() : env.status()).reason().c_str());
+                 path.c_str(), (!bytes.ok() ? bytes.status() : env.status()).reason().c_str());
     return Watch::unchanged;
   }
   // The node's own suite judges (the root's keys name theirs).

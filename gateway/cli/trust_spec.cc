@@ -80,14 +80,24 @@ Result<std::vector<std::uint8_t>> trust_root_from_spec(std::string_view text,
     if (const auto* parties = top.array_of_tables("party")) {
       auto out = body.initParties(count(top, parties, "party", 64));
       for (unsigned i = 0; i < out.size(); ++i) {
-        Section t = table_of(*parties->get(i)->as_table(), "party[" + std::to_string(i) + "]",
-                             source_name, {"id", "reviewer_threshold", "reviewer"});
+        Section t =
+            table_of(*parties->get(i)->as_table(), "party[" + std::to_string(i) + "]", source_name,
+                     {"id", "reviewer_threshold", "release_threshold", "reviewer"});
         out[i].setId(required_string(t, "id"));
         out[i].setReviewerThreshold(
             static_cast<std::uint8_t>(required_integer(t, "reviewer_threshold", 1, 255)));
+        // Reviewers who must approve the release of a held item: 2 when not given.
+        const auto release = t.integer("release_threshold", 1, 255);
+        out[i].setReleaseThreshold(static_cast<std::uint8_t>(release.value_or(2)));
         const auto* revs = t.array_of_tables("reviewer");
         if (!revs) t.fail("reviewer", "at least one [[party.reviewer]] is needed");
         auto r = out[i].initReviewers(count(t, revs, "reviewer", limits::keys_per_trust_root_max));
+        if (out[i].getReleaseThreshold() > r.size()) {
+          t.fail(release ? "release_threshold" : "reviewer",
+                 "a release needs " + std::to_string(out[i].getReleaseThreshold()) +
+                     " reviewers (release_threshold" + (release ? "" : ", 2 when not given") +
+                     ") but the party has " + std::to_string(r.size()));
+        }
         for (unsigned j = 0; j < r.size(); ++j) {
           Section rt = table_of(*revs->get(j)->as_table(),
                                 t.qualified("reviewer[" + std::to_string(j) + "]"), source_name,

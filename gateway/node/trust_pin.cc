@@ -67,8 +67,7 @@ Result<PinnedRoot> judge(const std::optional<std::vector<std::uint8_t>>& pinned,
   }
   auto next = current->rotate(file, verifier, now_ns);
   if (!next.ok()) {
-    return next.status().with_context(pinned_is + "; successor v" + std::to_string(v) +
-                                      " refused");
+    return next.status().with_context(pinned_is + "; successor v" + std::to_string(v) + " refused");
   }
   return PinnedRoot{std::move(*next), "rotated", n};
 }
@@ -97,8 +96,8 @@ Result<approval::TrustRoot> load_trust_root(const config::NodeConfig& config,
   const std::string where = config.source_file + ": keys.trust_root " + config.keys->trust_root;
   auto bytes = crypto::read_file(config.keys->trust_root, limits::trust_root_bytes_max);
   if (!bytes.ok()) return bytes.status().with_context(where);
-  CG_ASSIGN_OR_RETURN(auto env,
-                      store::Env::open({.path = config.store, .map_bytes = config.store_bytes_max}));
+  CG_ASSIGN_OR_RETURN(
+      auto env, store::Env::open({.path = config.store, .map_bytes = config.store_bytes_max}));
   auto pinned = pin_trust_root(*env, *bytes, verifier, now_ns);
   if (!pinned.ok()) return pinned.status().with_context(where);
   if (pinned->outcome == std::string_view("rotated")) {
@@ -124,6 +123,15 @@ Result<const crypto::Suite*> pinned_suite(store::Env& env) {
   const auto keys = m.root().getBody().getRootKeys();
   if (keys.size() == 0) return malformed("the pinned trust root has no root keys");
   return crypto::suite(static_cast<crypto::SuiteId>(keys[0].getSuite()));
+}
+
+Result<std::optional<approval::TrustRoot>> pinned_root(store::Env& env) {
+  CG_ASSIGN_OR_RETURN(const auto pinned, read_pinned(env));
+  if (!pinned) return std::optional<approval::TrustRoot>{};
+  CG_ASSIGN_OR_RETURN(const crypto::Suite* suite, pinned_suite(env));
+  const approval::SuiteVerifier verifier(*suite);
+  CG_ASSIGN_OR_RETURN(auto root, approval::TrustRoot::parse(*pinned, verifier));
+  return std::optional<approval::TrustRoot>(std::move(root));
 }
 
 }  // namespace cg::node

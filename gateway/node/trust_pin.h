@@ -59,6 +59,10 @@ Result<approval::TrustRoot> load_trust_root(const config::NodeConfig& config,
 // The pinned root's version, or 0 when the store has none. Errors: io.
 Result<std::uint64_t> pinned_version(store::Env& env, const approval::Verifier& verifier);
 
+// The pinned root itself (structure checked, signatures as pinned), or nullopt when the store
+// has none: what reviewer commands name keys by. Errors: io, malformed.
+Result<std::optional<approval::TrustRoot>> pinned_root(store::Env& env);
+
 // The suite of the pinned root's keys (its first root key's), to judge a successor with.
 // Errors: rejected (no pinned root), malformed (it does not decode, or names no known suite).
 Result<const crypto::Suite*> pinned_suite(store::Env& env);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "gateway/common/assert.h"
 #include "gateway/common/byte_reader.h"
 #include "gateway/common/limits.h"
 #include "gateway/wire/wire.h"
@@ -57,11 +58,38 @@ Result<Held> decode(std::uint64_t id, Bytes value) {
   return h;
 }
 
-// Verdict key: be64(hold) || u8 decision; value: u8 applied || detail.
-std::vector<std::uint8_t> verdict_key(std::uint64_t hold, Decision d) {
+// Request key: be64(hold) || key id. Verdict key: be64(hold) || u8 decision || key id; value:
+// u8 outcome || detail. Approval key: be64(hold) || key id; value: the signature.
+std::vector<std::uint8_t> hold_key(std::uint64_t hold, Bytes key_id) {
+  auto k = store::be64(hold);
+  std::vector<std::uint8_t> out(k.begin(), k.end());
+  out.insert(out.end(), key_id.begin(), key_id.end());
+  return out;
+}
+
+std::vector<std::uint8_t> verdict_key(std::uint64_t hold, Decision d, Bytes key_id) {
   auto k = store::be64(hold);
   std::vector<std::uint8_t> out(k.begin(), k.end());
   out.push_back(static_cast<std::uint8_t>(d));
+  out.insert(out.end(), key_id.begin(), key_id.end());
+  return out;
+}
+
+// The keys of every entry of `table` under hold `id` (keys starting with be64(id)).
+Result<std::vector<std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>>>> entries_of(
+    const store::ReadTxn* rtxn, const store::WriteTxn* wtxn, store::Table table, std::uint64_t id) {
+  const auto prefix = store::be64(id);
+  std::vector<std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>>> out;
+  auto cursor = rtxn ? rtxn->cursor(table) : wtxn->cursor(table);
+  if (!cursor.ok()) return cursor.status();
+  for (auto e = cursor->next(prefix);; e = cursor->next()) {
+    if (!e.ok()) return e.status();
+    if (!e->has_value()) break;
+    const Bytes k = (*e)->first;
+    if (k.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), k.begin())) break;
+    out.emplace_back(std::vector<std::uint8_t>(k.begin(), k.end()),
+                     std::vector<std::uint8_t>((*e)->second.begin(), (*e)->second.end()));
+  }
   return out;
 }
 
@@ -75,7 +103,8 @@ Result<Quarantine> Quarantine::open(store::Env& env) {
   CG_ASSIGN_OR_RETURN(auto requests, env.table("quarantine_releases"));
   CG_ASSIGN_OR_RETURN(auto rejects, env.table("quarantine_rejects"));
   CG_ASSIGN_OR_RETURN(auto verdicts, env.table("quarantine_verdicts"));
-  return Quarantine(&env, held, meta, requests, rejects, verdicts);
+  CG_ASSIGN_OR_RETURN(auto approvals, env.table("quarantine_approvals"));
+  return Quarantine(&env, held, meta, requests, rejects, verdicts, approvals);
 }
 
 // Stored request: u8 len, key id || signature (release) or u8 len, key id || u8 len, signature
@@ -98,8 +127,9 @@ Status Quarantine::request(store::WriteTxn& txn, const Request& r) {
   if (r.decision == Decision::reject) v.push_back(static_cast<std::uint8_t>(r.signature.size()));
   v.insert(v.end(), r.signature.begin(), r.signature.end());
   if (r.decision == Decision::reject) v.insert(v.end(), r.reason.begin(), r.reason.end());
-  CG_RETURN_IF_ERROR(txn.erase(verdicts_, verdict_key(r.hold, r.decision)).status());
-  return txn.put(r.decision == Decision::reject ? rejects_ : requests_, store::be64(r.hold), v);
+  CG_RETURN_IF_ERROR(txn.erase(verdicts_, verdict_key(r.hold, r.decision, r.key_id)).status());
+  return txn.put(r.decision == Decision::reject ? rejects_ : requests_, hold_key(r.hold, r.key_id),
+                 v);
 }
 
 Result<std::vector<Quarantine::Request>> Quarantine::requests(store::WriteTxn& txn,
@@ -112,7 +142,7 @@ Result<std::vector<Quarantine::Request>> Quarantine::requests(store::WriteTxn& t
       if (!e) break;
       Request r;
       r.decision = d;
-      r.hold = store::from_be64(e->first).value_or(0);
+      r.hold = e->first.size() >= 8 ? store::from_be64(e->first.first(8)).value_or(0) : 0;
       // A corrupt value leaves the key id empty: the gateway refuses it as unauthenticated.
       ByteReader in(e->second);
       auto klen = in.u8();
@@ -132,15 +162,16 @@ Result<std::vector<Quarantine::Request>> Quarantine::requests(store::WriteTxn& t
   return out;
 }
 
-Status Quarantine::drop_request(store::WriteTxn& txn, std::uint64_t hold, Decision decision) {
-  return txn.erase(decision == Decision::reject ? rejects_ : requests_, store::be64(hold)).status();
+Status Quarantine::drop_request(store::WriteTxn& txn, const Request& r) {
+  return txn
+      .erase(r.decision == Decision::reject ? rejects_ : requests_, hold_key(r.hold, r.key_id))
+      .status();
 }
 
-Status Quarantine::record_verdict(store::WriteTxn& txn, std::uint64_t hold, Decision decision,
-                                  const Verdict& verdict) {
-  std::vector<std::uint8_t> v{static_cast<std::uint8_t>(verdict.applied ? 1 : 0)};
+Status Quarantine::record_verdict(store::WriteTxn& txn, const Request& r, const Verdict& verdict) {
+  std::vector<std::uint8_t> v{static_cast<std::uint8_t>(verdict.outcome)};
   v.insert(v.end(), verdict.detail.begin(), verdict.detail.end());
-  CG_RETURN_IF_ERROR(txn.put(verdicts_, verdict_key(hold, decision), v));
+  CG_RETURN_IF_ERROR(txn.put(verdicts_, verdict_key(r.hold, r.decision, r.key_id), v));
   CG_ASSIGN_OR_RETURN(const auto n, txn.count(verdicts_));
   if (n <= verdicts_max) return {};
   std::vector<std::vector<std::uint8_t>> oldest;
@@ -157,14 +188,16 @@ Status Quarantine::record_verdict(store::WriteTxn& txn, std::uint64_t hold, Deci
 }
 
 Result<std::optional<Quarantine::Verdict>> Quarantine::verdict(std::uint64_t hold,
-                                                               Decision decision) const {
+                                                               Decision decision,
+                                                               Bytes key_id) const {
   CG_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
-  CG_ASSIGN_OR_RETURN(auto v, txn.get(verdicts_, verdict_key(hold, decision)));
+  CG_ASSIGN_OR_RETURN(auto v, txn.get(verdicts_, verdict_key(hold, decision, key_id)));
   if (!v) return std::optional<Verdict>();
-  if (v->empty() || (*v)[0] > 1) {
+  if (v->empty() || (*v)[0] > static_cast<std::uint8_t>(Outcome::counted)) {
     return io_error("quarantine: stored verdict on hold " + std::to_string(hold) + " is corrupt");
   }
-  return std::optional<Verdict>(Verdict{(*v)[0] == 1, std::string(v->begin() + 1, v->end())});
+  return std::optional<Verdict>(
+      Verdict{static_cast<Outcome>((*v)[0]), std::string(v->begin() + 1, v->end())});
 }
 
 Result<std::uint64_t> Quarantine::hold(store::WriteTxn& txn, std::int64_t now_ns,
@@ -276,27 +309,78 @@ Result<std::string> Quarantine::authorize(Decision decision, const Held& held,
   return name;
 }
 
-namespace {
-Result<Held> take(store::WriteTxn& txn, store::Table table, std::uint64_t id) {
-  CG_ASSIGN_OR_RETURN(auto v, txn.get(table, store::be64(id)));
+Result<Held> Quarantine::take(store::WriteTxn& txn, std::uint64_t id) {
+  CG_ASSIGN_OR_RETURN(auto v, txn.get(held_, store::be64(id)));
   if (!v) return rejected("quarantine: no hold " + std::to_string(id));
   CG_ASSIGN_OR_RETURN(auto h, decode(id, *v));
-  CG_RETURN_IF_ERROR(txn.erase(table, store::be64(id)).status());
+  CG_RETURN_IF_ERROR(txn.erase(held_, store::be64(id)).status());
+  CG_ASSIGN_OR_RETURN(const auto approvals, entries_of(nullptr, &txn, approvals_, id));
+  for (const auto& [k, sig] : approvals) CG_RETURN_IF_ERROR(txn.erase(approvals_, k).status());
   return h;
 }
-}  // namespace
 
-Result<Held> Quarantine::release(store::WriteTxn& txn, std::uint64_t id,
-                                 const trust::TrustRoot& root, std::string_view party, Bytes key_id,
-                                 Bytes signature, const trust::Verifier& verifier,
-                                 std::string* reviewer) {
+Result<Quarantine::ReleaseProgress> Quarantine::approve_release(
+    store::WriteTxn& txn, std::uint64_t id, const trust::TrustRoot& root, std::string_view party,
+    Bytes key_id, Bytes signature, const trust::Verifier& verifier, std::string* reviewer) {
   CG_ASSIGN_OR_RETURN(auto v, txn.get(held_, store::be64(id)));
   if (!v) return rejected("quarantine: no hold " + std::to_string(id));
   CG_ASSIGN_OR_RETURN(auto held, decode(id, *v));
   CG_ASSIGN_OR_RETURN(
       auto name, authorize(Decision::release, held, {}, root, party, key_id, signature, verifier));
-  if (reviewer != nullptr) *reviewer = std::move(name);
-  return take(txn, held_, id);
+  if (reviewer != nullptr) *reviewer = name;
+  const auto p = root.party(party);
+  CG_ASSERT(p.has_value());  // authorize() found the reviewer in it
+  ReleaseProgress progress;
+  progress.threshold = p->getReleaseThreshold();
+  // Every approval kept so far, counted again under this root; this one last.
+  CG_ASSIGN_OR_RETURN(const auto kept, entries_of(nullptr, &txn, approvals_, id));
+  for (const auto& [k, sig] : kept) {
+    const Bytes kid = Bytes(k).subspan(8);
+    if (std::equal(kid.begin(), kid.end(), key_id.begin(), key_id.end())) {
+      return rejected("quarantine: release of hold " + std::to_string(id) + ": " + name +
+                      " approved it already; a reviewer counts once");
+    }
+    auto who = authorize(Decision::release, held, {}, root, party, kid, sig, verifier);
+    if (who.ok()) {
+      progress.reviewers.push_back(std::move(*who));
+    } else {  // no longer a reviewer of the party under this root: it stops counting
+      CG_RETURN_IF_ERROR(txn.erase(approvals_, k).status());
+    }
+  }
+  CG_RETURN_IF_ERROR(txn.put(approvals_, hold_key(id, key_id), signature));
+  progress.reviewers.push_back(std::move(name));
+  if (progress.reviewers.size() >= progress.threshold) {
+    CG_RETURN_IF_ERROR(take(txn, id).status());
+    progress.released = true;
+  }
+  progress.held = std::move(held);
+  return progress;
+}
+
+Result<std::vector<std::string>> Quarantine::approvers(std::uint64_t id,
+                                                       const trust::TrustRoot& root,
+                                                       std::string_view party,
+                                                       const trust::Verifier& verifier) const {
+  CG_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+  CG_ASSIGN_OR_RETURN(auto v, txn.get(held_, store::be64(id)));
+  if (!v) return rejected("quarantine: no hold " + std::to_string(id));
+  CG_ASSIGN_OR_RETURN(auto held, decode(id, *v));
+  CG_ASSIGN_OR_RETURN(const auto kept, entries_of(&txn, nullptr, approvals_, id));
+  std::vector<std::string> names;
+  for (const auto& [k, sig] : kept) {
+    auto who =
+        authorize(Decision::release, held, {}, root, party, Bytes(k).subspan(8), sig, verifier);
+    if (who.ok()) names.push_back(std::move(*who));
+  }
+  return names;
+}
+
+Result<std::vector<std::vector<std::uint8_t>>> Quarantine::approval_keys(std::uint64_t id) const {
+  CG_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+  CG_ASSIGN_OR_RETURN(const auto kept, entries_of(&txn, nullptr, approvals_, id));
+  std::vector<std::vector<std::uint8_t>> keys;
+  for (const auto& [k, sig] : kept) keys.emplace_back(k.begin() + 8, k.end());
+  return keys;
 }
 
 Result<Held> Quarantine::reject(store::WriteTxn& txn, std::uint64_t id, std::string_view reason,
@@ -309,7 +393,7 @@ Result<Held> Quarantine::reject(store::WriteTxn& txn, std::uint64_t id, std::str
   CG_ASSIGN_OR_RETURN(auto name, authorize(Decision::reject, held, reason, root, party, key_id,
                                            signature, verifier));
   if (reviewer != nullptr) *reviewer = std::move(name);
-  return take(txn, held_, id);
+  return take(txn, id);
 }
 
 }  // namespace cg::quarantine

@@ -73,6 +73,13 @@ Status validate_trust_root(schema::TrustRoot::Reader root, const Verifier& verif
     if (!parties.emplace(wire::view(p.getId())).second) return malformed(at + ": duplicate party");
     CG_RETURN_IF_ERROR(
         validate_key_set(p.getReviewers(), p.getReviewerThreshold(), verifier, at + ".reviewers"));
+    // Two-person release by default (the schema's default, 2): a party with fewer reviewers
+    // must say how many release, never silently fewer.
+    if (p.getReleaseThreshold() < 1 || p.getReleaseThreshold() > p.getReviewers().size()) {
+      return malformed(at + ": release threshold " + std::to_string(p.getReleaseThreshold()) +
+                       " must be 1.." + std::to_string(p.getReviewers().size()) +
+                       " (the party's reviewers)");
+    }
   }
   std::set<std::string> nodes;
   for (unsigned i = 0; i < body.getNodes().size(); ++i) {

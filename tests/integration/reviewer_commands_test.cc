@@ -5,7 +5,10 @@
 //     signing key) exits 1 and hands nothing over: the item stays held, nothing is audited;
 //   - a reviewer's reject (with its reason) exits 0 and prints the gateway's verdict, and the
 //     gateway's audit log holds a QUARANTINE_REJECTED record naming the reviewer and reason;
-//   - a reviewer's release of a second held item exits 0 and its verdict says it was sent.
+//   - two-person release (issue 17): a reviewer's release of a second held item exits 0 with
+//     "1 of 2" and the item stays held (`quarantine show` lists the approval); the same reviewer
+//     again exits 1; a second reviewer's release exits 0, its verdict says it was sent, and
+//     the audit log names both (an approval record for the first, a release for both).
 // No timing assertions: waits are bounded and end on progress.
 #include <gtest/gtest.h>
 
@@ -233,22 +236,44 @@ TEST_F(ReviewerCommandsTest, ReleaseAndRejectAgainstARunningGatewayProcess) {
   }
   EXPECT_TRUE(rejected_audited) << "no QUARANTINE_REJECTED record naming il/alice";
 
-  // (c) A reviewer's release of the second held item: sent.
-  const Run released = decide("release", second->id, bob);
+  // (c) Two-person release of the second held item. bob alone: counted, 1 of 2, still held.
+  const std::string& carol = cell_.reviewer_key_files[2];
+  const Run approved = decide("release", second->id, bob);
+  EXPECT_EQ(approved.exit, 0) << approved.output << "\n" << read(dir_.file("gw.log"));
+  EXPECT_NE(approved.output.find("approval by il/bob counted: reviewers il/bob (1 of 2)"),
+            std::string::npos)
+      << approved.output;
+  EXPECT_TRUE(hold_of(holds(), kItemIds[1])) << "one reviewer alone does not release";
+  const Run shown =
+      cellgate({"quarantine", "show", "--store", cell_.gateway_store, std::to_string(second->id)});
+  EXPECT_EQ(shown.exit, 0) << shown.output;
+  EXPECT_NE(shown.output.find("approvals: 1 of 2 (il/bob)"), std::string::npos) << shown.output;
+  // bob again: a reviewer counts once (refused here, nothing handed over).
+  const Run twice = decide("release", second->id, bob);
+  EXPECT_EQ(twice.exit, 1) << twice.output;
+  EXPECT_NE(twice.output.find("counts once"), std::string::npos) << twice.output;
+  EXPECT_TRUE(hold_of(holds(), kItemIds[1]));
+  // carol: 2 of 2, sent.
+  const Run released = decide("release", second->id, carol);
   EXPECT_EQ(released.exit, 0) << released.output << "\n" << read(dir_.file("gw.log"));
-  EXPECT_NE(released.output.find("gateway il-gw-1: released by reviewer il/bob"), std::string::npos)
+  EXPECT_NE(released.output.find("gateway il-gw-1: released by reviewers il/bob il/carol (2 of 2)"),
+            std::string::npos)
       << released.output;
   EXPECT_NE(released.output.find("sent to sy"), std::string::npos) << released.output;
   EXPECT_FALSE(hold_of(holds(), kItemIds[1])) << "released: no longer held";
-  bool released_audited = false;
+  bool released_audited = false, approval_audited = false;
   for (const auto& a : audit_log()) {
+    if (a.event == schema::AuditEvent::QUARANTINE_APPROVED && a.item == kItemIds[1] &&
+        a.detail.find("il/bob (1 of 2)") != std::string::npos)
+      approval_audited = true;
     if (a.event == schema::AuditEvent::QUARANTINE_RELEASED && a.item == kItemIds[1] &&
-        a.detail.find("reviewer il/bob") != std::string::npos)
+        a.detail.find("reviewers il/bob il/carol (2 of 2)") != std::string::npos)
       released_audited = true;
     EXPECT_FALSE(a.event == schema::AuditEvent::QUARANTINE_RELEASED && a.item == kItemIds[0])
         << "the rejected item was released";
   }
-  EXPECT_TRUE(released_audited) << "no QUARANTINE_RELEASED record naming il/bob";
+  EXPECT_TRUE(approval_audited) << "no QUARANTINE_APPROVED record naming il/bob";
+  EXPECT_TRUE(released_audited) << "no QUARANTINE_RELEASED record naming il/bob and il/carol";
 
   ASSERT_TRUE(gateway_->running()) << "the gateway keeps running\n" << read(dir_.file("gw.log"));
 }

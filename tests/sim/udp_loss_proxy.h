@@ -20,7 +20,7 @@ namespace cg::sim {
 struct ProxyCounters {
   std::atomic<std::uint64_t> received{0};
   std::atomic<std::uint64_t> forwarded{0};
-  std::atomic<std::uint64_t> dropped{0};      // by the loss model (random and bursts)
+  std::atomic<std::uint64_t> dropped{0};  // by the loss model (random and bursts)
   std::atomic<std::uint64_t> dropped_in_bursts{0};
   std::atomic<std::uint64_t> send_failed{0};  // sendmmsg refused them (received = the sum of all)
 };

@@ -3,8 +3,8 @@
 
 #include <arpa/inet.h>
 #include <capnp/message.h>
-#include <netinet/in.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>

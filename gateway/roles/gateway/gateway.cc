@@ -21,8 +21,8 @@
 #include "gateway/link/link.h"
 #include "gateway/node/metric_table.h"
 #include "gateway/node/node_common.h"
-#include "gateway/node/trust_pin.h"
 #include "gateway/node/store_keys.h"
+#include "gateway/node/trust_pin.h"
 #include "gateway/policy/policy.h"
 #include "gateway/quarantine/quarantine.h"
 #include "gateway/recovery/recovery.h"
@@ -226,6 +226,11 @@ struct GatewayNode::Impl {
   Status review(Pass& p, const quarantine::Quarantine::Request& r);
   Status apply_reject(Pass& p, const quarantine::Quarantine::Request& r, audit::Event& ev,
                       const std::string& who);
+  // The item and destination of a hold, into its audit event (which views them: the returned
+  // item and `h` must outlive its use).
+  Result<wire::Message<schema::Item>> describe_held(audit::Event& ev, const quarantine::Held& h);
+  Status count_approval(Pass& p, const quarantine::Quarantine::Request& r, audit::Event& ev,
+                        const std::string& reviewer, const std::string& so_far);
   Status apply_release(Pass& p, const quarantine::Quarantine::Request& r, const quarantine::Held& h,
                        schema::Item::Reader item, audit::Event& ev, const std::string& who);
   // A refused decision: audited, logged, counted, answered; the item stays held as it was.
@@ -511,33 +516,66 @@ Status GatewayNode::Impl::refuse_review(Pass& p, const quarantine::Quarantine::R
   events->log(reject ? "reject_refused" : "release_refused",
               "quarantine " + what + " refused: " + why);
   CG_RETURN_IF_ERROR(audit_log->append(p.txn, ev).status());
-  return held->record_verdict(p.txn, r.hold, r.decision, {false, why});
+  return held->record_verdict(p.txn, r, {quarantine::Quarantine::Outcome::refused, why});
 }
 
 Status GatewayNode::Impl::review(Pass& p, const quarantine::Quarantine::Request& r) {
   const bool reject = r.decision == quarantine::Decision::reject;
-  CG_RETURN_IF_ERROR(held->drop_request(p.txn, r.hold, r.decision));
+  CG_RETURN_IF_ERROR(held->drop_request(p.txn, r));
   std::string reviewer;
   const approval::SuiteVerifier verifier(*suite);
-  auto h = reject ? held->reject(p.txn, r.hold, r.reason, *root, config.party, r.key_id,
-                                 r.signature, verifier, &reviewer)
-                  : held->release(p.txn, r.hold, *root, config.party, r.key_id, r.signature,
-                                  verifier, &reviewer);
   audit::Event ev{.time_ns = p.now,
                   .event = reject ? schema::AuditEvent::QUARANTINE_REJECTED
                                   : schema::AuditEvent::QUARANTINE_RELEASED,
                   .origin = config.id,
                   .rules_version = p.bundle->version};
-  // Refused: audited, logged, counted, and answered; the item stays held as it was.
-  if (!h.ok())
-    return refuse_review(p, r, ev, "hold " + std::to_string(r.hold) + ": " + h.status().reason());
-  auto item = wire::decode_canonical_item(h->item);
-  if (!item.ok()) return io_error("hold " + std::to_string(r.hold) + ": " + item.status().reason());
+  const std::string hold = "hold " + std::to_string(r.hold);
+  if (reject) {
+    auto h = held->reject(p.txn, r.hold, r.reason, *root, config.party, r.key_id, r.signature,
+                          verifier, &reviewer);
+    // Refused: audited, logged, counted, and answered; the item stays held as it was.
+    if (!h.ok()) return refuse_review(p, r, ev, hold + ": " + h.status().reason());
+    CG_ASSIGN_OR_RETURN(const auto item, describe_held(ev, *h));
+    return apply_reject(p, r, ev, "reviewer " + reviewer + " (key " + to_hex(r.key_id) + ")");
+  }
+  auto progress = held->approve_release(p.txn, r.hold, *root, config.party, r.key_id, r.signature,
+                                        verifier, &reviewer);
+  if (!progress.ok()) return refuse_review(p, r, ev, hold + ": " + progress.status().reason());
+  std::string who = "reviewers";
+  for (const auto& name : progress->reviewers) who += " " + name;
+  who += " (" + std::to_string(progress->reviewers.size()) + " of " +
+         std::to_string(progress->threshold) + ")";
+  CG_ASSIGN_OR_RETURN(const auto item, describe_held(ev, progress->held));
+  if (!progress->released) return count_approval(p, r, ev, reviewer, who);
+  return apply_release(p, r, progress->held, item.root(), ev, who);
+}
+
+Result<wire::Message<schema::Item>> GatewayNode::Impl::describe_held(audit::Event& ev,
+                                                                     const quarantine::Held& h) {
+  auto item = wire::decode_canonical_item(h.item);
+  if (!item.ok()) return io_error("hold " + std::to_string(h.id) + ": " + item.status().reason());
   ev.item_id = {item->root().getId().begin(), item->root().getId().size()};
-  ev.destination = h->destination;
-  const std::string who = "reviewer " + reviewer + " (key " + to_hex(r.key_id) + ")";
-  if (reject) return apply_reject(p, r, ev, who);
-  return apply_release(p, r, *h, item->root(), ev, who);
+  ev.destination = h.destination;
+  return item;
+}
+
+// An approval below the party's release threshold: audited with the reviewer's name (`ev`
+// already names the item), answered; the item stays held for the next reviewer.
+Status GatewayNode::Impl::count_approval(Pass& p, const quarantine::Quarantine::Request& r,
+                                         audit::Event& ev, const std::string& reviewer,
+                                         const std::string& so_far) {
+  ev.event = schema::AuditEvent::QUARANTINE_APPROVED;
+  ev.reason = "approved by reviewer, below the release threshold";
+  ev.detail = so_far;
+  CG_RETURN_IF_ERROR(audit_log->append(p.txn, ev).status());
+  counters.release_approvals.fetch_add(1);
+  events->log("release_approval", "quarantine hold " + std::to_string(r.hold) + ": approval by " +
+                                      reviewer + " counted, " + so_far + "; still held");
+  return held->record_verdict(
+      p.txn, r,
+      {quarantine::Quarantine::Outcome::counted,
+       "approval by " + reviewer + " counted: " + so_far +
+           "; the item stays held until enough reviewers of " + config.party + " approve"});
 }
 
 Status GatewayNode::Impl::apply_reject(Pass& p, const quarantine::Quarantine::Request& r,
@@ -547,8 +585,9 @@ Status GatewayNode::Impl::apply_reject(Pass& p, const quarantine::Quarantine::Re
   ev.detail = why_rejected;
   CG_RETURN_IF_ERROR(audit_log->append(p.txn, ev).status());
   CG_RETURN_IF_ERROR(held->record_verdict(
-      p.txn, r.hold, r.decision,
-      {true, "rejected by " + who + "; it will never be sent; audited by " + config.id}));
+      p.txn, r,
+      {quarantine::Quarantine::Outcome::applied,
+       "rejected by " + who + "; it will never be sent; audited by " + config.id}));
   counters.rejected_by_reviewer.fetch_add(1);
   return {};
 }
@@ -572,10 +611,11 @@ Status GatewayNode::Impl::apply_release(Pass& p, const quarantine::Quarantine::R
                              std::to_string(again));
   }
   CG_RETURN_IF_ERROR(seal_one(p, dest->party, h.item, item.getBanner(), item, ev));
-  CG_RETURN_IF_ERROR(
-      held->record_verdict(p.txn, r.hold, r.decision,
-                           {true, "released by " + who + ": sent to " + dest->party + " as seq " +
-                                      std::to_string(ev.seq) + "; audited by " + config.id}));
+  CG_RETURN_IF_ERROR(held->record_verdict(
+      p.txn, r,
+      {quarantine::Quarantine::Outcome::applied, "released by " + who + ": sent to " + dest->party +
+                                                     " as seq " + std::to_string(ev.seq) +
+                                                     "; audited by " + config.id}));
   counters.released_by_reviewer.fetch_add(1);
   counters.released.fetch_add(1);
   return {};

@@ -62,6 +62,7 @@ struct GatewayCounters {
   std::atomic<std::uint64_t> inbox_pruned{0};          // consumed inbox entries past it
   std::atomic<std::uint64_t> bundles_sent{0};
   std::atomic<std::uint64_t> released_by_reviewer{0};  // quarantined, then released (signed)
+  std::atomic<std::uint64_t> release_approvals{0};     // approvals counted below the threshold
   std::atomic<std::uint64_t> releases_refused{0};      // release requests that did not verify
   std::atomic<std::uint64_t> rejected_by_reviewer{0};  // quarantined, then rejected (signed)
   std::atomic<std::uint64_t> rejects_refused{0};       // reject requests that did not verify

@@ -19,8 +19,8 @@
 #include "gateway/link/link.h"
 #include "gateway/node/metric_table.h"
 #include "gateway/node/node_common.h"
-#include "gateway/node/trust_pin.h"
 #include "gateway/node/store_keys.h"
+#include "gateway/node/trust_pin.h"
 #include "gateway/recovery/recovery.h"
 #include "gateway/roles/receiver/tuning.h"
 

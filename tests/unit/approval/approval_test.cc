@@ -461,6 +461,7 @@ TEST(SuiteVerifier, MixedSuiteKeysVerifyAndKeyIdsAreChecked) {
   auto party = body.initParties(1)[0];
   party.setId("il");
   party.setReviewerThreshold(1);
+  party.setReleaseThreshold(1);
   fill_public_key(party.initReviewers(1)[0], crypto::SuiteId::cnsa, rev->public_key(), "il/alice");
   auto keys = body.initRootKeys(2);
   fill_public_key(keys[0], crypto::SuiteId::cnsa, r1->public_key(), "root/1");

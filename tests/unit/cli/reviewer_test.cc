@@ -426,3 +426,48 @@ signing_key = "gw.sign.pub"
 
 }  // namespace
 }  // namespace cg::cli
+
+namespace cg::cli {
+namespace {
+
+// Two-person release (issue 17): a party's release threshold is 2 unless the spec says, must lie
+// within its reviewers, and a value that is present but unreadable is refused, never defaulted.
+TEST(TrustSpec, AReleaseThresholdIsTwoUnlessGivenAndNeverAboveThePartysReviewers) {
+  const std::string base = R"(version = 1
+expires = "2099-01-01T00:00:00Z"
+[[root_key]]
+name = "root/1"
+key = "root1.sign.pub"
+[[party]]
+id = "il"
+reviewer_threshold = 1
+[[party.reviewer]]
+name = "il/alice"
+key = "alice.sign.pub"
+[[party.reviewer]]
+name = "il/bob"
+key = "bob.sign.pub"
+)";
+  auto two = trust_root_from_spec(base, "t.toml", read_fake);
+  ASSERT_TRUE(two.ok()) << two.status().reason();
+  auto m = wire::decode_message<schema::TrustRoot>(*two, wire::trust_root_limits);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->root().getBody().getParties()[0].getReleaseThreshold(), 2);
+  auto one = trust_root_from_spec(
+      replace(base, "reviewer_threshold = 1", "reviewer_threshold = 1\nrelease_threshold = 1"),
+      "t.toml", read_fake);
+  ASSERT_TRUE(one.ok()) << one.status().reason();
+  m = wire::decode_message<schema::TrustRoot>(*one, wire::trust_root_limits);
+  EXPECT_EQ(m->root().getBody().getParties()[0].getReleaseThreshold(), 1);
+  for (const char* bad : {"release_threshold = 3", "release_threshold = 0",
+                          "release_threshold = \"2\"", "release_threshold = 2.0"}) {
+    auto r = trust_root_from_spec(
+        replace(base, "reviewer_threshold = 1", std::string("reviewer_threshold = 1\n") + bad),
+        "t.toml", read_fake);
+    EXPECT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().reason().find("release"), std::string::npos) << r.status().reason();
+  }
+}
+
+}  // namespace
+}  // namespace cg::cli

@@ -43,6 +43,7 @@ class TrustPinTest : public ::testing::Test {
     auto parties = body.initParties(1);
     parties[0].setId("il");
     parties[0].setReviewerThreshold(1);
+    parties[0].setReleaseThreshold(1);  // one reviewer: the root must say one releases
     (reviewer ? *reviewer : alice_).fill(parties[0].initReviewers(1)[0]);
     auto rk = body.initRootKeys(static_cast<unsigned>(roots.size()));
     for (unsigned i = 0; i < roots.size(); ++i) roots[i].fill(rk[i]);

@@ -274,13 +274,13 @@ TEST_F(GatewayNodeTest, AReviewersSignedReleaseSendsTheHeldItem) {
   const auto& hold = holds.front();
   const auto statement = quarantine::Quarantine::release_statement(hold, verifier_);
   auto request = [&](const crypto::SigningKey& k) {
-    quarantine::Quarantine::ReleaseRequest r;
+    quarantine::Quarantine::Request r;
     r.hold = hold.id;
     r.key_id = crypto::key_id(suite_.id(), k.public_key());
     r.signature.resize(suite_.signature_bytes());
     EXPECT_TRUE(k.sign(statement, r.signature).ok());
     auto txn = *env->begin_write();
-    EXPECT_TRUE(q.request_release(txn, r).ok());
+    EXPECT_TRUE(q.request(txn, r).ok());
     EXPECT_TRUE(txn.commit().ok());
   };
   request(*root_key_);  // the root key is no reviewer of il
@@ -288,7 +288,16 @@ TEST_F(GatewayNodeTest, AReviewersSignedReleaseSendsTheHeldItem) {
   EXPECT_EQ((*node)->counters().releases_refused.load(), 1u);
   ASSERT_TRUE((*q.get(hold.id)).has_value()) << "a refused release leaves the item held";
   far_end.envelopes.clear();
-  request(*reviewers_[1]);  // il/r1
+  request(*reviewers_[1]);  // il/r1: 1 of 2 (the trust root's default release threshold)
+  pump_until([&] { return (*node)->counters().release_approvals.load() == 1; });
+  EXPECT_EQ((*node)->counters().release_approvals.load(), 1u);
+  ASSERT_TRUE((*q.get(hold.id)).has_value()) << "one reviewer alone does not release";
+  EXPECT_TRUE(far_end.envelopes.empty());
+  request(*reviewers_[1]);  // il/r1 again: never counts twice
+  pump_until([&] { return (*node)->counters().releases_refused.load() == 2; });
+  EXPECT_EQ((*node)->counters().releases_refused.load(), 2u);
+  ASSERT_TRUE((*q.get(hold.id)).has_value());
+  request(*reviewers_[2]);  // il/r2: 2 of 2, released
   pump_until([&] { return far_end.envelopes.size() == 1; });
   EXPECT_EQ((*node)->counters().released_by_reviewer.load(), 1u);
   EXPECT_EQ((*node)->counters().released.load(), released_before + 1);
@@ -337,7 +346,8 @@ TEST_F(GatewayNodeTest, ReviewerCommandsCheckWhatTheGatewayChecksAndSayItsAnswer
   };
   const auto root_key = key_file(*root_key_, "root.sign");
   const auto node_key = cli::KeyOptions{gw_.signing, "", true};
-  const auto reviewer = key_file(*reviewers_[1], "r1.sign");  // il/r1
+  const auto reviewer = key_file(*reviewers_[1], "r1.sign");         // il/r1
+  const auto second_reviewer = key_file(*reviewers_[0], "r0.sign");  // il/r0
   auto env = *store::Env::open({.path = dir_.file("store")});
   auto q = *quarantine::Quarantine::open(*env);
   auto holds = *q.list(0, 10);
@@ -364,15 +374,26 @@ TEST_F(GatewayNodeTest, ReviewerCommandsCheckWhatTheGatewayChecksAndSayItsAnswer
   EXPECT_EQ(cli::quarantine_reject(gw, o), cli::exit_usage) << "a reject needs a reason";
   EXPECT_EQ(pending(), 0u);
   ASSERT_TRUE((*q.get(holds[0].id)).has_value());
-  // A reviewer's release: the gateway's verdict, sent.
+  // A reviewer's approval: counted, 1 of 2, still held; the same reviewer again is refused here.
+  ::testing::internal::CaptureStdout();
+  const int approved = cli::quarantine_release(gw, o);
+  std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(approved, cli::exit_ok) << out;
+  EXPECT_NE(out.find("approval by il/r1 counted: reviewers il/r1 (1 of 2)"), std::string::npos)
+      << out;
+  EXPECT_TRUE((*q.get(holds[0].id)).has_value());
+  EXPECT_EQ(cli::quarantine_release(gw, o), cli::exit_failed) << "a reviewer counts once";
+  // A second reviewer's release: the gateway's verdict, sent, with both names.
+  o.key = second_reviewer;
   ::testing::internal::CaptureStdout();
   const int released = cli::quarantine_release(gw, o);
-  std::string out = ::testing::internal::GetCapturedStdout();
+  out = ::testing::internal::GetCapturedStdout();
   EXPECT_EQ(released, cli::exit_ok) << out;
-  EXPECT_NE(out.find("released by reviewer il/r1"), std::string::npos) << out;
+  EXPECT_NE(out.find("released by reviewers il/r1 il/r0 (2 of 2)"), std::string::npos) << out;
   EXPECT_FALSE((*q.get(holds[0].id)).has_value());
   EXPECT_EQ((*node)->counters().released_by_reviewer.load(), 1u);
   EXPECT_EQ(cli::quarantine_release(gw, o), cli::exit_failed) << "no such hold any more";
+  o.key = reviewer;
   // A reviewer's reject: signed, applied, audited with the reviewer and the reason.
   o.hold = holds[1].id;
   o.reason = "not for sy";
@@ -399,10 +420,11 @@ TEST_F(GatewayNodeTest, ReviewerCommandsCheckWhatTheGatewayChecksAndSayItsAnswer
   std::optional<quarantine::Quarantine::Verdict> verdict;
   for (int i = 0; i < 3000 && !verdict; ++i) {
     ASSERT_TRUE(rx->poll_once(10).ok());
-    verdict = *q.verdict(holds[2].id, quarantine::Decision::reject);
+    verdict = *q.verdict(holds[2].id, quarantine::Decision::reject,
+                         crypto::key_id(suite_.id(), reviewers_[1]->public_key()));
   }
   ASSERT_TRUE(verdict.has_value());
-  EXPECT_FALSE(verdict->applied);
+  EXPECT_EQ(verdict->outcome, quarantine::Quarantine::Outcome::refused);
   EXPECT_NE(verdict->detail.find("does not verify"), std::string::npos) << verdict->detail;
   EXPECT_EQ((*node)->counters().rejects_refused.load(), 1u);
   EXPECT_TRUE((*q.get(holds[2].id)).has_value());
