@@ -23,6 +23,7 @@ cg_module(trust      wire crypto)
 cg_module(approval   trust wire store crypto)
 cg_module(envelope   wire crypto trust)
 cg_module(policy     wire tomlread)
+cg_module(guard      policy wire)
 cg_module(stix       wire crypto)
 cg_module(link       common crypto)
 cg_module(audit      wire store crypto)
@@ -38,7 +39,7 @@ cg_module(recovery   envelope wire trust)
 # What the three roles share, the roles (one folder each), and the command line
 cg_module(node       config crypto approval ingest link policy metrics store)
 cg_module(roles_gateway DIR gateway/roles/gateway
-                     node config crypto approval audit envelope ingest link policy quarantine
+                     node config crypto approval audit envelope guard ingest link policy quarantine
                      sentlog metrics recovery)
 cg_module(roles_relay DIR gateway/roles/relay
                      node wire config crypto approval audit deliver envelope link translog metrics)
@@ -53,4 +54,4 @@ cg_module(synth      DIR bench/lab/synth wire)
 cg_module(deploy     DIR bench/lab/deploy common crypto wire approval ingest)
 cg_module(traffic    DIR bench/lab/traffic ingest deliver policy synth wire)
 cg_module(lab        DIR bench/lab cli wire synth deploy traffic audit ingest config deliver crypto
-                     approval policy envelope link store sentlog translog)
+                     approval policy guard envelope link store sentlog translog)

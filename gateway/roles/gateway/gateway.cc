@@ -17,6 +17,7 @@
 #include "gateway/common/hex.h"
 #include "gateway/common/limits.h"
 #include "gateway/envelope/envelope.h"
+#include "gateway/guard/guard.h"
 #include "gateway/ingest/ingest.h"
 #include "gateway/link/link.h"
 #include "gateway/node/metric_table.h"
@@ -49,6 +50,10 @@ std::vector<MetricRow> metric_rows(const GatewayCounters& c,
       counter_row("cellgate_gateway_decisions_total", items, c.blocked, {"decision", "blocked"}),
       counter_row("cellgate_gateway_decisions_total", items, c.quarantined,
                   {"decision", "quarantined"}),
+      counter_row("cellgate_gateway_guard_refused_total",
+                  "Items the filter released and the release guard refused (quarantined with "
+                  "both verdicts; counted in quarantined too).",
+                  c.guard_refused),
       counter_row("cellgate_gateway_redacted_total",
                   "Released items that were redacted on the way (a subset of released).",
                   c.redacted),
@@ -180,6 +185,9 @@ struct GatewayNode::Impl {
   std::string bundle_refusal;
   // From the start of the pass that judged an item to its envelope's hand-off to the link.
   metrics::Histogram judged_to_sent = metrics::Histogram::latency();
+  // The release guard, compiled for the bundle it checks against (pipeline thread only).
+  std::shared_ptr<const approval::Bundle> guard_bundle;
+  std::unique_ptr<guard::Guard> guard;
   NodeMetrics metrics;  // last: destroyed (its server stopped) before what it reads
 
   // Wiring, in order: the node's identity (keys, trust root, destinations), its store and
@@ -241,6 +249,9 @@ struct GatewayNode::Impl {
   Status judge(Pass& p, policy::Evaluator& evaluator, const ingest::InboxEntry& entry);
   // One decision for destination `di`, audited: blocked, held for a reviewer, or released
   // (redacted if it must be) and sealed. True when released.
+  Result<bool> guard_check(Pass& p, const ingest::InboxEntry& entry, schema::Item::Reader item,
+                           std::uint32_t di, std::span<const std::uint8_t> released,
+                           const std::string& filter_said);
   Result<bool> judge_for(Pass& p, policy::Evaluator& evaluator, const ingest::InboxEntry& entry,
                          schema::Item::Reader item, std::uint32_t di);
   // Seals `released` for `party` under a fresh seq and records `ev` (its event set by the
@@ -678,13 +689,54 @@ Result<bool> GatewayNode::Impl::judge_for(Pass& p, policy::Evaluator& evaluator,
     policy::build_released(p.rules, item, d, mb.initRoot<schema::Item>());
     const auto built = mb.getRoot<schema::Item>().asReader();
     const auto redacted = wire::canonical_bytes_of(built, /*framed=*/false);
+    CG_ASSIGN_OR_RETURN(const bool guarded, guard_check(p, entry, item, di, redacted, why));
+    if (!guarded) return false;
     counters.redacted.fetch_add(1);
     CG_RETURN_IF_ERROR(seal_one(p, dest.party, redacted, built.getBanner(), item, ev));
   } else {
+    CG_ASSIGN_OR_RETURN(const bool guarded, guard_check(p, entry, item, di, entry.item, why));
+    if (!guarded) return false;
     CG_RETURN_IF_ERROR(seal_one(p, dest.party, entry.item, item.getBanner(), item, ev));
   }
   counters.released.fetch_add(1);
   return true;
+}
+
+// The release guard's independent check of what the filter released (gateway/guard), before
+// anything is sealed: false when it refuses, and then the item is held for a person with both
+// verdicts, audited, counted and logged — it never crosses.
+Result<bool> GatewayNode::Impl::guard_check(Pass& p, const ingest::InboxEntry& entry,
+                                            schema::Item::Reader item, std::uint32_t di,
+                                            std::span<const std::uint8_t> released,
+                                            const std::string& filter_said) {
+  if (guard_bundle != p.bundle || !guard) {
+    CG_ASSIGN_OR_RETURN(guard, guard::Guard::create(p.rules));
+    guard_bundle = p.bundle;
+  }
+  guard::Claim claim{di, {}};
+  claim.removed.reserve(p.decision.portions.size());
+  for (const auto v : p.decision.portions) claim.removed.push_back(v != policy::Verdict::crosses);
+  const Status verdict = guard->check(item, released, claim);
+  if (verdict.ok()) return true;
+  const auto& dest = p.rules.destinations()[di];
+  const std::string both =
+      "filter: released\n" + filter_said + "\nguard: refused: " + verdict.reason();
+  audit::Event ev{.time_ns = p.now,
+                  .event = schema::AuditEvent::QUARANTINED,
+                  .item_id = {item.getId().begin(), item.getId().size()},
+                  .origin = config.id,
+                  .destination = dest.party,
+                  .rules_version = p.bundle->version,
+                  .reason = "guard refused",
+                  .detail = both};
+  CG_RETURN_IF_ERROR(
+      held->hold(p.txn, p.now, dest.id, p.bundle->version, both, entry.item).status());
+  CG_RETURN_IF_ERROR(audit_log->append(p.txn, ev).status());
+  counters.quarantined.fetch_add(1);
+  counters.guard_refused.fetch_add(1);
+  events->log("guard_refused", "release guard refused an item the filter released for " + dest.id +
+                                   " (held for review): " + verdict.reason());
+  return false;
 }
 
 Status GatewayNode::Impl::emit(Pass& p, const std::string& party,

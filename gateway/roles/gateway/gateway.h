@@ -63,7 +63,8 @@ struct GatewayCounters {
   std::atomic<std::uint64_t> bundles_sent{0};
   std::atomic<std::uint64_t> released_by_reviewer{0};  // quarantined, then released (signed)
   std::atomic<std::uint64_t> release_approvals{0};     // approvals counted below the threshold
-  std::atomic<std::uint64_t> releases_refused{0};      // release requests that did not verify
+  std::atomic<std::uint64_t> guard_refused{0};     // released by the filter, refused by the guard
+  std::atomic<std::uint64_t> releases_refused{0};  // release requests that did not verify
   std::atomic<std::uint64_t> rejected_by_reviewer{0};  // quarantined, then rejected (signed)
   std::atomic<std::uint64_t> rejects_refused{0};       // reject requests that did not verify
   // Gap recovery (issue 10): this party's receivers' reports, judged like items (the released

@@ -12,6 +12,7 @@
 #include <random>
 #include <set>
 
+#include "gateway/guard/guard.h"
 #include "gateway/wire/wire.h"
 #include "tests/unit/policy/policy_fixture.h"
 
@@ -333,7 +334,7 @@ std::optional<std::uint32_t> reference_rule(const Policy& p, schema::Item::Reade
 }
 
 TEST(PolicyProperty, ReleasedItemsAreVisibleAndRolledUp) {
-  std::size_t decisions = 0, releases = 0, redacted = 0, policies = 0;
+  std::size_t decisions = 0, releases = 0, redacted = 0, policies = 0, guarded = 0;
   for (std::uint64_t seed = 1; seed <= 150; ++seed) {
     Rng rng(seed);
     unsigned destinations = 0;
@@ -342,6 +343,9 @@ TEST(PolicyProperty, ReleasedItemsAreVisibleAndRolledUp) {
     ++policies;
     auto eval = Evaluator::create(*policy);
     ASSERT_TRUE(eval.ok());
+    // The release guard (gateway/guard) checks every release on its own: it must agree.
+    auto guard = guard::Guard::create(*policy);
+    ASSERT_TRUE(guard.ok()) << guard.status().reason();
     Decision d;
     for (int n = 0; n < 150; ++n) {
       capnp::MallocMessageBuilder m;
@@ -367,6 +371,16 @@ TEST(PolicyProperty, ReleasedItemsAreVisibleAndRolledUp) {
         build_released(*policy, item.asReader(), d, released);
         const Status valid = wire::validate_item(released.asReader());
         ASSERT_TRUE(valid.ok()) << valid.to_string();
+        {
+          guard::Claim claim{dest, {}};
+          for (const auto v : d.portions) claim.removed.push_back(v != Verdict::crosses);
+          const auto bytes = d.changed ? wire::canonical_bytes_of(released.asReader(), false)
+                                       : wire::canonical_bytes_of(item.asReader(), false);
+          const Status agreed = (*guard)->check(item.asReader(), bytes, claim);
+          ASSERT_TRUE(agreed.ok()) << agreed.reason() << "\n"
+                                   << explain_text(*policy, item.asReader(), d);
+          ++guarded;
+        }
         std::vector<LabelSpec> crossed;
         for (auto p : released.getPortions()) {
           crossed.push_back(spec_of(p.getLabel()));
@@ -425,6 +439,7 @@ TEST(PolicyProperty, ReleasedItemsAreVisibleAndRolledUp) {
   // The generators must actually exercise the release path, redacted and not.
   EXPECT_EQ(policies, 150u);
   EXPECT_GT(releases, decisions / 50);
+  EXPECT_EQ(guarded, releases) << "the guard checked every release";
   EXPECT_GT(redacted, releases / 4);
   EXPECT_LT(redacted, releases);
   std::printf("%zu policies, %zu decisions, %zu releases (%zu redacted)\n", policies, decisions,
