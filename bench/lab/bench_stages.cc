@@ -9,7 +9,10 @@
 //   batch_sign  one signature per batch of 256 sealed envelopes + the envelopes' bytes, per item
 //   verify      the relay's origin check per envelope, batch signature checked once per batch
 //   open        the receiver's AEAD open and item decode
-//   hot_path    decide + encode + seal + batch_sign in one loop: the gateway's work per item
+//   hot_path    decide + encode + guard + seal + batch_sign in one loop: the gateway's work per
+//               item (the release guard's independent re-check included, as the gateway does it)
+//   hot_path_unguarded  the same without the guard, for the guard's cost in the same run
+//   guard       the guard's check alone (released items)
 // and, for the goals' denominators, in the same run:
 //   floor_*     the raw primitives an item needs (hash, AEAD, one signature, Cap'n Proto
 //               build + parse); their sum is the most any pipeline could reach on this core
@@ -34,6 +37,7 @@
 #include "crypto/verify_cache.h"
 #include "gateway/approval/approval.h"
 #include "gateway/envelope/envelope.h"
+#include "gateway/guard/guard.h"
 #include "gateway/link/fec.h"
 #include "gateway/policy/policy.h"
 
@@ -198,12 +202,29 @@ std::vector<envelope::Sealed> seal_n(Keys& k, const Items& it, std::size_t n) {
 
 // The gateway's work for released items: decide, encode, seal, and one batch signature per
 // `batch` items.
-void hot_path(benchmark::State& state, Keys& k, const Items& it, const policy::Policy& p) {
+void hot_path(benchmark::State& state, Keys& k, const Items& it, const policy::Policy& p,
+              bool guarded = true) {
   auto eval = policy::Evaluator::create(p);
   if (!eval.ok()) {
     state.SkipWithError(eval.status().reason().c_str());
     return;
   }
+  auto guard = guard::Guard::create(p);
+  if (!guard.ok()) {
+    state.SkipWithError(guard.status().reason().c_str());
+    return;
+  }
+  guard::Claim claim{*p.destination_index("sy"), {}};
+  // The guard's check of one release, as the gateway makes it before the seal.
+  auto guard_refuses = [&](schema::Item::Reader item, const policy::Decision& dec,
+                           std::span<const std::uint8_t> out) {
+    if (!guarded) return false;
+    claim.removed.clear();
+    for (const auto v : dec.portions) claim.removed.push_back(v != policy::Verdict::crosses);
+    const Status g = (*guard)->check(item, out, claim);
+    if (!g.ok()) state.SkipWithError(("guard refused a release: " + g.reason()).c_str());
+    return !g.ok();
+  };
   const std::uint32_t sy = *p.destination_index("sy");
   policy::Decision d;
   std::vector<envelope::Sealed> sealed;
@@ -223,8 +244,10 @@ void hot_path(benchmark::State& state, Keys& k, const Items& it, const policy::P
         policy::build_released(p, m.root(), d, mb.initRoot<schema::Item>());
         const auto built = mb.getRoot<schema::Item>().asReader();
         const auto out = wire::canonical_bytes_of(built, /*framed=*/false);
+        if (guard_refuses(m.root(), d, out)) return;
         s = envelope::seal(k.signer, k.fields(), *k.seal_epoch, out, built.getBanner());
       } else {
+        if (guard_refuses(m.root(), d, m.canonical_bytes())) return;
         s = envelope::seal(k.signer, k.fields(), *k.seal_epoch, m.canonical_bytes(),
                            m.root().getBanner());
       }
@@ -322,6 +345,33 @@ Status register_micro(const std::string& policy_text) {
       }
       per_item(st, st.iterations(), 0);
     });
+    register_stage("guard/" + sz, [&it, &P](benchmark::State& st) {
+      auto eval = policy::Evaluator::create(P);
+      auto g = guard::Guard::create(P);
+      if (!eval.ok() || !g.ok()) {
+        st.SkipWithError("guard: cannot create");
+        return;
+      }
+      const std::uint32_t sy = *P.destination_index("sy");
+      std::vector<guard::Claim> claims;
+      policy::Decision d;
+      for (auto r : it.released) {
+        eval->decide(it.decoded[r].root(), sy, now_ns, d);
+        guard::Claim c{sy, {}};
+        for (const auto v : d.portions) c.removed.push_back(v != policy::Verdict::crosses);
+        claims.push_back(std::move(c));
+      }
+      std::size_t i = 0;
+      for (auto _ : st) {
+        const std::size_t j = i++ % it.released.size();
+        const Status s = (*g)->check(it.decoded[it.released[j]].root(), it.out[j], claims[j]);
+        if (!s.ok()) {
+          st.SkipWithError(s.reason().c_str());
+          return;
+        }
+      }
+      per_item(st, st.iterations(), 0);
+    });
     for (auto& [id, kp] : sh.keys) {
       Keys& k = *kp;
       const std::string sn = "/" + std::string(crypto::suite_name(id)) + "/" + sz;
@@ -383,6 +433,9 @@ Status register_micro(const std::string& policy_text) {
       });
       register_stage("hot_path" + sn,
                      [&k, &it, &P](benchmark::State& st) { hot_path(st, k, it, P); });
+      register_stage("hot_path_unguarded" + sn, [&k, &it, &P](benchmark::State& st) {
+        hot_path(st, k, it, P, /*guarded=*/false);
+      });
 
       // The crypto floor's parts, at this size.
       register_stage("floor_hash" + sn, [&k, n](benchmark::State& st) {

@@ -5,7 +5,7 @@
 #include <hs/hs.h>
 
 #include <algorithm>
-#include <set>
+#include <iterator>
 #include <string_view>
 
 #include "gateway/wire/wire.h"
@@ -33,9 +33,14 @@ bool contains(capnp::List<capnp::Text>::Reader list, std::string_view name) {
   return false;
 }
 
-std::set<std::string> set_of(capnp::List<capnp::Text>::Reader list) {
-  std::set<std::string> out;
-  for (auto t : list) out.emplace(text_of(t));
+// A label list as sorted, unique views (wire already requires them sorted and unique; the guard
+// does not rely on it).
+std::vector<std::string_view> sorted_of(capnp::List<capnp::Text>::Reader list) {
+  std::vector<std::string_view> out;
+  out.reserve(list.size());
+  for (auto t : list) out.push_back(text_of(t));
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
@@ -134,32 +139,33 @@ Result<std::unique_ptr<Guard>> Guard::create(const policy::Policy& policy) {
 }
 
 Status Guard::check_label(schema::Label::Reader label, const policy::Destination& d,
-                          const std::string& what) const {
+                          const Name& name) const {
   if (text_of(label.getPolicyId()) != policy_.label_policy()) {
-    return rejected(what + ": marked under '" + std::string(text_of(label.getPolicyId())) +
+    return rejected(name() + ": marked under '" + std::string(text_of(label.getPolicyId())) +
                     "', not the policy's labels '" + policy_.label_policy() + "'");
   }
   if (label.getClassification() >= policy_.levels().size()) {
-    return rejected(what + ": classification " + std::to_string(label.getClassification()) +
+    return rejected(name() + ": classification " + std::to_string(label.getClassification()) +
                     " is no level of the policy");
   }
   if (label.getClassification() > d.level_max) {
-    return rejected(what + ": " + policy_.levels()[label.getClassification()] + " is above what " +
-                    d.id + " may receive (" + policy_.levels()[d.level_max] + ")");
+    return rejected(name() + ": " + policy_.levels()[label.getClassification()] +
+                    " is above what " + d.id + " may receive (" + policy_.levels()[d.level_max] +
+                    ")");
   }
-  if (label.getTlp() == schema::Tlp::RED) return rejected(what + ": TLP:RED never crosses");
-  if (contains(label.getCaveats(), "NOFORN")) return rejected(what + ": NOFORN never crosses");
+  if (label.getTlp() == schema::Tlp::RED) return rejected(name() + ": TLP:RED never crosses");
+  if (contains(label.getCaveats(), "NOFORN")) return rejected(name() + ": NOFORN never crosses");
   if (contains(label.getCaveats(), "ORCON")) {
-    return rejected(what + ": ORCON crosses only after a reviewer's release");
+    return rejected(name() + ": ORCON crosses only after a reviewer's release");
   }
   for (auto c : label.getRestrictive()) {
     if (std::find(d.categories.begin(), d.categories.end(), text_of(c)) == d.categories.end()) {
-      return rejected(what + ": restrictive category " + std::string(text_of(c)) +
+      return rejected(name() + ": restrictive category " + std::string(text_of(c)) +
                       " is not held by " + d.id);
     }
   }
   if (label.getPermissive().size() > 0 && !contains(label.getPermissive(), d.country)) {
-    return rejected(what + ": REL TO does not name " + d.country);
+    return rejected(name() + ": REL TO does not name " + d.country);
   }
   return {};
 }
@@ -168,55 +174,63 @@ Status Guard::check_banner(schema::Item::Reader released, const policy::Destinat
   const auto portions = released.getPortions();
   std::uint8_t level = 0;
   schema::Tlp tlp = schema::Tlp::UNMARKED;
-  std::set<std::string> restrictive, caveats, rel_to;
+  // Views into the released message (which outlives this call); sorted and unique at the end.
+  std::vector<std::string_view> restrictive, caveats, rel_to, names;
   bool any_rel_to = false;
   for (auto p : portions) {
     const auto l = p.getLabel();
     level = std::max(level, l.getClassification());
     if (static_cast<unsigned>(l.getTlp()) > static_cast<unsigned>(tlp)) tlp = l.getTlp();
-    for (auto c : l.getRestrictive()) restrictive.emplace(text_of(c));
-    for (auto c : l.getCaveats()) caveats.emplace(text_of(c));
+    for (auto c : l.getRestrictive()) restrictive.push_back(text_of(c));
+    for (auto c : l.getCaveats()) caveats.push_back(text_of(c));
     if (l.getPermissive().size() == 0) continue;
-    const auto names = set_of(l.getPermissive());
+    names.clear();
+    for (auto c : l.getPermissive()) names.push_back(text_of(c));
+    std::sort(names.begin(), names.end());
     if (!any_rel_to) {
       rel_to = names;
       any_rel_to = true;
       continue;
     }
-    std::set<std::string> common;
-    for (const auto& n : rel_to) {
-      if (names.count(n) != 0) common.insert(n);
-    }
+    std::vector<std::string_view> common;
+    std::set_intersection(rel_to.begin(), rel_to.end(), names.begin(), names.end(),
+                          std::back_inserter(common));
     rel_to = std::move(common);
   }
+  for (auto* v : {&restrictive, &caveats, &rel_to}) {
+    std::sort(v->begin(), v->end());
+    v->erase(std::unique(v->begin(), v->end()), v->end());
+  }
   const auto banner = released.getBanner();
-  const std::string b = "banner";
+  const std::string_view b = "banner";
   if (text_of(banner.getPolicyId()) != policy_.label_policy()) {
-    return rejected(b + ": not marked under the policy's labels '" + policy_.label_policy() + "'");
+    return rejected(std::string(b) + ": not marked under the policy's labels '" +
+                    policy_.label_policy() + "'");
   }
   if (banner.getClassification() != level) {
-    return rejected(b + ": classification " + std::to_string(banner.getClassification()) +
-                    " is not the roll-up of the portions that cross (" + std::to_string(level) +
-                    ")");
+    return rejected(
+        std::string(b) + ": classification " + std::to_string(banner.getClassification()) +
+        " is not the roll-up of the portions that cross (" + std::to_string(level) + ")");
   }
   if (banner.getTlp() != tlp) {
-    return rejected(b + ": TLP " + tlp_name(banner.getTlp()) +
+    return rejected(std::string(b) + ": TLP " + tlp_name(banner.getTlp()) +
                     " is not the roll-up of the portions that cross (" + tlp_name(tlp) + ")");
   }
-  if (set_of(banner.getRestrictive()) != restrictive) {
-    return rejected(b + ": restrictive categories are not the roll-up of the portions that cross");
+  if (sorted_of(banner.getRestrictive()) != restrictive) {
+    return rejected(std::string(b) +
+                    ": restrictive categories are not the roll-up of the portions that cross");
   }
-  if (set_of(banner.getCaveats()) != caveats) {
-    return rejected(b + ": caveats are not the roll-up of the portions that cross");
+  if (sorted_of(banner.getCaveats()) != caveats) {
+    return rejected(std::string(b) + ": caveats are not the roll-up of the portions that cross");
   }
-  if (set_of(banner.getPermissive()) != rel_to ||
+  if (sorted_of(banner.getPermissive()) != rel_to ||
       (banner.getPermissive().size() > 0) != any_rel_to) {
-    return rejected(b + ": REL TO is not the roll-up of the portions that cross");
+    return rejected(std::string(b) + ": REL TO is not the roll-up of the portions that cross");
   }
-  return check_label(banner, d, b);
+  return check_label(banner, d, [] { return std::string("banner"); });
 }
 
-Status Guard::scan(std::span<const char> text, const std::string& what) {
+Status Guard::scan(std::span<const char> text, const Name& what) {
   // Nothing to match in an empty text (the policy refuses patterns that match the empty
   // string), and Hyperscan refuses a null pointer, which an empty Cap'n Proto blob may be.
   if (text.empty()) return {};
@@ -225,11 +239,11 @@ Status Guard::scan(std::span<const char> text, const std::string& what) {
     const hs_error_t rc = hs_scan(c->db, text.data(), static_cast<unsigned>(text.size()), 0,
                                   c->scratch, on_match, &hit);
     if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
-      return rejected(what + ": the guard's scan failed (" + std::to_string(rc) + ")");
+      return rejected(what() + ": the guard's scan failed (" + std::to_string(rc) + ")");
     }
     if (hit) {
       const auto& p = policy_.patterns()[c->pattern_of[*hit]];
-      return rejected(what + ": matches the policy's pattern '" + p.id + "'");
+      return rejected(what() + ": matches the policy's pattern '" + p.id + "'");
     }
   }
   return {};
@@ -252,13 +266,14 @@ Status Guard::check(schema::Item::Reader original, std::span<const std::uint8_t>
   const auto after = item.getPortions();
   std::size_t next = 0;  // the original portion the next released one may be
   for (unsigned i = 0; i < after.size(); ++i) {
-    const std::string what =
-        "portion " + std::to_string(i) + " '" + std::string(text_of(after[i].getName())) + "'";
+    const Name what = [&after, i] {
+      return "portion " + std::to_string(i) + " '" + std::string(text_of(after[i].getName())) + "'";
+    };
     while (next < before.size() && !same_portion(before[next], after[i])) ++next;
     if (next == before.size()) {
-      return rejected(what + ": not a portion of the original item, unchanged and in order");
+      return rejected(what() + ": not a portion of the original item, unchanged and in order");
     }
-    if (claim.removed[next]) return rejected(what + ": the filter said it removed it");
+    if (claim.removed[next]) return rejected(what() + ": the filter said it removed it");
     ++next;
     CG_RETURN_IF_ERROR(check_label(after[i].getLabel(), d, what));
     if (policy_.is_text(text_of(after[i].getContentType()))) {
@@ -271,10 +286,11 @@ Status Guard::check(schema::Item::Reader original, std::span<const std::uint8_t>
   // Attributes cross under the item's own banner (the filter lets them cross only when that
   // banner is releasable); the released banner was checked above.
   if (item.getAttributes().size() > 0) {
-    CG_RETURN_IF_ERROR(check_label(original.getBanner(), d, "attributes (the original banner)"));
+    CG_RETURN_IF_ERROR(check_label(original.getBanner(), d,
+                                   [] { return std::string("attributes (the original banner)"); }));
   }
   for (auto a : item.getAttributes()) {
-    const std::string what = "attribute '" + std::string(text_of(a.getName())) + "'";
+    const Name what = [&a] { return "attribute '" + std::string(text_of(a.getName())) + "'"; };
     CG_RETURN_IF_ERROR(scan({a.getName().begin(), a.getName().size()}, what));
     CG_RETURN_IF_ERROR(scan({a.getValue().begin(), a.getValue().size()}, what));
   }

@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -65,10 +66,13 @@ class Guard final {
 
  private:
   explicit Guard(const policy::Policy& policy);
+  // `what` names the label's owner for a refusal; it is only called then (no allocation on
+  // the path of an item that passes).
+  using Name = std::function<std::string()>;
   Status check_label(schema::Label::Reader label, const policy::Destination& d,
-                     const std::string& what) const;
+                     const Name& what) const;
   Status check_banner(schema::Item::Reader released, const policy::Destination& d) const;
-  Status scan(std::span<const char> text, const std::string& what);
+  Status scan(std::span<const char> text, const Name& what);
 
   const policy::Policy& policy_;
   struct Compiled;
