@@ -37,7 +37,7 @@ cg_module(deliver    wire store edge)
 cg_module(recovery   envelope wire trust)
 
 # What the three roles share, the roles (one folder each), and the command line
-cg_module(node       config crypto approval ingest link policy metrics store)
+cg_module(node       config crypto approval audit ingest link policy metrics store)
 cg_module(roles_gateway DIR gateway/roles/gateway
                      node config crypto approval audit envelope guard ingest link policy quarantine
                      sentlog metrics recovery)

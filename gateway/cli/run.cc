@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "crypto/keys.h"
+#include "gateway/audit/audit.h"
 #include "gateway/cli/cli.h"
 #include "gateway/common/clock.h"
 #include "gateway/common/limits.h"
@@ -142,6 +143,15 @@ Watch judge_changed_root(const config::NodeConfig& config, const Clock& clock) {
   if (!judged.ok()) {
     std::fprintf(stderr, "[%s] trust root file %s changed: REFUSED: %s\n", id, path.c_str(),
                  judged.status().reason().c_str());
+    // Into the node's audit chain too (the same chain the running node appends to).
+    auto log = audit::AuditLog::open(**env, config.id, *suite);
+    const Status audited = log.ok() ? node::audit_refused(*log, **env, config.id, clock.now_ns(),
+                                                          path + ": " + judged.status().reason())
+                                    : log.status();
+    if (!audited.ok()) {
+      std::fprintf(stderr, "[%s] the refusal could not be audited: %s\n", id,
+                   audited.reason().c_str());
+    }
     return Watch::unchanged;
   }
   if (judged->outcome != std::string_view("rotated")) return Watch::unchanged;

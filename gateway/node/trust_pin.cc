@@ -90,9 +90,8 @@ Result<PinnedRoot> judge_trust_root(store::Env& env, Bytes file_bytes,
   return judge(pinned, file_bytes, verifier, now_ns);
 }
 
-Result<approval::TrustRoot> load_trust_root(const config::NodeConfig& config,
-                                            const approval::Verifier& verifier,
-                                            std::int64_t now_ns) {
+Result<PinnedRoot> load_trust_root(const config::NodeConfig& config,
+                                   const approval::Verifier& verifier, std::int64_t now_ns) {
   const std::string where = config.source_file + ": keys.trust_root " + config.keys->trust_root;
   auto bytes = crypto::read_file(config.keys->trust_root, limits::trust_root_bytes_max);
   if (!bytes.ok()) return bytes.status().with_context(where);
@@ -105,7 +104,43 @@ Result<approval::TrustRoot> load_trust_root(const config::NodeConfig& config,
                  config.id.c_str(), static_cast<unsigned long long>(pinned->root.version()),
                  static_cast<unsigned long long>(pinned->previous_version));
   }
-  return std::move(pinned->root);
+  return pinned;
+}
+
+namespace {
+Status append(audit::AuditLog& log, store::Env& env, const audit::Event& ev) {
+  CG_ASSIGN_OR_RETURN(auto txn, env.begin_write());
+  CG_RETURN_IF_ERROR(log.append(txn, ev).status());
+  return txn.commit();
+}
+}  // namespace
+
+Status audit_pinned(audit::AuditLog& log, store::Env& env, std::string_view node,
+                    std::int64_t now_ns, const PinnedRoot& pinned) {
+  const std::string_view outcome = pinned.outcome;
+  if (outcome == "kept") return {};
+  const std::string v = "trust root v" + std::to_string(pinned.root.version());
+  const std::string detail =
+      outcome == "rotated"
+          ? v + " accepted as the successor of v" + std::to_string(pinned.previous_version) +
+                " (a threshold of its root keys and of the previous root's) and pinned"
+          : v + " pinned at the node's first start on this store (its own root keys' threshold)";
+  return append(log, env,
+                {.time_ns = now_ns,
+                 .event = schema::AuditEvent::TRUST_ROOT_LOADED,
+                 .origin = node,
+                 .reason = outcome,
+                 .detail = detail});
+}
+
+Status audit_refused(audit::AuditLog& log, store::Env& env, std::string_view node,
+                     std::int64_t now_ns, std::string_view why) {
+  return append(log, env,
+                {.time_ns = now_ns,
+                 .event = schema::AuditEvent::TRUST_ROOT_REFUSED,
+                 .origin = node,
+                 .reason = "trust root refused",
+                 .detail = why});
 }
 
 Result<std::uint64_t> pinned_version(store::Env& env, const approval::Verifier& verifier) {

@@ -20,9 +20,11 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "crypto/suite.h"
 #include "gateway/approval/approval.h"
+#include "gateway/audit/audit.h"
 #include "gateway/common/status.h"
 #include "gateway/config/config.h"
 #include "gateway/store/store.h"
@@ -52,9 +54,16 @@ Result<PinnedRoot> judge_trust_root(store::Env& env, std::span<const std::uint8_
 // What a role's start-up calls: reads the config's trust-root file, opens the node's store and
 // pins (pin_trust_root). A rotation is said on stderr. Errors: as pin_trust_root, with
 // "keys.trust_root" and the file in the reason; io (the file, the store).
-Result<approval::TrustRoot> load_trust_root(const config::NodeConfig& config,
-                                            const approval::Verifier& verifier,
-                                            std::int64_t now_ns);
+Result<PinnedRoot> load_trust_root(const config::NodeConfig& config,
+                                   const approval::Verifier& verifier, std::int64_t now_ns);
+
+// Into the node's audit chain: a first pin or an accepted successor as trustRootLoaded (reason
+// "pinned" or "rotated", the versions in the detail); a root kept as it was, nothing.
+Status audit_pinned(audit::AuditLog& log, store::Env& env, std::string_view node,
+                    std::int64_t now_ns, const PinnedRoot& pinned);
+// A trust-root file a running node refused, as trustRootRefused with the reason.
+Status audit_refused(audit::AuditLog& log, store::Env& env, std::string_view node,
+                     std::int64_t now_ns, std::string_view why);
 
 // The pinned root's version, or 0 when the store has none. Errors: io.
 Result<std::uint64_t> pinned_version(store::Env& env, const approval::Verifier& verifier);

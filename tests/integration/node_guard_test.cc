@@ -5,7 +5,8 @@
 //   - the trust root's succession (issue 17, TUF §5.3) is the running node's own check: a
 //     successor its pinned root's keys did not sign is refused while the node runs on, an
 //     accepted one restarts it under the new root, and the old root is then a rollback that
-//     neither the running node, nor `config check`, nor a restart accepts.
+//     neither the running node, nor `config check`, nor a restart accepts; the audit chain
+//     records the pin, each refusal and the rotation.
 // No timing assertions: waits are bounded and end on progress.
 #include <gtest/gtest.h>
 
@@ -16,7 +17,9 @@
 #include "bench/lab/deploy/process.h"
 #include "crypto/keys.h"
 #include "gateway/approval/approval.h"
+#include "gateway/audit/audit.h"
 #include "gateway/ingest/ingest.h"
+#include "gateway/store/store.h"
 #include "gateway/wire/wire.h"
 #include "tests/support/temp_dir.h"
 
@@ -207,6 +210,24 @@ TEST_F(NodeGuardTest, TheRunningNodeEnforcesTheTrustRootsSuccession) {
   EXPECT_NE(check_old_out.find("a rollback is refused"), std::string::npos) << check_old_out;
   EXPECT_EQ(gw->terminate(30'000), 0) << log_of("gw.log");
   std::printf("--- what the node said\n%s", log_of("gw.log").c_str());
+  // The audit chain holds each step: the first pin, the refused forgery, the rotation, the
+  // refused rollback, in that order, and the chain is intact.
+  {
+    auto env = store::Env::open({.path = cell_.gateway_store, .read_only = true});
+    ASSERT_TRUE(env.ok()) << env.status().reason();
+    std::vector<std::string> steps;
+    auto report = audit::verify(**env, [&](std::uint64_t, schema::AuditRecord::Reader r) {
+      const std::string reason(wire::view(r.getReason())), detail(wire::view(r.getDetail()));
+      if (r.getEvent() == schema::AuditEvent::TRUST_ROOT_LOADED) steps.push_back(reason);
+      if (r.getEvent() == schema::AuditEvent::TRUST_ROOT_REFUSED)
+        steps.push_back(detail.find("rollback") != std::string::npos ? "refused rollback"
+                                                                     : "refused forgery");
+    });
+    ASSERT_TRUE(report.ok()) << report.status().reason();
+    EXPECT_FALSE(report->broken_at.has_value()) << report->problem;
+    EXPECT_EQ(steps, (std::vector<std::string>{"pinned", "refused forgery", "rotated",
+                                               "refused rollback"}));
+  }
   auto again = start_gateway("again.log");
   ASSERT_TRUE(again);
   for (int i = 0; i < 6000 && again->running(); ++i) std::this_thread::sleep_for(10ms);

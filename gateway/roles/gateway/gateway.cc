@@ -138,6 +138,7 @@ struct GatewayNode::Impl {
   std::unique_ptr<crypto::SigningKey> signing_key;
   envelope::Signer signer;
   std::optional<approval::TrustRoot> root;
+  std::optional<PinnedRoot> root_pinned;  // what the start did with it (audited)
   std::unique_ptr<store::Env> env;
   std::optional<ingest::Inbox> inbox;
   std::optional<sentlog::SentLog> sent;
@@ -324,8 +325,9 @@ Status GatewayNode::Impl::load_identity() {
             crypto::key_id(suite->id(), signing_key->public_key())};
   const approval::SuiteVerifier verifier(*suite);
   // The root pinned in the store, or its successor if the file holds one (trust_pin.h).
-  CG_ASSIGN_OR_RETURN(auto r, load_trust_root(config, verifier, clock->now_ns()));
-  root.emplace(std::move(r));
+  CG_ASSIGN_OR_RETURN(auto pinned, load_trust_root(config, verifier, clock->now_ns()));
+  root.emplace(pinned.root);
+  root_pinned.emplace(std::move(pinned));
   const auto me = root->node(config.id);
   if (!me || me->getRole() != schema::Role::GATEWAY ||
       !crypto::ct_equal(
@@ -354,6 +356,7 @@ Status GatewayNode::Impl::open_store() {
   held.emplace(std::move(q));
   CG_ASSIGN_OR_RETURN(auto a, audit::AuditLog::open(*env, config.id, *suite));
   audit_log.emplace(std::move(a));
+  CG_RETURN_IF_ERROR(audit_pinned(*audit_log, *env, config.id, clock->now_ns(), *root_pinned));
   CG_ASSIGN_OR_RETURN(epochs_out, env->table("epochs_out"));
   CG_ASSIGN_OR_RETURN(marks, env->table("marks"));
   CG_ASSIGN_OR_RETURN(approver,

@@ -124,7 +124,8 @@ struct ReceiverNode::Impl {
   const crypto::Suite* suite = nullptr;
   std::unique_ptr<crypto::AgreementKey> kx;
   std::optional<approval::TrustRoot> root;
-  crypto::VerifiedSignatures verified;  // batch and tree head signatures, checked once each
+  std::optional<PinnedRoot> root_pinned;  // what the start did with it (audited)
+  crypto::VerifiedSignatures verified;    // batch and tree head signatures, checked once each
   std::unique_ptr<store::Env> env;
   store::Table epochs_table;
   std::optional<deliver::DedupeWindow> seen;
@@ -234,8 +235,9 @@ Result<std::optional<crypto::Secret>> ReceiverNode::Impl::load_identity() {
   CG_ASSIGN_OR_RETURN(suite, crypto::suite(kx->suite()));
   const approval::SuiteVerifier verifier(*suite);
   // The root pinned in the store, or its successor if the file holds one (trust_pin.h).
-  CG_ASSIGN_OR_RETURN(auto r, load_trust_root(config, verifier, clock->now_ns()));
-  root.emplace(std::move(r));
+  CG_ASSIGN_OR_RETURN(auto pinned, load_trust_root(config, verifier, clock->now_ns()));
+  root.emplace(pinned.root);
+  root_pinned.emplace(std::move(pinned));
   const auto me = root->node(config.id);
   if (!me || me->getRole() != schema::Role::RECEIVER || !me->hasAgreementKey() ||
       !crypto::ct_equal(
@@ -257,6 +259,7 @@ Status ReceiverNode::Impl::open_store() {
   outbox.emplace(std::move(o));
   CG_ASSIGN_OR_RETURN(auto a, audit::AuditLog::open(*env, config.id, *suite));
   audit_log.emplace(std::move(a));
+  CG_RETURN_IF_ERROR(audit_pinned(*audit_log, *env, config.id, clock->now_ns(), *root_pinned));
   CG_ASSIGN_OR_RETURN(heads_table, env->table("heads"));
   CG_ASSIGN_OR_RETURN(evidence_table, env->table("equivocation"));
   chain.emplace(crypto::hasher_of(*suite));

@@ -105,7 +105,8 @@ struct RelayNode::Impl {
   std::unique_ptr<crypto::SigningKey> signing_key;
   envelope::Signer signer;
   std::optional<approval::TrustRoot> root;
-  crypto::VerifiedSignatures verified;  // batch and tree head signatures, checked once each
+  std::optional<PinnedRoot> root_pinned;  // what the start did with it (audited)
+  crypto::VerifiedSignatures verified;    // batch and tree head signatures, checked once each
   std::optional<relay::Oversight> oversight;
   std::unique_ptr<store::Env> env;
   std::optional<translog::Log> log;
@@ -242,8 +243,9 @@ Status RelayNode::Impl::load_identity() {
             crypto::key_id(suite->id(), signing_key->public_key())};
   const approval::SuiteVerifier verifier(*suite);
   // The root pinned in the store, or its successor if the file holds one (trust_pin.h).
-  CG_ASSIGN_OR_RETURN(auto r, load_trust_root(config, verifier, clock->now_ns()));
-  root.emplace(std::move(r));
+  CG_ASSIGN_OR_RETURN(auto pinned, load_trust_root(config, verifier, clock->now_ns()));
+  root.emplace(pinned.root);
+  root_pinned.emplace(std::move(pinned));
   const auto me = root->node(config.id);
   if (!me || me->getRole() != schema::Role::RELAY ||
       !crypto::ct_equal(
@@ -268,6 +270,7 @@ Status RelayNode::Impl::open_store() {
   seen.emplace(std::move(d));
   CG_ASSIGN_OR_RETURN(auto a, audit::AuditLog::open(*env, config.id, *suite));
   audit_log.emplace(std::move(a));
+  CG_RETURN_IF_ERROR(audit_pinned(*audit_log, *env, config.id, clock->now_ns(), *root_pinned));
   CG_ASSIGN_OR_RETURN(unsent, env->table("unsent"));
   CG_ASSIGN_OR_RETURN(bundles_seen, env->table("bundles_seen"));
   CG_ASSIGN_OR_RETURN(logged, env->table("logged"));
