@@ -141,6 +141,7 @@ Watch judge_changed_root(const config::NodeConfig& config, const Clock& clock) {
   const approval::SuiteVerifier verifier(*suite);
   auto judged = node::judge_trust_root(**env, *bytes, verifier, clock.now_ns());
   if (!judged.ok()) {
+    node::trust_root_refusals().fetch_add(1);  // before the line: who reads it sees the count
     std::fprintf(stderr, "[%s] trust root file %s changed: REFUSED: %s\n", id, path.c_str(),
                  judged.status().reason().c_str());
     // Into the node's audit chain too (the same chain the running node appends to).

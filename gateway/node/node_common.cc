@@ -179,6 +179,10 @@ void NodeMetrics::gauge(const std::string& name, const std::string& help,
 
 Status NodeMetrics::start(const config::NodeConfig& config) {
   if (config.metrics.listen.empty()) return {};
+  counter("cellgate_trust_root_refused_total",
+          "Trust-root files this process refused while running (rollback, a skipped version, not "
+          "signed by the pinned root's threshold; each also audited as trustRootRefused).",
+          trust_root_refusals());
   if (auto s = server_.start(config.metrics.listen); !s.ok())
     return Status(s.code(), config.source_file + ": [metrics] listen: " + s.reason());
   return {};

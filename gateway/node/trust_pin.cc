@@ -143,6 +143,11 @@ Status audit_refused(audit::AuditLog& log, store::Env& env, std::string_view nod
                  .detail = why});
 }
 
+std::atomic<std::uint64_t>& trust_root_refusals() {
+  static std::atomic<std::uint64_t> refusals{0};
+  return refusals;
+}
+
 Result<std::uint64_t> pinned_version(store::Env& env, const approval::Verifier& verifier) {
   CG_ASSIGN_OR_RETURN(const auto pinned, read_pinned(env));
   if (!pinned) return std::uint64_t{0};

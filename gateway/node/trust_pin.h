@@ -17,6 +17,7 @@
 // Thread-safety: free functions; the store serialises the write.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -64,6 +65,10 @@ Status audit_pinned(audit::AuditLog& log, store::Env& env, std::string_view node
 // A trust-root file a running node refused, as trustRootRefused with the reason.
 Status audit_refused(audit::AuditLog& log, store::Env& env, std::string_view node,
                      std::int64_t now_ns, std::string_view why);
+
+// Trust-root files refused since this process started (by the running node's watch in
+// `cellgate run`); every role serves it as cellgate_trust_root_refused_total.
+std::atomic<std::uint64_t>& trust_root_refusals();
 
 // The pinned root's version, or 0 when the store has none. Errors: io.
 Result<std::uint64_t> pinned_version(store::Env& env, const approval::Verifier& verifier);

@@ -205,6 +205,12 @@ TEST_F(NodeGuardTest, TheRunningNodeEnforcesTheTrustRootsSuccession) {
   install_root(v1);
   ASSERT_TRUE(wait_for_log("gw.log", "a rollback is refused")) << log_of("gw.log");
   EXPECT_TRUE(gw->running()) << log_of("gw.log");
+  {
+    auto text = deploy::scrape(metrics, 5000);
+    ASSERT_TRUE(text.ok()) << text.status().reason();
+    EXPECT_EQ(deploy::metric(*text, "cellgate_trust_root_refused_total{node=\"il-gw-1\"}"), 2.0)
+        << "the forgery and the rollback; the count lives as long as the process";
+  }
   auto [check_old, check_old_out] = config_check("check-old.out");
   EXPECT_NE(check_old, 0) << check_old_out;
   EXPECT_NE(check_old_out.find("a rollback is refused"), std::string::npos) << check_old_out;

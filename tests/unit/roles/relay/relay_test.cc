@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "gateway/roles/gateway/gateway.h"
 #include "tests/unit/roles/cell_fixture.h"
 
@@ -82,6 +85,10 @@ TEST_F(RelayNodeTest, RelayVerifiesLogsCountersignsAndRefusesReplays) {
   for (int i = 0; i < 300 && far_end.envelopes.size() == released; ++i)
     ASSERT_TRUE(rx->poll_once(10).ok());
   ASSERT_EQ(far_end.envelopes.size(), released + 1);
+  // The relay counts the re-forward after handing it to its link: the envelope may arrive
+  // before the count does.
+  for (int i = 0; i < 300 && (*relay)->counters().reforwarded.load() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ((*relay)->counters().reforwarded.load(), 1u);
   EXPECT_EQ((*relay)->counters().relayed.load(), released) << "not logged twice";
   EXPECT_EQ((*relay)->counters().tree_size.load(), tree_before);
