@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 #include <string_view>
 
 #include "gateway/wire/wire.h"
@@ -89,8 +90,7 @@ std::string tlp_name(schema::Tlp t) {
   return "?";
 }
 
-// A term written as the policy wrote it, escaped for Hyperscan is not needed here: literal terms
-// are compiled with hs_compile_lit_multi, which takes their bytes as they are.
+// Hyperscan's match callback: keeps the first pattern id and stops the scan.
 int on_match(unsigned int id, unsigned long long, unsigned long long, unsigned int, void* ctx) {
   *static_cast<std::optional<unsigned>*>(ctx) = id;
   return 1;  // the first match is enough

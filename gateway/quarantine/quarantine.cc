@@ -75,14 +75,15 @@ std::vector<std::uint8_t> verdict_key(std::uint64_t hold, Decision d, Bytes key_
   return out;
 }
 
-// The keys of every entry of `table` under hold `id` (keys starting with be64(id)).
-Result<std::vector<std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>>>> entries_of(
-    const store::ReadTxn* rtxn, const store::WriteTxn* wtxn, store::Table table, std::uint64_t id) {
+// Every entry of `table` under hold `id` (keys starting with be64(id)), through a read or a
+// write transaction.
+using Entries = std::vector<std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>>>;
+template <typename Txn>
+Result<Entries> entries_of(const Txn& txn, store::Table table, std::uint64_t id) {
   const auto prefix = store::be64(id);
-  std::vector<std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>>> out;
-  auto cursor = rtxn ? rtxn->cursor(table) : wtxn->cursor(table);
-  if (!cursor.ok()) return cursor.status();
-  for (auto e = cursor->next(prefix);; e = cursor->next()) {
+  Entries out;
+  CG_ASSIGN_OR_RETURN(auto cursor, txn.cursor(table));
+  for (auto e = cursor.next(prefix);; e = cursor.next()) {
     if (!e.ok()) return e.status();
     if (!e->has_value()) break;
     const Bytes k = (*e)->first;
@@ -314,7 +315,7 @@ Result<Held> Quarantine::take(store::WriteTxn& txn, std::uint64_t id) {
   if (!v) return rejected("quarantine: no hold " + std::to_string(id));
   CG_ASSIGN_OR_RETURN(auto h, decode(id, *v));
   CG_RETURN_IF_ERROR(txn.erase(held_, store::be64(id)).status());
-  CG_ASSIGN_OR_RETURN(const auto approvals, entries_of(nullptr, &txn, approvals_, id));
+  CG_ASSIGN_OR_RETURN(const auto approvals, entries_of(txn, approvals_, id));
   for (const auto& [k, sig] : approvals) CG_RETURN_IF_ERROR(txn.erase(approvals_, k).status());
   return h;
 }
@@ -333,7 +334,7 @@ Result<Quarantine::ReleaseProgress> Quarantine::approve_release(
   ReleaseProgress progress;
   progress.threshold = p->getReleaseThreshold();
   // Every approval kept so far, counted again under this root; this one last.
-  CG_ASSIGN_OR_RETURN(const auto kept, entries_of(nullptr, &txn, approvals_, id));
+  CG_ASSIGN_OR_RETURN(const auto kept, entries_of(txn, approvals_, id));
   for (const auto& [k, sig] : kept) {
     const Bytes kid = Bytes(k).subspan(8);
     if (std::equal(kid.begin(), kid.end(), key_id.begin(), key_id.end())) {
@@ -365,7 +366,7 @@ Result<std::vector<std::string>> Quarantine::approvers(std::uint64_t id,
   CG_ASSIGN_OR_RETURN(auto v, txn.get(held_, store::be64(id)));
   if (!v) return rejected("quarantine: no hold " + std::to_string(id));
   CG_ASSIGN_OR_RETURN(auto held, decode(id, *v));
-  CG_ASSIGN_OR_RETURN(const auto kept, entries_of(&txn, nullptr, approvals_, id));
+  CG_ASSIGN_OR_RETURN(const auto kept, entries_of(txn, approvals_, id));
   std::vector<std::string> names;
   for (const auto& [k, sig] : kept) {
     auto who =
@@ -377,7 +378,7 @@ Result<std::vector<std::string>> Quarantine::approvers(std::uint64_t id,
 
 Result<std::vector<std::vector<std::uint8_t>>> Quarantine::approval_keys(std::uint64_t id) const {
   CG_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
-  CG_ASSIGN_OR_RETURN(const auto kept, entries_of(&txn, nullptr, approvals_, id));
+  CG_ASSIGN_OR_RETURN(const auto kept, entries_of(txn, approvals_, id));
   std::vector<std::vector<std::uint8_t>> keys;
   for (const auto& [k, sig] : kept) keys.emplace_back(k.begin() + 8, k.end());
   return keys;

@@ -189,6 +189,7 @@ struct GatewayNode::Impl {
   // The release guard, compiled for the bundle it checks against (pipeline thread only).
   std::shared_ptr<const approval::Bundle> guard_bundle;
   std::unique_ptr<guard::Guard> guard;
+  guard::Claim guard_claim;
   NodeMetrics metrics;  // last: destroyed (its server stopped) before what it reads
 
   // Wiring, in order: the node's identity (keys, trust root, destinations), its store and
@@ -716,10 +717,11 @@ Result<bool> GatewayNode::Impl::guard_check(Pass& p, const ingest::InboxEntry& e
     CG_ASSIGN_OR_RETURN(guard, guard::Guard::create(p.rules));
     guard_bundle = p.bundle;
   }
-  guard::Claim claim{di, {}};
-  claim.removed.reserve(p.decision.portions.size());
-  for (const auto v : p.decision.portions) claim.removed.push_back(v != policy::Verdict::crosses);
-  const Status verdict = guard->check(item, released, claim);
+  guard_claim.destination = di;  // reused: no allocation per release once it has grown
+  guard_claim.removed.clear();
+  for (const auto v : p.decision.portions)
+    guard_claim.removed.push_back(v != policy::Verdict::crosses);
+  const Status verdict = guard->check(item, released, guard_claim);
   if (verdict.ok()) return true;
   const auto& dest = p.rules.destinations()[di];
   const std::string both =
