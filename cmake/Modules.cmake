@@ -30,6 +30,8 @@ cg_module(audit      wire store crypto)
 cg_module(translog   store crypto)
 cg_module(sentlog    store)
 cg_module(quarantine trust store wire)
+# The release guard's seal-and-sign side: checks (guard), then seals and signs (envelope).
+cg_module(signatory  guard envelope approval quarantine trust store wire crypto)
 
 # Edges and recovery
 cg_module(ingest     wire store edge)
@@ -40,13 +42,15 @@ cg_module(recovery   envelope wire trust)
 cg_module(node       config crypto approval audit ingest link policy metrics store)
 cg_module(roles_gateway DIR gateway/roles/gateway
                      node config crypto approval audit envelope guard ingest link policy quarantine
-                     sentlog metrics recovery)
+                     sentlog metrics recovery signatory edge)
+cg_module(roles_guard DIR gateway/roles/guard
+                     node config crypto approval audit edge signatory metrics store)
 cg_module(roles_relay DIR gateway/roles/relay
                      node wire config crypto approval audit deliver envelope link translog metrics)
 cg_module(roles_receiver DIR gateway/roles/receiver
                      node config crypto approval audit deliver envelope ingest link recovery metrics)
 cg_module(cli        wire audit ingest config deliver tomlread stix crypto approval policy envelope link
-                     translog node roles_gateway roles_relay roles_receiver quarantine recovery)
+                     translog node roles_gateway roles_relay roles_receiver roles_guard quarantine recovery)
 
 # The lab (bench/lab): synthetic traffic, deployments on loopback, cellgate-lab (which shares
 # cellgate's exit codes from cli.h). Never used by a product module.

@@ -35,6 +35,13 @@ int config_check(const std::string& file, bool json) {
     std::printf("%s: ok (%s %s of party %s, store %s)\n", file.c_str(),
                 std::string(config::role_name(c->role)).c_str(), c->id.c_str(), c->party.c_str(),
                 c->store.c_str());
+    // Whether the signing key is separated from the filter (issue 17, SECURITY.md).
+    if (c->role == config::Role::gateway) {
+      std::printf(c->guard ? "  release guard at %s holds the signing key\n"
+                           : "  no [guard]: this process holds the signing key and runs its own "
+                             "release guard (a lab, not a deployment)%s\n",
+                  c->guard ? c->guard->endpoint.c_str() : "");
+    }
   }
   return exit_ok;
 }

@@ -1,4 +1,5 @@
-// `cellgate run --config node.toml`: one node role per process: gateway, relay or receiver.
+// `cellgate run --config node.toml`: one node role per process: gateway, guard, relay or
+// receiver.
 //
 // The process waits for signals (SIGHUP re-reads the gateway's rules bundle, SIGINT/SIGTERM
 // stop) and, once a second, looks at its trust-root file. A changed file is judged against the
@@ -23,6 +24,7 @@
 #include "gateway/node/node_common.h"
 #include "gateway/node/trust_pin.h"
 #include "gateway/roles/gateway/gateway.h"
+#include "gateway/roles/guard/guard_node.h"
 #include "gateway/roles/receiver/receiver.h"
 #include "gateway/roles/relay/relay.h"
 #include "gateway/store/store.h"
@@ -73,6 +75,20 @@ Result<Running> start_role(const config::NodeConfig& config, const Clock& clock)
                                   static_cast<unsigned long long>(c.refused_origin.load()),
                                   static_cast<unsigned long long>(c.refused_replay.load()),
                                   static_cast<unsigned long long>(c.refused_oversight.load()));
+                   }};
+  }
+  if (config.role == config::Role::guard) {
+    CG_ASSIGN_OR_RETURN(std::shared_ptr<node::GuardNode> g, node::GuardNode::start(config, clock));
+    std::fprintf(stderr, "[%s] release guard running: %s, signing for %s\n", id,
+                 g->endpoint().c_str(), config.guard_service->gateway.c_str());
+    return Running{[g] { g->stop(); },
+                   [g, id] {
+                     const auto& c = g->counters();
+                     std::fprintf(stderr,
+                                  "[%s] stopped: %llu signed, %llu refused, %llu answered again\n",
+                                  id, static_cast<unsigned long long>(c.signed_envelopes.load()),
+                                  static_cast<unsigned long long>(c.refused.load()),
+                                  static_cast<unsigned long long>(c.repeated.load()));
                    }};
   }
   CG_ASSIGN_OR_RETURN(std::shared_ptr<node::GatewayNode> g,

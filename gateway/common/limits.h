@@ -86,5 +86,17 @@ inline constexpr std::size_t ingest_ack_bytes_max = 64u << 10;
 inline constexpr std::size_t consumer_message_bytes_max = 4096;
 // The metrics endpoint's HTTP request: a GET line and a few headers.
 inline constexpr std::size_t metrics_request_bytes_max = 8192;
+// Filter ↔ release guard (schemas/guard.capnp): one request carries at most
+// guard_releases_max releases, and the filter stops adding releases once it holds
+// guard_request_bytes_max (an item and its redacted copy are each at most item_bytes_max, so
+// one release always fits); the reply carries their envelopes and epoch announcements.
+inline constexpr std::size_t guard_releases_max = 256;
+inline constexpr std::size_t guard_request_bytes_max = 8 * item_bytes_max;
+inline constexpr std::size_t guard_message_bytes_max =
+    guard_request_bytes_max + guard_releases_max * (4u << 10) + (64u << 10);
+inline constexpr std::uint64_t guard_traversal_words_max = (guard_message_bytes_max / 8) * 2;
+// Releases handed to the guard and not yet answered, in the filter's store: above this the
+// filter judges no new items (back-pressure to ingest) until the guard catches up.
+inline constexpr std::size_t guard_handoff_max = 4096;
 
 }  // namespace cg::limits

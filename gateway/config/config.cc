@@ -64,33 +64,42 @@ bool is_identifier(const std::string& s) {
 // A peer's CURVE public key: given inline (`curve_public`) or as the file `cellgate curve
 // keygen` printed it to (`curve_public_file`: the 40-character key and at most one newline),
 // never both. A file that is not a regular file, or holds anything else, refuses the config.
-void read_curve_public(Section& s, CurvePeer& p) {
-  const bool inline_key = s.string("curve_public", false).has_value();
-  const bool file_key = s.string("curve_public_file", false).has_value();
+std::string read_curve_key(Section& s, const std::string& key) {
+  const std::string key_file = key + "_file";
+  const bool inline_key = s.string(key, false).has_value();
+  const bool file_key = s.string(key_file, false).has_value();
   if (inline_key == file_key) {
-    s.fail(inline_key ? "curve_public_file" : "id",
-           "give exactly one of curve_public and curve_public_file");
+    s.fail(inline_key ? key_file : key, "give exactly one of " + key + " and " + key_file);
+    return {};
   }
   if (inline_key) {
-    p.curve_public = *s.string("curve_public", true);
-    if (p.curve_public.size() != 40) s.fail("curve_public", "must be a 40-character Z85 key");
-    return;
+    std::string k = *s.string(key, true);
+    if (k.size() != 40) s.fail(key, "must be a 40-character Z85 key");
+    return k;
   }
-  const std::string file = path(s, "curve_public_file");
+  const std::string file = path(s, key_file);
   std::error_code ec;
   if (!std::filesystem::is_regular_file(file, ec)) {
-    s.fail("curve_public_file", "'" + file + "' is not a regular file");
+    s.fail(key_file, "'" + file + "' is not a regular file");
   }
   std::ifstream in(file, std::ios::binary);
   std::string text(64, '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad()) s.fail("curve_public_file", "cannot read '" + file + "'");
+  if (in.bad()) s.fail(key_file, "cannot read '" + file + "'");
   text.resize(static_cast<std::size_t>(in.gcount()));
   if (text.size() == 41 && text.back() == '\n') text.pop_back();
   if (text.size() != 40 || text.find_first_of(" \t\r\n") != std::string::npos) {
-    s.fail("curve_public_file", "'" + file + "' does not hold one 40-character Z85 key");
+    s.fail(key_file, "'" + file + "' does not hold one 40-character Z85 key");
   }
-  p.curve_public = std::move(text);
+  return text;
+}
+
+void read_curve_public(Section& s, CurvePeer& p) {
+  if (!s.string("curve_public", false) && !s.string("curve_public_file", false)) {
+    s.fail("id", "give exactly one of curve_public and curve_public_file");
+    return;
+  }
+  p.curve_public = read_curve_key(s, "curve_public");
 }
 
 std::vector<CurvePeer> read_peers(Section& parent, const std::string& key,
@@ -185,8 +194,10 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
     c.role = Role::relay;
   else if (role == "receiver")
     c.role = Role::receiver;
+  else if (role == "guard")
+    c.role = Role::guard;
   else
-    node.fail("role", "must be gateway, relay or receiver");
+    node.fail("role", "must be gateway, relay, receiver or guard");
   c.store = path(node, "store");
   c.store_bytes_max = static_cast<std::uint64_t>(
       node.integer("store_bytes_max", 16 << 20, std::int64_t{1} << 40).value_or(1 << 30));
@@ -207,6 +218,12 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
     top.fail("relay", "only a relay has [relay]");
   if (root.contains("recovery") && c.role != Role::receiver)
     top.fail("recovery", "only a receiver has [recovery]");
+  if (root.contains("guard") && c.role != Role::gateway && c.role != Role::guard)
+    top.fail("guard", "only a gateway (where its guard listens) or a guard has [guard]");
+  if (c.role == Role::guard) {
+    for (const char* t : {"link_out", "link_in", "ingest"})
+      if (root.contains(t)) top.fail(t, "a guard has no [" + std::string(t) + "]: it only signs");
+  }
   if (root.contains("link_out") && c.role == Role::receiver) {
     top.fail("link_out", "a receiver never sends: it has no [[link_out]]");
   }
@@ -240,6 +257,42 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
     top.fail_at(root.source(), "[ingest]: a gateway needs it");
   }
 
+  if (const toml::table* t = top.table("guard")) {
+    Section s(*t, "guard", file);
+    if (c.role == Role::gateway) {
+      GuardClient g;
+      g.endpoint = *s.string("endpoint", true);
+      check_listen(s, "endpoint", g.endpoint, c.allow_non_loopback);
+      if (!g.endpoint.starts_with("tcp://")) s.fail("endpoint", "must be tcp://host:port");
+      g.curve_public = read_curve_key(s, "curve_public");
+      g.curve_secret_file = path(s, "curve_secret_file");
+      g.timeout_ms =
+          static_cast<std::uint32_t>(s.integer("timeout_ms", 100, 600'000).value_or(g.timeout_ms));
+      s.finish();
+      c.guard = std::move(g);
+    } else {
+      GuardService g;
+      g.listen = s.string("listen", false).value_or(g.listen);
+      check_listen(s, "listen", g.listen, c.allow_non_loopback);
+      if (!g.listen.starts_with("tcp://")) s.fail("listen", "must be tcp://host:port");
+      g.curve_secret_file = path(s, "curve_secret_file");
+      g.filter_curve_public = read_curve_key(s, "filter_curve_public");
+      g.gateway = *s.string("gateway", true);
+      if (!is_identifier(g.gateway)) s.fail("gateway", "must be 1-128 of [A-Za-z0-9._-]");
+      g.epoch_items_max =
+          static_cast<std::uint64_t>(s.integer("epoch_items_max", 1, std::int64_t{1} << 32)
+                                         .value_or(static_cast<std::int64_t>(g.epoch_items_max)));
+      g.epoch_seconds = static_cast<std::uint32_t>(
+          s.integer("epoch_seconds", 1, 7 * 86'400).value_or(g.epoch_seconds));
+      s.finish();
+      c.guard_service = std::move(g);
+    }
+  } else if (c.role == Role::guard) {
+    top.fail_at(root.source(), "[guard]: a guard needs it");
+  }
+  if (c.role == Role::guard && !root.contains("keys"))
+    top.fail_at(root.source(), "[keys]: a guard needs its signing key and the trust root");
+
   if (const toml::table* t = top.table("deliver")) {
     Section s(*t, "deliver", file);
     Deliver d;
@@ -262,12 +315,20 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
   if (const toml::table* t = top.table("keys")) {
     Section s(*t, "keys", file);
     Keys k;
-    k.signing_key = path(s, "signing_key");
+    // A gateway with a separate guard holds no signing key (the guard does).
+    if (c.role != Role::gateway || !root.contains("guard") || s.string("signing_key", false))
+      k.signing_key = path(s, "signing_key");
     if (s.string("agreement_key", false)) k.agreement_key = path(s, "agreement_key");
     if (s.string("passphrase_file", false)) k.passphrase_file = path(s, "passphrase_file");
     k.trust_root = path(s, "trust_root");
     s.finish();
-    if (c.role != Role::gateway && k.agreement_key.empty()) {
+    if (c.role == Role::gateway && root.contains("guard") && !k.signing_key.empty()) {
+      s.fail("signing_key",
+             "a gateway with a [guard] must not hold the signing key: only the guard does");
+    }
+    if (c.role == Role::guard && !k.agreement_key.empty())
+      s.fail("agreement_key", "a guard has no key-agreement key");
+    if (c.role != Role::gateway && c.role != Role::guard && k.agreement_key.empty()) {
       s.fail_at(t->source(), "keys.agreement_key: a " + std::string(role_name(c.role)) +
                                  " needs its static key-agreement key");
     }
@@ -397,6 +458,8 @@ std::string_view role_name(Role role) {
       return "relay";
     case Role::receiver:
       return "receiver";
+    case Role::guard:
+      return "guard";
   }
   return "?";
 }
@@ -446,6 +509,10 @@ Status check_files(const NodeConfig& c) {
     CG_RETURN_IF_ERROR(check("recovery.curve_secret_file", c.recovery->curve_secret_file));
   }
   if (c.pipeline) CG_RETURN_IF_ERROR(check("pipeline.rules_bundle", c.pipeline->rules_bundle));
+  if (c.guard) CG_RETURN_IF_ERROR(check("guard.curve_secret_file", c.guard->curve_secret_file));
+  if (c.guard_service) {
+    CG_RETURN_IF_ERROR(check("guard.curve_secret_file", c.guard_service->curve_secret_file));
+  }
   for (const auto& l : c.links_out) CG_RETURN_IF_ERROR(check("link_out.key_file", l.key_file));
   for (const auto& l : c.links_in) CG_RETURN_IF_ERROR(check("link_in.key_file", l.key_file));
   return {};

@@ -19,7 +19,7 @@
 
 namespace cg::config {
 
-enum class Role { gateway, relay, receiver };
+enum class Role { gateway, relay, receiver, guard };
 std::string_view role_name(Role role);
 
 struct CurvePeer {
@@ -103,6 +103,24 @@ struct Recovery {
   std::uint32_t gossip_interval_ms = 10'000;  // a report without gaps, to share the tree head
 };
 
+// A gateway's release guard (issue 17): the separate process that alone holds the gateway's
+// signing key. With [guard], the gateway (the filter) holds no signing key: [keys] names none.
+struct GuardClient {
+  std::string endpoint;             // tcp://127.0.0.1:P, where the guard listens
+  std::string curve_public;         // the guard's CURVE public key (Z85)
+  std::string curve_secret_file;    // the filter's own CURVE secret key
+  std::uint32_t timeout_ms = 5000;  // one request's answer; then asked again
+};
+// The guard role's own section: whom it serves and how it rotates epochs.
+struct GuardService {
+  std::string listen = "tcp://127.0.0.1:7101";
+  std::string curve_secret_file;    // the guard's CURVE secret key
+  std::string filter_curve_public;  // the one filter it answers (Z85)
+  std::string gateway;              // the gateway node id it signs as (in the trust root)
+  std::uint64_t epoch_items_max = 1u << 20;
+  std::uint32_t epoch_seconds = 3600;
+};
+
 struct Metrics {
   std::string listen;  // host:port on loopback; empty = no metrics endpoint
 };
@@ -121,7 +139,9 @@ struct NodeConfig {
   std::optional<Keys> keys;
   std::optional<Pipeline> pipeline;
   std::optional<Relay> relay;
-  std::optional<Recovery> recovery;  // receiver
+  std::optional<Recovery> recovery;           // receiver
+  std::optional<GuardClient> guard;           // gateway: its separate release guard
+  std::optional<GuardService> guard_service;  // guard: [guard] of a guard node
   std::vector<LinkOut> links_out;
   std::vector<LinkIn> links_in;
 };

@@ -251,6 +251,11 @@ Status Guard::scan(std::span<const char> text, const Name& what) {
 
 Status Guard::check(schema::Item::Reader original, std::span<const std::uint8_t> released,
                     const Claim& claim) {
+  return check(original, released, claim, nullptr);
+}
+
+Status Guard::check(schema::Item::Reader original, std::span<const std::uint8_t> released,
+                    const Claim& claim, std::optional<wire::Message<schema::Item>>* decoded_out) {
   if (claim.destination >= policy_.destinations().size()) {
     return rejected("guard: the claim names no destination of the policy");
   }
@@ -294,6 +299,7 @@ Status Guard::check(schema::Item::Reader original, std::span<const std::uint8_t>
     CG_RETURN_IF_ERROR(scan({a.getName().begin(), a.getName().size()}, what));
     CG_RETURN_IF_ERROR(scan({a.getValue().begin(), a.getValue().size()}, what));
   }
+  if (decoded_out != nullptr) decoded_out->emplace(std::move(*decoded));
   return {};
 }
 

@@ -30,12 +30,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "gateway/common/status.h"
 #include "gateway/policy/policy.h"
+#include "gateway/wire/wire.h"
 #include "schemas/item.capnp.h"
 
 struct hs_database;
@@ -63,6 +65,10 @@ class Guard final {
   // otherwise (and for bytes that do not decode, or a claim that does not fit the original).
   Status check(schema::Item::Reader original, std::span<const std::uint8_t> released,
                const Claim& claim);
+  // As above; when it passes, `decoded_out` receives the released item as the guard decoded it
+  // (what the signatory seals, without decoding it again).
+  Status check(schema::Item::Reader original, std::span<const std::uint8_t> released,
+               const Claim& claim, std::optional<wire::Message<schema::Item>>* decoded_out);
 
  private:
   explicit Guard(const policy::Policy& policy);

@@ -44,11 +44,18 @@ Status prepare(const config::NodeConfig& config, const Clock& clock) {
   const std::string& f = config.source_file;
   if (config.keys) {
     const auto& k = *config.keys;
-    CG_ASSIGN_OR_RETURN(auto pass, passphrase(k));
-    auto key = crypto::load_signing_key_file(k.signing_key, pass ? &*pass : nullptr,
-                                             /*allow_unencrypted=*/!pass);
-    if (!key.ok()) return key.status().with_context(f + ": keys.signing_key");
-    CG_ASSIGN_OR_RETURN(const crypto::Suite* suite, crypto::suite((*key)->suite()));
+    const crypto::Suite* suite = nullptr;
+    if (k.signing_key.empty()) {  // the filter of a separate guard: the trust root's suite
+      auto s = trust_root_file_suite(k.trust_root);
+      if (!s.ok()) return s.status().with_context(f + ": keys.trust_root");
+      suite = *s;
+    } else {
+      CG_ASSIGN_OR_RETURN(auto pass, passphrase(k));
+      auto key = crypto::load_signing_key_file(k.signing_key, pass ? &*pass : nullptr,
+                                               /*allow_unencrypted=*/!pass);
+      if (!key.ok()) return key.status().with_context(f + ": keys.signing_key");
+      CG_ASSIGN_OR_RETURN(suite, crypto::suite((*key)->suite()));
+    }
     const approval::SuiteVerifier verifier(*suite);
     auto root_bytes = crypto::read_file(k.trust_root, limits::trust_root_bytes_max);
     if (!root_bytes.ok()) return root_bytes.status().with_context(f + ": keys.trust_root");
@@ -85,6 +92,14 @@ Status prepare(const config::NodeConfig& config, const Clock& clock) {
   if (config.deliver) {
     CG_RETURN_IF_ERROR(
         curve_secret(f + ": deliver.curve_secret_file", config.deliver->curve_secret_file));
+  }
+  if (config.guard) {
+    CG_RETURN_IF_ERROR(
+        curve_secret(f + ": guard.curve_secret_file", config.guard->curve_secret_file));
+  }
+  if (config.guard_service) {
+    CG_RETURN_IF_ERROR(
+        curve_secret(f + ": guard.curve_secret_file", config.guard_service->curve_secret_file));
   }
   if (config.recovery && !config.recovery->curve_secret_file.empty()) {
     CG_RETURN_IF_ERROR(

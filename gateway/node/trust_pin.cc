@@ -165,6 +165,15 @@ Result<const crypto::Suite*> pinned_suite(store::Env& env) {
   return crypto::suite(static_cast<crypto::SuiteId>(keys[0].getSuite()));
 }
 
+Result<const crypto::Suite*> trust_root_file_suite(const std::string& path) {
+  CG_ASSIGN_OR_RETURN(const auto bytes, crypto::read_file(path, limits::trust_root_bytes_max));
+  CG_ASSIGN_OR_RETURN(auto m,
+                      wire::decode_message<schema::TrustRoot>(bytes, wire::trust_root_limits));
+  const auto keys = m.root().getBody().getRootKeys();
+  if (keys.size() == 0) return malformed(path + ": the trust root has no root keys");
+  return crypto::suite(static_cast<crypto::SuiteId>(keys[0].getSuite()));
+}
+
 Result<std::optional<approval::TrustRoot>> pinned_root(store::Env& env) {
   CG_ASSIGN_OR_RETURN(const auto pinned, read_pinned(env));
   if (!pinned) return std::optional<approval::TrustRoot>{};

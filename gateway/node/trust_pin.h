@@ -80,5 +80,9 @@ Result<std::optional<approval::TrustRoot>> pinned_root(store::Env& env);
 // The suite of the pinned root's keys (its first root key's), to judge a successor with.
 // Errors: rejected (no pinned root), malformed (it does not decode, or names no known suite).
 Result<const crypto::Suite*> pinned_suite(store::Env& env);
+// The suite of a trust-root file's root keys (a node without a signing key of its own, the
+// filter of a separate guard, verifies under it). Nothing is verified here: the root is
+// pinned and checked with it afterwards. Errors: io (the file), malformed.
+Result<const crypto::Suite*> trust_root_file_suite(const std::string& path);
 
 }  // namespace cg::node

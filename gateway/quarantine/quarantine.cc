@@ -344,12 +344,16 @@ Result<Quarantine::ReleaseProgress> Quarantine::approve_release(
     auto who = authorize(Decision::release, held, {}, root, party, kid, sig, verifier);
     if (who.ok()) {
       progress.reviewers.push_back(std::move(*who));
+      progress.approvals.emplace_back(std::vector<std::uint8_t>(kid.begin(), kid.end()),
+                                      std::vector<std::uint8_t>(sig.begin(), sig.end()));
     } else {  // no longer a reviewer of the party under this root: it stops counting
       CG_RETURN_IF_ERROR(txn.erase(approvals_, k).status());
     }
   }
   CG_RETURN_IF_ERROR(txn.put(approvals_, hold_key(id, key_id), signature));
   progress.reviewers.push_back(std::move(name));
+  progress.approvals.emplace_back(std::vector<std::uint8_t>(key_id.begin(), key_id.end()),
+                                  std::vector<std::uint8_t>(signature.begin(), signature.end()));
   if (progress.reviewers.size() >= progress.threshold) {
     CG_RETURN_IF_ERROR(take(txn, id).status());
     progress.released = true;

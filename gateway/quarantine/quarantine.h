@@ -113,6 +113,9 @@ class Quarantine final {
     std::size_t threshold = 0;           // the party's release threshold
     Held held;                           // the hold approved
     bool released = false;               // the threshold is met: the hold was removed
+    // The counted approvals as (key id, signature), this one last: what the release guard
+    // verifies again before it signs a released hold.
+    std::vector<std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>>> approvals;
   };
   // Verifies that `signature` by the key `key_id` is a valid release statement for hold `id`
   // by a reviewer of `party` in `root` (authorize), keeps it with the hold, and counts the

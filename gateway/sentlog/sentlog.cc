@@ -50,6 +50,18 @@ Result<std::uint64_t> SentLog::next_seq(store::WriteTxn& txn, const StreamId& id
   return last + 1;
 }
 
+Status SentLog::put_assigned(store::WriteTxn& txn, const StreamId& id, std::uint64_t seq,
+                             std::int64_t sent_ns, std::span<const std::uint8_t> envelope) {
+  const auto key = stream_key(id);
+  CG_ASSIGN_OR_RETURN(std::uint64_t last, read_seq(txn, seqs_, key));
+  if (seq <= last) {
+    return rejected("sentlog: seq " + std::to_string(seq) + " for " + id.destination +
+                    " is not above the last one used (" + std::to_string(last) + ")");
+  }
+  CG_RETURN_IF_ERROR(txn.put(seqs_, key, store::be64(seq)));
+  return put(txn, id, seq, sent_ns, envelope);
+}
+
 Status SentLog::put(store::WriteTxn& txn, const StreamId& id, std::uint64_t seq,
                     std::int64_t sent_ns, std::span<const std::uint8_t> envelope) {
   CG_ASSIGN_OR_RETURN(std::uint64_t last, read_seq(txn, seqs_, stream_key(id)));

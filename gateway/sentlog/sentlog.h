@@ -37,6 +37,12 @@ class SentLog final {
   // Stores the envelope sent as (id, seq) at `sent_ns`. The seq must come from next_seq.
   Status put(store::WriteTxn& txn, const StreamId& id, std::uint64_t seq, std::int64_t sent_ns,
              std::span<const std::uint8_t> envelope);
+  // Stores an envelope whose seq someone else assigned (the release guard, which alone signs):
+  // it must be above every seq used for `id` so far, and becomes the last one (seqs skipped
+  // stay unused: a gap a receiver reports, which nothing can fill). Errors: rejected (seq not
+  // above the last: never two envelopes under one seq).
+  Status put_assigned(store::WriteTxn& txn, const StreamId& id, std::uint64_t seq,
+                      std::int64_t sent_ns, std::span<const std::uint8_t> envelope);
   // The stored envelope, or nullopt if it was pruned or never sent.
   Result<std::optional<std::vector<std::uint8_t>>> get(const StreamId& id, std::uint64_t seq) const;
   // The highest seq ever reserved for `id` (0 if none).

@@ -1,11 +1,13 @@
-// The cell as an operator runs it: il-gw-1, us-relay and sy-rx-1 as separate `cellgate run`
+// The cell as an operator runs it: il-gw-1 (the filter), il-guard-1 (its release guard, the
+// only holder of il-gw-1's signing key), us-relay and sy-rx-1 as separate `cellgate run`
 // processes on loopback, a deployment written by deploy::create, a source and a consumer
 // (bench/lab/traffic) that account for every item against the approved policy.
 //
 //   - the full path delivers exactly what the policy releases, byte for byte, and every node's
 //     metrics endpoint adds up to what the source sent;
 //   - kill -9 of each node in turn during a run of 100,000 items: nothing acknowledged is lost,
-//     nothing is delivered under two sequence numbers, nothing unexpected arrives;
+//     nothing is delivered under two sequence numbers, nothing unexpected arrives; after kill -9
+//     of the filter or of its guard, the guard has signed each releasable item once;
 //   - the gateway→relay link through a loss proxy dropping 5 % of datagrams: FEC recovers all;
 //   - a forged source, a forged or replayed envelope, a wrong link key and an unapproved rules
 //     bundle are each refused, and counted under their reason.
@@ -34,6 +36,7 @@
 #include "gateway/envelope/envelope.h"
 #include "gateway/ingest/ingest.h"
 #include "gateway/link/link.h"
+#include "gateway/sentlog/sentlog.h"
 #include "gateway/store/store.h"
 #include "gateway/wire/wire.h"
 #include "tests/sim/udp_loss_proxy.h"
@@ -54,6 +57,7 @@ class CellTest : public ::testing::Test {
     o.dir = dir_.file("cell");
     o.policy_file = std::string(CG_SOURCE_DIR) + "/gateway/policy/examples/il-policy.toml";
     o.gateway_link_peer_port = gateway_peer;
+    o.separate_guard = true;  // il-guard-1 alone holds il-gw-1's signing key (issue 17)
     auto c = deploy::create(o);
     ASSERT_TRUE(c.ok()) << c.status().reason();
     cell_ = std::move(*c);
@@ -71,6 +75,7 @@ class CellTest : public ::testing::Test {
   };
   NodeSpec spec(const std::string& id) const {
     if (id == "il-gw-1") return {cell_.gateway_config, cell_.gateway_metrics_port};
+    if (id == "il-guard-1") return {cell_.guard_config, cell_.guard_metrics_port};
     if (id == "us-relay") return {cell_.relay_config, cell_.relay_metrics_port};
     return {cell_.receiver_config, cell_.receiver_metrics_port};
   }
@@ -87,7 +92,7 @@ class CellTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << id << ": " << s.reason() << "\n" << log_of(id);
   }
   void start_all() {
-    for (const char* id : {"sy-rx-1", "us-relay", "il-gw-1"}) {
+    for (const char* id : {"sy-rx-1", "us-relay", "il-guard-1", "il-gw-1"}) {
       start(id);
       if (HasFatalFailure()) return;
     }
@@ -103,7 +108,7 @@ class CellTest : public ::testing::Test {
   }
   // Stops every node; each must exit cleanly (under ASan: no leak, no error).
   void stop_all() {
-    for (const char* id : {"il-gw-1", "us-relay", "sy-rx-1"}) {
+    for (const char* id : {"il-gw-1", "il-guard-1", "us-relay", "sy-rx-1"}) {
       auto it = nodes_.find(id);
       if (it == nodes_.end()) continue;
       EXPECT_EQ(it->second->terminate(30'000), 0) << id << " did not exit cleanly\n" << log_of(id);
@@ -415,7 +420,9 @@ TEST_P(CellKillTest, NothingAcknowledgedIsLostAndNothingIsDeliveredTwice) {
   ASSERT_TRUE(source_status.ok()) << source_status.reason();
   const auto t = expect_->totals();
   EXPECT_EQ(t.accepted, items) << "every item acknowledged in the end (re-sent when unacked)";
-  const bool lossless = victim == "il-gw-1";
+  // The filter and its guard are on the sending side of the link: a crash of either costs no
+  // item (the filter keeps every release until the guard has answered it).
+  const bool lossless = victim == "il-gw-1" || victim == "il-guard-1";
   wait_delivered(lossless ? 120s : 15s);
   // What did not arrive is not silent: the receiver counts it as missing (below the highest
   // seq it has; its gauge is refreshed every second).
@@ -437,6 +444,16 @@ TEST_P(CellKillTest, NothingAcknowledgedIsLostAndNothingIsDeliveredTwice) {
     // A gateway crash loses nothing: what it acknowledged is stored, what it committed is
     // sent again after the restart, and the far side refuses what it already has.
     expect_exactly_what_the_policy_releases();
+    // And the guard signed nothing twice: one seq per releasable item, no more (a hand-off
+    // signed again instead of answered from the guard's store would have used another seq).
+    auto env = store::Env::open({.path = cell_.gateway_store, .read_only = true});
+    ASSERT_TRUE(env.ok());
+    auto log = sentlog::SentLog::open(**env);
+    ASSERT_TRUE(log.ok());
+    EXPECT_EQ(*log->last_seq({"sy", 0}), t.accepted_releasable) << "seqs signed for sy";
+    std::printf("[%s killed twice] %llu releasable items, each delivered once under seqs 1..%llu\n",
+                victim.c_str(), static_cast<unsigned long long>(t.accepted_releasable),
+                static_cast<unsigned long long>(*log->last_seq({"sy", 0})));
     return;
   }
   // A relay or receiver that is down cannot hear the one-way link: what crossed meanwhile is
@@ -462,7 +479,8 @@ TEST_P(CellKillTest, NothingAcknowledgedIsLostAndNothingIsDeliveredTwice) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EachNode, CellKillTest,
-                         ::testing::Values("il-gw-1", "us-relay", "sy-rx-1"), [](const auto& info) {
+                         ::testing::Values("il-gw-1", "il-guard-1", "us-relay", "sy-rx-1"),
+                         [](const auto& info) {
                            std::string s = info.param;
                            for (auto& c : s)
                              if (c == '-') c = '_';

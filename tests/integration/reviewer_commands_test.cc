@@ -259,7 +259,8 @@ TEST_F(ReviewerCommandsTest, ReleaseAndRejectAgainstARunningGatewayProcess) {
   EXPECT_NE(released.output.find("gateway il-gw-1: released by reviewers il/bob il/carol (2 of 2)"),
             std::string::npos)
       << released.output;
-  EXPECT_NE(released.output.find("sent to sy"), std::string::npos) << released.output;
+  EXPECT_NE(released.output.find("handed to the release guard for sy"), std::string::npos)
+      << released.output;
   EXPECT_FALSE(hold_of(holds(), kItemIds[1])) << "released: no longer held";
   bool released_audited = false, approval_audited = false;
   for (const auto& a : audit_log()) {

@@ -324,7 +324,8 @@ std::string loopback(std::uint16_t port) { return "127.0.0.1:" + std::to_string(
 
 // [node], [metrics] and [keys]: every role. Paths are relative to config/.
 std::string common_toml(const char* id, const char* party, const char* role,
-                        std::uint16_t metrics_port, bool agreement, const Options& o) {
+                        std::uint16_t metrics_port, bool agreement, const Options& o,
+                        const char* signing_key_of = nullptr, bool signs = true) {
   const bool encrypted = o.encrypt_keys;
   std::string t;
   t += "[node]\n";
@@ -336,7 +337,9 @@ std::string common_toml(const char* id, const char* party, const char* role,
   t += "[metrics]\n";
   t += "listen = \"" + loopback(metrics_port) + "\"\n\n";
   t += "[keys]\n";
-  t += "signing_key = \"../keys/" + std::string(id) + ".sign\"\n";
+  if (signs)
+    t += "signing_key = \"../keys/" + std::string(signing_key_of ? signing_key_of : id) +
+         ".sign\"\n";
   if (agreement) t += "agreement_key = \"../keys/" + std::string(id) + ".kx\"\n";
   if (encrypted) t += "passphrase_file = \"../keys/passphrase\"\n";
   t += "trust_root = \"../trust/root.bin\"\n\n";
@@ -387,13 +390,37 @@ struct GatewaySpec {
   std::vector<Peer> sources;
   LinkSpec link;  // to the relay
   std::uint16_t peer_port;
+  // A separate guard: its id, port, metrics port and CURVE public key; the filter's public key.
+  const char* guard_id = nullptr;
+  std::uint16_t guard_port = 0, guard_metrics_port = 0;
+  std::string guard_curve_public, filter_curve_public;
 };
+
+std::string guard_toml(const Options& o, const GatewaySpec& g) {
+  std::string t = "# " + std::string(g.party) + "'s release guard: the only holder of " + g.id +
+                  "'s signing key. It checks every\n# release " + g.id +
+                  " hands it on its own, then seals and signs it.\n";
+  t += common_toml(g.guard_id, g.party, "guard", g.guard_metrics_port, false, o, g.id);
+  t += "[guard]\n";
+  t += "listen = \"tcp://" + loopback(g.guard_port) + "\"\n";
+  t += "curve_secret_file = \"../keys/" + std::string(g.guard_id) + ".curve\"\n";
+  t += "filter_curve_public = \"" + g.filter_curve_public + "\"\n";
+  t += "gateway = \"" + std::string(g.id) + "\"\n\n";
+  return t;
+}
 
 std::string gateway_toml(const Options& o, const GatewaySpec& g) {
   std::string t = "# " + std::string(g.party) + "'s gateway: judges " + g.party +
                   "'s items under the approved rules bundle and sends\n# what is releasable to " +
                   g.counterpart + " through the relay.\n";
-  t += common_toml(g.id, g.party, "gateway", g.metrics_port, false, o);
+  t += common_toml(g.id, g.party, "gateway", g.metrics_port, false, o, nullptr, !g.guard_id);
+  if (g.guard_id) {
+    t += "# No signing key here: " + std::string(g.guard_id) + " alone holds it.\n";
+    t += "[guard]\n";
+    t += "endpoint = \"tcp://" + loopback(g.guard_port) + "\"\n";
+    t += "curve_public = \"" + g.guard_curve_public + "\"\n";
+    t += "curve_secret_file = \"../keys/" + std::string(g.id) + ".filter.curve\"\n\n";
+  }
   t += "[pipeline]\n";
   t += "rules_bundle = \"../rules/" + std::string(g.party) + ".bundle\"\n";
   t += "batch_items_max = " + std::to_string(o.pipeline_batch_items_max) + "\n\n";
@@ -618,6 +645,15 @@ Result<Deployment> create(const Options& o) {
     curves.push_back({r.source_id, &r.source});
     curves.push_back({r.consumer_id, &r.consumer});
   }
+  // A separate guard: its own CURVE key, and the filter's as its client.
+  std::map<std::string, ingest::KeyPair> guard_curves;
+  if (o.separate_guard) {
+    for (const char* id : {"il-guard-1", "il-gw-1.filter", "sy-guard-1", "sy-gw-1.filter"}) {
+      if (!both && id[0] == 's') continue;
+      guard_curves[id] = ingest::curve_keypair();
+    }
+    for (auto& [id, pair] : guard_curves) curves.push_back({id, &pair});
+  }
   for (const auto& [id, pair] : curves) {
     const std::string base = keys + "/" + id + ".curve";
     CG_RETURN_IF_ERROR(write_text(base, curve_line(pair->secret_z85), 0600));
@@ -663,6 +699,15 @@ Result<Deployment> create(const Options& o) {
   d.ingest_endpoint = "tcp://" + loopback(ingest_port);
   d.deliver_endpoint = "tcp://" + loopback(deliver_port);
   std::uint16_t sy_ingest_port = 0, il_deliver_port = 0;
+  std::uint16_t il_guard_port = 0, sy_guard_port = 0;
+  if (o.separate_guard) {
+    CG_ASSIGN_OR_RETURN(il_guard_port, ports.pick(SOCK_STREAM));
+    CG_ASSIGN_OR_RETURN(d.guard_metrics_port, ports.pick(SOCK_STREAM));
+    if (both) {
+      CG_ASSIGN_OR_RETURN(sy_guard_port, ports.pick(SOCK_STREAM));
+      CG_ASSIGN_OR_RETURN(d.reverse->guard_metrics_port, ports.pick(SOCK_STREAM));
+    }
+  }
   if (both) {
     auto& r = *d.reverse;
     CG_ASSIGN_OR_RETURN(sy_ingest_port, ports.pick(SOCK_STREAM));
@@ -690,6 +735,13 @@ Result<Deployment> create(const Options& o) {
                  {{d.source_id, d.source.public_z85}},
                  {"to-us", "us", link_id_il_us, "il-us.link", 0},
                  o.gateway_link_peer_port.value_or(peer("il-us", d.relay_link_in_port))};
+  if (o.separate_guard) {
+    gw.guard_id = "il-guard-1";
+    gw.guard_port = il_guard_port;
+    gw.guard_metrics_port = d.guard_metrics_port;
+    gw.guard_curve_public = guard_curves["il-guard-1"].public_z85;
+    gw.filter_curve_public = guard_curves["il-gw-1.filter"].public_z85;
+  }
   ReceiverSpec rx{receiver_id,
                   "sy",
                   "il",
@@ -722,6 +774,12 @@ Result<Deployment> create(const Options& o) {
   d.relay_store = d.dir + "/state/us-relay";
   d.receiver_store = d.dir + "/state/sy-rx-1";
   std::vector<const std::string*> stores = {&d.gateway_store, &d.relay_store, &d.receiver_store};
+  if (o.separate_guard) {
+    d.guard_config = d.dir + "/config/il-guard-1.toml";
+    d.guard_store = d.dir + "/state/il-guard-1";
+    CG_RETURN_IF_ERROR(write_text(d.guard_config, guard_toml(o, gw), 0644));
+    stores.push_back(&d.guard_store);
+  }
   if (both) {
     auto& r = *d.reverse;
     GatewaySpec sgw{sy_gateway_id,
@@ -732,6 +790,17 @@ Result<Deployment> create(const Options& o) {
                     {{r.source_id, r.source.public_z85}, {receiver_id, receiver_curve.public_z85}},
                     {"to-us", "us", link_id_sy_us, "sy-us.link", 0},
                     peer("sy-us", r.relay_link_in_port)};
+    if (o.separate_guard) {
+      sgw.guard_id = "sy-guard-1";
+      sgw.guard_port = sy_guard_port;
+      sgw.guard_metrics_port = r.guard_metrics_port;
+      sgw.guard_curve_public = guard_curves["sy-guard-1"].public_z85;
+      sgw.filter_curve_public = guard_curves["sy-gw-1.filter"].public_z85;
+      r.guard_config = d.dir + "/config/sy-guard-1.toml";
+      r.guard_store = d.dir + "/state/sy-guard-1";
+      CG_RETURN_IF_ERROR(write_text(r.guard_config, guard_toml(o, sgw), 0644));
+      stores.push_back(&r.guard_store);
+    }
     ReceiverSpec irx{il_receiver_id,
                      "il",
                      "sy",

@@ -70,6 +70,10 @@ struct Options {
   // the multi-process tests (inbox, audit record with its explanation, sent log, holds):
   // 2 GiB hold some 500,000 items.
   std::uint64_t store_bytes_max = std::uint64_t{2} << 30;
+  // Each gateway's release guard as a process of its own (issue 17): il-guard-1 (and
+  // sy-guard-1) holds the gateway's signing key and the gateway's config names none but
+  // [guard]. false: the gateway runs the signatory in its own process (a lab, not a deployment).
+  bool separate_guard = false;
 };
 
 // The other direction of a deployment with both directions: sy-gw-1 → us-relay → il-rx-1.
@@ -86,6 +90,9 @@ struct ReverseDirection {
   std::uint16_t relay_link_in_port = 0, receiver_link_in_port = 0;  // from sy; il-rx-1's
   std::uint16_t gateway_metrics_port = 0, receiver_metrics_port = 0;
   std::vector<std::string> reviewer_key_files;  // sy/dana, sy/erin, sy/farid
+  // With Options::separate_guard: sy-guard-1.
+  std::string guard_config, guard_store;
+  std::uint16_t guard_metrics_port = 0;
 };
 
 struct Deployment {
@@ -103,6 +110,10 @@ struct Deployment {
   std::uint16_t gateway_metrics_port = 0, relay_metrics_port = 0, receiver_metrics_port = 0;
   // il/alice, il/bob, il/carol signing key files (the bundle is approved by alice and carol).
   std::vector<std::string> reviewer_key_files;
+
+  // With Options::separate_guard: il-guard-1, which the gateway's pipeline needs running.
+  std::string guard_config, guard_store;
+  std::uint16_t guard_metrics_port = 0;
 
   // The other direction, with Options::both_directions: sy-gw-1 → us-relay → il-rx-1.
   std::optional<ReverseDirection> reverse;

@@ -17,7 +17,6 @@
 #include "gateway/common/hex.h"
 #include "gateway/common/limits.h"
 #include "gateway/envelope/envelope.h"
-#include "gateway/guard/guard.h"
 #include "gateway/ingest/ingest.h"
 #include "gateway/link/link.h"
 #include "gateway/node/metric_table.h"
@@ -27,8 +26,11 @@
 #include "gateway/policy/policy.h"
 #include "gateway/quarantine/quarantine.h"
 #include "gateway/recovery/recovery.h"
+#include "gateway/roles/gateway/guard_port.h"
 #include "gateway/roles/gateway/tuning.h"
 #include "gateway/sentlog/sentlog.h"
+#include "gateway/signatory/signatory.h"
+#include "schemas/guard.capnp.h"
 
 namespace cg::node {
 namespace {
@@ -54,6 +56,13 @@ std::vector<MetricRow> metric_rows(const GatewayCounters& c,
                   "Items the filter released and the release guard refused (quarantined with "
                   "both verdicts; counted in quarantined too).",
                   c.guard_refused),
+      counter_row("cellgate_gateway_guard_errors_total",
+                  "Requests to the release guard that failed (no answer, refused whole, "
+                  "malformed); the releases wait in the hand-off and are asked again.",
+                  c.guard_errors),
+      counter_row("cellgate_gateway_waits_for_guard_total",
+                  "Pipeline passes that judged nothing: the hand-off to the guard was full.",
+                  c.waits_for_guard),
       counter_row("cellgate_gateway_redacted_total",
                   "Released items that were redacted on the way (a subset of released).",
                   c.redacted),
@@ -135,8 +144,9 @@ struct GatewayNode::Impl {
   // declared before what logs into it, so it is destroyed after.
   std::optional<RateLimitedLog> events;
   const crypto::Suite* suite = nullptr;
+  // Only without a separate guard ([guard] in the config): the key of this process's own
+  // signatory. With one, this process holds no key the relay accepts.
   std::unique_ptr<crypto::SigningKey> signing_key;
-  envelope::Signer signer;
   std::optional<approval::TrustRoot> root;
   std::optional<PinnedRoot> root_pinned;  // what the start did with it (audited)
   std::unique_ptr<store::Env> env;
@@ -150,6 +160,12 @@ struct GatewayNode::Impl {
   std::unique_ptr<link::UdpSender> link_tx;
   store::Table epochs_out;  // party \0 be64(epoch) → the signed announcement
   store::Table marks;       // "wire/" party → be64(seq): sent envelopes surely on the wire
+  // Releases waiting for the guard's answer: be64(hand-off id) → GuardHandOff. The ids
+  // ("handoff/next" in marks) never repeat; "handoff/done" is the highest one answered.
+  store::Table handoffs;
+  std::uint64_t handoff_next = 0, handoff_done = 0;
+  std::unique_ptr<signatory::Signatory> own_signatory;  // without a separate guard
+  std::unique_ptr<GuardPort> guard_port;
   std::int64_t housekept_ns = 0;
   // The approved bundle in use goes to the relay after every change and every 30 s.
   std::atomic<bool> bundle_changed{true};
@@ -159,10 +175,10 @@ struct GatewayNode::Impl {
   GatewayCounters counters;
   std::atomic<std::uint64_t> rules_version_in_use{0};
 
-  // Per destination party: the receiver's static key and the current epoch.
+  // Per destination party: the current epoch (the guard's; 0 before the first) and its
+  // announcement.
   struct Stream {
-    std::vector<std::uint8_t> receiver_public;
-    std::optional<crypto::EpochKey> epoch;
+    std::uint64_t epoch = 0;
     std::vector<std::uint8_t> announcement;  // of `epoch`, repeated every reannounce_every_ns
     std::int64_t announced_ns = 0;           // monotonic
     WireMark mark;  // this party's seqs, mapped from the link's own numbering
@@ -186,10 +202,6 @@ struct GatewayNode::Impl {
   std::string bundle_refusal;
   // From the start of the pass that judged an item to its envelope's hand-off to the link.
   metrics::Histogram judged_to_sent = metrics::Histogram::latency();
-  // The release guard, compiled for the bundle it checks against (pipeline thread only).
-  std::shared_ptr<const approval::Bundle> guard_bundle;
-  std::unique_ptr<guard::Guard> guard;
-  guard::Claim guard_claim;
   NodeMetrics metrics;  // last: destroyed (its server stopped) before what it reads
 
   // Wiring, in order: the node's identity (keys, trust root, destinations), its store and
@@ -209,24 +221,29 @@ struct GatewayNode::Impl {
     schema::Precedence precedence;
     std::vector<std::uint8_t> bytes;
   };
-  // What the stages of one pipeline pass share: its time, the bundle that judges, the one
-  // transaction everything is written in, and what was sealed, to sign and send after it.
+  // What the stages of one pipeline pass's first half share: its time, the bundle that
+  // judges, the one transaction everything is written in.
   struct Pass {
     std::int64_t now = 0;
     std::shared_ptr<const approval::Bundle> bundle;
     const policy::Policy& rules;
     store::WriteTxn& txn;
-    std::set<std::uint64_t> taken_now;                              // FLASH items judged
-    std::map<std::string, std::vector<envelope::Sealed>> batches;   // routine, per party
-    std::vector<std::pair<std::string, envelope::Sealed>> singles;  // FLASH, signed alone
-    std::vector<NewEpoch> announcements;
-    std::vector<Out> out;
-    policy::Decision decision;  // reused from one decision to the next
+    std::set<std::uint64_t> taken_now;  // FLASH items judged
+    policy::Decision decision;          // reused from one decision to the next
+    bool report = false;                // the item judged is this party's receiver's report
+    std::vector<bool> removed;          // likewise
   };
-  // One pipeline pass; false when there was nothing to do. Its stages, in order: the usable
-  // bundle; reviewers' decisions on held items (review); every item for every destination
-  // (judge, judge_for, seal_one); signatures (sign_batches); ONE commit; then the link (send).
+  // One pipeline pass; false when there was nothing to do. Its halves:
+  //  1. the usable bundle; reviewers' decisions on held items (review); every item for every
+  //     destination (judge, judge_for): blocked and held items audited, released ones handed
+  //     off (hand_off) — ONE commit, which also consumes the inbox entries;
+  //  2. what waits in the hand-off goes to the guard (deliver), whose answers — envelopes it
+  //     signed, or refusals, held with both verdicts — are stored and audited in ONE commit;
+  //     then the link (send).
+  // Half 1 is skipped while the hand-off holds limits::guard_handoff_max releases (the guard
+  // is down or slow): ingest then fills the inbox and pushes back on the sources.
   Result<bool> pass();
+  Result<bool> judge_pass(const std::shared_ptr<const approval::Bundle>& bundle, std::int64_t now);
   // The bundle to judge by; null when none is usable (counted every pass, logged once per
   // change of state).
   Result<std::shared_ptr<const approval::Bundle>> usable_bundle(std::int64_t now);
@@ -241,7 +258,8 @@ struct GatewayNode::Impl {
   Result<wire::Message<schema::Item>> describe_held(audit::Event& ev, const quarantine::Held& h);
   Status count_approval(Pass& p, const quarantine::Quarantine::Request& r, audit::Event& ev,
                         const std::string& reviewer, const std::string& so_far);
-  Status apply_release(Pass& p, const quarantine::Quarantine::Request& r, const quarantine::Held& h,
+  Status apply_release(Pass& p, const quarantine::Quarantine::Request& r,
+                       const quarantine::Quarantine::ReleaseProgress& progress,
                        schema::Item::Reader item, audit::Event& ev, const std::string& who);
   // A refused decision: audited, logged, counted, answered; the item stays held as it was.
   Status refuse_review(Pass& p, const quarantine::Quarantine::Request& r, audit::Event& ev,
@@ -249,28 +267,48 @@ struct GatewayNode::Impl {
   // One inbox entry judged for every destination that has a receiver (a receiver report is
   // first taken as one: take_report).
   Status judge(Pass& p, policy::Evaluator& evaluator, const ingest::InboxEntry& entry);
-  // One decision for destination `di`, audited: blocked, held for a reviewer, or released
-  // (redacted if it must be) and sealed. True when released.
-  Result<bool> guard_check(Pass& p, const ingest::InboxEntry& entry, schema::Item::Reader item,
-                           std::uint32_t di, std::span<const std::uint8_t> released,
-                           const std::string& filter_said);
+  // One decision for destination `di`: blocked or held for a reviewer (audited), or released
+  // (redacted if it must be) and handed off to the guard. True when handed off.
   Result<bool> judge_for(Pass& p, policy::Evaluator& evaluator, const ingest::InboxEntry& entry,
                          schema::Item::Reader item, std::uint32_t di);
-  // Seals `released` for `party` under a fresh seq and records `ev` (its event set by the
-  // caller) with that seq; FLASH items are signed alone.
-  Status seal_one(Pass& p, const std::string& party, std::span<const std::uint8_t> released,
-                  schema::Label::Reader release_label, schema::Item::Reader item, audit::Event& ev);
-  // Signs what was sealed — FLASH items alone, routine ones in batches of at most
-  // limits::batch_items_max — and puts every envelope in the sent log (emit).
-  Status sign_batches(Pass& p);
-  Status emit(Pass& p, const std::string& party, std::span<const envelope::Sealed> batch,
-              schema::Precedence prec);
-  // New epochs' announcements, judged FLASH items and consumed inbox entries; the commit.
+  // What a release hands to the guard, kept in the pass's transaction until it is answered.
+  struct HandOff {
+    std::string destination, party;  // the policy's destination id, its party
+    std::span<const std::uint8_t> item_id, original, released;
+    const std::vector<bool>* removed = nullptr;  // a release by the policy
+    std::uint64_t hold = 0;                      // a release by reviewers, with their approvals
+    const std::vector<std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>>>* approvals =
+        nullptr;
+    schema::AuditEvent event = schema::AuditEvent::RELEASED;
+    std::string_view reason, detail;
+    bool from_report = false, by_reviewer = false;
+  };
+  Status hand_off(Pass& p, const HandOff& h);
+#ifdef CG_BROKEN_FILTER_FOR_TESTS
+  std::optional<Result<bool>> broken_release(Pass& p, const ingest::InboxEntry& entry,
+                                             schema::Item::Reader item, std::uint32_t di,
+                                             const audit::Event& ev);
+#endif
+  // Judged FLASH items and consumed inbox entries; the commit.
   Status commit(Pass& p, std::optional<std::uint64_t> consumed_through);
+  // Half 2: up to limits::guard_releases_max waiting releases to the guard (offering it the
+  // bundle when it asks), its answers applied (apply_signed, apply_refused) in one commit,
+  // then sent. False when nothing waited.
+  Result<bool> deliver(const std::shared_ptr<const approval::Bundle>& bundle,
+                       std::int64_t judged_ns);
+  Result<wire::Message<schema::GuardReply>> ask_guard(std::span<const std::uint8_t> request,
+                                                      const approval::Bundle& bundle);
+  struct Delivery {
+    std::vector<NewEpoch> announcements;
+    std::vector<Out> out;
+  };
+  Status apply_signed(store::WriteTxn& txn, std::int64_t now, const approval::Bundle& bundle,
+                      schema::GuardHandOff::Reader h, schema::GuardSigned::Reader answer,
+                      Delivery& d);
+  Status apply_refused(store::WriteTxn& txn, std::int64_t now, const approval::Bundle& bundle,
+                       schema::GuardHandOff::Reader h, std::string_view refused);
   // Only once committed: the new announcements, then the envelopes in seq order.
-  Status send(Pass& p, std::int64_t judged_ns);
-  Result<crypto::EpochKey*> epoch_for(const std::string& party, std::uint64_t first_seq,
-                                      std::vector<NewEpoch>& announcements);
+  Status send(Delivery& d, std::int64_t judged_ns);
   // After a restart: sends again, unchanged, what was committed but may not have reached the
   // wire before the crash (from the durable on-the-wire mark to the last seq), preceded by the
   // announcements of their epochs. The relay and receiver refuse what they already have.
@@ -278,6 +316,8 @@ struct GatewayNode::Impl {
   // Every housekeeping_every_ns: stores how far sent envelopes are surely on the wire, repeats
   // the current epochs' announcements, prunes sent envelopes past their retention.
   Status housekeeping();
+  Result<std::vector<std::uint8_t>> signed_stream_head(const std::string& party,
+                                                       std::uint64_t last);
   Status submit_control_blocking(std::span<const std::uint8_t> payload, std::uint32_t repeats);
   // Hands one envelope to the link under the next link seq (waiting while the link is full)
   // and returns that link seq.
@@ -317,30 +357,36 @@ Status GatewayNode::Impl::load() {
 
 Status GatewayNode::Impl::load_identity() {
   const auto& k = *config.keys;
-  CG_ASSIGN_OR_RETURN(auto pass, passphrase(k));
-  CG_ASSIGN_OR_RETURN(signing_key,
-                      crypto::load_signing_key_file(k.signing_key, pass ? &*pass : nullptr,
-                                                    /*allow_unencrypted=*/!pass));
-  CG_ASSIGN_OR_RETURN(suite, crypto::suite(signing_key->suite()));
-  signer = {config.id, suite, signing_key.get(),
-            crypto::key_id(suite->id(), signing_key->public_key())};
+  std::vector<std::uint8_t> key_id;
+  if (config.guard) {
+    // The filter of a separate guard: no key; the suite is the trust root's.
+    CG_ASSIGN_OR_RETURN(suite, trust_root_file_suite(k.trust_root));
+  } else {
+    CG_ASSIGN_OR_RETURN(auto pass, passphrase(k));
+    CG_ASSIGN_OR_RETURN(signing_key,
+                        crypto::load_signing_key_file(k.signing_key, pass ? &*pass : nullptr,
+                                                      /*allow_unencrypted=*/!pass));
+    CG_ASSIGN_OR_RETURN(suite, crypto::suite(signing_key->suite()));
+    key_id = crypto::key_id(suite->id(), signing_key->public_key());
+  }
   const approval::SuiteVerifier verifier(*suite);
   // The root pinned in the store, or its successor if the file holds one (trust_pin.h).
   CG_ASSIGN_OR_RETURN(auto pinned, load_trust_root(config, verifier, clock->now_ns()));
   root.emplace(pinned.root);
   root_pinned.emplace(std::move(pinned));
   const auto me = root->node(config.id);
-  if (!me || me->getRole() != schema::Role::GATEWAY ||
-      !crypto::ct_equal(
-          {me->getSigningKey().getKeyId().begin(), me->getSigningKey().getKeyId().size()},
-          signer.key_id)) {
+  if (!me || me->getRole() != schema::Role::GATEWAY || wire::view(me->getParty()) != config.party) {
+    return unauthenticated(config.id + ": not a gateway of " + config.party + " in the trust root");
+  }
+  if (!config.guard && !crypto::ct_equal({me->getSigningKey().getKeyId().begin(),
+                                          me->getSigningKey().getKeyId().size()},
+                                         key_id)) {
     return unauthenticated(config.id + ": not a gateway with this signing key in the trust root");
   }
   for (const auto n : root->body().getNodes()) {
     if (n.getRole() == schema::Role::RECEIVER && n.hasAgreementKey() &&
         wire::view(n.getParty()) != config.party) {
-      const auto key = n.getAgreementKey().getKey();
-      streams[std::string(wire::view(n.getParty()))].receiver_public.assign(key.begin(), key.end());
+      streams[std::string(wire::view(n.getParty()))];
     }
   }
   return {};
@@ -360,6 +406,7 @@ Status GatewayNode::Impl::open_store() {
   CG_RETURN_IF_ERROR(audit_pinned(*audit_log, *env, config.id, clock->now_ns(), *root_pinned));
   CG_ASSIGN_OR_RETURN(epochs_out, env->table("epochs_out"));
   CG_ASSIGN_OR_RETURN(marks, env->table("marks"));
+  CG_ASSIGN_OR_RETURN(handoffs, env->table("handoff"));
   CG_ASSIGN_OR_RETURN(approver,
                       approval::Approver::open(*env, config.party, *root,
                                                std::make_shared<approval::SuiteVerifier>(*suite),
@@ -369,7 +416,36 @@ Status GatewayNode::Impl::open_store() {
     for (auto& [party, s] : streams) {
       CG_ASSIGN_OR_RETURN(auto m, rtxn.get(marks, mark_key_of(party)));
       if (m) s.mark_stored = store::from_be64(*m).value_or(0);
+      // The newest epoch's announcement, repeated until the guard starts another.
+      CG_ASSIGN_OR_RETURN(auto cursor, rtxn.cursor(epochs_out));
+      const auto prefix = epoch_key_of(party, 0);
+      const std::span<const std::uint8_t> party_prefix(prefix.data(), prefix.size() - 8);
+      for (auto e = cursor.next(party_prefix);; e = cursor.next()) {
+        if (!e.ok()) return e.status();
+        if (!e->has_value()) break;
+        const auto key = (*e)->first;
+        if (key.size() != prefix.size() ||
+            !std::equal(party_prefix.begin(), party_prefix.end(), key.begin()))
+          break;
+        s.epoch = store::from_be64(key.subspan(party_prefix.size())).value_or(0);
+        s.announcement.assign((*e)->second.begin(), (*e)->second.end());
+      }
     }
+    for (const auto* k : {"handoff/next", "handoff/done"}) {
+      CG_ASSIGN_OR_RETURN(auto v, rtxn.get(marks, store::as_bytes(k)));
+      (std::string_view(k) == "handoff/next" ? handoff_next : handoff_done) =
+          v ? store::from_be64(*v).value_or(0) : 0;
+    }
+  }
+  if (config.guard) {
+    CG_ASSIGN_OR_RETURN(guard_port, remote_guard(*config.guard));
+  } else {
+    signatory::SignatoryOptions so{.gateway = config.id,
+                                   .epoch_items_max = config.pipeline->epoch_items_max,
+                                   .epoch_seconds = config.pipeline->epoch_seconds};
+    CG_ASSIGN_OR_RETURN(own_signatory, signatory::Signatory::open(*env, so, *signing_key, *root,
+                                                                  *approver, *clock));
+    guard_port = local_guard(*own_signatory);
   }
   return {};
 }
@@ -419,30 +495,6 @@ Status GatewayNode::Impl::register_metrics() {
   return metrics.start(config);
 }
 
-Result<crypto::EpochKey*> GatewayNode::Impl::epoch_for(const std::string& party,
-                                                       std::uint64_t first_seq,
-                                                       std::vector<NewEpoch>& announcements) {
-  auto it = streams.find(party);
-  if (it == streams.end())
-    return rejected("no receiver of party '" + party + "' in the trust root");
-  auto& s = it->second;
-  const std::int64_t now = clock->now_ns();
-  if (!s.epoch ||
-      s.epoch->due_for_rotation(config.pipeline->epoch_items_max,
-                                std::int64_t{config.pipeline->epoch_seconds} * ns_per_s, now)) {
-    // The epoch number is the start time: unique and increasing across restarts.
-    auto started = envelope::start_epoch(signer, party, 0, static_cast<std::uint64_t>(now),
-                                         first_seq, s.receiver_public, nullptr, now);
-    if (!started.ok()) return started.status();
-    announcements.push_back({party, started->key.epoch(), started->announcement});
-    s.announcement = std::move(started->announcement);
-    s.announced_ns = clock->monotonic_ns();
-    s.epoch.emplace(std::move(started->key));
-    counters.epochs_started.fetch_add(1);
-  }
-  return &*s.epoch;
-}
-
 Result<std::shared_ptr<const approval::Bundle>> GatewayNode::Impl::usable_bundle(std::int64_t now) {
   auto bundle = approver->usable(now);
   if (!bundle.ok()) {
@@ -467,6 +519,21 @@ Result<bool> GatewayNode::Impl::pass() {
   const std::int64_t judged_ns = clock->monotonic_ns();
   CG_ASSIGN_OR_RETURN(auto bundle, usable_bundle(now));
   if (!bundle) return false;
+  CG_ASSIGN_OR_RETURN(const bool judged, judge_pass(bundle, now));
+  CG_ASSIGN_OR_RETURN(const bool delivered, deliver(bundle, judged_ns));
+  return judged || delivered;
+}
+
+Result<bool> GatewayNode::Impl::judge_pass(const std::shared_ptr<const approval::Bundle>& bundle,
+                                           std::int64_t now) {
+  {
+    CG_ASSIGN_OR_RETURN(auto rtxn, env->begin_read());
+    CG_ASSIGN_OR_RETURN(const auto waiting, rtxn.count(handoffs));
+    if (waiting >= limits::guard_handoff_max) {
+      counters.waits_for_guard.fetch_add(1);
+      return false;  // back-pressure: the guard answers first
+    }
+  }
   // FLASH items first, whatever routine items were received before them; then the oldest
   // pending items in order (skipping FLASH items judged already).
   CG_ASSIGN_OR_RETURN(auto flash, inbox->read_flash(config.pipeline->batch_items_max));
@@ -488,35 +555,41 @@ Result<bool> GatewayNode::Impl::pass() {
   CG_ASSIGN_OR_RETURN(auto evaluator, policy::Evaluator::create(p.rules));
   for (const auto& r : requests) CG_RETURN_IF_ERROR(review(p, r));
   for (const auto* e : work) CG_RETURN_IF_ERROR(judge(p, evaluator, *e));
-  CG_RETURN_IF_ERROR(sign_batches(p));
   CG_RETURN_IF_ERROR(commit(p, pending.empty() ? std::nullopt : std::optional(pending.back().seq)));
-  CG_RETURN_IF_ERROR(send(p, judged_ns));
   return true;
 }
 
-Status GatewayNode::Impl::seal_one(Pass& p, const std::string& party,
-                                   std::span<const std::uint8_t> released,
-                                   schema::Label::Reader release_label, schema::Item::Reader item,
-                                   audit::Event& ev) {
-  const sentlog::StreamId sid{party, 0};
-  CG_ASSIGN_OR_RETURN(const std::uint64_t seq, sent->next_seq(p.txn, sid));
-  CG_ASSIGN_OR_RETURN(auto* epoch, epoch_for(party, seq, p.announcements));
-  envelope::HeaderFields f;
-  f.destination = party;
-  f.seq = seq;
-  f.time_ns = p.now;
-  f.precedence = item.getPrecedence();
-  f.kind = item.getKind();
-  f.rules_version = p.bundle->version;
-  f.rules_hash = p.bundle->hash;
-  CG_ASSIGN_OR_RETURN(auto sealed, envelope::seal(signer, f, *epoch, released, release_label));
-  ev.seq = seq;
-  CG_RETURN_IF_ERROR(audit_log->append(p.txn, ev).status());
-  if (f.precedence == schema::Precedence::FLASH)
-    p.singles.emplace_back(party, std::move(sealed));
-  else
-    p.batches[party].push_back(std::move(sealed));
-  return {};
+Status GatewayNode::Impl::hand_off(Pass& p, const HandOff& h) {
+  capnp::MallocMessageBuilder mb;
+  auto b = mb.initRoot<schema::GuardHandOff>();
+  auto r = b.initRelease();
+  const std::uint64_t id = ++handoff_next;
+  r.setHandoff(id);
+  r.setDestination(h.destination);
+  r.setOriginal(kj::arrayPtr(h.original.data(), h.original.size()));
+  r.setReleased(kj::arrayPtr(h.released.data(), h.released.size()));
+  if (h.removed != nullptr) {
+    auto rm = r.initRemoved(static_cast<unsigned>(h.removed->size()));
+    for (unsigned i = 0; i < h.removed->size(); ++i) rm.set(i, (*h.removed)[i]);
+  }
+  r.setHold(h.hold);
+  if (h.approvals != nullptr) {
+    auto as = r.initApprovals(static_cast<unsigned>(h.approvals->size()));
+    for (unsigned i = 0; i < h.approvals->size(); ++i) {
+      const auto& [kid, sig] = (*h.approvals)[i];
+      as[i].setKeyId(kj::arrayPtr(kid.data(), kid.size()));
+      as[i].setSignature(kj::arrayPtr(sig.data(), sig.size()));
+    }
+  }
+  b.setEvent(static_cast<std::uint16_t>(h.event));
+  b.setReason(std::string(h.reason));
+  b.setDetail(std::string(h.detail));
+  b.setFromReport(h.from_report);
+  b.setByReviewer(h.by_reviewer);
+  b.setItemId(kj::arrayPtr(h.item_id.data(), h.item_id.size()));
+  b.setParty(h.party);
+  CG_RETURN_IF_ERROR(p.txn.put(handoffs, store::be64(id), wire::to_flat_bytes(mb)));
+  return p.txn.put(marks, store::as_bytes("handoff/next"), store::be64(id));
 }
 
 Status GatewayNode::Impl::refuse_review(Pass& p, const quarantine::Quarantine::Request& r,
@@ -562,7 +635,7 @@ Status GatewayNode::Impl::review(Pass& p, const quarantine::Quarantine::Request&
          std::to_string(progress->threshold) + ")";
   CG_ASSIGN_OR_RETURN(const auto item, describe_held(ev, progress->held));
   if (!progress->released) return count_approval(p, r, ev, reviewer, who);
-  return apply_release(p, r, progress->held, item.root(), ev, who);
+  return apply_release(p, r, *progress, item.root(), ev, who);
 }
 
 Result<wire::Message<schema::Item>> GatewayNode::Impl::describe_held(audit::Event& ev,
@@ -607,11 +680,13 @@ Status GatewayNode::Impl::apply_reject(Pass& p, const quarantine::Quarantine::Re
   return {};
 }
 
-// A released item's held bytes — exactly what the reviewer signed — are sealed like any
-// released item.
+// A released item's held bytes — exactly what the reviewers signed — go to the guard with
+// their approvals, which it verifies before it signs.
 Status GatewayNode::Impl::apply_release(Pass& p, const quarantine::Quarantine::Request& r,
-                                        const quarantine::Held& h, schema::Item::Reader item,
-                                        audit::Event& ev, const std::string& who) {
+                                        const quarantine::Quarantine::ReleaseProgress& progress,
+                                        schema::Item::Reader item, audit::Event& ev,
+                                        const std::string& who) {
+  const quarantine::Held& h = progress.held;
   const auto di = p.rules.destination_index(h.destination);
   const policy::Destination* dest = di ? &p.rules.destinations()[*di] : nullptr;
   ev.reason = "released by reviewer";
@@ -625,15 +700,22 @@ Status GatewayNode::Impl::apply_release(Pass& p, const quarantine::Quarantine::R
                              "' has no receiver under the current rules; held again as " +
                              std::to_string(again));
   }
-  CG_RETURN_IF_ERROR(seal_one(p, dest->party, h.item, item.getBanner(), item, ev));
-  CG_RETURN_IF_ERROR(held->record_verdict(
+  CG_RETURN_IF_ERROR(hand_off(p, {.destination = h.destination,
+                                  .party = dest->party,
+                                  .item_id = {item.getId().begin(), item.getId().size()},
+                                  .original = h.item,
+                                  .released = h.item,
+                                  .hold = h.id,
+                                  .approvals = &progress.approvals,
+                                  .event = ev.event,
+                                  .reason = ev.reason,
+                                  .detail = ev.detail,
+                                  .by_reviewer = true}));
+  return held->record_verdict(
       p.txn, r,
-      {quarantine::Quarantine::Outcome::applied, "released by " + who + ": sent to " + dest->party +
-                                                     " as seq " + std::to_string(ev.seq) +
-                                                     "; audited by " + config.id}));
-  counters.released_by_reviewer.fetch_add(1);
-  counters.released.fetch_add(1);
-  return {};
+      {quarantine::Quarantine::Outcome::applied,
+       "released by " + who + ": handed to the release guard for " + dest->party +
+           " (it checks the approvals, signs and sends; audited by " + config.id + ")"});
 }
 
 Status GatewayNode::Impl::judge(Pass& p, policy::Evaluator& evaluator,
@@ -650,14 +732,60 @@ Status GatewayNode::Impl::judge(Pass& p, policy::Evaluator& evaluator,
     if (taken) return {};  // else: this party's receiver's report, judged below
     counters.reports_out.fetch_add(1);
   }
+  p.report = report;
   for (std::uint32_t di = 0; di < p.rules.destinations().size(); ++di) {
     if (!streams.count(p.rules.destinations()[di].party))
       continue;  // no receiver: nothing can be sealed for it
-    CG_ASSIGN_OR_RETURN(const bool released, judge_for(p, evaluator, entry, item->root(), di));
-    if (released && report) counters.reports_released.fetch_add(1);
+    CG_RETURN_IF_ERROR(judge_for(p, evaluator, entry, item->root(), di).status());
   }
   return {};
 }
+
+#ifdef CG_BROKEN_FILTER_FOR_TESTS
+std::optional<Result<bool>> GatewayNode::Impl::broken_release(Pass& p,
+                                                              const ingest::InboxEntry& entry,
+                                                              schema::Item::Reader item,
+                                                              std::uint32_t di,
+                                                              const audit::Event& ev) {
+  std::string how;
+  for (const auto t : item.getTopics()) {
+    const auto v = wire::view(t);
+    if (v.starts_with("test-break-")) how = std::string(v.substr(11));
+  }
+  if (how.empty()) return std::nullopt;
+  const auto done = [](Status s) { return s.ok() ? Result<bool>(true) : Result<bool>(s); };
+  const auto& dest = p.rules.destinations()[di];
+  const policy::Decision& d = p.decision;
+  p.removed.assign(item.getPortions().size(), false);
+  HandOff h{.destination = dest.id,
+            .party = dest.party,
+            .item_id = ev.item_id,
+            .original = entry.item,
+            .released = entry.item,
+            .removed = &p.removed,
+            .event = schema::AuditEvent::RELEASED,
+            .reason = "broken filter",
+            .detail = how};
+  if (how == "red" || how == "deny") {
+    // A RED portion, or a deny term, released as if nothing were wrong.
+    return done(hand_off(p, h));
+  }
+  for (std::size_t i = 0; i < d.portions.size(); ++i)
+    p.removed[i] = d.portions[i] != policy::Verdict::crosses;
+  if (how == "unremoved") {
+    // Says it removed the portions it should have, and sends them anyway.
+    return done(hand_off(p, h));
+  }
+  // "banner": the right portions, under the original (higher) banner.
+  capnp::MallocMessageBuilder mb;
+  policy::build_released(p.rules, item, d, mb.initRoot<schema::Item>());
+  mb.getRoot<schema::Item>().setBanner(item.getBanner());
+  const auto released = wire::canonical_bytes_of(mb.getRoot<schema::Item>().asReader(), false);
+  h.released = released;
+  h.event = schema::AuditEvent::REDACTED;
+  return done(hand_off(p, h));
+}
+#endif
 
 Result<bool> GatewayNode::Impl::judge_for(Pass& p, policy::Evaluator& evaluator,
                                           const ingest::InboxEntry& entry,
@@ -673,6 +801,12 @@ Result<bool> GatewayNode::Impl::judge_for(Pass& p, policy::Evaluator& evaluator,
                   .rules_version = p.bundle->version,
                   .reason = policy::reason_name(d.reason),
                   .detail = why};
+#ifdef CG_BROKEN_FILTER_FOR_TESTS
+  // A deliberately broken filter, compiled only into tests/integration's cellgate-broken-filter
+  // (never into cellgate): items with a topic "test-break-<how>" are released wrongly, so the
+  // test can show that the guard refuses each and nothing crosses.
+  if (auto broken = broken_release(p, entry, item, di, ev)) return *broken;
+#endif
   if (d.outcome == policy::Outcome::block) {
     ev.event = schema::AuditEvent::BLOCKED;
     CG_RETURN_IF_ERROR(audit_log->append(p.txn, ev).status());
@@ -687,106 +821,239 @@ Result<bool> GatewayNode::Impl::judge_for(Pass& p, policy::Evaluator& evaluator,
     counters.quarantined.fetch_add(1);
     return false;
   }
-  ev.event = d.changed ? schema::AuditEvent::REDACTED : schema::AuditEvent::RELEASED;
+  // Released: what the decision claims goes with it to the guard, which checks it on its own
+  // and alone signs; the release is audited once the guard has answered (deliver).
+  p.removed.clear();
+  for (const auto v : d.portions) p.removed.push_back(v != policy::Verdict::crosses);
+  HandOff h{.destination = dest.id,
+            .party = dest.party,
+            .item_id = ev.item_id,
+            .original = entry.item,
+            .removed = &p.removed,
+            .event = d.changed ? schema::AuditEvent::REDACTED : schema::AuditEvent::RELEASED,
+            .reason = ev.reason,
+            .detail = ev.detail,
+            .from_report = p.report};
   if (d.changed) {
     capnp::MallocMessageBuilder mb;
     policy::build_released(p.rules, item, d, mb.initRoot<schema::Item>());
-    const auto built = mb.getRoot<schema::Item>().asReader();
-    const auto redacted = wire::canonical_bytes_of(built, /*framed=*/false);
-    CG_ASSIGN_OR_RETURN(const bool guarded, guard_check(p, entry, item, di, redacted, why));
-    if (!guarded) return false;
-    counters.redacted.fetch_add(1);
-    CG_RETURN_IF_ERROR(seal_one(p, dest.party, redacted, built.getBanner(), item, ev));
+    const auto redacted = wire::canonical_bytes_of(mb.getRoot<schema::Item>().asReader(),
+                                                   /*framed=*/false);
+    h.released = redacted;
+    CG_RETURN_IF_ERROR(hand_off(p, h));
   } else {
-    CG_ASSIGN_OR_RETURN(const bool guarded, guard_check(p, entry, item, di, entry.item, why));
-    if (!guarded) return false;
-    CG_RETURN_IF_ERROR(seal_one(p, dest.party, entry.item, item.getBanner(), item, ev));
+    h.released = entry.item;
+    CG_RETURN_IF_ERROR(hand_off(p, h));
   }
-  counters.released.fetch_add(1);
   return true;
 }
 
-// The release guard's independent check of what the filter released (gateway/guard), before
-// anything is sealed: false when it refuses, and then the item is held for a person with both
-// verdicts, audited, counted and logged — it never crosses.
-Result<bool> GatewayNode::Impl::guard_check(Pass& p, const ingest::InboxEntry& entry,
-                                            schema::Item::Reader item, std::uint32_t di,
-                                            std::span<const std::uint8_t> released,
-                                            const std::string& filter_said) {
-  if (guard_bundle != p.bundle || !guard) {
-    CG_ASSIGN_OR_RETURN(guard, guard::Guard::create(p.rules));
-    guard_bundle = p.bundle;
-  }
-  guard_claim.destination = di;  // reused: no allocation per release once it has grown
-  guard_claim.removed.clear();
-  for (const auto v : p.decision.portions)
-    guard_claim.removed.push_back(v != policy::Verdict::crosses);
-  const Status verdict = guard->check(item, released, guard_claim);
-  if (verdict.ok()) return true;
-  const auto& dest = p.rules.destinations()[di];
-  const std::string both =
-      "filter: released\n" + filter_said + "\nguard: refused: " + verdict.reason();
-  audit::Event ev{.time_ns = p.now,
-                  .event = schema::AuditEvent::QUARANTINED,
-                  .item_id = {item.getId().begin(), item.getId().size()},
-                  .origin = config.id,
-                  .destination = dest.party,
-                  .rules_version = p.bundle->version,
-                  .reason = "guard refused",
-                  .detail = both};
-  CG_RETURN_IF_ERROR(
-      held->hold(p.txn, p.now, dest.id, p.bundle->version, both, entry.item).status());
-  CG_RETURN_IF_ERROR(audit_log->append(p.txn, ev).status());
-  counters.quarantined.fetch_add(1);
-  counters.guard_refused.fetch_add(1);
-  events->log("guard_refused", "release guard refused an item the filter released for " + dest.id +
-                                   " (held for review): " + verdict.reason());
-  return false;
-}
-
-Status GatewayNode::Impl::emit(Pass& p, const std::string& party,
-                               std::span<const envelope::Sealed> batch, schema::Precedence prec) {
-  CG_ASSIGN_OR_RETURN(
-      auto bytes,
-      envelope::sign_batch(
-          signer, clock->now_ns() + static_cast<std::int64_t>(counters.batches.fetch_add(1)),
-          batch));
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    CG_RETURN_IF_ERROR(sent->put(p.txn, {party, 0}, batch[i].seq, p.now, bytes[i]));
-    p.out.push_back({party, batch[i].seq, prec, std::move(bytes[i])});
-  }
-  return {};
-}
-
-Status GatewayNode::Impl::sign_batches(Pass& p) {
-  for (auto& [party, s] : p.singles)
-    CG_RETURN_IF_ERROR(emit(p, party, std::span(&s, 1), schema::Precedence::FLASH));
-  for (auto& [party, b] : p.batches) {
-    for (std::size_t at = 0; at < b.size(); at += limits::batch_items_max) {
-      const auto n = std::min<std::size_t>(limits::batch_items_max, b.size() - at);
-      CG_RETURN_IF_ERROR(emit(p, party, std::span(b).subspan(at, n), schema::Precedence::ROUTINE));
-    }
-  }
-  return {};
-}
-
 Status GatewayNode::Impl::commit(Pass& p, std::optional<std::uint64_t> consumed_through) {
-  for (const auto& a : p.announcements)
-    CG_RETURN_IF_ERROR(p.txn.put(epochs_out, epoch_key_of(a.party, a.epoch), a.announcement));
   for (const auto seq : p.taken_now) CG_RETURN_IF_ERROR(inbox->take(p.txn, seq));
   if (consumed_through) CG_RETURN_IF_ERROR(inbox->consume_through(p.txn, *consumed_through));
   return p.txn.commit();
 }
 
-Status GatewayNode::Impl::send(Pass& p, std::int64_t judged_ns) {
+Result<wire::Message<schema::GuardReply>> GatewayNode::Impl::ask_guard(
+    std::span<const std::uint8_t> request, const approval::Bundle& bundle) {
+  for (int attempt = 0;; ++attempt) {
+    CG_ASSIGN_OR_RETURN(auto bytes, guard_port->call(request));
+    auto reply = signatory::decode_reply(bytes);
+    if (!reply.ok()) {
+      counters.guard_errors.fetch_add(1);
+      return io_error("release guard: its reply: " + reply.status().reason());
+    }
+    const auto r = reply->root();
+    if (r.which() == schema::GuardReply::REFUSED) {
+      counters.guard_errors.fetch_add(1);
+      return rejected("release guard refused the request: " +
+                      std::string(wire::view(r.getRefused())));
+    }
+    if (r.which() != schema::GuardReply::NEED_BUNDLE) return reply;
+    if (attempt > 0) return rejected("release guard: asks again for the bundle it was offered");
+    // The guard verifies the bundle on its own (reviewers' signatures, version).
+    capnp::MallocMessageBuilder mb;
+    mb.initRoot<schema::GuardRequest>().setBundle(
+        kj::arrayPtr(bundle.bytes.data(), bundle.bytes.size()));
+    CG_ASSIGN_OR_RETURN(auto offered, guard_port->call(wire::to_flat_bytes(mb)));
+    auto ok = signatory::decode_reply(offered);
+    if (!ok.ok()) return io_error("release guard: its reply: " + ok.status().reason());
+    if (ok->root().which() != schema::GuardReply::BUNDLE_VERSION) {
+      counters.guard_errors.fetch_add(1);
+      return rejected("release guard did not take rules bundle v" + std::to_string(bundle.version) +
+                      (ok->root().which() == schema::GuardReply::REFUSED
+                           ? ": " + std::string(wire::view(ok->root().getRefused()))
+                           : std::string()));
+    }
+    log_line(config.id, "release guard: rules bundle v" + std::to_string(bundle.version) +
+                            " offered and verified by the guard");
+  }
+}
+
+Result<bool> GatewayNode::Impl::deliver(const std::shared_ptr<const approval::Bundle>& bundle,
+                                        std::int64_t judged_ns) {
+  // What waits, oldest first, within the request's bounds.
+  std::vector<std::pair<std::uint64_t, wire::Message<schema::GuardHandOff>>> waiting;
+  {
+    CG_ASSIGN_OR_RETURN(auto rtxn, env->begin_read());
+    CG_ASSIGN_OR_RETURN(auto cursor, rtxn.cursor(handoffs));
+    std::size_t bytes = 0;
+    for (auto e = cursor.next(); waiting.size() < limits::guard_releases_max; e = cursor.next()) {
+      if (!e.ok()) return e.status();
+      if (!e->has_value()) break;
+      const auto v = (*e)->second;
+      if (!waiting.empty() && bytes + v.size() > limits::guard_request_bytes_max) break;
+      auto m = wire::decode_message<schema::GuardHandOff>(
+          v, wire::DecodeLimits{limits::guard_message_bytes_max, limits::guard_traversal_words_max},
+          [](schema::GuardHandOff::Reader h) -> Status {
+            (void)h.getRelease().getOriginal();
+            (void)h.getReason();
+            (void)h.getDetail();
+            (void)h.getParty();
+            (void)h.getItemId();
+            return {};
+          });
+      if (!m.ok()) return io_error("hand-off entry: " + m.status().reason());  // a store fault
+      bytes += v.size();
+      waiting.emplace_back(store::from_be64((*e)->first).value_or(0), std::move(*m));
+    }
+  }
+  if (waiting.empty()) return false;
+  capnp::MallocMessageBuilder mb;
+  auto seal = mb.initRoot<schema::GuardRequest>().initSeal();
+  seal.setBundleHash(kj::arrayPtr(bundle->hash.data(), bundle->hash.size()));
+  seal.setCommittedThrough(handoff_done);
+  auto list = seal.initReleases(static_cast<unsigned>(waiting.size()));
+  for (unsigned i = 0; i < waiting.size(); ++i)
+    list.setWithCaveats(i, waiting[i].second.root().getRelease());
+  CG_ASSIGN_OR_RETURN(auto reply, ask_guard(wire::to_flat_bytes(mb), *bundle));
+  if (reply.root().which() != schema::GuardReply::ANSWERS) {
+    counters.guard_errors.fetch_add(1);
+    return io_error("release guard: answered a seal request with something else");
+  }
+  const auto answers = reply.root().getAnswers();
+  if (answers.size() != waiting.size()) {
+    counters.guard_errors.fetch_add(1);
+    return io_error("release guard: " + std::to_string(answers.size()) + " answers to " +
+                    std::to_string(waiting.size()) + " releases");
+  }
+  const std::int64_t now = clock->now_ns();
+  Delivery d;
+  CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
+  for (unsigned i = 0; i < answers.size(); ++i) {
+    const auto h = waiting[i].second.root();
+    const auto a = answers[i];
+    if (a.getHandoff() != waiting[i].first) {
+      counters.guard_errors.fetch_add(1);
+      return io_error("release guard: answer " + std::to_string(i) + " is for hand-off " +
+                      std::to_string(a.getHandoff()) + ", not " + std::to_string(waiting[i].first));
+    }
+    if (a.which() == schema::GuardAnswer::SIGNED) {
+      CG_RETURN_IF_ERROR(apply_signed(txn, now, *bundle, h, a.getSigned(), d));
+    } else {
+      CG_RETURN_IF_ERROR(apply_refused(txn, now, *bundle, h, wire::view(a.getRefused())));
+    }
+    CG_RETURN_IF_ERROR(txn.erase(handoffs, store::be64(waiting[i].first)).status());
+  }
+  for (const auto& a : d.announcements)
+    CG_RETURN_IF_ERROR(txn.put(epochs_out, epoch_key_of(a.party, a.epoch), a.announcement));
+  CG_RETURN_IF_ERROR(
+      txn.put(marks, store::as_bytes("handoff/done"), store::be64(waiting.back().first)));
+  CG_RETURN_IF_ERROR(txn.commit());
+  handoff_done = waiting.back().first;
+  for (const auto& a : d.announcements) {
+    auto& st = streams[a.party];
+    st.epoch = a.epoch;
+    st.announcement = a.announcement;
+    st.announced_ns = clock->monotonic_ns();
+  }
+  CG_RETURN_IF_ERROR(send(d, judged_ns));
+  return true;
+}
+
+// An envelope the guard signed: checked against what was asked (its destination and seq),
+// stored in the sent log under the guard's seq, and audited as the filter decided.
+Status GatewayNode::Impl::apply_signed(store::WriteTxn& txn, std::int64_t now,
+                                       const approval::Bundle& bundle,
+                                       schema::GuardHandOff::Reader h,
+                                       schema::GuardSigned::Reader answer, Delivery& d) {
+  const std::string party(wire::view(h.getParty()));
+  const std::span<const std::uint8_t> bytes(answer.getEnvelope().begin(),
+                                            answer.getEnvelope().size());
+  auto e = envelope::decode(bytes);
+  if (!e.ok()) return io_error("release guard: its envelope: " + e.status().reason());
+  const auto hdr = e->root().getHeader();
+  if (wire::view(hdr.getDestination()) != party || hdr.getSeq() != answer.getSeq()) {
+    return io_error("release guard: an envelope for " +
+                    std::string(wire::view(hdr.getDestination())) + " seq " +
+                    std::to_string(hdr.getSeq()) + " answers a release to " + party + " seq " +
+                    std::to_string(answer.getSeq()));
+  }
+  if (answer.getAnnouncement().size() > 0) {
+    const std::span<const std::uint8_t> ann(answer.getAnnouncement().begin(),
+                                            answer.getAnnouncement().size());
+    CG_ASSIGN_OR_RETURN(auto a, envelope::verify_announcement(ann, *root, *suite));
+    d.announcements.push_back({party, a.epoch, {ann.begin(), ann.end()}});
+  }
+  CG_RETURN_IF_ERROR(sent->put_assigned(txn, {party, 0}, answer.getSeq(), now, bytes));
+  const auto ev_kind = static_cast<schema::AuditEvent>(h.getEvent());
+  const std::string reason(wire::view(h.getReason())), detail(wire::view(h.getDetail()));
+  audit::Event ev{.time_ns = now,
+                  .event = ev_kind,
+                  .item_id = {h.getItemId().begin(), h.getItemId().size()},
+                  .origin = config.id,
+                  .destination = party,
+                  .seq = answer.getSeq(),
+                  .rules_version = bundle.version,
+                  .reason = reason,
+                  .detail = detail};
+  CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+  counters.released.fetch_add(1);
+  if (ev_kind == schema::AuditEvent::REDACTED) counters.redacted.fetch_add(1);
+  if (h.getFromReport()) counters.reports_released.fetch_add(1);
+  if (h.getByReviewer()) counters.released_by_reviewer.fetch_add(1);
+  d.out.push_back({party, answer.getSeq(), hdr.getPrecedence(), {bytes.begin(), bytes.end()}});
+  return {};
+}
+
+// The guard refused what the filter released: held for a person with both verdicts, audited,
+// counted and logged — it never crosses.
+Status GatewayNode::Impl::apply_refused(store::WriteTxn& txn, std::int64_t now,
+                                        const approval::Bundle& bundle,
+                                        schema::GuardHandOff::Reader h, std::string_view refused) {
+  const auto r = h.getRelease();
+  const std::string destination(wire::view(r.getDestination()));
+  const std::string party(wire::view(h.getParty()));
+  const std::string both =
+      std::string(h.getByReviewer() ? "reviewers: released\n" : "filter: released\n") +
+      std::string(wire::view(h.getDetail())) + "\nguard: refused: " + std::string(refused);
+  const std::span<const std::uint8_t> original(r.getOriginal().begin(), r.getOriginal().size());
+  CG_RETURN_IF_ERROR(held->hold(txn, now, destination, bundle.version, both, original).status());
+  audit::Event ev{.time_ns = now,
+                  .event = schema::AuditEvent::QUARANTINED,
+                  .item_id = {h.getItemId().begin(), h.getItemId().size()},
+                  .origin = config.id,
+                  .destination = party,
+                  .rules_version = bundle.version,
+                  .reason = "guard refused",
+                  .detail = both};
+  CG_RETURN_IF_ERROR(audit_log->append(txn, ev).status());
+  counters.quarantined.fetch_add(1);
+  counters.guard_refused.fetch_add(1);
+  events->log("guard_refused", "release guard refused an item released for " + destination +
+                                   " (held for review): " + std::string(refused));
+  return {};
+}
+
+Status GatewayNode::Impl::send(Delivery& d, std::int64_t judged_ns) {
   // Durable: now it may cross. Announcements first, repeated so a receiver that lost one
   // still gets it.
-  for (const auto& a : p.announcements)
+  for (const auto& a : d.announcements)
     CG_RETURN_IF_ERROR(submit_control_blocking(a.announcement, tuning::new_epoch_repeats));
   // The link's sequence numbers must be consecutive per link; envelopes of one party are.
-  std::stable_sort(p.out.begin(), p.out.end(),
+  std::stable_sort(d.out.begin(), d.out.end(),
                    [](const Out& a, const Out& b) { return a.seq < b.seq; });
-  for (const auto& o : p.out) {
+  for (const auto& o : d.out) {
     CG_ASSIGN_OR_RETURN(const std::uint64_t at, submit_blocking(o.bytes, o.precedence));
     streams[o.party].mark.submitted(at, o.seq);
     counters.envelopes_sent.fetch_add(1);
@@ -915,7 +1182,7 @@ Status GatewayNode::Impl::resend_some() {
     CG_ASSIGN_OR_RETURN(auto e, envelope::decode(*bytes));
     const auto h = e.root().getHeader();
     auto& s = streams[party];
-    const bool current = s.epoch && s.epoch->epoch() == h.getEpoch();
+    const bool current = s.epoch == h.getEpoch();
     if (!current && announced.insert({party, h.getEpoch()}).second) {
       CG_ASSIGN_OR_RETURN(auto rtxn, env->begin_read());
       CG_ASSIGN_OR_RETURN(auto a, rtxn.get(epochs_out, epoch_key_of(party, h.getEpoch())));
@@ -965,6 +1232,24 @@ Status GatewayNode::Impl::resend_unsent() {
   return {};
 }
 
+Result<std::vector<std::uint8_t>> GatewayNode::Impl::signed_stream_head(const std::string& party,
+                                                                        std::uint64_t last) {
+  capnp::MallocMessageBuilder mb;
+  auto h = mb.initRoot<schema::GuardRequest>().initStreamHead();
+  h.setDestination(party);
+  h.setSeq(last);
+  CG_ASSIGN_OR_RETURN(auto bytes, guard_port->call(wire::to_flat_bytes(mb)));
+  CG_ASSIGN_OR_RETURN(auto reply, signatory::decode_reply(bytes));
+  const auto r = reply.root();
+  if (r.which() != schema::GuardReply::STREAM_HEAD) {
+    return rejected(
+        "release guard did not sign the stream head to " + party + " at " + std::to_string(last) +
+        (r.which() == schema::GuardReply::REFUSED ? ": " + std::string(wire::view(r.getRefused()))
+                                                  : std::string()));
+  }
+  return std::vector<std::uint8_t>(r.getStreamHead().begin(), r.getStreamHead().end());
+}
+
 Status GatewayNode::Impl::housekeeping() {
   const std::int64_t mono = clock->monotonic_ns();
   if (mono - housekept_ns < tuning::housekeeping_every_ns) return {};
@@ -974,7 +1259,7 @@ Status GatewayNode::Impl::housekeeping() {
   for (auto& [party, s] : streams) {
     const std::uint64_t w = s.mark.on_wire(floor);
     if (w > s.mark_stored) advanced[party] = w;
-    if (s.epoch && mono - s.announced_ns >= tuning::reannounce_every_ns) {
+    if (s.epoch != 0 && mono - s.announced_ns >= tuning::reannounce_every_ns) {
       // Repeated for as long as the epoch is in use: a relay or receiver that was down when
       // it started still gets its key.
       s.announced_ns = mono;
@@ -985,9 +1270,15 @@ Status GatewayNode::Impl::housekeeping() {
       s.head_sent_ns = mono;
       CG_ASSIGN_OR_RETURN(const std::uint64_t last, sent->last_seq({party, 0}));
       if (last > 0) {
-        CG_ASSIGN_OR_RETURN(auto head,
-                            envelope::stream_head(signer, party, 0, last, clock->now_ns()));
-        CG_RETURN_IF_ERROR(submit_control_blocking(head, tuning::control_repeats));
+        // Signed by the guard, which signs no head above the last seq it signed. A guard that
+        // does not answer costs this head only (the next one is a second away).
+        auto head = signed_stream_head(party, last);
+        if (head.ok()) {
+          CG_RETURN_IF_ERROR(submit_control_blocking(*head, tuning::control_repeats));
+        } else {
+          counters.guard_errors.fetch_add(1);
+          errors->report("stream head: " + head.status().reason(), mono);
+        }
       }
     }
   }
@@ -1042,9 +1333,6 @@ void GatewayNode::Impl::run() {
     if (!did.ok()) {
       counters.pipeline_errors.fetch_add(1);
       errors->report("pipeline: " + did.status().reason(), clock->monotonic_ns());
-      // Seqs reserved in the aborted transaction will be reserved again: new epochs, so no
-      // (key, nonce) pair is ever used twice.
-      for (auto& [party, s] : streams) s.epoch.reset();
       std::this_thread::sleep_for(std::chrono::milliseconds(tuning::error_sleep_ms));
     } else if (!*did && resends.queued() == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(tuning::idle_sleep_ms));

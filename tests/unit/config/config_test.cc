@@ -134,7 +134,7 @@ TEST(Config, EachMistakeIsNamedWithItsPosition) {
       {replace(base, "batch_items_max = 128", "batch_items_max = \"128\""),
        "g.toml:13:19: ingest.batch_items_max: must be an integer"},
       {replace(base, "role = \"gateway\"", "role = \"router\""),
-       "g.toml:4:8: node.role: must be gateway, relay or receiver"},
+       "g.toml:4:8: node.role: must be gateway, relay, receiver or guard"},
       {replace(base, "id = \"il-gw-1\"", "id = \"il gw\""),
        "g.toml:2:6: node.id: must be 1-128 of [A-Za-z0-9._-]"},
       {replace(base, "listen = \"127.0.0.1:9101\"", "listen = \"0.0.0.0:9101\""),
