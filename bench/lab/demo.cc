@@ -134,6 +134,7 @@ int demo(const DemoOptions& options) {
   dopt.sy_policy_file = options.sy_policy;
   dopt.both_directions = true;
   dopt.encrypt_keys = true;
+  dopt.separate_guard = true;  // each gateway's signing key in its release guard alone
   dopt.link_rate_bytes_per_s = options.link_bytes_per_s;
   dopt.gossip_interval_ms = 2000;  // the parties compare the relay's heads every 2 s
   auto cell = deploy::create(dopt);
@@ -175,6 +176,8 @@ int demo(const DemoOptions& options) {
   Node nodes[] = {{"sy-rx-1", cell->receiver_config, cell->receiver_metrics_port, nullptr},
                   {"il-rx-1", rev.receiver_config, rev.receiver_metrics_port, nullptr},
                   {"us-relay", cell->relay_config, cell->relay_metrics_port, nullptr},
+                  {"il-guard-1", cell->guard_config, cell->guard_metrics_port, nullptr},
+                  {"sy-guard-1", rev.guard_config, rev.guard_metrics_port, nullptr},
                   {"il-gw-1", cell->gateway_config, cell->gateway_metrics_port, nullptr},
                   {"sy-gw-1", rev.gateway_config, rev.gateway_metrics_port, nullptr}};
   for (auto& n : nodes) {
@@ -191,7 +194,7 @@ int demo(const DemoOptions& options) {
       cleanup.d.clear();  // keep the logs for a look
       return exit_failed;
     }
-    std::printf("node:         %-9s pid %-7d `cellgate run --config config/%s.toml`\n", n.id,
+    std::printf("node:         %-10s pid %-7d `cellgate run --config config/%s.toml`\n", n.id,
                 static_cast<int>(n.process->pid()), n.id);
   }
 
@@ -357,6 +360,18 @@ int demo(const DemoOptions& options) {
         d.gateway, d.destination, static_cast<ull>(t.released - t.reports_released),
         static_cast<ull>(t.redacted), static_cast<ull>(t.blocked), static_cast<ull>(t.quarantined),
         static_cast<ull>(t.reports_released), d.near_rx);
+    const std::string guard_id = std::string(d.gateway).substr(0, 2) + "-guard-1";
+    const auto& gx = exposition[guard_id];
+    const auto guard_signed =
+        static_cast<std::uint64_t>(sample(gx, "cellgate_guard_signed_total", guard_id.c_str()));
+    const auto guard_refused =
+        static_cast<std::uint64_t>(sample(gx, "cellgate_guard_refused_total", guard_id.c_str()));
+    std::printf(
+        "guard:        %s (its own process, the only holder of %s's signing key) re-checked "
+        "and\n              signed %llu, refused %llu\n",
+        guard_id.c_str(), d.gateway, static_cast<ull>(guard_signed),
+        static_cast<ull>(guard_refused));
+    adds_up = adds_up && guard_refused == 0;
     std::printf(
         "policy check: the same items judged here under the approved policy: released %llu "
         "(redacted %llu),\n              blocked %llu, quarantined %llu\n",
@@ -411,7 +426,7 @@ int demo(const DemoOptions& options) {
   for (const auto& n : nodes) {
     auto u = usage.find(n.id);
     if (u == usage.end()) continue;
-    std::printf("node:         %-9s cpu %.2f s, peak RSS %.1f MiB\n", n.id, u->second.cpu_seconds,
+    std::printf("node:         %-10s cpu %.2f s, peak RSS %.1f MiB\n", n.id, u->second.cpu_seconds,
                 static_cast<double>(u->second.peak_rss_kb) / 1024.0);
   }
   std::printf("wall time:    %.2f s from the first item sent to the last delivered\n", total_s);
