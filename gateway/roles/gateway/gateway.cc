@@ -97,6 +97,9 @@ std::vector<MetricRow> metric_rows(const GatewayCounters& c,
       counter_row("cellgate_gateway_gap_unrecoverable_total",
                   "Reported-missing envelopes older than the sent log keeps (alarm).",
                   c.gap_unrecoverable),
+      gauge_row("cellgate_gateway_guard_backlog",
+                "Releases handed to the release guard and not yet answered and sent.",
+                c.guard_backlog),
       gauge_row("cellgate_gateway_resends_queued", "Envelopes waiting to be re-sent for a gap.",
                 resends_queued),
       gauge_row("cellgate_rules_bundle_version", "Version of the approved rules bundle in use.",
@@ -553,9 +556,14 @@ Result<bool> GatewayNode::Impl::judge_pass(const std::shared_ptr<const approval:
   for (const auto& e : pending)
     if (!e.taken && !p.taken_now.count(e.seq)) work.push_back(&e);
   CG_ASSIGN_OR_RETURN(auto evaluator, policy::Evaluator::create(p.rules));
+  // While the pass runs, each item in it may be handed off: the gauge counts them before any
+  // is counted as judged, so "judged, and nothing waits for the guard" is never seen early.
+  counters.guard_backlog.fetch_add(work.size() + requests.size());
   for (const auto& r : requests) CG_RETURN_IF_ERROR(review(p, r));
   for (const auto* e : work) CG_RETURN_IF_ERROR(judge(p, evaluator, *e));
+  CG_ASSIGN_OR_RETURN(const auto backlog, p.txn.count(handoffs));
   CG_RETURN_IF_ERROR(commit(p, pending.empty() ? std::nullopt : std::optional(pending.back().seq)));
+  counters.guard_backlog.store(backlog);
   return true;
 }
 
@@ -959,6 +967,7 @@ Result<bool> GatewayNode::Impl::deliver(const std::shared_ptr<const approval::Bu
     CG_RETURN_IF_ERROR(txn.put(epochs_out, epoch_key_of(a.party, a.epoch), a.announcement));
   CG_RETURN_IF_ERROR(
       txn.put(marks, store::as_bytes("handoff/done"), store::be64(waiting.back().first)));
+  CG_ASSIGN_OR_RETURN(const auto backlog, txn.count(handoffs));
   CG_RETURN_IF_ERROR(txn.commit());
   handoff_done = waiting.back().first;
   for (const auto& a : d.announcements) {
@@ -968,6 +977,7 @@ Result<bool> GatewayNode::Impl::deliver(const std::shared_ptr<const approval::Bu
     st.announced_ns = clock->monotonic_ns();
   }
   CG_RETURN_IF_ERROR(send(d, judged_ns));
+  counters.guard_backlog.store(backlog);  // after the send: zero means all of it is out
   return true;
 }
 

@@ -31,6 +31,7 @@ TEST_F(GatewayNodeTest, JudgesSealsSignsAndSendsAndRulesChangeUnderLoad) {
   ASSERT_EQ(send((*node)->ingest_endpoint(), 1, 150), 150u);
   pump_until([&] {
     return (*node)->counters().items_judged.load() == 150 &&
+           (*node)->counters().guard_backlog.load() == 0 &&
            far_end.envelopes.size() == (*node)->counters().released.load();
   });
   const std::size_t first_wave = far_end.envelopes.size();
@@ -58,6 +59,7 @@ TEST_F(GatewayNodeTest, JudgesSealsSignsAndSendsAndRulesChangeUnderLoad) {
   };
   pump_until([&] {
     return (*node)->counters().items_judged.load() == 300 &&
+           (*node)->counters().guard_backlog.load() == 0 &&
            far_end.envelopes.size() == (*node)->counters().released.load() && bundle_v2_arrived();
   });
   const auto& c = (*node)->counters();
@@ -190,6 +192,7 @@ TEST_F(GatewayNodeTest, AfterARestartWhatMayNotHaveLeftIsSentAgainUnchanged) {
   };
   pump_until([&] {
     return (*node)->counters().items_judged.load() == 80 &&
+           (*node)->counters().guard_backlog.load() == 0 &&
            far_end.envelopes.size() == (*node)->counters().released.load();
   });
   const auto released = (*node)->counters().released.load();
@@ -231,6 +234,7 @@ TEST_F(GatewayNodeTest, AfterARestartWhatMayNotHaveLeftIsSentAgainUnchanged) {
   ASSERT_EQ(send((*again)->ingest_endpoint(), 12, 40), 40u);
   pump_until([&] {
     return (*again)->counters().items_judged.load() == 40 &&
+           (*again)->counters().guard_backlog.load() == 0 &&
            far_end.envelopes.size() == (*again)->counters().released.load();
   });
   ASSERT_FALSE(far_end.envelopes.empty());
@@ -263,6 +267,7 @@ TEST_F(GatewayNodeTest, AReviewersSignedReleaseSendsTheHeldItem) {
   };
   pump_until([&] {
     return (*node)->counters().items_judged.load() == 200 &&
+           (*node)->counters().guard_backlog.load() == 0 &&
            far_end.envelopes.size() == (*node)->counters().released.load();
   });
   ASSERT_GT((*node)->counters().quarantined.load(), 0u);
@@ -337,7 +342,10 @@ TEST_F(GatewayNodeTest, ReviewerCommandsCheckWhatTheGatewayChecksAndSayItsAnswer
   auto pump_until = [&](auto done) {
     for (int i = 0; i < 3000 && !done(); ++i) ASSERT_TRUE(rx->poll_once(10).ok());
   };
-  pump_until([&] { return (*node)->counters().items_judged.load() == 200; });
+  pump_until([&] {
+    return (*node)->counters().items_judged.load() == 200 &&
+           (*node)->counters().guard_backlog.load() == 0;
+  });
   ASSERT_GE((*node)->counters().quarantined.load(), 3u);
   auto key_file = [&](const crypto::SigningKey& k, const std::string& name) {
     auto file = *crypto::encode_private_key(suite_.id(), crypto::KeyKind::signing, k.public_key(),

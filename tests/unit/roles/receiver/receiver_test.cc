@@ -54,6 +54,7 @@ TEST_F(ReceiverNodeTest, CellEndToEndToAConsumer) {
   ASSERT_EQ(send((*gateway)->ingest_endpoint(), 9, 120), 120u);
   for (int i = 0; i < 3000; ++i) {
     if ((*gateway)->counters().items_judged.load() == 120 &&
+        (*gateway)->counters().guard_backlog.load() == 0 &&
         (*receiver)->counters().stored.load() == (*gateway)->counters().released.load()) {
       break;
     }

@@ -36,6 +36,7 @@ TEST_F(RelayNodeTest, RelayVerifiesLogsCountersignsAndRefusesReplays) {
   for (int i = 0; i < 3000; ++i) {
     ASSERT_TRUE(rx->poll_once(10).ok());
     if ((*gateway)->counters().items_judged.load() == 120 &&
+        (*gateway)->counters().guard_backlog.load() == 0 &&
         far_end.envelopes.size() == (*gateway)->counters().released.load()) {
       break;
     }
