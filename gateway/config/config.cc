@@ -357,6 +357,12 @@ NodeConfig parse_table(const toml::table& root, const std::string& file) {
       s.fail("psk_file",
              "not supported yet: the nodes do not mix a pre-shared key into epoch keys; remove it");
     }
+    // With a separate guard the guard starts epochs: these would be ignored here.
+    if (root.contains("guard")) {
+      for (const char* k : {"epoch_items_max", "epoch_seconds"})
+        if (t->contains(k))
+          s.fail(k, "the release guard rotates epoch keys: set it in the guard's [guard]");
+    }
     s.finish();
     c.pipeline = std::move(p);
   }

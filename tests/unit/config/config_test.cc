@@ -170,6 +170,126 @@ TEST(Config, EachMistakeIsNamedWithItsPosition) {
   }
 }
 
+// A gateway with a separate release guard, and that guard: the gateway holds no signing key
+// and names its guard; the guard holds the key, serves one filter key and nothing else.
+std::string guarded_gateway_config() {
+  return gateway_config() + R"(
+[keys]
+trust_root = "root.bin"
+
+[guard]
+endpoint = "tcp://127.0.0.1:7010"
+curve_public = ")" +
+         kKey + R"("
+curve_secret_file = "keys/il-gw-1.filter.curve"
+timeout_ms = 2000
+)";
+}
+
+std::string guard_config() {
+  return std::string(R"([node]
+id = "il-guard-1"
+party = "il"
+role = "guard"
+store = "state/il-guard-1"
+
+[keys]
+signing_key = "keys/il-gw-1.sign"
+trust_root = "root.bin"
+
+[guard]
+listen = "tcp://127.0.0.1:7010"
+curve_secret_file = "keys/il-guard-1.curve"
+filter_curve_public = ")") +
+         kKey + R"("
+gateway = "il-gw-1"
+epoch_items_max = 1000
+)";
+}
+
+TEST(Config, AGatewayAndItsGuardLoad) {
+  auto g = parse(guarded_gateway_config(), "/etc/cellgate/il-gw-1.toml");
+  ASSERT_TRUE(g.ok()) << g.status().to_string();
+  ASSERT_TRUE(g->guard.has_value());
+  EXPECT_FALSE(g->guard_service.has_value());
+  EXPECT_EQ(g->guard->endpoint, "tcp://127.0.0.1:7010");
+  EXPECT_EQ(g->guard->curve_public, kKey);
+  EXPECT_EQ(g->guard->curve_secret_file, "/etc/cellgate/keys/il-gw-1.filter.curve");
+  EXPECT_EQ(g->guard->timeout_ms, 2000u);
+  ASSERT_TRUE(g->keys.has_value());
+  EXPECT_TRUE(g->keys->signing_key.empty()) << "the gateway holds no signing key";
+  auto s = parse(guard_config(), "/etc/cellgate/il-gw-1/guard.toml");
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  EXPECT_EQ(s->role, Role::guard);
+  ASSERT_TRUE(s->guard_service.has_value());
+  EXPECT_FALSE(s->guard.has_value());
+  EXPECT_EQ(s->guard_service->listen, "tcp://127.0.0.1:7010");
+  EXPECT_EQ(s->guard_service->filter_curve_public, kKey);
+  EXPECT_EQ(s->guard_service->gateway, "il-gw-1");
+  EXPECT_EQ(s->guard_service->epoch_items_max, 1000u);
+  EXPECT_EQ(s->guard_service->epoch_seconds, 3600u);  // default
+  EXPECT_EQ(s->keys->signing_key, "/etc/cellgate/il-gw-1/keys/il-gw-1.sign");
+}
+
+// What would weaken the split is refused, not ignored: a gateway that names a guard and also
+// holds a signing key, a guard that would also ingest or send, epoch settings where they no
+// longer apply.
+TEST(Config, TheGuardSplitIsRefusedWhereItWouldNotHold) {
+  const std::string gw = guarded_gateway_config(), guard = guard_config();
+  struct Case {
+    std::string text;
+    const char* reason;
+  } cases[] = {
+      {replace(gw, "trust_root = \"root.bin\"",
+               "signing_key = \"keys/il-gw-1.sign\"\ntrust_root = \"root.bin\""),
+       "keys.signing_key: a gateway with a [guard] must not hold the signing key: only the guard "
+       "does"},
+      {replace(gw, "endpoint = \"tcp://127.0.0.1:7010\"", "endpoint = \"ipc:///tmp/g\""),
+       "guard.endpoint: "},
+      {replace(gw, "endpoint = \"tcp://127.0.0.1:7010\"", "endpoint = \"tcp://10.0.0.1:7010\""),
+       "guard.endpoint: 'tcp://10.0.0.1:7010' is not a loopback address"},
+      {replace(gw, "timeout_ms = 2000", "timeout_ms = 5"),
+       "guard.timeout_ms: must be between 100 and 600000"},
+      {replace(gw, "timeout_ms = 2000", "timeout_ms = 2000\nlisten = \"tcp://127.0.0.1:7011\""),
+       "guard.listen: unknown key"},
+      {gw + "\n[pipeline]\nrules_bundle = \"il.bundle\"\nepoch_items_max = 10\n",
+       "pipeline.epoch_items_max: the release guard rotates epoch keys: set it in the guard's "
+       "[guard]"},
+      {replace(guard, "\n[guard]", "\n[ingest]\nlisten = \"tcp://127.0.0.1:7001\"\n\n[guard]"),
+       "ingest: only a gateway has [ingest]"},
+      {guard + "\n[[link_out]]\nname = \"x\"\n",
+       "link_out: a guard has no [link_out]: it only signs"},
+      {replace(guard, "trust_root = \"root.bin\"",
+               "agreement_key = \"keys/k.kx\"\ntrust_root = \"root.bin\""),
+       "keys.agreement_key: a guard has no key-agreement key"},
+      {replace(guard, "gateway = \"il-gw-1\"", "gateway = \"il gw\""),
+       "guard.gateway: must be 1-128 of [A-Za-z0-9._-]"},
+      {replace(guard, "gateway = \"il-gw-1\"\n", ""), "guard.gateway: missing"},
+      {replace(guard, "filter_curve_public = \"", "filter_curve_public = \"x"),
+       "guard.filter_curve_public: must be a 40-character Z85 key"},
+      {replace(guard, "epoch_items_max = 1000", "epoch_items_max = 0"),
+       "guard.epoch_items_max: must be between 1 and 4294967296"},
+      {replace(guard, "epoch_items_max = 1000", "epoch_items_max = \"1000\""),
+       "guard.epoch_items_max: must be an integer"},
+      {replace(guard, "epoch_items_max = 1000", "epoch_items_max = 1000\nepoch_items_max = 2"),
+       "g.toml:"},  // a duplicate key: toml++ refuses the document
+      {replace(guard, "[guard]", "[relay]"), "relay: only a relay has [relay]"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse(c.text, "g.toml");
+    ASSERT_FALSE(r.ok()) << c.reason;
+    EXPECT_EQ(r.status().code(), Code::malformed);
+    EXPECT_EQ(r.status().reason().rfind("g.toml:", 0), 0u) << r.status().reason();
+    EXPECT_NE(r.status().reason().find(c.reason), std::string::npos)
+        << r.status().reason() << "\n  expected: " << c.reason;
+  }
+  // A guard without its section, or without its key.
+  auto no_section = parse(guard.substr(0, guard.find("\n[guard]")), "g.toml");
+  ASSERT_FALSE(no_section.ok());
+  EXPECT_NE(no_section.status().reason().find("[guard]: a guard needs it"), std::string::npos)
+      << no_section.status().reason();
+}
+
 constexpr const char* kRelayConfig = R"([node]
 id = "us-relay"
 party = "us"
