@@ -65,6 +65,20 @@ for u in "${units[@]}"; do
   [ -n "$families" ] || bad "$name: no RestrictAddressFamilies="
   case " $families " in *' ~'*) bad "$name: RestrictAddressFamilies is a deny-list: $families" ;; esac
   case " $families " in *' AF_PACKET '*) bad "$name: allows AF_PACKET" ;; esac
+  # AF_NETLINK only where a ZeroMQ socket is bound (libzmq's bind reads the interfaces over
+  # NETLINK_ROUTE and aborts without it), and the unit says so; the relay binds none.
+  case " $families " in
+    *' AF_NETLINK '*)
+      grep -q 'getifaddrs' "$u" || bad "$name: allows AF_NETLINK without saying why"
+      [ "$name" != "cellgate-relay@.service" ] || bad "$name: allows AF_NETLINK but binds no ZeroMQ socket"
+      ;;
+    *)
+      case "$name" in
+        cellgate-gateway@.service | cellgate-receiver@.service | cellgate-guard@.service)
+          bad "$name: binds a ZeroMQ socket, which needs AF_NETLINK (getifaddrs)" ;;
+      esac
+      ;;
+  esac
 done
 
 # The guard runs as its own user, never the filter's, and stays on loopback.
