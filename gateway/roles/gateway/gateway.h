@@ -58,7 +58,8 @@ struct GatewayCounters {
   std::atomic<std::uint64_t> waits_no_bundle{0};  // pipeline passes skipped: no usable bundle
   std::atomic<std::uint64_t> waits_for_guard{0};  // skipped: the hand-off to the guard is full
   std::atomic<std::uint64_t> guard_errors{0};     // guard requests that failed (asked again)
-  std::atomic<std::uint64_t> guard_backlog{0};    // gauge: handed to the guard, not yet answered
+  std::atomic<std::uint64_t> guard_backlog{
+      0};  // gauge: handed (or being handed) to the guard, not yet sent
   std::atomic<std::uint64_t> pipeline_errors{0};
   std::atomic<std::uint64_t> resent_after_restart{0};  // committed before a crash, sent again
   std::atomic<std::uint64_t> sent_pruned{0};           // sent envelopes past their retention
