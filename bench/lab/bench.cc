@@ -254,8 +254,8 @@ CellRun run_cell(const std::string& label, const std::string& dir, const std::st
   source.join();
   stop_consumer.store(true);
   consumer.join();
-  for (auto& n : nodes)
-    if (n.process) n.process->terminate(10'000);
+  for (auto it = std::rbegin(nodes); it != std::rend(nodes); ++it)  // upstream first
+    if (it->process) it->process->terminate(10'000);
   const auto t = (*expect)->totals();
   run.sent = sc.sent.load();
   run.accepted = t.accepted;

@@ -314,8 +314,11 @@ int demo(const DemoOptions& options) {
     d.stop_consumer.store(true);
     d.consumer.join();
   }
+  // Upstream first, as an operator stops a cell: each gateway before its guard, the relay and
+  // the receivers last, so that no node waits on one already gone.
   bool clean_exit = true;
-  for (auto& n : nodes) {
+  for (auto it = std::rbegin(nodes); it != std::rend(nodes); ++it) {
+    auto& n = *it;
     const int rc = n.process->terminate(10'000);
     if (rc != 0) {
       std::fprintf(stderr, "demo: %s exited with %d\n", n.id, rc);

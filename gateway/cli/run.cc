@@ -183,6 +183,16 @@ Watch judge_changed_root(const config::NodeConfig& config, const Clock& clock) {
 }  // namespace
 
 int run(const std::string& config_file) {
+  // Signals are taken synchronously, and blocked first: before any thread starts, so that all
+  // inherit the mask, and before the keys are loaded (seconds, with a passphrase), so that a
+  // SIGTERM while the node starts stops it cleanly once it has started instead of killing it
+  // half-way (exit 143 to a supervisor that waits for it).
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   auto config = config::load(config_file);
   if (!config.ok()) {
     std::fprintf(stderr, "run: %s\n", config.status().reason().c_str());
@@ -203,13 +213,6 @@ int run(const std::string& config_file) {
     std::fprintf(stderr, "run: %s\n", lock.status().reason().c_str());
     return lock.status().code() == Code::io ? exit_io : exit_failed;
   }
-  // Signals are taken synchronously, before any thread starts, so that all inherit the mask.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   const std::string root_file = config->keys ? config->keys->trust_root : std::string();
   for (;;) {
     // Stamped before the role reads the file: a change made while it starts is judged after.

@@ -116,7 +116,7 @@ Status make_curve_server(zmq::socket_t& socket, std::string_view secret_z85, con
 Status connect_curve_client(zmq::context_t& context, zmq::socket_t& socket,
                             const std::string& endpoint, const std::string& server_public_z85,
                             const std::string& public_z85, const std::string& secret_z85,
-                            int timeout_ms) {
+                            int timeout_ms, const std::atomic<bool>* cancel) {
   try {
     socket.set(zmq::sockopt::curve_serverkey, server_public_z85);
     socket.set(zmq::sockopt::curve_publickey, public_z85);
@@ -136,6 +136,10 @@ Status connect_curve_client(zmq::context_t& context, zmq::socket_t& socket,
     Status result =
         io_error("no handshake with " + endpoint + " within " + std::to_string(timeout_ms) + " ms");
     while (std::chrono::steady_clock::now() < deadline) {
+      if (cancel != nullptr && cancel->load()) {
+        result = io_error("handshake with " + endpoint + " cancelled");
+        break;
+      }
       zmq::pollitem_t item{monitor.handle(), 0, ZMQ_POLLIN, 0};
       zmq::poll(&item, 1, std::chrono::milliseconds(poll_ms));
       if (!(item.revents & ZMQ_POLLIN)) continue;

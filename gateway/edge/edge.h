@@ -75,12 +75,13 @@ class ZapAuthenticator final {
 Status make_curve_server(zmq::socket_t& socket, std::string_view secret_z85, const char* domain);
 
 // Configures `socket` (in `context`) as a CURVE client, connects to `endpoint` and waits up to
-// `timeout_ms` for the handshake. Errors: unauthenticated (key refused or wrong server key),
-// io (timeout, socket error).
+// `timeout_ms` for the handshake, or until `*cancel` turns true (checked every 50 ms).
+// Errors: unauthenticated (key refused or wrong server key), io (timeout, cancelled, socket
+// error).
 Status connect_curve_client(zmq::context_t& context, zmq::socket_t& socket,
                             const std::string& endpoint, const std::string& server_public_z85,
                             const std::string& public_z85, const std::string& secret_z85,
-                            int timeout_ms);
+                            int timeout_ms, const std::atomic<bool>* cancel = nullptr);
 
 // Binds `socket` to `endpoint` (":0" → an ephemeral port) and returns the bound endpoint.
 Result<std::string> bind(zmq::socket_t& socket, const std::string& endpoint);

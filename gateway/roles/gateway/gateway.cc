@@ -1275,8 +1275,10 @@ Status GatewayNode::Impl::housekeeping() {
       s.announced_ns = mono;
       CG_RETURN_IF_ERROR(submit_control_blocking(s.announcement, tuning::reannounce_repeats));
     }
-    if (mono - s.head_sent_ns >= tuning::stream_head_every_ns) {
+    if (!stopping.load() && mono - s.head_sent_ns >= tuning::stream_head_every_ns) {
       // The last seq committed, so a receiver learns of envelopes lost at a stream's tail.
+      // Not while stopping: the guard is no longer asked (GuardPort::cancel), and the next
+      // start sends the head again.
       s.head_sent_ns = mono;
       CG_ASSIGN_OR_RETURN(const std::uint64_t last, sent->last_seq({party, 0}));
       if (last > 0) {
@@ -1384,6 +1386,7 @@ void GatewayNode::stop() {
   if (!impl_ || impl_->stopping.exchange(true)) return;
   impl_->metrics.stop();
   if (impl_->ingest_server) impl_->ingest_server->stop();
+  if (impl_->guard_port) impl_->guard_port->cancel();  // a pass waiting for the guard ends
   if (impl_->pipeline.joinable()) impl_->pipeline.join();
   if (impl_->link_tx) {
     for (int i = 0; i < tuning::drain_polls && !impl_->link_tx->idle(); ++i)

@@ -1,5 +1,7 @@
 #include "gateway/roles/gateway/guard_port.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <zmq.hpp>
 
@@ -31,15 +33,30 @@ class RemoteGuard final : public GuardPort {
       : config_(std::move(c)), me_(std::move(me)) {}
   ~RemoteGuard() override { socket_.reset(); }
 
+  void cancel() override { cancelled_.store(true); }
+
   Result<std::vector<std::uint8_t>> call(std::span<const std::uint8_t> request) override {
+    if (cancelled_.load()) return io_error("guard: the node is stopping");
     if (!socket_) CG_RETURN_IF_ERROR(connect());
     try {
       if (!socket_->send(zmq::buffer(request.data(), request.size()), zmq::send_flags::none)) {
         socket_.reset();
         return io_error("guard: cannot send to " + config_.endpoint);
       }
+      // In slices, so that a stopping node does not wait out the timeout.
       zmq::pollitem_t item{socket_->handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, std::chrono::milliseconds(config_.timeout_ms));
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.timeout_ms);
+      while (!(item.revents & ZMQ_POLLIN) && !cancelled_.load()) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
+        zmq::poll(&item, 1, std::min(left, std::chrono::milliseconds(cancel_poll_ms)));
+      }
+      if (!(item.revents & ZMQ_POLLIN) && cancelled_.load()) {
+        socket_.reset();
+        return io_error("guard: the node is stopping");
+      }
       if (!(item.revents & ZMQ_POLLIN)) {
         // A REQ socket that got no reply cannot send again: a new one asks again.
         socket_.reset();
@@ -70,14 +87,17 @@ class RemoteGuard final : public GuardPort {
     }
     CG_RETURN_IF_ERROR(edge::connect_curve_client(
                            context_, *s, config_.endpoint, config_.curve_public, me_.public_z85,
-                           me_.secret_z85, static_cast<int>(config_.timeout_ms))
+                           me_.secret_z85, static_cast<int>(config_.timeout_ms), &cancelled_)
                            .with_context("guard " + config_.endpoint));
     socket_ = std::move(s);
     return {};
   }
 
+  static constexpr int cancel_poll_ms = 50;
+
   config::GuardClient config_;
   edge::KeyPair me_;
+  std::atomic<bool> cancelled_{false};
   zmq::context_t context_{1};
   std::unique_ptr<zmq::socket_t> socket_;
 };

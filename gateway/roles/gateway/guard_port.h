@@ -6,7 +6,7 @@
 // for a single-host lab; the filter then holds the key, which docs/SECURITY.md says is not a
 // deployment). The pipeline cannot tell them apart: both speak the same bytes.
 //
-// Thread-safety: one thread (the pipeline) at a time.
+// Thread-safety: one thread (the pipeline) calls at a time; cancel() may come from any thread.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +27,10 @@ class GuardPort {
   // request may or may not have been handled; asking again under the same hand-off ids is
   // safe), unauthenticated (the guard refused this filter's CURVE key, or its key is wrong).
   virtual Result<std::vector<std::uint8_t>> call(std::span<const std::uint8_t> request) = 0;
+  // The node is stopping: a call waiting for the guard returns io at once (within 50 ms), and
+  // so does every later one. Nothing it waited for is lost: what was handed off stays in the
+  // store and is asked for again at the next start.
+  virtual void cancel() {}
 };
 
 // The signatory in this process (it must outlive the port).
