@@ -64,7 +64,8 @@ Status EpochKey::seal(std::uint64_t seq, Bytes ad, Bytes plaintext,
   }
   std::uint8_t nonce[32];
   epoch_nonce(*suite_, epoch_, seq, {nonce, suite_->nonce_bytes()});
-  CG_RETURN_IF_ERROR(suite_->seal(key_, {nonce, suite_->nonce_bytes()}, ad, plaintext, out));
+  if (!aead_.ok()) return aead_.status();
+  CG_RETURN_IF_ERROR((*aead_)->seal({nonce, suite_->nonce_bytes()}, ad, plaintext, out));
   last_seq_ = seq;
   ++sealed_;
   return {};
@@ -79,7 +80,9 @@ Status EpochKey::open(std::uint64_t seq, Bytes ad, Bytes ciphertext,
   }
   std::uint8_t nonce[32];
   epoch_nonce(*suite_, epoch_, seq, {nonce, suite_->nonce_bytes()});
-  return suite_->open(key_, {nonce, suite_->nonce_bytes()}, ad, ciphertext, out);
+  if (!aead_.ok())
+    return unauthenticated("epoch " + std::to_string(epoch_) + ": " + aead_.status().reason());
+  return (*aead_)->open({nonce, suite_->nonce_bytes()}, ad, ciphertext, out);
 }
 
 Result<NewEpoch> start_epoch(const Suite& suite, Bytes recipient_public, const Secret* psk,

@@ -61,7 +61,7 @@ class EpochKey final {
       : suite_(&suite),
         epoch_(epoch),
         first_seq_(first_seq),
-        key_(std::move(key)),
+        aead_(suite.prepare_aead(std::move(key))),
         created_ns_(created_ns) {}
 
   // Seals `plaintext` as item `seq` (AEAD with `ad`), appending ciphertext||tag to `out`.
@@ -85,7 +85,9 @@ class EpochKey final {
  private:
   const Suite* suite_;
   std::uint64_t epoch_, first_seq_;
-  Secret key_;
+  // The key made ready once (AES-GCM: expanded) for every item of the epoch; an error (a key of
+  // the wrong size) is what seal and open then answer.
+  Result<std::unique_ptr<AeadKey>> aead_;
   std::int64_t created_ns_;
   std::uint64_t sealed_ = 0;
   std::optional<std::uint64_t> last_seq_;

@@ -151,6 +151,11 @@ class SodiumSuite final : public Suite {
     return {};
   }
 
+  Result<std::unique_ptr<AeadKey>> prepare_aead(Secret key) const override {
+    if (aes()) return sodium_gcm_prepare(std::move(key));
+    return Suite::prepare_aead(std::move(key));
+  }
+
   Result<Secret> hkdf(Bytes ikm, Bytes salt, Bytes info, std::size_t length) const override {
     return hkdf_sha256(ikm, salt, info, length);
   }
@@ -234,6 +239,64 @@ Status sodium_gcm_open(const Secret& key, Bytes nonce, Bytes ad, Bytes ct,
   }
   out.resize(len);
   return {};
+}
+
+namespace {
+
+// The expanded key in a Secret: sodium_malloc'd (locked, guarded, wiped when freed) and, its
+// size being a multiple of 16, as aligned as the state must be.
+class PreparedGcm final : public AeadKey {
+ public:
+  PreparedGcm() : state_(sizeof(crypto_aead_aes256gcm_state)) {
+    CG_ASSERT(reinterpret_cast<std::uintptr_t>(state_.bytes().data()) % 16 == 0);
+  }
+  crypto_aead_aes256gcm_state* state() {
+    return reinterpret_cast<crypto_aead_aes256gcm_state*>(state_.bytes().data());
+  }
+  const crypto_aead_aes256gcm_state* state() const {
+    return reinterpret_cast<const crypto_aead_aes256gcm_state*>(state_.bytes().data());
+  }
+
+  Status seal(Bytes nonce, Bytes ad, Bytes plaintext,
+              std::vector<std::uint8_t>& out) const override {
+    if (nonce.size() != crypto_aead_aes256gcm_NPUBBYTES) return malformed("aead: wrong nonce size");
+    const std::size_t at = out.size();
+    out.resize(at + plaintext.size() + crypto_aead_aes256gcm_ABYTES);
+    unsigned long long len = 0;
+    crypto_aead_aes256gcm_encrypt_afternm(out.data() + at, &len, plaintext.data(), plaintext.size(),
+                                          ad.data(), ad.size(), nullptr, nonce.data(), state());
+    out.resize(at + len);
+    return {};
+  }
+  Status open(Bytes nonce, Bytes ad, Bytes ct, std::vector<std::uint8_t>& out) const override {
+    out.clear();
+    if (nonce.size() != crypto_aead_aes256gcm_NPUBBYTES)
+      return unauthenticated("aead: wrong key or nonce size");
+    if (ct.size() < crypto_aead_aes256gcm_ABYTES)
+      return unauthenticated("aead: ciphertext shorter than its tag");
+    out.resize(ct.size() - crypto_aead_aes256gcm_ABYTES);
+    unsigned long long len = 0;
+    if (crypto_aead_aes256gcm_decrypt_afternm(out.data(), &len, nullptr, ct.data(), ct.size(),
+                                              ad.data(), ad.size(), nonce.data(), state()) != 0) {
+      sodium_memzero(out.data(), out.size());
+      out.clear();
+      return unauthenticated("aead: authentication failed");
+    }
+    out.resize(len);
+    return {};
+  }
+
+ private:
+  Secret state_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<AeadKey>> sodium_gcm_prepare(Secret key) {
+  if (key.size() != crypto_aead_aes256gcm_KEYBYTES) return malformed("aead: wrong key size");
+  auto prepared = std::make_unique<PreparedGcm>();
+  crypto_aead_aes256gcm_beforenm(prepared->state(), key.bytes().data());
+  return std::unique_ptr<AeadKey>(std::move(prepared));  // `key` is wiped as it goes
 }
 
 const Suite& modern_suite() {

@@ -36,6 +36,33 @@ Result<const Suite*> suite(SuiteId id) {
   return malformed("unknown suite id " + std::to_string(static_cast<int>(id)));
 }
 
+namespace {
+
+// The default: the key kept as it is, each call handing it to the suite.
+class KeptAeadKey final : public AeadKey {
+ public:
+  KeptAeadKey(const Suite& suite, Secret key) : suite_(suite), key_(std::move(key)) {}
+  Status seal(Bytes nonce, Bytes ad, Bytes plaintext,
+              std::vector<std::uint8_t>& out) const override {
+    return suite_.seal(key_, nonce, ad, plaintext, out);
+  }
+  Status open(Bytes nonce, Bytes ad, Bytes ciphertext,
+              std::vector<std::uint8_t>& out) const override {
+    return suite_.open(key_, nonce, ad, ciphertext, out);
+  }
+
+ private:
+  const Suite& suite_;
+  Secret key_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<AeadKey>> Suite::prepare_aead(Secret key) const {
+  if (key.size() != aead_key_bytes) return malformed("aead: wrong key size");
+  return std::unique_ptr<AeadKey>(std::make_unique<KeptAeadKey>(*this, std::move(key)));
+}
+
 std::vector<std::uint8_t> Suite::hash(Bytes data) const {
   std::vector<std::uint8_t> out(hash_bytes());
   const Bytes parts[] = {data};

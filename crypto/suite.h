@@ -64,6 +64,21 @@ class AgreementKey {
   virtual const Secret& private_bytes() const = 0;
 };
 
+// An AEAD key made ready once for many messages: for AES-256-GCM the expanded key schedule and
+// GHASH table (libsodium's crypto_aead_aes256gcm_beforenm), which costs about as much as
+// sealing a 1 KiB item; for XChaCha20-Poly1305 just the key. An epoch key keeps one for its
+// life. The state lives in locked memory and is wiped when the AeadKey dies.
+// Thread-safety: seal and open are const and may run concurrently.
+class AeadKey {
+ public:
+  virtual ~AeadKey() = default;
+  // As Suite::seal and Suite::open, under this key.
+  virtual Status seal(Bytes nonce, Bytes ad, Bytes plaintext,
+                      std::vector<std::uint8_t>& out) const = 0;
+  virtual Status open(Bytes nonce, Bytes ad, Bytes ciphertext,
+                      std::vector<std::uint8_t>& out) const = 0;
+};
+
 class Suite {
  public:
   virtual ~Suite() = default;
@@ -100,6 +115,9 @@ class Suite {
   // Replaces `out` with the plaintext. Errors: unauthenticated (out left empty).
   virtual Status open(const Secret& key, Bytes nonce, Bytes ad, Bytes ciphertext,
                       std::vector<std::uint8_t>& out) const = 0;
+  // `key` made ready for many seals and opens (it is consumed: wiped here or kept in the
+  // result). Errors: malformed (key size).
+  virtual Result<std::unique_ptr<AeadKey>> prepare_aead(Secret key) const;
 
   // --- HKDF (RFC 5869) with the suite's hash (SHA-256 for modern, SHA-384 for cnsa) ---
   // Errors: malformed when `length` exceeds 255 hash lengths.
