@@ -132,6 +132,13 @@ struct CellRun {
   std::uint64_t differing = 0, unexpected = 0, duplicates = 0, lost = 0, overloaded = 0;
   std::uint64_t backpressure_waits = 0, envelope_bytes = 0;
   std::map<std::string, deploy::ProcessUsage> usage;
+  // Sampled every 100 ms while the traffic ran: the highest anonymous RSS (heap, stacks: what
+  // a leak or an unbounded queue grows; the LMDB map is file pages and is not counted here).
+  std::map<std::string, std::uint64_t> peak_anon_kb;
+  // Bytes each node wrote to storage during the traffic (its store, fdatasync'd; logs are
+  // a few lines), from /proc/PID/io.
+  std::map<std::string, std::uint64_t> written_bytes;
+  std::size_t item_bytes = 0;      // the items' encoded size, on average (what "2x" is of)
   double clients_cpu_seconds = 0;  // the source and consumer (this process) during the run
   std::map<schema::Precedence, std::vector<double>> latencies;
   bool lossless() const {
@@ -206,6 +213,19 @@ CellRun run_cell(const std::string& label, const std::string& dir, const std::st
   traffic::ConsumerCounters cc;
   std::atomic<bool> stop_source{false}, stop_consumer{false}, source_done{false};
   Status source_status, consumer_status;
+  std::map<std::string, std::uint64_t> written_at_start;
+  auto sample_usage = [&](bool at_start) {
+    for (auto& n : nodes) {
+      if (!n.process) continue;
+      auto u = n.process->usage();
+      if (!u.ok()) continue;
+      if (at_start) written_at_start[n.id] = u->write_bytes;
+      auto& peak = run.peak_anon_kb[n.id];
+      peak = std::max(peak, u->rss_anon_kb);
+    }
+  };
+  sample_usage(true);
+  auto sampled_at = SteadyClock::now();
   const auto start = SteadyClock::now();
   const double cpu_at_start = self_cpu_seconds();
   std::thread consumer(
@@ -229,6 +249,10 @@ CellRun run_cell(const std::string& label, const std::string& dir, const std::st
   auto last_delivery = start;
   for (;;) {
     show();
+    if (seconds_since(sampled_at) >= 0.1) {
+      sample_usage(false);
+      sampled_at = SteadyClock::now();
+    }
     const std::uint64_t v = cc.verified.load() + cc.differing.load();
     if (v != last_verified) {
       last_verified = v;
@@ -248,7 +272,11 @@ CellRun run_cell(const std::string& label, const std::string& dir, const std::st
   for (auto& n : nodes) {
     if (!n.process) continue;
     expo[n.id] = scrape_or_empty(n.port);
-    if (auto u = n.process->usage(); u.ok()) run.usage[n.id] = *u;
+    if (auto u = n.process->usage(); u.ok()) {
+      run.usage[n.id] = *u;
+      run.written_bytes[n.id] = u->write_bytes - std::min(u->write_bytes, written_at_start[n.id]);
+      run.peak_anon_kb[n.id] = std::max(run.peak_anon_kb[n.id], u->rss_anon_kb);
+    }
   }
   stop_source.store(true);
   source.join();
@@ -265,6 +293,8 @@ CellRun run_cell(const std::string& label, const std::string& dir, const std::st
   run.unexpected = cc.unexpected.load();
   run.duplicates = cc.duplicates.load();
   run.overloaded = sc.refused_overloaded.load();
+  if (const auto n = sc.accepted.load(); n > 0)
+    run.item_bytes = static_cast<std::size_t>(sc.accepted_bytes.load() / n);
   run.lost = static_cast<std::uint64_t>(
       sample(expo["us-relay"], "cellgate_relay_lost_on_links_total", "us-relay") +
       sample(expo["sy-rx-1"], "cellgate_receiver_lost_on_link_total", "sy-rx-1"));
@@ -293,19 +323,41 @@ struct GrowthPoint {
   std::uint64_t items = 0;
   double items_per_s = 0;
   std::size_t store_bytes = 0;
+  double written_per_item = 0;  // bytes this process wrote to storage per item, that tenth
+  std::size_t item_bytes = 0;
 };
+
+// This process's bytes written to storage so far (/proc/self/io), 0 where not accounted.
+std::uint64_t self_write_bytes() {
+  std::ifstream in("/proc/self/io");
+  std::string key;
+  std::uint64_t value = 0;
+  while (in >> key >> value)
+    if (key == "write_bytes:") return value;
+  return 0;
+}
 Result<std::vector<GrowthPoint>> store_growth(const std::string& dir, std::uint64_t max_items,
                                               std::size_t body_bytes, bool progress) {
-  CG_ASSIGN_OR_RETURN(auto env, store::Env::open({.path = dir,
-                                                  .map_bytes = static_cast<std::size_t>(
-                                                      max_items * 16 * 1024 + (64u << 20))}));
+  synth::Generator gen({.seed = 3, .body_bytes = body_bytes});
+  std::vector<std::vector<std::uint8_t>> items;
+  std::size_t item_max = 0;
+  for (int i = 0; i < 64; ++i) {
+    items.push_back(gen.next_bytes());
+    item_max = std::max(item_max, items.back().size());
+  }
+  // The map from what is kept per item (the envelope and the audit record stay; the inbox
+  // entry is consumed but its pages are reused only after the transaction), with room for
+  // LMDB's half-full pages: twice that, rounded to whole pages, plus 64 MiB. A fixed figure
+  // per item overflowed at 64 KiB (MDB_MAP_FULL).
+  const std::size_t kept_per_item = ((2 * item_max + 1024 + 4095) / 4096) * 4096;
+  CG_ASSIGN_OR_RETURN(auto env,
+                      store::Env::open({.path = dir,
+                                        .map_bytes = static_cast<std::size_t>(
+                                            max_items * 2 * kept_per_item + (64u << 20))}));
   CG_ASSIGN_OR_RETURN(auto inbox, ingest::Inbox::open(*env));
   CG_ASSIGN_OR_RETURN(auto audit_log,
                       audit::AuditLog::open(*env, "il-gw-1", crypto::modern_suite()));
   CG_ASSIGN_OR_RETURN(auto sent, sentlog::SentLog::open(*env));
-  synth::Generator gen({.seed = 3, .body_bytes = body_bytes});
-  std::vector<std::vector<std::uint8_t>> items;
-  for (int i = 0; i < 64; ++i) items.push_back(gen.next_bytes());
   std::vector<std::uint8_t> envelope(items[0].size() + 200, 0x5a);
   const std::string why =
       "released under rule intelligence-shared-topics (v3): topics border; dropped 1 portion "
@@ -313,12 +365,18 @@ Result<std::vector<GrowthPoint>> store_growth(const std::string& dir, std::uint6
   std::vector<GrowthPoint> points;
   std::uint64_t checkpoint = 100'000, window_from = checkpoint - checkpoint / 10;
   SteadyClock::time_point window_start = SteadyClock::now();
+  std::uint64_t written_from = self_write_bytes();
+  std::uint64_t item_bytes_total = 0;
+  for (const auto& i : items) item_bytes_total += i.size();
   std::vector<std::uint8_t> id(16);
   for (std::uint64_t n = 0; n < max_items;) {
     CG_ASSIGN_OR_RETURN(auto txn, env->begin_write());
     std::uint64_t last_inbox = 0;
     for (int i = 0; i < 256 && n < max_items; ++i, ++n) {
-      if (n == window_from) window_start = SteadyClock::now();
+      if (n == window_from) {
+        window_start = SteadyClock::now();
+        written_from = self_write_bytes();
+      }
       for (int b = 0; b < 8; ++b) id[b] = static_cast<std::uint8_t>(n >> (8 * b));
       const auto& item = items[n % items.size()];
       CG_ASSIGN_OR_RETURN(auto a,
@@ -344,8 +402,10 @@ Result<std::vector<GrowthPoint>> store_growth(const std::string& dir, std::uint6
                    static_cast<unsigned long long>(n), static_cast<unsigned long long>(max_items));
     if (n >= checkpoint) {
       const double secs = seconds_since(window_start);
-      points.push_back(
-          {checkpoint, static_cast<double>(n - window_from) / secs, env->used_bytes()});
+      points.push_back({checkpoint, static_cast<double>(n - window_from) / secs, env->used_bytes(),
+                        static_cast<double>(self_write_bytes() - written_from) /
+                            static_cast<double>(n - window_from),
+                        static_cast<std::size_t>(item_bytes_total / items.size())});
       checkpoint *= 10;
       window_from = checkpoint - checkpoint / 10;
     }
@@ -514,6 +574,19 @@ int bench(const BenchOptions& o) {
       r.met = *r10 / *r10k <= 3;
     }
     goals.push_back(r);
+    // Issue 18's per-node goals need each node run alone on its own core (the gateway fed by
+    // a CurveZMQ source with its link to a counting sink; relay and receiver fed by a replay
+    // of recorded link traffic). That harness does not exist yet: said, not guessed.
+    const std::pair<const char*, const char*> per_node[] = {
+        {"gateway node alone, 1 KiB: ≥ 50% of its hot path, items/s per core", ">= 0.5"},
+        {"relay node alone, 1 KiB: ≥ 50k envelopes/s per core", ">= 50000"},
+        {"receiver node alone, 1 KiB: ≥ 50k envelopes/s per core", ">= 50000"}};
+    for (const auto& [what, target] : per_node) {
+      goals.push_back({what,
+                       "no per-node harness yet (see the whole cell's CPU per item per node)",
+                       target,
+                       {}});
+    }
     for (const char* s : {"modern", "cnsa"}) {
       for (const char* z : {"256B", "1KiB", "64KiB"}) {
         const auto f = floor_of(s, z);
@@ -569,11 +642,18 @@ int bench(const BenchOptions& o) {
       for (const auto* id : node_ids) {
         auto u = r.usage.find(id);
         if (u == r.usage.end()) continue;
+        const auto anon = r.peak_anon_kb.find(id);
+        const auto wrote = r.written_bytes.find(id);
+        const double written =
+            wrote == r.written_bytes.end() ? 0 : static_cast<double>(wrote->second);
         std::printf(
-            "    %-10s cpu %6.2f s = %6.1f µs per item, peak RSS %6.1f MiB\n", id,
-            u->second.cpu_seconds,
+            "    %-10s cpu %6.2f s = %6.1f µs per item, peak RSS %6.1f MiB (anonymous %6.1f "
+            "MiB), wrote %7.1f MiB = %7.0f B per item\n",
+            id, u->second.cpu_seconds,
             r.delivered ? u->second.cpu_seconds * 1e6 / static_cast<double>(r.delivered) : 0,
-            static_cast<double>(u->second.peak_rss_kb) / 1024.0);
+            static_cast<double>(u->second.peak_rss_kb) / 1024.0,
+            anon == r.peak_anon_kb.end() ? 0 : static_cast<double>(anon->second) / 1024.0,
+            written / 1048576.0, r.delivered ? written / static_cast<double>(r.delivered) : 0);
       }
       if (auto f = r.usage.find("il-gw-1"), g = r.usage.find("il-guard-1");
           f != r.usage.end() && g != r.usage.end() && f->second.cpu_seconds > 0) {
@@ -603,10 +683,14 @@ int bench(const BenchOptions& o) {
       bool first = true;
       for (const auto& [id, u] : r.usage) {
         json << (first ? "" : ",") << "\"" << id << "\":{\"cpu_seconds\":" << u.cpu_seconds
-             << ",\"peak_rss_kb\":" << u.peak_rss_kb << "}";
+             << ",\"peak_rss_kb\":" << u.peak_rss_kb
+             << ",\"peak_rss_anon_kb\":" << (r.peak_anon_kb.count(id) ? r.peak_anon_kb.at(id) : 0)
+             << ",\"written_bytes\":" << (r.written_bytes.count(id) ? r.written_bytes.at(id) : 0)
+             << "}";
         first = false;
       }
-      json << "},\"clients_cpu_seconds\":" << r.clients_cpu_seconds << ",\"latency_ms\":{";
+      json << "},\"item_bytes\":" << r.item_bytes
+           << ",\"clients_cpu_seconds\":" << r.clients_cpu_seconds << ",\"latency_ms\":{";
       first = true;
       for (const auto& [p, v] : r.latencies) {
         json << (first ? "" : ",") << "\"" << precedence_name(p)
@@ -623,23 +707,43 @@ int bench(const BenchOptions& o) {
                               o.body_bytes, 400'000'000, 100'000, progress);
     report("saturated", sat);
     failed |= !sat.lossless();
-    const auto zmq = rate("zmq/" + std::string(o.body_bytes == 1024 ? "1KiB" : "?"));
-    Goal e{"end to end, 1 KiB: ≥ 100k items/s and ≥ 1/8 of raw ZeroMQ, nothing lost",
+    Goal e{"whole cell on 2 cores, 1 KiB: ≥ 30k items/s delivered, nothing lost",
            "",
-           ">= 100000 and >= 0.125",
+           ">= 30000, lossless",
            {}};
     if (sat.error.empty()) {
-      std::snprintf(buf, sizeof buf, "%.0f items/s%s", sat.items_per_s(), "");
+      std::snprintf(buf, sizeof buf, "%.0f items/s, lossless: %s", sat.items_per_s(),
+                    sat.lossless() ? "yes" : "no");
       e.measured = buf;
-      if (zmq) {
-        std::snprintf(buf, sizeof buf, "%.0f items/s = %.3f of raw ZeroMQ (%.0f/s)",
-                      sat.items_per_s(), sat.items_per_s() / *zmq, *zmq);
-        e.measured = buf;
-      }
-      e.met = sat.lossless() && sat.items_per_s() >= 100000 &&
-              (!zmq || sat.items_per_s() / *zmq >= 0.125);
+      e.met = sat.lossless() && sat.items_per_s() >= 30000;
     }
     goals.push_back(e);
+    // Durable bytes: what the gateway's process wrote to storage (its store, fdatasync'd per
+    // transaction) per delivered item, against the item's own size.
+    Goal w{"durable bytes written per released item (gateway's store) ≤ 2x the item's size",
+           "",
+           "<= 2x",
+           {}};
+    if (auto it = sat.written_bytes.find("il-gw-1"); sat.error.empty() &&
+                                                     it != sat.written_bytes.end() &&
+                                                     sat.delivered > 0 && sat.item_bytes > 0) {
+      const double per_item = static_cast<double>(it->second) / static_cast<double>(sat.delivered);
+      const auto guard = sat.written_bytes.find("il-guard-1");
+      const double guard_per_item =
+          guard == sat.written_bytes.end()
+              ? 0
+              : static_cast<double>(guard->second) / static_cast<double>(sat.delivered);
+      std::snprintf(buf, sizeof buf,
+                    "%.0f B per item of %zu B = %.1fx (the guard's store another %.1fx)", per_item,
+                    sat.item_bytes, per_item / static_cast<double>(sat.item_bytes),
+                    guard_per_item / static_cast<double>(sat.item_bytes));
+      w.measured = buf;
+      if (it->second == 0)
+        w.measured += "; no writes accounted (tmpfs?)";
+      else
+        w.met = per_item <= 2.0 * static_cast<double>(sat.item_bytes);
+    }
+    goals.push_back(w);
     Goal f{"FLASH under saturating load: end-to-end p99 ≤ 5 ms", "", "<= 5 ms", {}};
     if (auto it = sat.latencies.find(schema::Precedence::FLASH); it != sat.latencies.end()) {
       const double p99 = traffic::percentile(it->second, 0.99);
@@ -670,46 +774,82 @@ int bench(const BenchOptions& o) {
 
     // 10x overload: the links carry a tenth of what the saturated run carried (the pace
     // counts datagram bytes: envelopes plus about a third for parity and headers), the source
-    // offers as fast as it can, and the gateway's inbox is small enough (2,000 items) that
-    // back-pressure reaches the source within seconds.
-    constexpr std::uint64_t overload_inbox = 2000;
-    const double bytes_per_s =
-        sat.seconds > 0 ? static_cast<double>(sat.envelope_bytes) / sat.seconds : 1e7;
-    const auto slow = static_cast<std::uint64_t>(std::max(1e6, bytes_per_s / 10 * 4 / 3));
+    // offers as fast as it can, and the gateway's inbox is small enough (below) that
+    // back-pressure reaches the source within seconds. At 1 KiB and at 64 KiB.
+    auto overload = [&](const char* name, const CellRun& saturated, std::size_t body,
+                        std::uint64_t items) {
+      // 2,000 items at 1 KiB; at 64 KiB 200 (12.5 MiB), so that the items offered outgrow it.
+      const bool bulk = body >= 32 * 1024;
+      const std::uint64_t overload_inbox = bulk ? 200 : 2000;
+      const double bytes_per_s =
+          saturated.seconds > 0 ? static_cast<double>(saturated.envelope_bytes) / saturated.seconds
+                                : 1e7;
+      const auto slow = static_cast<std::uint64_t>(std::max(1e6, bytes_per_s / 10 * 4 / 3));
+      std::printf(
+          "  %s: links paced at %.2f MB/s (a tenth of the saturated run's rate), "
+          "inbox of %llu items, %llu items of %zu bytes offered as fast as the source can\n",
+          name, static_cast<double>(slow) / 1e6, static_cast<unsigned long long>(overload_inbox),
+          static_cast<unsigned long long>(items), body);
+      const auto over = run_cell(name, dir + "/" + name, policy_file, items, body, slow,
+                                 overload_inbox, progress);
+      report(name, over);
+      failed |= !over.lossless();
+      Goal ov{std::string("10x overload, ") + (bulk ? "64 KiB" : "1 KiB") +
+                  ": anonymous RSS ≤ 512 MiB per node, back-pressure, nothing lost",
+              "",
+              "<= 512 MiB, lossless",
+              {}};
+      if (over.error.empty()) {
+        std::uint64_t peak = 0, anon = 0;
+        for (const auto& [id, u] : over.usage) peak = std::max(peak, u.peak_rss_kb);
+        for (const auto& [id, a] : over.peak_anon_kb) anon = std::max(anon, a);
+        std::snprintf(buf, sizeof buf,
+                      "peak anonymous RSS %.0f MiB (all resident %.0f MiB); %llu ingest "
+                      "back-pressure waits, %llu refusals as overloaded (re-sent); lossless: %s",
+                      static_cast<double>(anon) / 1024.0, static_cast<double>(peak) / 1024.0,
+                      static_cast<unsigned long long>(over.backpressure_waits),
+                      static_cast<unsigned long long>(over.overloaded),
+                      over.lossless() ? "yes" : "no");
+        ov.measured = buf;
+        // Back-pressure seen: ingest stopped reading with the inbox full, or refused as
+        // overloaded (the source keeps and re-sends those).
+        const bool held_back = over.backpressure_waits > 0 || over.overloaded > 0;
+        if (!held_back) ov.measured += "; the source was never held back: not a real overload";
+        ov.met = anon <= 512 * 1024 && over.lossless() && held_back;
+      } else {
+        ov.measured = "stopped: " + over.error;
+        ov.met = false;
+      }
+      goals.push_back(ov);
+    };
     // Enough that what the policy releases outgrows the inbox and the link sender's staging
     // (4 MiB) together, so the source must be held back.
-    const std::uint64_t items = std::max<std::uint64_t>(20'000, o.e2e_items / 3);
-    std::printf(
-        "  overload: links paced at %.2f MB/s (a tenth of the saturated run's rate), "
-        "inbox of %llu items, %llu items offered as fast as the source can\n",
-        static_cast<double>(slow) / 1e6, static_cast<unsigned long long>(overload_inbox),
-        static_cast<unsigned long long>(items));
-    const auto over = run_cell("overload", dir + "/overload", policy_file, items, o.body_bytes,
-                               slow, overload_inbox, progress);
-    report("overload", over);
-    failed |= !over.lossless();
-    Goal ov{"10x overload: peak RSS ≤ 512 MiB per node, back-pressure, nothing dropped",
+    overload("overload", sat, o.body_bytes, std::max<std::uint64_t>(20'000, o.e2e_items / 3));
+
+    // 64 KiB items, saturated: the bulk case (Gb/s of items delivered, nothing lost).
+    constexpr std::size_t big_body = 64 * 1024 - 512;  // with its envelope, about 64 KiB
+    const std::uint64_t big_items = std::max<std::uint64_t>(2'000, o.e2e_items / 25);
+    const auto big = run_cell("64KiB", dir + "/saturated-64k", policy_file, big_items, big_body,
+                              400'000'000, 100'000, progress);
+    report("saturated_64k", big);
+    failed |= !big.lossless();
+    Goal gb{"whole cell on 2 cores, 64 KiB: ≥ 2 Gb/s of items delivered, nothing lost",
             "",
-            "<= 512 MiB, lossless",
+            ">= 2 Gb/s, lossless",
             {}};
-    if (over.error.empty()) {
-      std::uint64_t peak = 0;
-      for (const auto& [id, u] : over.usage) peak = std::max(peak, u.peak_rss_kb);
-      std::snprintf(buf, sizeof buf,
-                    "peak RSS %.0f MiB; %llu ingest back-pressure waits, %llu refusals as "
-                    "overloaded (re-sent); lossless: %s",
-                    static_cast<double>(peak) / 1024.0,
-                    static_cast<unsigned long long>(over.backpressure_waits),
-                    static_cast<unsigned long long>(over.overloaded),
-                    over.lossless() ? "yes" : "no");
-      ov.measured = buf;
-      // Back-pressure seen: ingest stopped reading with the inbox full, or refused as
-      // overloaded (the source keeps and re-sends those).
-      const bool held_back = over.backpressure_waits > 0 || over.overloaded > 0;
-      if (!held_back) ov.measured += "; the source was never held back: not a real overload";
-      ov.met = peak <= 512 * 1024 && over.lossless() && held_back;
+    if (big.error.empty() || big.delivered > 0) {
+      const double gbps = big.seconds > 0
+                              ? static_cast<double>(big.delivered) *
+                                    static_cast<double>(big.item_bytes) * 8 / big.seconds / 1e9
+                              : 0;
+      std::snprintf(buf, sizeof buf, "%.2f Gb/s (%.0f items/s), lossless: %s%s", gbps,
+                    big.items_per_s(), big.lossless() ? "yes" : "no",
+                    big.lost ? (", " + std::to_string(big.lost) + " lost on links").c_str() : "");
+      gb.measured = buf;
+      gb.met = big.lossless() && gbps >= 2.0;
     }
-    goals.push_back(ov);
+    goals.push_back(gb);
+    overload("overload_64k", big, big_body, std::max<std::uint64_t>(2'000, o.e2e_items / 25));
     if (failed) cleanup.d.clear();  // keep the deployments and node logs for a look
     if (failed) std::printf("  node logs kept in %s\n", dir.c_str());
   }
@@ -731,17 +871,20 @@ int bench(const BenchOptions& o) {
     } else {
       bool first = true;
       for (const auto& p : *points) {
-        std::printf("  at %9llu items: %9.0f items/s (over the last tenth), store %7.1f MiB\n",
-                    static_cast<unsigned long long>(p.items), p.items_per_s,
-                    static_cast<double>(p.store_bytes) / 1048576.0);
+        std::printf(
+            "  at %9llu items: %9.0f items/s (over the last tenth), store %7.1f MiB, wrote "
+            "%6.0f B per item of %zu B (%.1fx)\n",
+            static_cast<unsigned long long>(p.items), p.items_per_s,
+            static_cast<double>(p.store_bytes) / 1048576.0, p.written_per_item, p.item_bytes,
+            p.item_bytes ? p.written_per_item / static_cast<double>(p.item_bytes) : 0);
         json << (first ? "" : ",") << "{\"items\":" << p.items
              << ",\"items_per_second\":" << p.items_per_s << ",\"store_bytes\":" << p.store_bytes
-             << "}";
+             << ",\"written_bytes_per_item\":" << p.written_per_item << "}";
         first = false;
       }
     }
     json << "]";
-    Goal g{"growth: the store at 10^7 items within 10% of 10^5", "", ">= 0.9", {}};
+    Goal g{"store growth: the rate at 10^6 items within 10% of the rate at 10^5", "", ">= 0.9", {}};
     if (points.ok() && points->size() >= 2) {
       const auto& a = points->front();
       const auto& b = points->back();
@@ -749,10 +892,10 @@ int bench(const BenchOptions& o) {
                     static_cast<unsigned long long>(b.items), a.items_per_s,
                     static_cast<unsigned long long>(a.items), b.items_per_s / a.items_per_s);
       g.measured = buf;
-      if (b.items >= 10'000'000)
+      if (b.items >= 1'000'000)
         g.met = b.items_per_s / a.items_per_s >= 0.9;
       else
-        g.measured += " (10^7 not run: --growth-items 10000000)";
+        g.measured += " (10^6 not run: --growth-items 1000000)";
     }
     goals.push_back(g);
   }

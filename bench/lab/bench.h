@@ -18,7 +18,7 @@ struct BenchOptions {
   bool cell = true;       // end to end through node processes (saturated, overload)
   std::uint64_t e2e_items = 60'000;
   std::size_t body_bytes = 1024;
-  std::uint64_t growth_items = 1'000'000;  // store growth up to this (0 = skip; 10^7 for the goal)
+  std::uint64_t growth_items = 1'000'000;  // store growth up to this (0 = skip; 10^6 for the goal)
   bool progress = true;                    // a progress line on stderr (only when it is a terminal)
 };
 

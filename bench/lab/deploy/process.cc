@@ -310,6 +310,18 @@ Result<ProcessUsage> NodeProcess::usage() const {
   if (hwm == std::string::npos) return io_error(proc + ": not running (no VmHWM)");
   ProcessUsage u;
   u.peak_rss_kb = std::strtoull(status.c_str() + hwm + 7, nullptr, 10);
+  auto field_kb = [&](const char* name) -> std::uint64_t {
+    const auto at = status.find(name);
+    return at == std::string::npos
+               ? 0
+               : std::strtoull(status.c_str() + at + std::strlen(name), nullptr, 10);
+  };
+  u.rss_anon_kb = field_kb("\nRssAnon:");
+  u.rss_file_kb = field_kb("\nRssFile:");
+  if (auto io = read_proc(proc + "/io"); io.ok()) {
+    if (const auto at = io->find("\nwrite_bytes:"); at != std::string::npos)
+      u.write_bytes = std::strtoull(io->c_str() + at + 13, nullptr, 10);
+  }
   u.cpu_seconds =
       static_cast<double>(ticks[0] + ticks[1]) / static_cast<double>(::sysconf(_SC_CLK_TCK));
   return u;

@@ -23,7 +23,12 @@ namespace cg::deploy {
 
 struct ProcessUsage {
   double cpu_seconds = 0;         // user + system
-  std::uint64_t peak_rss_kb = 0;  // VmHWM
+  std::uint64_t peak_rss_kb = 0;  // VmHWM: the peak of everything resident, store pages too
+  std::uint64_t rss_anon_kb = 0;  // RssAnon now: heap and stacks, not the mapped store
+  std::uint64_t rss_file_kb = 0;  // RssFile now: mapped files (the LMDB map, the binary)
+  // Bytes this process caused to be written to storage (/proc/PID/io write_bytes); 0 where
+  // the kernel does not account it (tmpfs) or does not let this process read it.
+  std::uint64_t write_bytes = 0;
 };
 
 class NodeProcess final {

@@ -166,6 +166,7 @@ Status run_source(const SourceOptions& o, Expectations& expect, SourceCounters& 
     if (ack.accepted) {
       last_accept = SteadyClock::now();
       counters.accepted.fetch_add(1);
+      counters.accepted_bytes.fetch_add(it->second.bytes.size());
       expect.accepted(ack.item_id);
       pending.erase(it);
       return {};

@@ -115,6 +115,7 @@ struct SourceCounters {
   std::atomic<std::uint64_t> sent{0}, accepted{0}, resent{0};
   std::atomic<std::uint64_t> rejected_malformed{0}, rejected_other{0};
   std::atomic<std::uint64_t> refused_overloaded{0};  // kept and re-sent: back-pressure, not loss
+  std::atomic<std::uint64_t> accepted_bytes{0};      // the accepted items' encoded bytes
 };
 
 // Sends `items` items and waits for every ack; records each accepted item in `expect`.

@@ -70,6 +70,30 @@ TEST_F(ProcessTest, RunsReportsUsageAndKill9StopsIt) {
   EXPECT_EQ(gone.status().code(), Code::io);
 }
 
+// What the bench reports per node besides CPU: anonymous RSS apart from mapped files, and the
+// bytes the process had written to storage.
+TEST_F(ProcessTest, UsageSeparatesAnonymousMemoryAndCountsBytesWritten) {
+  const std::string file = tmp_.file("written");
+  // 8 MiB in a shell variable (anonymous memory), written to a file by the shell itself
+  // (printf is a builtin: the writes are the shell's, not a child's), then wait.
+  auto p =
+      NodeProcess::start_argv({"/bin/sh", "-c",
+                               "x=$(head -c 8388608 /dev/zero | tr '\\0' a); printf %s \"$x\" > " +
+                                   file + "; echo done; sleep 30"},
+                              log());
+  ASSERT_TRUE(p.ok()) << p.status().reason();
+  ASSERT_TRUE(wait_for_text(log(), "done\n"));
+  auto u = (*p)->usage();
+  ASSERT_TRUE(u.ok()) << u.status().reason();
+  EXPECT_GE(u->rss_anon_kb, 8192u) << "the variable";
+  EXPECT_GT(u->rss_file_kb, 0u) << "the mapped binary and libraries";
+  EXPECT_LE(u->rss_anon_kb + u->rss_file_kb, u->peak_rss_kb + 1024) << "both within the peak";
+  (*p)->kill9();
+  // Unless the kernel does not account writes on this filesystem (tmpfs).
+  if (u->write_bytes == 0) GTEST_SKIP() << "write_bytes not accounted for " << file;
+  EXPECT_GE(u->write_bytes, 8388608u);
+}
+
 TEST_F(ProcessTest, TerminateDeliversSigtermAndReturnsTheExitStatus) {
   auto p = NodeProcess::start_argv(
       {"/bin/sh", "-c", "trap 'echo bye; exit 3' TERM; echo ready; while :; do sleep 0.05; done"},
