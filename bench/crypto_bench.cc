@@ -17,6 +17,7 @@
 namespace {
 
 using namespace cg::crypto;
+using cg::Status;
 
 const Suite& suite_of(std::int64_t id) { return **suite(static_cast<SuiteId>(id)); }
 
@@ -76,36 +77,69 @@ void BM_Agree(benchmark::State& state) {
   label(state, s);
 }
 
-void BM_Seal(benchmark::State& state) {
+// The key as each benchmark holds it: raw, handed to every call (Suite::seal and open), or
+// made ready once per epoch (Suite::prepare_aead: for AES-GCM the key schedule expanded by
+// beforenm), as an epoch key holds it. BM_Seal and BM_Open are the baseline of BM_SealPrepared
+// and BM_OpenPrepared in the same run.
+struct RawKey {
+  RawKey(const Suite& s, Secret k) : suite(s), key(std::move(k)) {}
+  Status seal(Bytes n, Bytes ad, Bytes p, std::vector<std::uint8_t>& out) const {
+    return suite.seal(key, n, ad, p, out);
+  }
+  Status open(Bytes n, Bytes ad, Bytes c, std::vector<std::uint8_t>& out) const {
+    return suite.open(key, n, ad, c, out);
+  }
+  const Suite& suite;
+  Secret key;
+};
+struct PreparedKey {
+  PreparedKey(const Suite& s, Secret k) : key(std::move(*s.prepare_aead(std::move(k)))) {}
+  Status seal(Bytes n, Bytes ad, Bytes p, std::vector<std::uint8_t>& out) const {
+    return key->seal(n, ad, p, out);
+  }
+  Status open(Bytes n, Bytes ad, Bytes c, std::vector<std::uint8_t>& out) const {
+    return key->open(n, ad, c, out);
+  }
+  std::unique_ptr<AeadKey> key;
+};
+
+template <typename Key>
+void seal_loop(benchmark::State& state) {
   const Suite& s = suite_of(state.range(0));
-  const Secret key = Secret::random(32);
+  const Key key(s, Secret::random(32));
   const auto nonce = bytes(s.nonce_bytes()), ad = bytes(128);
   const auto item = bytes(static_cast<std::size_t>(state.range(1)));
   std::vector<std::uint8_t> out;
   out.reserve(item.size() + 16);
   for (auto _ : state) {
     out.clear();
-    (void)s.seal(key, nonce, ad, item, out);
+    (void)key.seal(nonce, ad, item, out);
     benchmark::DoNotOptimize(out.data());
   }
   state.SetBytesProcessed(state.iterations() * state.range(1));
   label(state, s);
 }
 
-void BM_Open(benchmark::State& state) {
+template <typename Key>
+void open_loop(benchmark::State& state) {
   const Suite& s = suite_of(state.range(0));
-  const Secret key = Secret::random(32);
+  const Key key(s, Secret::random(32));
   const auto nonce = bytes(s.nonce_bytes()), ad = bytes(128);
   const auto item = bytes(static_cast<std::size_t>(state.range(1)));
   std::vector<std::uint8_t> ct, out;
-  (void)s.seal(key, nonce, ad, item, ct);
+  (void)key.seal(nonce, ad, item, ct);
   for (auto _ : state) {
-    (void)s.open(key, nonce, ad, ct, out);
+    (void)key.open(nonce, ad, ct, out);
     benchmark::DoNotOptimize(out.data());
   }
   state.SetBytesProcessed(state.iterations() * state.range(1));
   label(state, s);
 }
+
+void BM_Seal(benchmark::State& state) { seal_loop<RawKey>(state); }
+void BM_Open(benchmark::State& state) { open_loop<RawKey>(state); }
+void BM_SealPrepared(benchmark::State& state) { seal_loop<PreparedKey>(state); }
+void BM_OpenPrepared(benchmark::State& state) { open_loop<PreparedKey>(state); }
 
 // The naive baseline: every item signed with Ed25519 and sealed with crypto_box_seal.
 void BM_NaiveBaseline(benchmark::State& state) {
@@ -182,40 +216,6 @@ void BM_SealBatchSign(benchmark::State& state) {
 
 constexpr std::int64_t kModern = static_cast<std::int64_t>(SuiteId::modern);
 constexpr std::int64_t kCnsa = static_cast<std::int64_t>(SuiteId::cnsa);
-
-// The same seal and open through the key made ready once per epoch (Suite::prepare_aead: for
-// AES-GCM the key schedule expanded by beforenm), the baseline being BM_Seal and BM_Open above,
-// which hand the raw key to every call.
-void BM_SealPrepared(benchmark::State& state) {
-  const Suite& s = suite_of(state.range(0));
-  auto key = s.prepare_aead(Secret::random(32));
-  const auto nonce = bytes(s.nonce_bytes()), ad = bytes(128);
-  const auto item = bytes(static_cast<std::size_t>(state.range(1)));
-  std::vector<std::uint8_t> out;
-  out.reserve(item.size() + 16);
-  for (auto _ : state) {
-    out.clear();
-    (void)(*key)->seal(nonce, ad, item, out);
-    benchmark::DoNotOptimize(out.data());
-  }
-  state.SetBytesProcessed(state.iterations() * state.range(1));
-  label(state, s);
-}
-
-void BM_OpenPrepared(benchmark::State& state) {
-  const Suite& s = suite_of(state.range(0));
-  auto key = s.prepare_aead(Secret::random(32));
-  const auto nonce = bytes(s.nonce_bytes()), ad = bytes(128);
-  const auto item = bytes(static_cast<std::size_t>(state.range(1)));
-  std::vector<std::uint8_t> ct, out;
-  (void)(*key)->seal(nonce, ad, item, ct);
-  for (auto _ : state) {
-    (void)(*key)->open(nonce, ad, ct, out);
-    benchmark::DoNotOptimize(out.data());
-  }
-  state.SetBytesProcessed(state.iterations() * state.range(1));
-  label(state, s);
-}
 
 void suites_sizes(benchmark::internal::Benchmark* b) {
   for (auto s : {kModern, kCnsa}) {

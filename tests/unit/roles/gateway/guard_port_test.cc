@@ -50,13 +50,16 @@ TEST_F(GuardPortTest, CancelEndsAHandshakeWithAGuardThatIsNotThere) {
   ASSERT_TRUE(port.ok()) << port.status().reason();
   const Status s = call_then_cancel(**port);
   EXPECT_EQ(s.code(), Code::io);
-  EXPECT_NE(s.reason().find("cancelled"), std::string::npos) << s.reason();
+  // "cancelled" from the handshake it was in; "stopping" if a loaded machine ran cancel()
+  // before the call began. Either way it returned (without cancel it would wait an hour).
+  EXPECT_TRUE(s.reason().find("cancelled") != std::string::npos ||
+              s.reason().find("stopping") != std::string::npos)
+      << s.reason();
   // And every later call says so at once.
   const std::uint8_t request[] = {1};
   auto again = (*port)->call(request);
   ASSERT_FALSE(again.ok());
-  EXPECT_NE(again.status().reason().find("stopping"), std::string::npos)
-      << again.status().reason();
+  EXPECT_NE(again.status().reason().find("stopping"), std::string::npos) << again.status().reason();
 }
 
 TEST_F(GuardPortTest, CancelEndsTheWaitForAGuardThatDoesNotAnswer) {
